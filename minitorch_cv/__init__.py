@@ -1,0 +1,74 @@
+"""minitorch_cv: a from-scratch deep-learning engine for computer vision on NumPy and CuPy.
+
+    import minitorch_cv as mt
+    from minitorch_cv import nn, optim, functional as F
+"""
+
+from . import functional
+from . import functional as F
+from .backend import Device, gpu_available
+from .backend import device as device
+from .gradcheck import gradcheck
+from .tensor import (
+    Function,
+    Tensor,
+    arange,
+    as_tensor,
+    bool_,
+    empty,
+    empty_like,
+    enable_grad,
+    eye,
+    float16,
+    float32,
+    float64,
+    from_numpy,
+    full,
+    full_like,
+    get_default_dtype,
+    get_rng_state,
+    int32,
+    int64,
+    is_grad_enabled,
+    linspace,
+    manual_seed,
+    no_grad,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    set_default_dtype,
+    set_grad_enabled,
+    set_rng_state,
+    tensor,
+    uint8,
+    zeros,
+    zeros_like,
+)
+
+__version__ = "0.1.0"
+
+float = float32  # noqa: A001  (torch.float)
+double = float64
+long = int64
+
+# torch-style top-level ops: mt.cat, mt.stack, mt.where, mt.exp, ...
+from .functional import (  # noqa: E402
+    cat,
+    exp,
+    flatten,
+    log,
+    matmul,
+    maximum,
+    minimum,
+    sigmoid,
+    softmax,
+    sqrt,
+    stack,
+    tanh,
+    where,
+)

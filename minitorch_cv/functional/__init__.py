@@ -1,0 +1,63 @@
+"""Every differentiable op, PyTorch's `torch` and `torch.nn.functional` names in one namespace.
+
+Each op is a `Function` (forward + backward side by side) in the module named for its kind; the
+lowercase function here checks its arguments and calls `Function.apply`.
+"""
+
+from .activation import elu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from .elementwise import (
+    abs,
+    add,
+    cast,
+    clamp,
+    clip,
+    clone,
+    cos,
+    div,
+    exp,
+    log,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    pow,
+    rsqrt,
+    sin,
+    sqrt,
+    square,
+    sub,
+    to_device,
+    where,
+)
+from .matmul import bmm, linear, matmul, mm
+from .reduce import amax, amin, logsumexp, max, mean, min, norm, prod, std, sum, var
+from .shape import (
+    cat,
+    chunk,
+    concatenate,
+    expand,
+    expand_as,
+    flatten,
+    index,
+    pad,
+    permute,
+    repeat,
+    reshape,
+    split,
+    squeeze,
+    stack,
+    transpose,
+    unsqueeze,
+    view,
+)
+from .dropout import dropout, dropout2d
+from .loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
+from .norm import batch_norm, group_norm, layer_norm

@@ -1,0 +1,155 @@
+"""Activations and the (log-)softmax, each with its closed-form derivative."""
+
+from __future__ import annotations
+
+from ..backend import xp_of
+from ..tensor import Function
+
+
+class ReLU(Function):
+    """relu(x) = max(x, 0);  derivative 1 where x > 0, else 0 (0 at x = 0, as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = xp_of(x).maximum(x, 0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (y > 0)
+
+
+class LeakyReLU(Function):
+    """x where x > 0, else slope * x."""
+
+    @staticmethod
+    def forward(ctx, x, *, slope):
+        mask = x > 0
+        ctx.save_for_backward(mask)
+        ctx.slope = slope
+        return xp_of(x).where(mask, x, x * slope)
+
+    @staticmethod
+    def backward(ctx, g):
+        (mask,) = ctx.saved_tensors
+        return xp_of(g).where(mask, g, g * ctx.slope)
+
+
+class ELU(Function):
+    @staticmethod
+    def forward(ctx, x, *, alpha):
+        xp = xp_of(x)
+        mask = x > 0
+        y = xp.where(mask, x, alpha * xp.expm1(xp.minimum(x, 0)))
+        ctx.save_for_backward(mask, y)
+        ctx.alpha = alpha
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        mask, y = ctx.saved_tensors
+        return xp_of(g).where(mask, g, g * (y + ctx.alpha))
+
+
+class Sigmoid(Function):
+    """s = 1 / (1 + e^-x), computed without overflow;  ds/dx = s (1 - s)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = xp_of(x)
+        e = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows
+        y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y * (1 - y)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = xp_of(x).tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (1 - y * y)
+
+
+class Softmax(Function):
+    """s = exp(x - max) / sum(exp(x - max));  dx = s * (g - sum(g * s))."""
+
+    @staticmethod
+    def forward(ctx, x, *, dim):
+        xp = xp_of(x)
+        e = xp.exp(x - x.max(axis=dim, keepdims=True))
+        s = e / e.sum(axis=dim, keepdims=True)
+        ctx.save_for_backward(s)
+        ctx.dim = dim
+        return s
+
+    @staticmethod
+    def backward(ctx, g):
+        (s,) = ctx.saved_tensors
+        return s * (g - (g * s).sum(axis=ctx.dim, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """l = x - max - log(sum(exp(x - max)));  dx = g - softmax(x) * sum(g)."""
+
+    @staticmethod
+    def forward(ctx, x, *, dim):
+        xp = xp_of(x)
+        shifted = x - x.max(axis=dim, keepdims=True)
+        out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+        ctx.save_for_backward(out)
+        ctx.dim = dim
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g - xp_of(g).exp(out) * g.sum(axis=ctx.dim, keepdims=True)
+
+
+def _dim(x, dim, op):
+    if dim is None:
+        raise ValueError(f"{op}: pass dim= explicitly (PyTorch deprecated the implicit choice)")
+    if not -x.ndim <= dim < max(x.ndim, 1):
+        raise IndexError(f"{op}: dim {dim} out of range for input of shape {x.shape}")
+    return dim % max(x.ndim, 1)
+
+
+def relu(input, inplace=False):
+    return ReLU.apply(input)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    return LeakyReLU.apply(input, slope=negative_slope)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    return ELU.apply(input, alpha=alpha)
+
+
+def sigmoid(input):
+    return Sigmoid.apply(input)
+
+
+def tanh(input):
+    return Tanh.apply(input)
+
+
+def softmax(input, dim=None):
+    return Softmax.apply(input, dim=_dim(input, dim, "softmax"))
+
+
+def log_softmax(input, dim=None):
+    return LogSoftmax.apply(input, dim=_dim(input, dim, "log_softmax"))

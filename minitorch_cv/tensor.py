@@ -1,0 +1,921 @@
+"""Tensor, Function and the backward tape: the whole of reverse-mode autograd.
+
+A `Tensor` wraps a raw array (NumPy or CuPy) and, when it was computed from tensors that require
+gradients, a `Context` recording which `Function` made it and from which inputs. `backward()`
+walks those contexts in reverse topological order, asks each Function for the gradients of its
+inputs, sums gradients of broadcast inputs back to their shapes (the only place that happens) and
+accumulates them into the leaves' `.grad`.
+
+    class Mul(Function):
+        @staticmethod
+        def forward(ctx, a, b):          # raw arrays in
+            ctx.save_for_backward(a, b)
+            return a * b                 # raw array out
+        @staticmethod
+        def backward(ctx, grad):         # d(loss)/d(out) in
+            a, b = ctx.saved_tensors
+            return grad * b, grad * a    # d(loss)/d(input) out, one per input
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+import numpy as np
+
+from .backend import Device, device_of, to_device, xp_for_device, xp_of
+from .backend import device as parse_device
+
+# --------------------------------------------------------------------------- grad mode
+
+
+class _GradMode(threading.local):
+    enabled = True
+
+
+_grad_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    return _grad_mode.enabled
+
+
+class _GradModeContext:
+    """Base of the grad-mode switches: a context manager, and a decorator via `__call__`."""
+
+    mode = True
+
+    def __enter__(self):
+        self.prev = _grad_mode.enabled
+        _grad_mode.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _grad_mode.enabled = self.prev
+        return False
+
+    def __call__(self, fn):
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            prev = _grad_mode.enabled  # saved per call, so recursion and threads are safe
+            _grad_mode.enabled = mode
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _grad_mode.enabled = prev
+
+        return wrapper
+
+
+class no_grad(_GradModeContext):
+    """`with no_grad():`, `@no_grad()` or `@no_grad`: operations inside record no graph."""
+
+    mode = False
+
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        return self if fn is None else self(fn)
+
+
+class enable_grad(_GradModeContext):
+    """`with enable_grad():` (or as a decorator): record the graph, even inside `no_grad`."""
+
+    mode = True
+
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        return self if fn is None else self(fn)
+
+
+class set_grad_enabled(_GradModeContext):
+    """`set_grad_enabled(False)` switches recording off at once (as a plain call), or for a block
+    (`with set_grad_enabled(mode):`), restoring the previous mode on exit, as in PyTorch."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+        self.prev = _grad_mode.enabled
+        _grad_mode.enabled = self.mode
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, fn):
+        _grad_mode.enabled = self.prev  # as a decorator it must not change the mode now
+        return super().__call__(fn)
+
+
+# --------------------------------------------------------------------------- random numbers
+
+_rng = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the package's random generator (initialisation, dropout, randn, shuffling defaults)."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+
+
+def default_rng() -> np.random.Generator:
+    """The package's random generator; draws happen on the CPU so a seed gives the same numbers
+    on every device."""
+    return _rng
+
+
+def get_rng_state() -> dict:
+    return _rng.bit_generator.state
+
+
+def set_rng_state(state: dict) -> None:
+    _rng.bit_generator.state = state
+
+
+# --------------------------------------------------------------------------- dtypes
+
+float16 = np.dtype(np.float16)
+float32 = np.dtype(np.float32)
+float64 = np.dtype(np.float64)
+int32 = np.dtype(np.int32)
+int64 = np.dtype(np.int64)
+uint8 = np.dtype(np.uint8)
+bool_ = np.dtype(np.bool_)
+
+_default_dtype = float32
+
+
+def set_default_dtype(dtype) -> None:
+    """Dtype of tensors made from Python floats (float32 unless changed, as in PyTorch)."""
+    global _default_dtype
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"set_default_dtype: only floating dtypes are allowed, got {dtype}")
+    _default_dtype = dtype
+
+
+def get_default_dtype():
+    return _default_dtype
+
+
+def _is_float(dtype) -> bool:
+    return np.dtype(dtype).kind == "f"
+
+
+# --------------------------------------------------------------------------- Function / Context
+
+
+class Context:
+    """What a Function remembers between its forward and its backward."""
+
+    def __init__(self):
+        self.saved_tensors = ()
+        self.needs_input_grad = ()
+        self.freed = False
+
+    def save_for_backward(self, *arrays) -> None:
+        self.saved_tensors = arrays
+
+    def free(self) -> None:
+        """Drop everything saved, so the graph's memory goes back; a second backward then fails."""
+        fn = getattr(self, "fn", None)
+        self.__dict__.clear()
+        self.fn = fn
+        self.freed = True
+
+
+def _check_same_device(name: str, arrays) -> None:
+    if not any(type(a).__module__.startswith("cupy") for a in arrays):
+        return  # the common all-NumPy case costs one pass
+    devs = [device_of(a) for a in arrays if _is_array(a)]
+    if len(set(devs)) > 1:
+        raise RuntimeError(
+            f"{name}: expected all tensors on the same device, got {', '.join(map(str, devs))}; "
+            "move them with .to(device) first"
+        )
+
+
+class Function:
+    """A differentiable operation: `forward` on raw arrays, `backward` right under it."""
+
+    @staticmethod
+    def forward(ctx, *args, **params):
+        raise NotImplementedError  # pragma: no cover - every subclass defines it
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError  # pragma: no cover
+
+    @classmethod
+    def apply(cls, *args, **params):
+        tensors = tuple(a if isinstance(a, Tensor) else None for a in args)
+        raw = tuple(a.data if isinstance(a, Tensor) else a for a in args)
+        _check_same_device(cls.__name__, raw)
+        ctx = Context()
+        ctx.needs_input_grad = tuple(t is not None and t.requires_grad for t in tensors)
+        record = _grad_mode.enabled and any(ctx.needs_input_grad)
+        out = cls.forward(ctx, *raw, **params)
+        aux = ()
+        if isinstance(out, tuple):
+            out, aux = out[0], out[1:]
+        result = Tensor(out)
+        if record and result.data.dtype.kind == "f":  # integer outputs (casts) carry no gradient
+            result.requires_grad = True
+            ctx.fn = cls
+            ctx.inputs = tensors
+            result._ctx = ctx
+        if aux:
+            return (result, *(Tensor(a) for a in aux))
+        return result
+
+
+def _unbroadcast(grad, shape):
+    """Sum `grad` down to `shape`: the adjoint of NumPy broadcasting."""
+    if grad.shape == tuple(shape):
+        return grad
+    xp = xp_of(grad)
+    extra = grad.ndim - len(shape)
+    if extra < 0:
+        return xp.broadcast_to(grad, shape)
+    axes = tuple(range(extra)) + tuple(
+        i + extra for i, n in enumerate(shape) if n == 1 and grad.shape[i + extra] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+# --------------------------------------------------------------------------- Tensor
+
+
+_functional = None
+
+
+def _ops():
+    """The functional package, imported on first use (it imports this module)."""
+    global _functional
+    if _functional is None:
+        from . import functional
+
+        _functional = functional
+    return _functional
+
+
+class Tensor:
+    """An n-dimensional array that remembers how it was computed.
+
+    `Tensor(array)` wraps a NumPy or CuPy array without copying; use `minitorch_cv.tensor(data)` to
+    build one from Python data with PyTorch's dtype rules.
+    """
+
+    __array_priority__ = 1000  # numpy_array + tensor calls Tensor.__radd__
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None, device=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        if not _is_array(data):
+            data = _as_array(data, dtype)
+        elif dtype is not None and data.dtype != np.dtype(dtype):
+            data = data.astype(dtype)
+        if device is not None:
+            data = to_device(data, device)
+        self.data = data
+        self.grad: Tensor | None = None
+        self._ctx: Context | None = None
+        self._hooks = None
+        self._retain = False
+        self.requires_grad = requires_grad
+
+    # --- attributes
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        if flag and not _is_float(self.data.dtype):
+            raise RuntimeError(
+                f"only floating point tensors can require gradients, got dtype {self.data.dtype} "
+                f"with shape {tuple(self.data.shape)}"
+            )
+        self._requires_grad = bool(flag)
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        self.requires_grad = flag
+        return self
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.data.shape)
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self) -> Device:
+        return device_of(self.data)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    @property
+    def grad_fn(self):
+        return None if self._ctx is None else self._ctx.fn
+
+    @property
+    def T(self) -> Tensor:
+        return self.permute(*reversed(range(self.ndim)))
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    # --- conversion
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (shares memory on the CPU)."""
+        if device_of(self.data).type != "cpu":
+            raise TypeError(f"can't convert {self.device} tensor to numpy: use .cpu() first")
+        return self.data
+
+    def __array__(self, dtype=None, copy=None):
+        a = to_device(self.data, "cpu")
+        if dtype is not None and a.dtype != dtype:
+            return a.astype(dtype)
+        return a.copy() if copy else a
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(
+                f"item(): only one-element tensors can be converted, got shape {self.shape}"
+            )
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return to_device(self.data, "cpu").tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        return bool(self.item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph."""
+        return Tensor(self.data)
+
+    def to(self, *args, **kwargs) -> Tensor:
+        """`to(device)`, `to(dtype)` or `to(device, dtype)`; differentiable, like PyTorch."""
+        dev, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+        if kwargs:
+            raise TypeError(f"to(): unexpected arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Device) or (isinstance(a, str) and a.startswith(("cpu", "cuda"))):
+                dev = a
+            else:
+                dtype = a
+        out = self
+        if dtype is not None and np.dtype(dtype) != self.dtype:
+            out = _ops().cast(out, np.dtype(dtype))
+        if dev is not None and parse_device(dev) != self.device:
+            out = _ops().to_device(out, parse_device(dev))
+        return out
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self, index: int = 0) -> Tensor:
+        return self.to(f"cuda:{index}")
+
+    def float(self) -> Tensor:
+        return self.to(float32)
+
+    def double(self) -> Tensor:
+        return self.to(float64)
+
+    def long(self) -> Tensor:
+        return self.to(int64)
+
+    def int(self) -> Tensor:
+        return self.to(int32)
+
+    def bool(self) -> Tensor:
+        return self.to(bool_)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(other.dtype)
+
+    # --- autograd
+    def retain_grad(self) -> None:
+        """Keep `.grad` on this non-leaf tensor after backward (leaves always keep theirs)."""
+        self._retain = True
+
+    def register_hook(self, hook) -> None:
+        """`hook(grad) -> Tensor or None` runs on this tensor's gradient during backward."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        self._hooks = (self._hooks or []) + [hook]
+
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` that requires grad."""
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward(): this tensor does not require grad and has no grad_fn "
+                "(did you compute it under no_grad, or from tensors without requires_grad=True?)"
+            )
+        xp = xp_of(self.data)
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    "backward(): grad can be implicitly created only for scalar outputs, "
+                    f"got shape {self.shape}; pass gradient= with that shape"
+                )
+            g = xp.ones_like(self.data)
+        else:
+            g = (
+                gradient.data
+                if isinstance(gradient, Tensor)
+                else xp.asarray(gradient, dtype=self.dtype)
+            )
+            if tuple(g.shape) != self.shape:
+                raise RuntimeError(
+                    f"backward(): gradient has shape {tuple(g.shape)}, expected {self.shape}"
+                )
+        order = self._topological_order()
+        grads = {id(self): g}
+        for i in range(len(order) - 1, -1, -1):
+            t = order[i]
+            order[i] = None  # let intermediate tensors go as soon as they are done
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            if t._hooks:
+                for hook in t._hooks:
+                    r = hook(Tensor(g))
+                    if r is not None:
+                        g = r.data if isinstance(r, Tensor) else r
+            ctx = t._ctx
+            if ctx is None or t._retain:
+                t._accumulate(g)
+            if ctx is None:
+                continue
+            with no_grad():
+                in_grads = ctx.fn.backward(ctx, g)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            if len(in_grads) != len(ctx.inputs):
+                raise RuntimeError(
+                    f"{ctx.fn.__name__}.backward returned {len(in_grads)} gradients "
+                    f"for {len(ctx.inputs)} inputs"
+                )
+            for inp, ig in zip(ctx.inputs, in_grads):
+                if inp is None or ig is None or not inp.requires_grad:
+                    continue
+                ig = _unbroadcast(ig, inp.data.shape)
+                if ig.dtype != inp.data.dtype:
+                    ig = ig.astype(inp.data.dtype)
+                k = id(inp)
+                grads[k] = grads[k] + ig if k in grads else ig
+            if not retain_graph:
+                ctx.free()
+
+    def _accumulate(self, g) -> None:
+        if self.grad is None:
+            # a copy: one array may reach several inputs, and optimizers edit grads in place
+            self.grad = Tensor(g.copy())
+        else:
+            self.grad = Tensor(self.grad.data + g)
+
+    def _topological_order(self) -> list:
+        """Tensors of the graph, every tensor after all tensors it was computed from. Fails on a
+        graph freed by an earlier backward before any gradient is touched."""
+        order, seen = [], set()
+        stack = [(self, False)]
+        while stack:
+            t, done = stack.pop()
+            if done:
+                order.append(t)
+                continue
+            if id(t) in seen:
+                continue
+            seen.add(id(t))
+            stack.append((t, True))
+            if t._ctx is None:
+                continue
+            if t._ctx.freed:
+                raise RuntimeError(
+                    "backward(): trying to backward through the graph a second time "
+                    f"(at {t._ctx.fn.__name__}); its saved values were freed after the first "
+                    "backward. Pass retain_graph=True to the first call if you need to backward twice."
+                )
+            for inp in t._ctx.inputs:
+                if inp is not None and inp.requires_grad and id(inp) not in seen:
+                    stack.append((inp, False))
+        return order
+
+    # --- in-place helpers (no graph; for optimizers, init and data)
+    def _check_inplace(self, name):
+        if self.requires_grad and self.is_leaf and _grad_mode.enabled:
+            raise RuntimeError(
+                f"{name}: a leaf tensor that requires grad is used in an in-place operation; "
+                "wrap it in no_grad()"
+            )
+
+    def zero_(self) -> Tensor:
+        self._check_inplace("zero_")
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value) -> Tensor:
+        self._check_inplace("fill_")
+        self.data[...] = value
+        return self
+
+    def copy_(self, src) -> Tensor:
+        self._check_inplace("copy_")
+        src = src.data if isinstance(src, Tensor) else src
+        src = to_device(xp_of(src).asarray(src), self.device)
+        if (
+            tuple(src.shape) != self.shape
+            and np.broadcast_shapes(tuple(src.shape), self.shape) != self.shape
+        ):
+            raise RuntimeError(
+                f"copy_: source of shape {tuple(src.shape)} does not fit tensor of shape "
+                f"{self.shape}"
+            )
+        self.data[...] = src
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+        return self.copy_(_rng.uniform(a, b, self.shape).astype(self.dtype))
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+        return self.copy_(_rng.normal(mean, std, self.shape).astype(self.dtype))
+
+    def __setitem__(self, key, value) -> None:
+        self._check_inplace("__setitem__")
+        if self._ctx is not None and _grad_mode.enabled:
+            raise RuntimeError(
+                "__setitem__ on a tensor that is part of a graph is not supported; use where() "
+                "or build a new tensor"
+            )
+        key = _raw_key(key)
+        self.data[key] = value.data if isinstance(value, Tensor) else value
+
+    def clone(self) -> Tensor:
+        return _ops().clone(self)
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    # --- printing
+    def __repr__(self) -> str:
+        body = np.array2string(np.asarray(self), separator=", ", precision=4, prefix="tensor(")
+        extras = []
+        if self.device.type != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.dtype not in (float32, int64, bool_):
+            extras.append(f"dtype={self.dtype}")
+        if self._ctx is not None:
+            extras.append(f"grad_fn=<{self._ctx.fn.__name__}Backward>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    # --- operators and methods: thin calls into functional
+    def __add__(self, o):
+        return _ops().add(self, o)
+
+    def __radd__(self, o):
+        return _ops().add(o, self)
+
+    def __sub__(self, o):
+        return _ops().sub(self, o)
+
+    def __rsub__(self, o):
+        return _ops().sub(o, self)
+
+    def __mul__(self, o):
+        return _ops().mul(self, o)
+
+    def __rmul__(self, o):
+        return _ops().mul(o, self)
+
+    def __truediv__(self, o):
+        return _ops().div(self, o)
+
+    def __rtruediv__(self, o):
+        return _ops().div(o, self)
+
+    def __pow__(self, o):
+        return _ops().pow(self, o)
+
+    def __rpow__(self, o):
+        return _ops().pow(o, self)
+
+    def __neg__(self):
+        return _ops().neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops().abs(self)
+
+    def __matmul__(self, o):
+        return _ops().matmul(self, o)
+
+    def __rmatmul__(self, o):
+        return _ops().matmul(o, self)
+
+    def __getitem__(self, key):
+        return _ops().index(self, key)
+
+    # comparisons give boolean tensors, outside the graph
+    def _cmp(self, o, op):
+        o = o.data if isinstance(o, Tensor) else o
+        return Tensor(op(self.data, o))
+
+    def __eq__(self, o):  # noqa: D105
+        return self._cmp(o, lambda a, b: a == b)
+
+    def __ne__(self, o):
+        return self._cmp(o, lambda a, b: a != b)
+
+    def __lt__(self, o):
+        return self._cmp(o, lambda a, b: a < b)
+
+    def __le__(self, o):
+        return self._cmp(o, lambda a, b: a <= b)
+
+    def __gt__(self, o):
+        return self._cmp(o, lambda a, b: a > b)
+
+    def __ge__(self, o):
+        return self._cmp(o, lambda a, b: a >= b)
+
+    __hash__ = object.__hash__
+
+    def eq(self, o):
+        return self == o
+
+    def __invert__(self):
+        return Tensor(~self.data)
+
+    def __and__(self, o):
+        return self._cmp(o, lambda a, b: a & b)
+
+    def __or__(self, o):
+        return self._cmp(o, lambda a, b: a | b)
+
+    def all(self):
+        return Tensor(self.data.all())
+
+    def any(self):
+        return Tensor(self.data.any())
+
+    def argmax(self, dim=None, keepdim=False):
+        return Tensor(_arg_reduce(self.data, dim, keepdim, "argmax"))
+
+    def argmin(self, dim=None, keepdim=False):
+        return Tensor(_arg_reduce(self.data, dim, keepdim, "argmin"))
+
+
+def _arg_reduce(a, dim, keepdim, name):
+    if dim is None:
+        return getattr(a.reshape(-1), name)()
+    r = getattr(a, name)(axis=dim)
+    return xp_of(a).expand_dims(r, dim) if keepdim else r
+
+
+def _raw_key(key):
+    if isinstance(key, Tensor):
+        return key.data
+    if isinstance(key, tuple):
+        return tuple(k.data if isinstance(k, Tensor) else k for k in key)
+    if isinstance(key, list):
+        return np.asarray(key)
+    return key
+
+
+def _add_methods():
+    """Tensor methods that simply forward to the functional op of the same name."""
+    names = [
+        "sum", "mean", "max", "min", "amax", "amin", "var", "std", "exp", "log", "sqrt", "abs",
+        "clamp", "tanh", "sigmoid", "relu", "softmax", "log_softmax", "reshape", "view", "flatten",
+        "permute", "transpose", "squeeze", "unsqueeze", "expand", "expand_as", "matmul", "maximum",
+        "minimum", "pow", "neg", "add", "sub", "mul", "div", "prod", "logsumexp", "sin", "cos",
+        "square", "split", "chunk", "repeat", "norm", "rsqrt",
+    ]  # fmt: skip
+
+    def make(name):
+        def method(self, *args, **kwargs):
+            return getattr(_ops(), name)(self, *args, **kwargs)
+
+        method.__name__ = name
+        method.__doc__ = f"Same as `minitorch_cv.functional.{name}(self, ...)`."
+        return method
+
+    for n in names:
+        setattr(Tensor, n, make(n))
+    Tensor.clip = Tensor.clamp
+    Tensor.mm = Tensor.matmul
+    Tensor.multiply = Tensor.mul
+    Tensor.divide = Tensor.div
+
+
+_add_methods()
+
+
+# --------------------------------------------------------------------------- factories
+
+
+def _is_array(a) -> bool:
+    return isinstance(a, np.ndarray) or type(a).__module__.startswith("cupy")
+
+
+def _as_array(data, dtype=None):
+    """Python data or an array-like -> a NumPy array with PyTorch's default dtypes."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if _is_array(data):
+        return data if dtype is None else data.astype(dtype)
+    if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
+        data = [np.asarray(d) if isinstance(d, Tensor) else d for d in data]
+    a = np.asarray(data)
+    if dtype is not None:
+        return a.astype(dtype)
+    if isinstance(data, np.ndarray) or isinstance(data, np.generic):
+        return a
+    if a.dtype.kind == "f":
+        return a.astype(_default_dtype)
+    if a.dtype.kind in "iu":
+        return a.astype(np.int64)
+    if a.dtype.kind == "b":
+        return a
+    raise TypeError(
+        f"tensor(): cannot build a tensor from data of type {type(data).__name__} (dtype {a.dtype})"
+    )
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Build a tensor from data (copies): Python floats -> float32, ints -> int64, bools -> bool;
+    a NumPy array keeps its dtype (as `torch.tensor` does)."""
+    a = _as_array(data, dtype)
+    if a is data or (isinstance(data, Tensor) and a is data.data):
+        a = a.copy()
+    return Tensor(a, requires_grad=requires_grad, device=device)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """Like `tensor` but shares memory with a NumPy/CuPy array when it can."""
+    if isinstance(data, Tensor) and dtype is None and device is None:
+        return data
+    return Tensor(_as_array(data, dtype), device=device)
+
+
+def from_numpy(a: np.ndarray) -> Tensor:
+    return Tensor(a)
+
+
+def _shape_args(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        return tuple(size[0])
+    return tuple(size)
+
+
+def _make(fill, size, dtype, device, requires_grad):
+    dtype = np.dtype(dtype) if dtype is not None else _default_dtype
+    xp = xp_for_device(device)
+    with_dev = fill(xp, _shape_args(size), dtype)
+    if device is not None and parse_device(device).type == "cuda":
+        with_dev = to_device(with_dev, device)
+    return Tensor(with_dev, requires_grad=requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _make(lambda xp, s, d: xp.zeros(s, d), size, dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _make(lambda xp, s, d: xp.ones(s, d), size, dtype, device, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if dtype is None and isinstance(fill_value, (bool, np.bool_)):
+        dtype = bool_
+    elif dtype is None and isinstance(fill_value, int):
+        dtype = int64
+    return _make(
+        lambda xp, s, d: xp.full(s, fill_value, d), (tuple(size),), dtype, device, requires_grad
+    )
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _make(lambda xp, s, d: xp.empty(s, d), size, dtype, device, requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Standard normal samples from the package generator (seed it with `manual_seed`)."""
+    return _make(
+        lambda xp, s, d: xp.asarray(_rng.standard_normal(s).astype(d)),
+        size,
+        dtype,
+        device,
+        requires_grad,
+    )
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Uniform [0, 1) samples from the package generator."""
+    return _make(
+        lambda xp, s, d: xp.asarray(_rng.random(s).astype(d)), size, dtype, device, requires_grad
+    )
+
+
+def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    a = _rng.integers(low, high, size=tuple(size)).astype(dtype or int64)
+    return Tensor(a, device=device)
+
+
+def randperm(n, device=None) -> Tensor:
+    return Tensor(_rng.permutation(n).astype(np.int64), device=device)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = int64 if is_int else _default_dtype
+    a = np.arange(start, end, step).astype(dtype)
+    return Tensor(a, requires_grad=requires_grad, device=device)
+
+
+def linspace(start, end, steps, dtype=None, device=None) -> Tensor:
+    return Tensor(np.linspace(start, end, steps).astype(dtype or _default_dtype), device=device)
+
+
+def eye(n, m=None, dtype=None, device=None) -> Tensor:
+    return Tensor(np.eye(n, m, dtype=dtype or _default_dtype), device=device)
+
+
+def _like(fn):
+    def like(t, dtype=None, device=None, requires_grad=False, **kw):
+        return fn(
+            *t.shape,
+            dtype=dtype or t.dtype,
+            device=device or t.device,
+            requires_grad=requires_grad,
+            **kw,
+        )
+
+    like.__name__ = fn.__name__ + "_like"
+    like.__doc__ = f"`{fn.__name__}` with the shape, dtype and device of `t`."
+    return like
+
+
+zeros_like = _like(zeros)
+ones_like = _like(ones)
+randn_like = _like(randn)
+rand_like = _like(rand)
+empty_like = _like(empty)
+
+
+def full_like(t, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return full(
+        t.shape,
+        fill_value,
+        dtype=dtype or t.dtype,
+        device=device or t.device,
+        requires_grad=requires_grad,
+    )
