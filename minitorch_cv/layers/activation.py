@@ -1,0 +1,126 @@
+"""Activation layers: each holds its options and calls the functional op (which has the gradient).
+
+`inplace=True` is accepted for PyTorch compatibility; the result is always a new tensor, since
+autograd here never overwrites an array a backward pass may still need.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from .. import functional as F
+from .module import Module
+
+
+def _legacy_softmax_dim(ndim: int) -> int:
+    # PyTorch's rule for Softmax(dim=None), kept for compatibility (with its warning)
+    warnings.warn(
+        "Softmax/LogSoftmax with dim=None picks a dim implicitly; pass dim= explicitly",
+        UserWarning,
+        stacklevel=3,
+    )
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+class ReLU(Module):
+    """relu(x) = max(x, 0). Shape: any -> same."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.relu(input)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class LeakyReLU(Module):
+    """x if x > 0 else negative_slope * x.
+
+    Args:
+        negative_slope (float): Default: 0.01.
+    """
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
+        super().__init__()
+        self.negative_slope = negative_slope
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.leaky_relu(input, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+class ELU(Module):
+    """x if x > 0 else alpha * (exp(x) - 1).
+
+    Args:
+        alpha (float): Default: 1.0.
+    """
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.elu(input, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class Sigmoid(Module):
+    """1 / (1 + exp(-x)). Shape: any -> same."""
+
+    def forward(self, input):
+        return F.sigmoid(input)
+
+
+class Tanh(Module):
+    """tanh(x). Shape: any -> same."""
+
+    def forward(self, input):
+        return F.tanh(input)
+
+
+class Softmax(Module):
+    """exp(x_i) / sum_j exp(x_j) along `dim`.
+
+    Args:
+        dim (int): the dim that sums to 1 (for logits (N, C): dim=1).
+    """
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        dim = self.dim if self.dim is not None else _legacy_softmax_dim(input.ndim)
+        return F.softmax(input, dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    """log(softmax(x)) along `dim`, computed stably.
+
+    Args:
+        dim (int): the dim to normalise over.
+    """
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        dim = self.dim if self.dim is not None else _legacy_softmax_dim(input.ndim)
+        return F.log_softmax(input, dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"

@@ -1,0 +1,147 @@
+"""Linear (fully connected) layer and the shape helpers Identity, Flatten, Unflatten."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import functional as F
+from .. import init
+from ..tensor import empty
+from .module import Module, Parameter
+
+
+class Linear(Module):
+    """y = x W^T + b.
+
+    Args:
+        in_features (int): size of each input's last dim.
+        out_features (int): size of each output's last dim.
+        bias (bool): learn an additive bias. Default: True.
+        device, dtype: where and in which float type the weights live. Default: cpu, float32.
+
+    Shape:
+        input (*, in_features) -> output (*, out_features)
+
+    Weights: weight (out_features, in_features) and bias (out_features,), both drawn from
+    U(-1/sqrt(in_features), 1/sqrt(in_features)) as in PyTorch.
+    """
+
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None
+    ):
+        super().__init__()
+        for name, v in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
+                raise ValueError(f"Linear: {name} must be a non-negative int, got {v!r}")
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.weight = Parameter(
+            empty(self.out_features, self.in_features, dtype=dtype, device=device)
+        )
+        if bias:
+            self.bias = Parameter(empty(self.out_features, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: kaiming_uniform_(a=sqrt(5)) = U(+-1/sqrt(fan_in)) for both."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.in_features
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input):
+        if input.ndim < 1 or input.shape[-1] != self.in_features:
+            raise ValueError(
+                f"Linear({self.in_features}->{self.out_features}): expected input with last dim "
+                f"{self.in_features}, got shape {tuple(input.shape)}"
+            )
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={bias}"
+
+
+class Identity(Module):
+    """Returns its input unchanged; arguments are accepted and ignored (a placeholder layer)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):
+        return input
+
+
+class Flatten(Module):
+    """Merge dims start_dim..end_dim into one.
+
+    Args:
+        start_dim (int): first dim to merge. Default: 1 (keep the batch dim).
+        end_dim (int): last dim to merge. Default: -1.
+
+    Shape:
+        (N, C, H, W) -> (N, C*H*W) with the defaults.
+    """
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim = start_dim
+        self.end_dim = end_dim
+
+    def forward(self, input):
+        n = input.ndim
+        s, e = self.start_dim, self.end_dim
+        if n > 0 and (not -n <= s < n or not -n <= e < n or s % n > e % n):
+            raise ValueError(
+                f"Flatten(start_dim={s}, end_dim={e}): cannot flatten input of shape "
+                f"{tuple(input.shape)}"
+            )
+        return F.flatten(input, s, e)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split dim `dim` into `unflattened_size` (the inverse of Flatten).
+
+    Args:
+        dim (int): the dim to split.
+        unflattened_size (tuple of int): its new sizes; one may be -1.
+
+    Shape:
+        (N, C*H*W) -> (N, C, H, W) with dim=1, unflattened_size=(C, H, W).
+    """
+
+    def __init__(self, dim: int, unflattened_size):
+        super().__init__()
+        self.dim = dim
+        self.unflattened_size = tuple(int(s) for s in unflattened_size)
+        if self.unflattened_size.count(-1) > 1 or any(s < -1 for s in self.unflattened_size):
+            raise ValueError(f"Unflatten: invalid unflattened_size {self.unflattened_size}")
+
+    def forward(self, input):
+        shape = tuple(input.shape)
+        n = len(shape)
+        if not -n <= self.dim < n:
+            raise ValueError(
+                f"Unflatten(dim={self.dim}): input of shape {shape} has no dim {self.dim}"
+            )
+        d = self.dim % n
+        sizes = self.unflattened_size
+        known = int(np.prod([s for s in sizes if s != -1], dtype=np.int64))
+        ok = known == shape[d] if -1 not in sizes else known > 0 and shape[d] % known == 0
+        if not ok:
+            raise ValueError(
+                f"Unflatten(dim={self.dim}, unflattened_size={sizes}): dim of size {shape[d]} in "
+                f"input of shape {shape} cannot be split into {sizes}"
+            )
+        return input.reshape(shape[:d] + sizes + shape[d + 1 :])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

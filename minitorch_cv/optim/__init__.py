@@ -1,0 +1,13 @@
+"""Optimizers and learning-rate schedulers, PyTorch's `torch.optim` names and formulas.
+
+from minitorch_cv import optim
+opt = optim.Adam(model.parameters(), lr=1e-3)
+sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=50)
+"""
+
+from . import lr_scheduler
+from .adam import Adam, AdamW
+from .optimizer import Optimizer
+from .sgd import SGD
+
+__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "lr_scheduler"]

@@ -1,0 +1,68 @@
+"""Activation layers: values vs the textbook formula, gradients, repr, parity with torch.nn."""
+
+import numpy as np
+import pytest
+
+import minitorch_cv as mt
+from minitorch_cv.layers.activation import ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+
+
+def _softmax(x, axis):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+CASES = [
+    (ReLU(), lambda x: np.maximum(x, 0)),
+    (LeakyReLU(), lambda x: np.where(x > 0, x, 0.01 * x)),
+    (LeakyReLU(0.2), lambda x: np.where(x > 0, x, 0.2 * x)),
+    (ELU(), lambda x: np.where(x > 0, x, np.expm1(x))),
+    (ELU(0.5), lambda x: np.where(x > 0, x, 0.5 * np.expm1(x))),
+    (Sigmoid(), lambda x: 1 / (1 + np.exp(-x))),
+    (Tanh(), np.tanh),
+    (Softmax(dim=1), lambda x: _softmax(x, 1)),
+    (Softmax(dim=-1), lambda x: _softmax(x, -1)),
+    (LogSoftmax(dim=1), lambda x: np.log(_softmax(x, 1))),
+]
+
+
+@pytest.mark.parametrize("layer,ref", CASES, ids=[repr(c[0]) for c in CASES])
+def test_activation_layer_matches_formula(layer, ref):
+    x = np.random.default_rng(0).standard_normal((4, 5, 3)) * 3
+    np.testing.assert_allclose(layer(mt.tensor(x)).numpy(), ref(x), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("layer", [c[0] for c in CASES], ids=repr)
+def test_activation_layer_gradcheck_float64(layer):
+    x = mt.tensor(np.random.default_rng(1).standard_normal((3, 4)) + 0.05, requires_grad=True)
+    assert mt.gradcheck(lambda x: layer(x), [x])
+
+
+def test_layers_have_no_parameters_and_keep_shape():
+    for layer, _ in CASES:
+        assert list(layer.parameters()) == [] and layer.state_dict() == {}
+        assert layer(mt.randn(2, 3)).shape == (2, 3)
+
+
+def test_softmax_without_dim_uses_pytorch_legacy_rule_with_a_warning():
+    x = mt.randn(2, 3)
+    with pytest.warns(UserWarning, match="dim="):
+        y = Softmax()(x)
+    np.testing.assert_allclose(y.numpy().sum(1), 1, rtol=1e-6)
+
+
+def test_activation_layers_match_torch_values_and_repr():
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    pairs = [
+        (ReLU(), nn.ReLU()), (ReLU(inplace=True), nn.ReLU(inplace=True)),
+        (LeakyReLU(), nn.LeakyReLU()), (LeakyReLU(0.1), nn.LeakyReLU(0.1)),
+        (ELU(), nn.ELU()), (ELU(alpha=0.3), nn.ELU(alpha=0.3)),
+        (Sigmoid(), nn.Sigmoid()), (Tanh(), nn.Tanh()),
+        (Softmax(dim=1), nn.Softmax(dim=1)), (LogSoftmax(dim=0), nn.LogSoftmax(dim=0)),
+    ]  # fmt: skip
+    x = np.random.default_rng(2).standard_normal((3, 4)).astype(np.float32) * 4
+    for ours, theirs in pairs:
+        assert repr(ours) == repr(theirs)
+        expected = theirs(torch.from_numpy(x.copy())).numpy()
+        np.testing.assert_allclose(ours(mt.tensor(x)).numpy(), expected, rtol=1e-5, atol=1e-6)

@@ -1,0 +1,252 @@
+"""Schedulers: lr sequences written out by hand, recursive form == closed form, parity with
+torch.optim.lr_scheduler, last_epoch / state_dict semantics."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from minitorch_cv.layers.module import Parameter
+from minitorch_cv.optim import SGD
+from minitorch_cv.optim.lr_scheduler import (
+    CosineAnnealingLR,
+    ExponentialLR,
+    LambdaLR,
+    LRScheduler,
+    MultiStepLR,
+    ReduceLROnPlateau,
+    StepLR,
+)
+
+
+def make_opt(lr=1.0, lrs=None):
+    lrs = lrs or [lr]
+    groups = [{"params": [Parameter(np.zeros(1))], "lr": v} for v in lrs]
+    return SGD(groups, lr=lrs[0])
+
+
+def run(sched, n):
+    """lrs of group 0 at epochs 0..n-1 (the value the optimizer uses during that epoch)."""
+    out = []
+    for _ in range(n):
+        out.append(sched.optimizer.param_groups[0]["lr"])
+        sched.step()
+    return out
+
+
+# ---------------------------------------------------------------- by hand
+
+
+def test_step_lr_by_hand():
+    s = StepLR(make_opt(1.0), step_size=2, gamma=0.5)
+    np.testing.assert_allclose(run(s, 7), [1, 1, 0.5, 0.5, 0.25, 0.25, 0.125])
+    assert s.last_epoch == 7 and s.get_last_lr() == [0.125]  # 7 // 2 = 3 decays
+
+
+def test_multistep_lr_by_hand_with_a_repeated_milestone():
+    s = MultiStepLR(make_opt(1.0), milestones=[2, 5, 5], gamma=0.1)
+    np.testing.assert_allclose(run(s, 7), [1, 1, 0.1, 0.1, 0.1, 0.001, 0.001])
+
+
+def test_exponential_lr_by_hand():
+    s = ExponentialLR(make_opt(2.0), gamma=0.9)
+    np.testing.assert_allclose(run(s, 5), [2 * 0.9**e for e in range(5)])
+
+
+def test_lambda_lr_by_hand():
+    s = LambdaLR(make_opt(lrs=[1.0, 0.5]), lr_lambda=[lambda e: 1 / (e + 1), lambda e: 0.5**e])
+    s.step()
+    s.step()
+    assert s.get_last_lr() == pytest.approx([1 / 3, 0.5 * 0.25])
+
+
+def test_cosine_annealing_matches_closed_form_over_two_periods():
+    T, lo, base = 10, 0.01, 0.5
+    s = CosineAnnealingLR(make_opt(base), T_max=T, eta_min=lo)
+    got = run(s, 3 * T + 1)
+    expected = [lo + (base - lo) * (1 + math.cos(math.pi * e / T)) / 2 for e in range(3 * T + 1)]
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+    assert got[T] == pytest.approx(lo) and got[2 * T] == pytest.approx(base)
+
+
+def test_step_with_epoch_uses_the_closed_form():
+    for make in (
+        lambda o: StepLR(o, 3, 0.5),
+        lambda o: MultiStepLR(o, [2, 4], 0.5),
+        lambda o: ExponentialLR(o, 0.9),
+        lambda o: CosineAnnealingLR(o, 8, 0.1),
+    ):
+        jumped = make(make_opt(1.0))
+        jumped.step(5)
+        walked = make(make_opt(1.0))
+        for _ in range(5):
+            walked.step()
+        assert jumped.get_last_lr() == pytest.approx(walked.get_last_lr(), rel=1e-12)
+
+
+def test_reduce_on_plateau_by_hand():
+    s = ReduceLROnPlateau(make_opt(1.0), factor=0.5, patience=2, threshold=0.0)
+    lrs = []
+    for m in [10, 9, 9, 9, 9, 8, 8, 8, 8]:
+        s.step(m)
+        lrs.append(s.get_last_lr()[0])
+    # bad epochs: 9 (x3) -> the third exceeds patience 2 -> cut; then 8 (x4) -> cut again
+    assert lrs == [1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5, 0.25]
+
+
+def test_reduce_on_plateau_cooldown_min_lr_and_max_mode():
+    s = ReduceLROnPlateau(make_opt(1.0), factor=0.5, patience=0, cooldown=2)
+    lrs = []
+    for _ in range(8):
+        s.step(5.0)
+        lrs.append(s.get_last_lr()[0])
+    assert lrs == [1, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.125]
+    s = ReduceLROnPlateau(make_opt(1.0), factor=0.5, patience=0, min_lr=0.3)
+    for _ in range(5):
+        s.step(1.0)
+    assert s.get_last_lr() == [0.3]
+    s = ReduceLROnPlateau(
+        make_opt(1.0), mode="max", factor=0.5, patience=0, threshold=0.1, threshold_mode="abs"
+    )
+    s.step(0.5)
+    s.step(0.55)  # not above 0.5 + 0.1: bad epoch -> cut
+    assert s.get_last_lr() == [0.5]
+    s.step(0.65)  # above: new best, no cut
+    assert s.get_last_lr() == [0.5] and s.best == 0.65
+
+
+# ---------------------------------------------------------------- parity with torch
+
+SCHEDULERS = [
+    ("StepLR", dict(step_size=3, gamma=0.5)),
+    ("MultiStepLR", dict(milestones=[2, 5, 5, 11], gamma=0.3)),
+    ("ExponentialLR", dict(gamma=0.93)),
+    ("CosineAnnealingLR", dict(T_max=7, eta_min=0.001)),
+    ("CosineAnnealingLR", dict(T_max=1)),
+]
+
+
+@pytest.mark.parametrize("name,kw", SCHEDULERS, ids=[f"{n}-{k}" for n, k in SCHEDULERS])
+def test_schedulers_match_torch(name, kw):
+    torch = pytest.importorskip("torch")
+    from minitorch_cv.optim import lr_scheduler
+
+    ours = getattr(lr_scheduler, name)(make_opt(lrs=[0.1, 0.03]), **kw)
+    topt = torch.optim.SGD(
+        [{"params": [torch.zeros(1)], "lr": 0.1}, {"params": [torch.zeros(1)], "lr": 0.03}]
+    )
+    theirs = getattr(torch.optim.lr_scheduler, name)(topt, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(30):
+            assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12, abs=1e-15)
+            topt.step()
+            ours.step()
+            theirs.step()
+    assert ours.last_epoch == theirs.last_epoch
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(),
+        dict(mode="max", factor=0.5, patience=1, threshold=0.05),
+        dict(
+            factor=0.2,
+            patience=0,
+            cooldown=2,
+            threshold_mode="abs",
+            threshold=0.1,
+            min_lr=[0.001, 0.002],
+        ),
+    ],
+)
+def test_reduce_on_plateau_matches_torch(kw):
+    torch = pytest.importorskip("torch")
+    ours = ReduceLROnPlateau(make_opt(lrs=[0.1, 0.03]), **kw)
+    topt = torch.optim.SGD(
+        [{"params": [torch.zeros(1)], "lr": 0.1}, {"params": [torch.zeros(1)], "lr": 0.03}]
+    )
+    theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(topt, **kw)
+    metrics = np.random.default_rng(0).standard_normal(60).cumsum() * 0.1 + 5
+    for m in metrics:
+        ours.step(float(m))
+        theirs.step(float(m))
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12)
+        assert ours.num_bad_epochs == theirs.num_bad_epochs
+
+
+# ---------------------------------------------------------------- semantics
+
+
+def test_constructor_sets_epoch_zero_and_initial_lr():
+    opt = make_opt(lrs=[0.1, 0.2])
+    s = StepLR(opt, 2)
+    assert s.last_epoch == 0 and s.base_lrs == [0.1, 0.2] and s.get_last_lr() == [0.1, 0.2]
+    assert [g["initial_lr"] for g in opt.param_groups] == [0.1, 0.2]
+
+
+def test_resuming_needs_initial_lr():
+    with pytest.raises(KeyError, match="initial_lr"):
+        StepLR(make_opt(), 2, last_epoch=4)
+
+
+def test_state_dict_resume_continues_the_schedule():
+    opt = make_opt(1.0)
+    s = CosineAnnealingLR(opt, T_max=10)
+    run(s, 4)
+    opt_sd, s_sd = opt.state_dict(), s.state_dict()
+    assert "optimizer" not in s_sd
+    opt2 = make_opt(1.0)
+    s2 = CosineAnnealingLR(opt2, T_max=10)
+    opt2.load_state_dict(opt_sd)
+    s2.load_state_dict(s_sd)
+    assert run(s2, 8) == pytest.approx(run(s, 8), rel=1e-12)
+
+
+def test_lambda_lr_state_dict_skips_plain_functions():
+    class Warmup:
+        def __init__(self, n):
+            self.n = n
+
+        def __call__(self, e):
+            return min(1.0, (e + 1) / self.n)
+
+    s = LambdaLR(make_opt(lrs=[1.0, 1.0]), [lambda e: 1.0, Warmup(5)])
+    sd = s.state_dict()
+    assert sd["lr_lambdas"] == [None, {"n": 5}]
+    s2 = LambdaLR(make_opt(lrs=[1.0, 1.0]), [lambda e: 1.0, Warmup(2)])
+    s2.load_state_dict(sd)
+    assert s2.lr_lambdas[1].n == 5
+
+
+def test_base_scheduler_is_constant_and_validation_errors():
+    s = LRScheduler(make_opt(0.3))
+    run(s, 3)
+    assert s.get_last_lr() == [0.3]
+    with pytest.raises(TypeError, match="is not an Optimizer"):
+        StepLR(object(), 2)
+    with pytest.raises(ValueError, match="step_size must be a positive int"):
+        StepLR(make_opt(), 0)
+    with pytest.raises(ValueError, match="T_max must be > 0"):
+        CosineAnnealingLR(make_opt(), 0)
+    with pytest.raises(ValueError, match="factor should be < 1.0"):
+        ReduceLROnPlateau(make_opt(), factor=1.5)
+    with pytest.raises(ValueError, match="mode 'median' is unknown"):
+        ReduceLROnPlateau(make_opt(), mode="median")
+    with pytest.raises(ValueError, match="expected 1 min_lrs, got 2"):
+        ReduceLROnPlateau(make_opt(), min_lr=[0.1, 0.2])
+    with pytest.raises(ValueError, match="expected 1 lr_lambdas, got 2"):
+        LambdaLR(make_opt(), [lambda e: 1, lambda e: 1])
+
+
+def test_scheduler_drives_the_optimizer_lr():
+    p = Parameter(np.array([0.0]))
+    opt = SGD([p], lr=1.0)
+    sched = StepLR(opt, step_size=1, gamma=0.5)
+    for _ in range(3):
+        p.grad = Parameter(np.array([1.0]), requires_grad=False)
+        opt.step()
+        sched.step()
+    assert p.item() == pytest.approx(-(1 + 0.5 + 0.25))
