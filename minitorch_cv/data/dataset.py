@@ -1,0 +1,174 @@
+"""In-memory datasets: all images in one float32 NCHW array, all targets in one int64 array.
+
+Every dataset of this package (MNIST, CIFAR-10, VOC, the synthetic ones) is an `ArrayDataset`, so
+a batch is one fancy-index into two arrays, never a Python loop over items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+CLASSIFICATION = "classification"
+SEGMENTATION = "segmentation"
+
+
+class ArrayDataset:
+    """A dataset held in memory as an image array and a target array.
+
+    Args:
+        images: float32 array (N, C, H, W), values in [0, 1].
+        targets: int64 array, (N,) class labels or (N, H, W) segmentation masks.
+        classes: the class names; `targets` index into them (masks may also hold an ignore
+            value such as 255).
+        name: a short name for messages and reprs (default the class name).
+        split: the split this is ('train', 'val', 'test'), or None.
+
+    Indexing: `ds[i]` gives `(image (C, H, W), target)`; `ds[slice]`, `ds[int_array]` and
+    `ds[bool_array]` give the stacked `(images (B, C, H, W), targets (B,) or (B, H, W))`, all
+    NumPy arrays.
+    """
+
+    def __init__(
+        self,
+        images,
+        targets,
+        classes: Sequence[str],
+        *,
+        name: str | None = None,
+        split: str | None = None,
+    ):
+        self.name = name or type(self).__name__
+        self.split = split
+        images = np.asarray(images)
+        targets = np.asarray(targets)
+        if images.ndim != 4:
+            raise ValueError(f"{self.name}: images must be (N, C, H, W), got shape {images.shape}")
+        if images.dtype != np.float32:
+            images = images.astype(np.float32)
+        if targets.dtype != np.int64:
+            if targets.dtype.kind not in "iu":
+                raise TypeError(f"{self.name}: targets must be integers, got dtype {targets.dtype}")
+            targets = targets.astype(np.int64)
+        if targets.ndim not in (1, 3) or len(targets) != len(images):
+            raise ValueError(
+                f"{self.name}: targets must be (N,) labels or (N, H, W) masks for "
+                f"images {images.shape}, got shape {targets.shape}"
+            )
+        if targets.ndim == 3 and targets.shape[1:] != images.shape[2:]:
+            raise ValueError(
+                f"{self.name}: masks {targets.shape} do not match the spatial size "
+                f"of images {images.shape}"
+            )
+        self.images = images
+        self.targets = targets
+        self.classes = tuple(classes)
+
+    @property
+    def task(self) -> str:
+        """'classification' (targets (N,)) or 'segmentation' (targets (N, H, W))."""
+        return SEGMENTATION if self.targets.ndim == 3 else CLASSIFICATION
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image."""
+        return tuple(self.images.shape[1:])
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)):
+            n = len(self)
+            if not -n <= index < n:
+                raise IndexError(f"{self!r}: index {index} is out of range for {n} items")
+            return self.images[index], self.targets[index]
+        if not isinstance(index, slice):
+            index = np.asarray(index)
+            if index.dtype.kind not in "iub":
+                raise TypeError(
+                    f"{self.name}: index with an int, a slice or an int/bool array, "
+                    f"got {index.dtype}"
+                )
+        return self.images[index], self.targets[index]
+
+    def __repr__(self) -> str:
+        split = f"split={self.split!r}, " if self.split else ""
+        return (
+            f"{self.name}({split}n={len(self)}, images={tuple(self.images.shape)}, "
+            f"task={self.task!r}, classes={self.num_classes})"
+        )
+
+
+class Subset:
+    """A view of a dataset through a list of indices (what `random_split` returns).
+
+    Args:
+        dataset: an ArrayDataset (or another Subset, which is flattened onto its root).
+        indices: int array of positions in `dataset`.
+
+    `images` and `targets` gather the selected items on access (a copy); indexing a Subset
+    gathers only what is asked for.
+    """
+
+    def __init__(self, dataset, indices):
+        indices = np.asarray(indices, dtype=np.int64)
+        if indices.ndim != 1:
+            raise ValueError(f"Subset: indices must be 1-D, got shape {indices.shape}")
+        n = len(dataset)
+        if len(indices) and (indices.min() < -n or indices.max() >= n):
+            raise IndexError(f"Subset: indices out of range for a dataset of {n} items")
+        if isinstance(dataset, Subset):  # a subset of a subset indexes the root directly
+            indices, dataset = dataset.indices[indices], dataset.dataset
+        self.dataset = dataset
+        self.indices = indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)):
+            n = len(self)
+            if not -n <= index < n:
+                raise IndexError(f"{self!r}: index {index} is out of range for {n} items")
+        return self.dataset[self.indices[index]]
+
+    @property
+    def images(self):
+        return self.dataset.images[self.indices]
+
+    @property
+    def targets(self):
+        return self.dataset.targets[self.indices]
+
+    @property
+    def classes(self):
+        return self.dataset.classes
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.dataset.classes)
+
+    @property
+    def task(self) -> str:
+        return self.dataset.task
+
+    @property
+    def image_shape(self):
+        return self.dataset.image_shape
+
+    @property
+    def split(self):
+        return self.dataset.split
+
+    @property
+    def name(self) -> str:
+        return self.dataset.name
+
+    def __repr__(self) -> str:
+        return f"Subset(n={len(self)} of {self.dataset!r})"

@@ -1,0 +1,285 @@
+"""Batches for training: a DataLoader with seeded per-epoch shuffling, batch transforms and a
+background thread that prepares the next batch while the current step runs; `random_split`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+
+from minitorch_cv.backend import device as parse_device
+from minitorch_cv.backend import to_device
+from minitorch_cv.tensor import Tensor, default_rng
+
+from .dataset import ArrayDataset, Subset
+
+_END = object()
+
+
+class _Raised:
+    """An exception from the producer thread, carried to the consumer to be raised there."""
+
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
+    # A bounded put that gives up when the consumer has gone away (stop set).
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.05)
+            return True
+        except queue.Full:
+            pass
+    return False
+
+
+def _produce(source: Iterator, q: queue.Queue, stop: threading.Event) -> None:
+    # Runs in the prefetch thread. It holds no reference to the consumer's iterator object, so
+    # dropping that object runs its __del__, which sets `stop` and ends this loop.
+    try:
+        for item in source:
+            if not _put(q, item, stop):
+                return
+        _put(q, _END, stop)
+    except BaseException as e:  # handed to the consumer, which re-raises it
+        _put(q, _Raised(e), stop)
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
+
+
+class PrefetchIterator:
+    """Iterate `source` in a background thread, keeping up to `depth` items ready.
+
+    An exception raised while producing an item is re-raised by `__next__` in the consumer.
+    The thread stops when the source is exhausted, when `close()` is called, or when this
+    iterator is garbage-collected (e.g. after a `break` out of the loop).
+    """
+
+    def __init__(self, source: Iterator, depth: int = 1):
+        self._q: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._done = False
+        self._thread = threading.Thread(
+            target=_produce,
+            args=(source, self._q, self._stop),
+            name="minitorch_cv-prefetch",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._done:
+            raise StopIteration
+        while True:
+            try:
+                item = self._q.get(timeout=0.1)
+                break
+            except queue.Empty:
+                if not self._thread.is_alive() and self._q.empty():
+                    self.close()
+                    raise RuntimeError(
+                        "DataLoader: the prefetch thread ended without a batch or an error"
+                    ) from None
+        if item is _END:
+            self.close()
+            raise StopIteration
+        if isinstance(item, _Raised):
+            self.close()
+            raise item.exc
+        return item
+
+    def close(self) -> None:
+        """Stop the producer thread and wait for it (it finishes the batch it is building)."""
+        self._done = True
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)
+
+    def __del__(self):
+        if hasattr(self, "_thread"):  # __init__ may have failed before starting the thread
+            self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _takes_rng(fn) -> bool:
+    """Whether `fn` accepts an `rng=` keyword (the package's transforms do; a plain lambda not)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # some builtins have no signature: call them plainly
+        return False
+    return any(p.name == "rng" or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def _fresh_seed() -> int:
+    # Drawn from the package generator, so `minitorch_cv.manual_seed` makes runs repeatable.
+    return int(default_rng().integers(2**63 - 1))
+
+
+class DataLoader:
+    """Iterate a dataset in batches of Tensors `(x, y)`.
+
+    Args:
+        dataset: an ArrayDataset or Subset (batches are one fancy-index), or any object with
+            `__len__` and `__getitem__(int) -> (image, target)` (items are stacked).
+        batch_size: items per batch (default 1).
+        shuffle: visit items in a new random order each epoch (default False).
+        drop_last: drop the last, smaller batch (default False).
+        seed: seed of the shuffling and of the transforms' randomness. Epoch e uses the streams
+            `default_rng([seed, e, 0])` (order) and `default_rng([seed, e, 1])` (augmentation), so
+            `set_epoch(e)` reproduces epoch e exactly, e.g. on resume. Default: drawn from the
+            package generator (`minitorch_cv.manual_seed` makes it repeatable).
+        transform: applied to each batch: `transform(x, rng=...)` for classification, and
+            `transform(x, mask, rng=...) -> (x, mask)` when targets are (N, H, W) masks (the
+            `rng=` keyword is passed only to callables that accept it).
+        prefetch: build the next batch in a background thread while the caller works on the
+            current one (default True).
+        device: 'cpu', 'cuda', 'cuda:N' or None (= where the dataset's arrays are). Transforms
+            run after the transfer, so on the GPU they run there.
+
+    Yields:
+        x: Tensor (B, C, H, W) float32; y: Tensor (B,) or (B, H, W) int64.
+
+    Each `iter(loader)` is one epoch and advances `loader.epoch` by one.
+    """
+
+    def __init__(
+        self,
+        dataset,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        seed: int | None = None,
+        transform: Callable | None = None,
+        prefetch: bool = True,
+        device=None,
+    ):
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or batch_size < 1
+        ):
+            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+        if len(dataset) == 0:
+            raise ValueError("DataLoader: the dataset is empty")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.seed = _fresh_seed() if seed is None else int(seed)
+        self.transform = transform
+        self._transform_takes_rng = transform is not None and _takes_rng(transform)
+        self.prefetch = bool(prefetch)
+        self.device = None if device is None else parse_device(device)
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next iteration epoch `epoch` (its order and augmentation draws)."""
+        self.epoch = int(epoch)
+
+    def order(self, epoch: int | None = None) -> np.ndarray:
+        """The item order of `epoch` (default: the next one), an int64 array."""
+        epoch = self.epoch if epoch is None else epoch
+        n = len(self.dataset)
+        if not self.shuffle:
+            return np.arange(n, dtype=np.int64)
+        return np.random.default_rng([self.seed, epoch, 0]).permutation(n)
+
+    def _fetch(self, idx: np.ndarray):
+        if isinstance(self.dataset, (ArrayDataset, Subset)):
+            x, y = self.dataset[idx]
+        else:
+            items = [self.dataset[int(i)] for i in idx]
+            x = np.stack([np.asarray(a) for a, _ in items])
+            y = np.stack([np.asarray(b) for _, b in items])
+        if isinstance(x, list):
+            raise ValueError(
+                f"DataLoader: {self.dataset!r} holds images of different sizes; "
+                "give the dataset a fixed size (e.g. size=224) to batch it"
+            )
+        return x, y
+
+    def _batches(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
+        order = self.order(epoch)
+        aug_rng = np.random.default_rng([self.seed, epoch, 1])
+        stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
+        for start in range(0, stop, self.batch_size):
+            x, y = self._fetch(order[start : start + self.batch_size])
+            if y.dtype != np.int64:
+                y = y.astype(np.int64)
+            if self.device is not None:
+                x, y = to_device(x, self.device), to_device(y, self.device)
+            if self.transform is not None:
+                kw = {"rng": aug_rng} if self._transform_takes_rng else {}
+                if y.ndim == 3:
+                    x, y = self.transform(x, y, **kw)
+                else:
+                    x = self.transform(x, **kw)
+            yield Tensor(x), Tensor(y)
+
+    def __iter__(self):
+        epoch = self.epoch
+        self.epoch += 1
+        batches = self._batches(epoch)
+        return PrefetchIterator(batches) if self.prefetch else batches
+
+    def __repr__(self) -> str:
+        return (
+            f"DataLoader({self.dataset!r}, batch_size={self.batch_size}, "
+            f"shuffle={self.shuffle}, drop_last={self.drop_last}, seed={self.seed}, "
+            f"epoch={self.epoch})"
+        )
+
+
+def random_split(dataset, lengths: Sequence[float | int], seed: int | None = None) -> list[Subset]:
+    """Split a dataset into non-overlapping random Subsets.
+
+    Args:
+        dataset: the dataset to split.
+        lengths: sizes that sum to len(dataset), or fractions that sum to 1 (e.g. (0.8, 0.2));
+            fractions are floored and the leftover items go one each to the first splits, as in
+            PyTorch.
+        seed: seed of the permutation (default: drawn from the package generator).
+
+    Returns:
+        one Subset per entry of `lengths`.
+    """
+    n = len(dataset)
+    lengths = list(lengths)
+    if not lengths:
+        raise ValueError("random_split: lengths is empty")
+    if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in lengths):
+        counts = [int(v) for v in lengths]
+        if sum(counts) != n or min(counts) < 0:
+            raise ValueError(
+                f"random_split: lengths {counts} must be >= 0 and sum to the dataset's {n} items"
+            )
+    else:
+        fracs = [float(v) for v in lengths]
+        if min(fracs) < 0 or not math.isclose(sum(fracs), 1.0, abs_tol=1e-6):
+            raise ValueError(f"random_split: fractions {fracs} must be >= 0 and sum to 1")
+        counts = [math.floor(n * f) for f in fracs]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+    perm = np.random.default_rng(_fresh_seed() if seed is None else seed).permutation(n)
+    bounds = np.cumsum([0, *counts])
+    return [Subset(dataset, perm[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]

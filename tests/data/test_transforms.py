@@ -1,0 +1,194 @@
+"""Batch transforms: identities, agreement with np.rot90 / plain loops / PyTorch, joint
+image-mask consistency and reproducibility from a seed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from minitorch_cv.data import transforms as T
+
+
+def batch(n=4, c=3, h=8, w=8, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0, 1, (n, c, h, w)).astype(np.float32)
+
+
+def labelled(n=6, h=10, w=10, seed=0):
+    """Images whose channel 0 equals the mask: any joint geometric change keeps them equal."""
+    rng = np.random.default_rng(seed)
+    mask = rng.integers(0, 21, (n, h, w))
+    x = np.stack([mask, rng.integers(0, 9, (n, h, w))], axis=1).astype(np.float32)
+    return x, mask
+
+
+def assert_joint(x, mask, fill=0.0, mask_fill=255):
+    inside = mask != mask_fill
+    np.testing.assert_array_equal(x[:, 0][inside], mask[inside])
+    np.testing.assert_array_equal(x[:, 0][~inside], fill)
+
+
+def test_flip_twice_is_identity_and_p0_does_nothing():
+    x = batch()
+    once = T.RandomHorizontalFlip(1.0)(x)
+    np.testing.assert_array_equal(once, x[..., ::-1])
+    np.testing.assert_array_equal(T.RandomHorizontalFlip(1.0)(once), x)
+    np.testing.assert_array_equal(T.RandomHorizontalFlip(0.0)(x), x)
+
+
+def test_flip_moves_image_and_mask_together():
+    x, mask = labelled(n=32)
+    y, m = T.RandomHorizontalFlip(0.5, rng=0)(x, mask)
+    flipped = (m != mask).any(axis=(1, 2))
+    assert 0 < flipped.sum() < 32
+    np.testing.assert_array_equal(m[flipped], mask[flipped][..., ::-1])
+    assert_joint(y, m)
+
+
+def test_rotation_by_zero_is_identity():
+    x, mask = labelled()
+    for interp in ("nearest", "bilinear"):
+        np.testing.assert_allclose(T.rotate(x, 0.0, interp), x, atol=1e-6)
+    np.testing.assert_array_equal(T.rotate(mask, np.zeros(len(mask))), mask)
+    y, m = T.RandomRotation((0, 0), rng=1)(x, mask)
+    np.testing.assert_array_equal(y, x)
+    np.testing.assert_array_equal(m, mask)
+
+
+@pytest.mark.parametrize("size", [7, 8])
+@pytest.mark.parametrize("k", [1, 2, 3, -1])
+def test_rotation_by_multiples_of_90_matches_rot90(size, k):
+    x = batch(h=size, w=size)
+    want = np.rot90(x, k, axes=(-2, -1))
+    np.testing.assert_array_equal(T.rotate(x, 90.0 * k, "nearest"), want)
+    np.testing.assert_allclose(T.rotate(x, 90.0 * k, "bilinear"), want, atol=1e-5)
+    mask = np.arange(size * size).reshape(1, size, size)
+    np.testing.assert_array_equal(T.rotate(mask, [90.0 * k]), np.rot90(mask, k, axes=(-2, -1)))
+
+
+def rotate_loop(img, angle, fill=0.0):
+    """Nearest-neighbour rotation of one (C, H, W) image, pixel by pixel (the reference)."""
+    c, h, w = img.shape
+    out = np.full(img.shape, fill, dtype=img.dtype)
+    t = np.deg2rad(angle)
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    for i in range(h):
+        for j in range(w):
+            r = cy + np.cos(t) * (i - cy) + np.sin(t) * (j - cx)
+            q = cx - np.sin(t) * (i - cy) + np.cos(t) * (j - cx)
+            r, q = int(np.rint(r)), int(np.rint(q))
+            if 0 <= r < h and 0 <= q < w:
+                out[:, i, j] = img[:, r, q]
+    return out
+
+
+def test_rotation_matches_a_pixel_loop_at_any_angle():
+    x = batch(n=3, h=9, w=12)
+    angles = np.array([17.0, -33.5, 141.0])
+    got = T.rotate(x, angles, "nearest", fill=-1.0)
+    for i in range(3):
+        np.testing.assert_array_equal(got[i], rotate_loop(x[i], angles[i], fill=-1.0))
+
+
+def test_bilinear_rotation_of_a_constant_image_is_constant_inside():
+    x = np.full((2, 1, 16, 16), 0.7, np.float32)
+    y = T.rotate(x, [30.0, -45.0], "bilinear", fill=0.7)
+    np.testing.assert_allclose(y, 0.7, atol=1e-6)
+
+
+def test_random_rotation_keeps_image_and_mask_together():
+    x, mask = labelled(n=8)
+    y, m = T.RandomRotation(40, rng=3)(x, mask)
+    assert (m == 255).any()
+    assert_joint(y, m)
+
+
+def crop_loop(x, top, left, h, w):
+    return np.stack([x[i, ..., top[i] : top[i] + h, left[i] : left[i] + w] for i in range(len(x))])
+
+
+def test_crop_matches_slicing():
+    x, mask = batch(n=5, h=9, w=11), labelled(n=5, h=9, w=11)[1]
+    top, left = np.array([0, 1, 2, 3, 4]), np.array([5, 0, 3, 1, 2])
+    np.testing.assert_array_equal(T.crop(x, top, left, 5, 6), crop_loop(x, top, left, 5, 6))
+    np.testing.assert_array_equal(T.crop(mask, top, left, 5, 6), crop_loop(mask, top, left, 5, 6))
+
+
+def test_random_crop_with_padding_is_a_window_of_the_padded_batch():
+    x, mask = labelled(n=10, h=8, w=8)
+    y, m = T.RandomCrop(8, padding=2, rng=4)(x, mask)
+    assert y.shape == x.shape and m.shape == mask.shape
+    assert_joint(y, m)
+    padded = np.pad(mask, ((0, 0), (2, 2), (2, 2)), constant_values=255)
+    for i in range(10):
+        windows = [padded[i, a : a + 8, b : b + 8] for a in range(5) for b in range(5)]
+        assert any(np.array_equal(m[i], win) for win in windows)
+    np.testing.assert_array_equal(T.RandomCrop(8)(x), x)  # no padding, full size: identity
+
+
+def test_random_crop_too_large_is_an_error():
+    with pytest.raises(ValueError, match=r"RandomCrop\(size=\(12, 12\).*smaller than the crop"):
+        T.RandomCrop(12, padding=1)(batch())
+
+
+def test_resize_same_size_is_identity_and_nearest_doubling_repeats():
+    x, mask = batch(), labelled()[1]
+    np.testing.assert_allclose(T.resize(x, 8), x, atol=1e-6)
+    np.testing.assert_array_equal(T.resize(mask, (20, 20)), mask.repeat(2, 1).repeat(2, 2))
+    y, m = T.Resize((5, 13))(*labelled())
+    assert y.shape == (6, 2, 5, 13) and m.shape == (6, 5, 13)
+    assert_joint(T.Resize(17, "nearest")(*labelled())[0], T.resize(labelled()[1], 17))
+
+
+@pytest.mark.parametrize("out", [(4, 4), (13, 6), (16, 24)])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_resize_matches_torch_interpolate(out, mode):
+    torch = pytest.importorskip("torch")
+    x = batch(n=2, h=8, w=12)
+    kw = {"align_corners": False} if mode == "bilinear" else {}
+    want = torch.nn.functional.interpolate(torch.from_numpy(x), size=out, mode=mode, **kw).numpy()
+    np.testing.assert_allclose(T.resize(x, out, mode), want, atol=1e-5)
+
+
+def test_normalize_per_channel():
+    x = batch()
+    y = T.Normalize((0.5, 0.4, 0.3), (0.2, 0.25, 0.5))(x)
+    np.testing.assert_allclose(y[:, 1], (x[:, 1] - 0.4) / 0.25, rtol=1e-6)
+    assert y.dtype == np.float32
+    with pytest.raises(ValueError, match=r"Normalize\(3 channels\).*1 channels"):
+        T.Normalize((0.5, 0.4, 0.3), (1, 1, 1))(batch(c=1))
+    with pytest.raises(ValueError, match="non-zero"):
+        T.Normalize(0.5, 0.0)
+
+
+def test_same_seed_same_augmentation_and_compose_order():
+    x, mask = labelled(n=16)
+    pipeline = [T.RandomCrop(10, padding=3), T.RandomHorizontalFlip(), T.RandomRotation(25)]
+    a = T.Compose(pipeline)(x, mask, rng=np.random.default_rng(7))
+    b = T.Compose(pipeline)(x, mask, rng=np.random.default_rng(7))
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    # Compose = the transforms one after the other on one generator
+    rng = np.random.default_rng(7)
+    y, m = x, mask
+    for t in pipeline:
+        y, m = t(y, m, rng=rng)
+    np.testing.assert_array_equal(a[0], y)
+    np.testing.assert_array_equal(a[1], m)
+    assert_joint(*a)
+
+
+def test_single_image_and_plain_callables():
+    x, mask = labelled(n=1)
+    y, m = T.Compose([T.RandomHorizontalFlip(1.0), lambda im, mk: (im + 0, mk)])(x[0], mask[0])
+    assert y.shape == x[0].shape and m.shape == mask[0].shape
+    np.testing.assert_array_equal(m, mask[0][:, ::-1])
+
+
+def test_shape_errors_name_the_transform():
+    with pytest.raises(ValueError, match=r"RandomHorizontalFlip: expected images \(N, C, H, W\)"):
+        T.RandomHorizontalFlip()(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match=r"RandomCrop: mask of shape \(4, 9, 9\)"):
+        T.RandomCrop(4)(batch(), np.zeros((4, 9, 9), np.int64))
+    with pytest.raises(ValueError, match="interpolation"):
+        T.RandomRotation(10, interpolation="cubic")
