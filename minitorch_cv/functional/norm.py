@@ -1,0 +1,392 @@
+"""Normalisation layers as fused ops: batch_norm, layer_norm, group_norm.
+
+Each is one Function whose backward is the closed form of the normalisation's Jacobian, so the
+backward pass never walks a chain of mean / sub / var / sqrt / div nodes. With x̂ = (x - μ) / σ
+over M values and y = w x̂ + b:
+
+    dx = (w / σ) * (g - mean(g) - x̂ * mean(g x̂))      (statistics of the batch: training)
+    dx = (w / σ) * g                                   (fixed statistics: eval mode)
+    dw = sum(g x̂)        db = sum(g)
+
+Statistics are computed in two passes (mean, then the mean of squared deviations) so float32
+input with a large mean does not lose its variance to cancellation; per-channel sums are
+accumulated in float64 (they are only C numbers).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..backend import xp_of
+from ..tensor import Function, Tensor
+
+# --------------------------------------------------------------------------- reduction helpers
+
+
+def _row_sums(a):
+    """sum(a, axis=-1) as a matrix-vector product: one BLAS pass, no pairwise-sum overhead."""
+    xp = xp_of(a)
+    return a @ xp.ones(a.shape[-1], dtype=a.dtype)
+
+
+def _row_dots(a, b):
+    """sum(a * b, axis=-1) without materialising the product a * b."""
+    xp = xp_of(a, b)
+    if hasattr(xp, "vecdot"):
+        return xp.vecdot(a, b)
+    return xp.einsum("...l,...l->...", a, b)
+
+
+def _channel_sum(a3):
+    """(N, C, L) -> per-channel sum (C,): rows of L in the input dtype, then N in float64."""
+    if a3.shape[2] == 1:
+        return a3[:, :, 0].sum(axis=0, dtype=np.float64)
+    return _row_sums(a3).sum(axis=0, dtype=np.float64)
+
+
+def _channel_dot(a3, b3):
+    """(N, C, L), (N, C, L) -> per-channel sum of a * b, (C,) in float64."""
+    if a3.shape[2] == 1:
+        return (a3[:, :, 0] * b3[:, :, 0]).sum(axis=0, dtype=np.float64)
+    return _row_dots(a3, b3).sum(axis=0, dtype=np.float64)
+
+
+def _col(v, dtype):
+    """A per-channel vector (C,) as a (1, C, 1) array that broadcasts over (N, C, L)."""
+    return v.astype(dtype, copy=False).reshape(1, -1, 1)
+
+
+def _affine(xhat, w, b):
+    """y = x̂ w + b for broadcastable w, b (either may be None); x̂ itself when both are None."""
+    if w is None:
+        return xhat if b is None else xhat + b
+    y = xhat * w
+    if b is not None:
+        y += b
+    return y
+
+
+def _shape_of(a):
+    return tuple(a.shape) if a is not None else None
+
+
+def _raw(a):
+    return a.data if isinstance(a, Tensor) else a
+
+
+# --------------------------------------------------------------------------- batch norm
+
+
+class BatchNorm(Function):
+    """Batch normalisation over every axis but the channel axis 1.
+
+    Shapes:  x (N, C, *) ; running_mean, running_var, weight, bias (C,) or None -> y like x.
+             Statistics run over M = N * prod(*) values per channel.
+
+    training=True: normalise with the batch's biased variance, and (when running stats are given)
+    update them in place: r_mean <- (1 - m) r_mean + m mean,
+    r_var <- (1 - m) r_var + m var * M / (M - 1)  (the unbiased batch variance).
+    training=False: normalise with the running statistics (an affine map per channel).
+    """
+
+    @staticmethod
+    def forward(ctx, x, running_mean, running_var, weight, bias, *, training, momentum, eps):
+        xp = xp_of(x)
+        n, c = x.shape[:2]
+        x3 = x.reshape(n, c, -1)
+        m = x3.shape[0] * x3.shape[2]
+        if training:
+            mean = _channel_sum(x3) / m
+            xc = x3 - _col(mean, x.dtype)  # centred: the variance and the backward need it
+            var = _channel_dot(xc, xc) / m  # biased: the normalisation PyTorch uses
+            if running_mean is not None:
+                # in place: the caller's buffers are these very arrays
+                running_mean *= 1 - momentum
+                running_mean += (momentum * mean).astype(running_mean.dtype)
+                running_var *= 1 - momentum
+                running_var += (momentum * var * (m / (m - 1))).astype(running_var.dtype)
+        else:
+            mean = running_mean.astype(np.float64)
+            var = running_var.astype(np.float64)
+            xc = None  # x - mean is only needed for dw: the backward makes it then
+        inv_std = 1.0 / xp.sqrt(var + eps)
+        # y = x̂ w + b as one scale and one shift per channel: two passes over the data
+        scale = inv_std if weight is None else weight * inv_std
+        if training:
+            y = xc * _col(scale, x.dtype)
+            if bias is not None:
+                y += _col(bias, x.dtype)
+        else:
+            shift = -mean * scale if bias is None else bias - mean * scale
+            y = x3 * _col(scale, x.dtype)
+            y += _col(shift, x.dtype)
+        ctx.save_for_backward(x3 if xc is None else xc, inv_std, weight)
+        ctx.mean, ctx.training, ctx.m, ctx.x_shape = mean, training, m, x.shape
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        saved, inv_std, weight = ctx.saved_tensors
+        dtype = saved.dtype
+        g3 = g.reshape(saved.shape)
+        need_x, _, _, need_w, need_b = ctx.needs_input_grad
+        train_x = need_x and ctx.training
+        xc = saved if ctx.training else None
+        if xc is None and need_w:  # eval mode saved x itself
+            xc = saved - _col(ctx.mean, dtype)
+        sum_g = _channel_sum(g3) if (need_b or train_x) else None
+        # sum(g x̂) = sum(g (x - μ)) / σ: the centred data keep this free of cancellation
+        sum_gxhat = _channel_dot(g3, xc) * inv_std if (need_w or train_x) else None
+        dx = None
+        if need_x:
+            k = inv_std if weight is None else weight * inv_std  # w / σ per channel
+            if ctx.training:
+                # dx = (w/σ) (g - mean(g) - x̂ mean(g x̂)) with x̂ = (x - μ) / σ, in one buffer
+                dx = xc * _col(-(sum_gxhat / ctx.m) * inv_std, dtype)
+                dx += g3
+                dx -= _col(sum_g / ctx.m, dtype)
+                dx *= _col(k, dtype)
+            else:
+                dx = g3 * _col(k, dtype)
+            dx = dx.reshape(ctx.x_shape)
+        dw = sum_gxhat.astype(dtype) if need_w else None
+        db = sum_g.astype(dtype) if need_b else None
+        return dx, None, None, dw, db
+
+
+def batch_norm(
+    input,
+    running_mean,
+    running_var,
+    weight=None,
+    bias=None,
+    training=False,
+    momentum=0.1,
+    eps=1e-5,
+    num_batches_tracked=None,
+):
+    """Batch normalisation, one fused op (PyTorch's `F.batch_norm`).
+
+    Args:
+        input: (N, C), (N, C, L) or (N, C, H, W) (any (N, C, *)).
+        running_mean, running_var: (C,) buffers or None. Updated in place when training.
+        weight, bias: (C,) affine parameters or None (None = 1 and 0).
+        training (bool): use batch statistics (and update the running ones). Default False.
+        momentum (float or None): running-stats update factor, default 0.1. None = cumulative
+            moving average, which needs `num_batches_tracked`.
+        eps (float): added to the variance, default 1e-5.
+        num_batches_tracked: optional int64 0-d buffer; incremented in place when training with
+            running stats (what `BatchNorm2d` passes).
+
+    Shape:
+        y has the input's shape; y = (x - E[x]) / sqrt(Var[x] + eps) * weight + bias per channel.
+    """
+    x = _raw(input)
+    if x.ndim < 2:
+        raise ValueError(
+            f"batch_norm: expected input of shape (N, C, *), got shape {tuple(x.shape)}"
+        )
+    if x.dtype.kind != "f":
+        raise TypeError(f"batch_norm: expected a floating point input, got dtype {x.dtype}")
+    c = x.shape[1]
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: pass both running_mean and running_var, or neither")
+    for name, v in (
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ):
+        if v is not None and tuple(_raw(v).shape) != (c,):
+            raise ValueError(
+                f"batch_norm: {name} has shape {_shape_of(_raw(v))} but the input has {c} channels "
+                f"(input shape {tuple(x.shape)}); expected {name} of shape ({c},)"
+            )
+    if not training and running_mean is None:
+        raise ValueError(
+            "batch_norm: running_mean and running_var are needed when training=False "
+            "(there are no batch statistics to fall back on in eval mode)"
+        )
+    if training and x.size <= c:  # at most one value per channel
+        raise ValueError(
+            "batch_norm: Expected more than 1 value per channel when training, "
+            f"got input size {tuple(x.shape)}"
+        )
+    factor = momentum
+    if training and running_mean is not None:
+        if num_batches_tracked is not None:
+            nbt = _raw(num_batches_tracked)
+            nbt += 1  # in place, like PyTorch's num_batches_tracked.add_(1)
+            if momentum is None:
+                factor = 1.0 / float(nbt)
+        elif momentum is None:
+            raise ValueError(
+                "batch_norm: momentum=None (cumulative moving average) needs num_batches_tracked"
+            )
+    if factor is None:
+        factor = 0.0
+    return BatchNorm.apply(
+        input,
+        running_mean,
+        running_var,
+        weight,
+        bias,
+        training=bool(training),
+        momentum=float(factor),
+        eps=float(eps),
+    )
+
+
+# --------------------------------------------------------------------------- layer / group norm
+
+
+def _normalize_rows(x2, eps):
+    """x2 (R, D) -> x̂ (R, D) with zero mean and unit (biased) variance per row, and 1/σ (R, 1)."""
+    d = x2.shape[1]
+    xhat = x2 - (_row_sums(x2) / d)[:, None]
+    var = _row_dots(xhat, xhat) / d
+    inv_std = 1.0 / xp_of(x2).sqrt(var + eps)
+    xhat *= inv_std[:, None]
+    return xhat, inv_std[:, None]
+
+
+def _normalize_rows_backward(gxhat, xhat, inv_std):
+    """Gradient through x̂ = (x - mean) / σ per row: (1/σ) (gx̂ - mean(gx̂) - x̂ mean(gx̂ x̂))."""
+    d = xhat.shape[1]
+    dx = xhat * (-_row_dots(gxhat, xhat) / d)[:, None]
+    dx += gxhat
+    dx -= (_row_sums(gxhat) / d)[:, None]
+    dx *= inv_std
+    return dx
+
+
+class LayerNorm(Function):
+    """Normalise over the last D = prod(normalized_shape) values of each sample.
+
+    Shapes:  x (*, *normalized_shape) ; weight, bias normalized_shape or None -> y like x.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, *, shape, eps):
+        d = math.prod(shape)
+        xhat, inv_std = _normalize_rows(x.reshape(-1, d), eps)
+        w = None if weight is None else weight.astype(x.dtype, copy=False).reshape(1, d)
+        b = None if bias is None else bias.astype(x.dtype, copy=False).reshape(1, d)
+        y = _affine(xhat, w, b)
+        ctx.save_for_backward(xhat, inv_std, weight)
+        ctx.x_shape, ctx.shape = x.shape, shape
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        xhat, inv_std, weight = ctx.saved_tensors
+        d = xhat.shape[1]
+        g2 = g.reshape(-1, d)
+        need_x, need_w, need_b = ctx.needs_input_grad
+        dx = dw = db = None
+        if need_x:
+            gxhat = g2 if weight is None else g2 * weight.astype(g.dtype, copy=False).reshape(1, d)
+            dx = _normalize_rows_backward(gxhat, xhat, inv_std).reshape(ctx.x_shape)
+        if need_w:
+            dw = xp_of(g).einsum("rd,rd->d", g2, xhat).reshape(ctx.shape)
+        if need_b:
+            db = g2.sum(axis=0).reshape(ctx.shape)
+        return dx, dw, db
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Layer normalisation (PyTorch's `F.layer_norm`), one fused op.
+
+    Args:
+        input: (*, *normalized_shape).
+        normalized_shape (int or tuple): the trailing shape to normalise over.
+        weight, bias: tensors of shape normalized_shape, or None. eps (float): default 1e-5.
+
+    Shape:
+        y like input; y = (x - E[x]) / sqrt(Var[x] + eps) * weight + bias, statistics over the
+        trailing normalized_shape dims of each sample (biased variance).
+    """
+    x = _raw(input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or x.ndim < k or tuple(x.shape[x.ndim - k :]) != shape:
+        raise ValueError(
+            f"layer_norm: normalized_shape {shape} does not match the trailing dims of the input "
+            f"shape {tuple(x.shape)}"
+        )
+    for name, v in (("weight", weight), ("bias", bias)):
+        if v is not None and tuple(_raw(v).shape) != shape:
+            raise ValueError(
+                f"layer_norm: {name} has shape {_shape_of(_raw(v))}, "
+                f"expected normalized_shape {shape}"
+            )
+    return LayerNorm.apply(input, weight, bias, shape=shape, eps=float(eps))
+
+
+class GroupNorm(Function):
+    """Normalise each sample's channels in G groups of C/G channels; affine per channel.
+
+    Shapes:  x (N, C, *) ; weight, bias (C,) or None -> y like x. Statistics over (C/G) * prod(*)
+             values per (sample, group).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, *, groups, eps):
+        n, c = x.shape[:2]
+        xhat, inv_std = _normalize_rows(x.reshape(n * groups, -1), eps)
+        xhat = xhat.reshape(n, c, -1)
+        w = None if weight is None else _col(weight, x.dtype)
+        y = _affine(xhat, w, None if bias is None else _col(bias, x.dtype))
+        ctx.save_for_backward(xhat, inv_std, weight)
+        ctx.x_shape, ctx.groups = x.shape, groups
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        xhat, inv_std, weight = ctx.saved_tensors
+        n, c, _ = xhat.shape
+        g3 = g.reshape(xhat.shape)
+        need_x, need_w, need_b = ctx.needs_input_grad
+        dx = dw = db = None
+        if need_x:
+            gxhat = g3 if weight is None else g3 * _col(weight, g.dtype)
+            rows = (n * ctx.groups, -1)
+            dx = _normalize_rows_backward(gxhat.reshape(rows), xhat.reshape(rows), inv_std)
+            dx = dx.reshape(ctx.x_shape)
+        if need_w:
+            dw = _channel_dot(g3, xhat).astype(g.dtype)
+        if need_b:
+            db = _channel_sum(g3).astype(g.dtype)
+        return dx, dw, db
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Group normalisation (PyTorch's `F.group_norm`), one fused op.
+
+    Args:
+        input: (N, C, *). num_groups (int): G, must divide C.
+        weight, bias: (C,) or None. eps (float): default 1e-5.
+
+    Shape:
+        y like input; each sample's C/G channels of a group share one mean and (biased) variance.
+    """
+    x = _raw(input)
+    if x.ndim < 2:
+        raise ValueError(
+            f"group_norm: expected input of shape (N, C, *), got shape {tuple(x.shape)}"
+        )
+    c = x.shape[1]
+    if num_groups < 1 or c % num_groups:
+        raise ValueError(
+            f"group_norm: Expected number of channels in input to be divisible by num_groups, "
+            f"but got input of shape {tuple(x.shape)} and num_groups={num_groups}"
+        )
+    for name, v in (("weight", weight), ("bias", bias)):
+        if v is not None and tuple(_raw(v).shape) != (c,):
+            raise ValueError(
+                f"group_norm: {name} has shape {_shape_of(_raw(v))} but the input has {c} channels "
+                f"(input shape {tuple(x.shape)})"
+            )
+    return GroupNorm.apply(input, weight, bias, groups=int(num_groups), eps=float(eps))

@@ -1,0 +1,211 @@
+"""Loss modules (PyTorch's names and constructor arguments); each forward is one call into
+functional/loss.py. A class weight is a buffer, so `.to(device)` moves it and it shows in
+`state_dict()` under the key 'weight' exactly as in PyTorch."""
+
+from __future__ import annotations
+
+from ..functional.loss import (
+    _REDUCTIONS,
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
+from ..tensor import Tensor, get_default_dtype
+from ..tensor import tensor as make_tensor
+from .module import Module
+
+
+def _legacy_reduction(size_average, reduce, reduction: str) -> str:
+    """PyTorch's deprecated size_average / reduce flags, translated to a reduction string."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if not reduce:
+        return "none"
+    return "mean" if size_average else "sum"
+
+
+def _as_buffer(value, name: str, owner: str):
+    """A weight given as a Tensor, array or list -> a float Tensor (or None)."""
+    if value is None or isinstance(value, Tensor):
+        if value is not None and value.dtype.kind != "f":
+            raise TypeError(f"{owner}: {name} must be a floating point tensor, got {value.dtype}")
+        return value
+    t = make_tensor(value)
+    return t if t.dtype.kind == "f" else t.to(get_default_dtype())
+
+
+class _Loss(Module):
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__()
+        reduction = _legacy_reduction(size_average, reduce, reduction)
+        if reduction not in _REDUCTIONS:
+            raise ValueError(
+                f"{type(self).__name__}: reduction must be 'none', 'mean' or 'sum', "
+                f"got {reduction!r}"
+            )
+        self.reduction = reduction
+
+    def extra_repr(self) -> str:
+        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
+
+
+class _WeightedLoss(_Loss):
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", _as_buffer(weight, "weight", type(self).__name__))
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    """Softmax cross-entropy between logits and class targets (or class probabilities).
+
+    Args:
+        weight: (C,) per-class rescaling, or None. Default None (a buffer when given).
+        ignore_index (int): targets with this value count nowhere. Default -100.
+        reduction (str): 'none' | 'mean' | 'sum'. Default 'mean' (divides by the summed target
+            weights of the non-ignored elements).
+        label_smoothing (float): in [0, 1]. Default 0.0.
+        size_average, reduce: PyTorch's deprecated flags, translated to reduction.
+
+    Shape:
+        input (N, C) or (N, C, d1, ...) logits; target (N,) / (N, d1, ...) integer classes, or
+        float probabilities of the input's shape; output () or (N, d1, ...) for 'none'.
+    """
+
+    def __init__(
+        self,
+        weight=None,
+        size_average=None,
+        ignore_index: int = -100,
+        reduce=None,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+    ):
+        super().__init__(weight, size_average, reduce, reduction)
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(
+                f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing}"
+            )
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+
+    def forward(self, input, target):
+        return cross_entropy(
+            input,
+            target,
+            weight=self.weight,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+            label_smoothing=self.label_smoothing,
+        )
+
+
+class NLLLoss(_WeightedLoss):
+    """Negative log-likelihood of log-probabilities (pair it with LogSoftmax).
+
+    Args:
+        weight: (C,) or None. ignore_index (int): default -100.
+        reduction (str): 'none' | 'mean' (divides by the summed target weights) | 'sum'.
+
+    Shape:
+        input (N, C) or (N, C, d1, ...); target (N,) or (N, d1, ...) integer classes.
+    """
+
+    def __init__(
+        self,
+        weight=None,
+        size_average=None,
+        ignore_index: int = -100,
+        reduce=None,
+        reduction: str = "mean",
+    ):
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index = ignore_index
+
+    def forward(self, input, target):
+        return nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+
+
+class MSELoss(_Loss):
+    """Mean squared error (input - target)^2.
+
+    Args: reduction (str): 'none' | 'mean' | 'sum'. Default 'mean'.
+
+    Shape: input and target of the same shape; output () or that shape for 'none'.
+    """
+
+    def forward(self, input, target):
+        return mse_loss(input, target, self.reduction)
+
+
+class L1Loss(_Loss):
+    """Mean absolute error |input - target|.
+
+    Args: reduction (str): 'none' | 'mean' | 'sum'. Default 'mean'.
+    """
+
+    def forward(self, input, target):
+        return l1_loss(input, target, self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """Quadratic below beta, linear above (PyTorch's SmoothL1Loss).
+
+    Args: reduction (str): default 'mean'. beta (float): switch point, default 1.0.
+    """
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(size_average, reduce, reduction)
+        if beta < 0:
+            raise ValueError(f"SmoothL1Loss: beta must be >= 0, got {beta}")
+        self.beta = beta
+
+    def forward(self, input, target):
+        return smooth_l1_loss(input, target, self.reduction, self.beta)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Sigmoid + binary cross-entropy, computed stably on logits.
+
+    Args:
+        weight: broadcastable to the input, rescales each element. Default None (buffer).
+        reduction (str): default 'mean'.
+        pos_weight: weight of positive examples, broadcastable to the input (usually (C,)).
+            Default None (buffer).
+
+    Shape: input logits and target of the same shape; output () or that shape for 'none'.
+    """
+
+    def __init__(
+        self,
+        weight=None,
+        size_average=None,
+        reduce=None,
+        reduction: str = "mean",
+        pos_weight=None,
+    ):
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", _as_buffer(weight, "weight", "BCEWithLogitsLoss"))
+        self.register_buffer(
+            "pos_weight", _as_buffer(pos_weight, "pos_weight", "BCEWithLogitsLoss")
+        )
+
+    def forward(self, input, target):
+        return binary_cross_entropy_with_logits(
+            input, target, self.weight, reduction=self.reduction, pos_weight=self.pos_weight
+        )
+
+
+class BCELoss(_WeightedLoss):
+    """Binary cross-entropy on probabilities in [0, 1] (prefer BCEWithLogitsLoss on logits).
+
+    Args: weight: broadcastable to the input, or None (buffer). reduction (str): default 'mean'.
+    """
+
+    def forward(self, input, target):
+        return binary_cross_entropy(input, target, self.weight, self.reduction)

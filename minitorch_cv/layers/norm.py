@@ -1,0 +1,289 @@
+"""Normalisation layers: BatchNorm1d/2d/3d, LayerNorm, GroupNorm (PyTorch's names, defaults and
+state_dict keys). Each forward is one call into functional/norm.py."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import init
+from ..functional.norm import batch_norm, group_norm, layer_norm
+from ..tensor import empty, ones, tensor, zeros
+from .module import Module, Parameter
+
+
+class _BatchNorm(Module):
+    """Shared body of BatchNorm1d/2d/3d (PyTorch's `_BatchNorm`).
+
+    Parameters: weight (C,) = 1, bias (C,) = 0 when affine.
+    Buffers: running_mean (C,) = 0, running_var (C,) = 1, num_batches_tracked () int64 = 0 when
+    track_running_stats; otherwise all three are None and batch statistics are always used.
+    """
+
+    _dims: tuple = ()  # accepted input ranks
+    _layout: str = ""  # how the expected input reads in error messages
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__()
+        name = type(self).__name__
+        if not isinstance(num_features, (int, np.integer)) or isinstance(num_features, bool):
+            raise TypeError(f"{name}: num_features must be an int, got {num_features!r}")
+        if num_features < 1:
+            raise ValueError(f"{name}: num_features must be positive, got {num_features}")
+        if momentum is not None and not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"{name}: momentum must be in [0, 1] or None, got {momentum}")
+        if eps <= 0:
+            raise ValueError(f"{name}: eps must be positive, got {eps}")
+        self.num_features = int(num_features)
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        c = self.num_features
+        if affine:
+            self.weight = Parameter(empty(c, dtype=dtype, device=device))
+            self.bias = Parameter(empty(c, dtype=dtype, device=device))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", zeros(c, dtype=dtype, device=device))
+            self.register_buffer("running_var", ones(c, dtype=dtype, device=device))
+            self.register_buffer("num_batches_tracked", tensor(0, dtype=np.int64, device=device))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
+
+    def reset_running_stats(self) -> None:
+        """running_mean = 0, running_var = 1, num_batches_tracked = 0."""
+        if self.track_running_stats:
+            self.running_mean.zero_()
+            self.running_var.fill_(1)
+            self.num_batches_tracked.zero_()
+
+    def reset_parameters(self) -> None:
+        """Reset the running statistics, and weight = 1, bias = 0 (PyTorch's init)."""
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def _check_input(self, input) -> None:
+        shape = tuple(input.shape)
+        c = self.num_features
+        if len(shape) not in self._dims:
+            raise ValueError(
+                f"{self._get_name()}({c}): expected {self._layout.format(c=c)}, got shape {shape}"
+            )
+        if shape[1] != c:
+            raise ValueError(
+                f"{self._get_name()}({c}): expected input with {c} channels (dim 1), "
+                f"got shape {shape}"
+            )
+
+    def forward(self, input):
+        self._check_input(input)
+        # eval mode normalises with the running statistics, unless there are none to use
+        use_batch_stats = self.training or self.running_mean is None
+        track = self.running_mean is not None and (self.track_running_stats or not self.training)
+        return batch_norm(
+            input,
+            self.running_mean if track else None,
+            self.running_var if track else None,
+            self.weight,
+            self.bias,
+            training=use_batch_stats,
+            momentum=self.momentum,
+            eps=self.eps,
+            num_batches_tracked=self.num_batches_tracked if track else None,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+        )
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation over (N, C) or (N, C, L) input, statistics per channel C.
+
+    Args:
+        num_features (int): C.
+        eps (float): added to the variance. Default: 1e-5.
+        momentum (float or None): running-stats factor; None = cumulative average. Default: 0.1.
+        affine (bool): learn weight and bias. Default: True.
+        track_running_stats (bool): keep running_mean / running_var for eval mode. Default: True.
+        device, dtype: where and in which float type the state lives. Default: cpu, float32.
+
+    Shape:
+        input (N, C) or (N, C, L) -> output of the same shape.
+        y = (x - E[x]) / sqrt(Var[x] + eps) * weight + bias; training: batch statistics over
+        N (and L), running_var updated with the unbiased variance; eval: running statistics.
+    """
+
+    _dims = (2, 3)
+    _layout = "2-D input (N, {c}) or 3-D input (N, {c}, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation over (N, C, H, W) input, statistics per channel over N, H, W.
+
+    Args: as BatchNorm1d (num_features, eps=1e-5, momentum=0.1, affine=True,
+        track_running_stats=True, device=None, dtype=None).
+
+    Shape:
+        input (N, C, H, W) -> output (N, C, H, W).
+    """
+
+    _dims = (4,)
+    _layout = "4-D input (N, {c}, H, W)"
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalisation over (N, C, D, H, W) input, statistics per channel.
+
+    Args: as BatchNorm1d.
+
+    Shape:
+        input (N, C, D, H, W) -> output of the same shape.
+    """
+
+    _dims = (5,)
+    _layout = "5-D input (N, {c}, D, H, W)"
+
+
+class LayerNorm(Module):
+    """Normalise each sample over its trailing `normalized_shape` dims (PyTorch's LayerNorm).
+
+    Args:
+        normalized_shape (int or tuple): the trailing shape, e.g. C or (C, H, W).
+        eps (float): added to the variance. Default: 1e-5.
+        elementwise_affine (bool): learn weight (ones) and bias (zeros) of normalized_shape.
+            Default: True.
+        bias (bool): learn the bias too (with elementwise_affine). Default: True.
+        device, dtype: Default: cpu, float32.
+
+    Shape:
+        input (*, *normalized_shape) -> output of the same shape.
+    """
+
+    def __init__(
+        self,
+        normalized_shape,
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__()
+        if isinstance(normalized_shape, (int, np.integer)):
+            normalized_shape = (int(normalized_shape),)
+        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        if not self.normalized_shape or min(self.normalized_shape) < 1:
+            raise ValueError(
+                "LayerNorm: normalized_shape must be non-empty and positive, "
+                f"got {normalized_shape}"
+            )
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        shape = self.normalized_shape
+        if elementwise_affine:
+            self.weight = Parameter(ones(*shape, dtype=dtype, device=device))
+            if bias:
+                self.bias = Parameter(zeros(*shape, dtype=dtype, device=device))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input):
+        k = len(self.normalized_shape)
+        if input.ndim < k or tuple(input.shape[input.ndim - k :]) != self.normalized_shape:
+            raise ValueError(
+                f"LayerNorm({self.normalized_shape}): expected input of shape "
+                f"(*, {', '.join(map(str, self.normalized_shape))}), got shape {tuple(input.shape)}"
+            )
+        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )
+
+
+class GroupNorm(Module):
+    """Normalise each sample's channels in groups (PyTorch's GroupNorm); no running statistics,
+    so training and eval behave the same.
+
+    Args:
+        num_groups (int): G, must divide num_channels.
+        num_channels (int): C.
+        eps (float): added to the variance. Default: 1e-5.
+        affine (bool): learn per-channel weight (ones) and bias (zeros). Default: True.
+        device, dtype: Default: cpu, float32.
+
+    Shape:
+        input (N, C, *) -> output of the same shape.
+    """
+
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__()
+        if num_groups < 1 or num_channels % num_groups:
+            raise ValueError(
+                f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
+                f"({num_groups})"
+            )
+        self.num_groups = int(num_groups)
+        self.num_channels = int(num_channels)
+        self.eps = eps
+        self.affine = affine
+        if affine:
+            self.weight = Parameter(ones(num_channels, dtype=dtype, device=device))
+            self.bias = Parameter(zeros(num_channels, dtype=dtype, device=device))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def forward(self, input):
+        c = self.num_channels
+        if input.ndim < 2 or input.shape[1] != c:
+            raise ValueError(
+                f"GroupNorm({self.num_groups}, {c}): expected input (N, {c}, *), "
+                f"got shape {tuple(input.shape)}"
+            )
+        return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
