@@ -1,11 +1,12 @@
 """minitorch_cv: a from-scratch deep-learning engine for computer vision on NumPy and CuPy.
 
-    import minitorch_cv as mt
-    from minitorch_cv import nn, optim, functional as F
+import minitorch_cv as mt
+from minitorch_cv import nn, optim, functional as F
 """
 
-from . import functional
+from . import functional, init, layers, optim
 from . import functional as F
+from . import layers as nn
 from .backend import Device, gpu_available
 from .backend import device as device
 from .gradcheck import gradcheck

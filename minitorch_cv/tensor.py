@@ -46,6 +46,10 @@ class _GradModeContext:
 
     mode = True
 
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        return self(fn) if callable(fn) else self  # bare `@no_grad` decorates at once
+
     def __enter__(self):
         self.prev = _grad_mode.enabled
         _grad_mode.enabled = self.mode
@@ -75,19 +79,11 @@ class no_grad(_GradModeContext):
 
     mode = False
 
-    def __new__(cls, fn=None):
-        self = super().__new__(cls)
-        return self if fn is None else self(fn)
-
 
 class enable_grad(_GradModeContext):
     """`with enable_grad():` (or as a decorator): record the graph, even inside `no_grad`."""
 
     mode = True
-
-    def __new__(cls, fn=None):
-        self = super().__new__(cls)
-        return self if fn is None else self(fn)
 
 
 class set_grad_enabled(_GradModeContext):
@@ -533,7 +529,8 @@ class Tensor:
                 raise RuntimeError(
                     "backward(): trying to backward through the graph a second time "
                     f"(at {t._ctx.fn.__name__}); its saved values were freed after the first "
-                    "backward. Pass retain_graph=True to the first call if you need to backward twice."
+                    "backward. Pass retain_graph=True to the first call if you need to backward "
+                    "twice."
                 )
             for inp in t._ctx.inputs:
                 if inp is not None and inp.requires_grad and id(inp) not in seen:

@@ -6,6 +6,17 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Bounded, deadline-free hypothesis runs: CI runs on 2 cores, and timing is the benchmarks' job.
+settings.register_profile(
+    "ci",
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("thorough", max_examples=200, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,3 +46,21 @@ def shared_datasets() -> Path:
     if d is None:
         pytest.skip("real datasets not found in ../shared/datasets (set $MINITORCH_CV_SHARED)")
     return d
+
+
+def _gpu_ok() -> bool:
+    from minitorch_cv.backend import gpu_available
+
+    return gpu_available()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `gpu` skip unless CuPy sees a CUDA device."""
+    if not any(item.get_closest_marker("gpu") for item in items):
+        return
+    if _gpu_ok():
+        return
+    skip = pytest.mark.skip(reason="needs CuPy and a CUDA GPU (pip install 'minitorch_cv[gpu]')")
+    for item in items:
+        if item.get_closest_marker("gpu"):
+            item.add_marker(skip)

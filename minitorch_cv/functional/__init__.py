@@ -5,6 +5,7 @@ lowercase function here checks its arguments and calls `Function.apply`.
 """
 
 from .activation import elu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from .dropout import dropout, dropout2d
 from .elementwise import (
     abs,
     add,
@@ -29,8 +30,33 @@ from .elementwise import (
     to_device,
     where,
 )
+from .loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
 from .matmul import bmm, linear, matmul, mm
-from .reduce import amax, amin, logsumexp, max, mean, min, norm, prod, std, sum, var
+from .norm import batch_norm, group_norm, layer_norm
+
+# Importing the submodule functional/norm.py sets the package attribute `norm` to that module;
+# this import, after it, binds `norm` to the reduction (torch.norm, Tensor.norm) again.
+from .reduce import (
+    amax,
+    amin,
+    logsumexp,
+    max,
+    mean,
+    min,
+    norm,
+    prod,
+    std,
+    sum,
+    var,
+)
 from .shape import (
     cat,
     chunk,
@@ -50,14 +76,3 @@ from .shape import (
     unsqueeze,
     view,
 )
-from .dropout import dropout, dropout2d
-from .loss import (
-    binary_cross_entropy,
-    binary_cross_entropy_with_logits,
-    cross_entropy,
-    l1_loss,
-    mse_loss,
-    nll_loss,
-    smooth_l1_loss,
-)
-from .norm import batch_norm, group_norm, layer_norm

@@ -1,0 +1,117 @@
+"""Activations and (log-)softmax: gradients vs central differences, parity with torch, and
+numerical stability on huge logits (no nan, no inf) in float32 and float64."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import minitorch_cv as mt
+from tests.strategies_core import OURS, SETTINGS, arrays, check_grad, check_parity, shapes
+
+ACTIVATIONS = {
+    "relu": lambda L, a, d: L.F.relu(a),
+    "leaky_relu": lambda L, a, d: L.F.leaky_relu(a),
+    "leaky_relu_0.2": lambda L, a, d: L.F.leaky_relu(a, 0.2),
+    "elu": lambda L, a, d: L.F.elu(a, alpha=1.5),
+    "sigmoid": lambda L, a, d: a.sigmoid(),
+    "tanh": lambda L, a, d: a.tanh(),
+    "softmax": lambda L, a, d: L.F.softmax(a, dim=d),
+    "log_softmax": lambda L, a, d: L.F.log_softmax(a, dim=d),
+    "softmax_method": lambda L, a, d: a.softmax(d),
+}
+
+
+@st.composite
+def activation_case(draw, name):
+    shape = draw(shapes(min_dims=1))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    fn = ACTIVATIONS[name]
+    return (lambda L, a: fn(L, a, dim)), [draw(arrays(shape, -4.0, 4.0))]
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+@SETTINGS
+@given(data=st.data())
+def test_activation_gradcheck(name, data):
+    fn, xs = data.draw(activation_case(name))
+    check_grad(fn, xs)
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("name", ACTIVATIONS)
+@SETTINGS
+@given(data=st.data())
+def test_activation_matches_torch(name, data):
+    torch = pytest.importorskip("torch")
+    fn, xs = data.draw(activation_case(name))
+    check_parity(torch, fn, xs)
+
+
+@pytest.mark.parity
+def test_kinks_at_zero_match_torch():
+    torch = pytest.importorskip("torch")
+    x = np.array([-1.0, 0.0, 1.0])
+    for name in ("relu", "leaky_relu", "elu"):
+        check_parity(torch, lambda L, a, fn=ACTIVATIONS[name]: fn(L, a, 0), [x])
+
+
+HUGE = st.sampled_from([1e4, 1e30])
+
+
+@pytest.mark.parametrize("dtype", [mt.float32, mt.float64])
+@SETTINGS
+@given(scale=HUGE, shape=shapes(min_dims=1, max_dims=2, max_side=5), data=st.data())
+def test_softmax_is_stable_on_huge_logits(dtype, scale, shape, data):
+    unit = data.draw(arrays(shape, -1.0, 1.0))
+    x = mt.tensor((unit * scale).astype(dtype), requires_grad=True)
+    s = mt.functional.softmax(x, dim=-1)
+    ls = mt.functional.log_softmax(x, dim=-1)
+    assert s.dtype == dtype and ls.dtype == dtype
+    assert np.isfinite(s.numpy()).all() and not np.isnan(ls.numpy()).any()
+    np.testing.assert_allclose(s.numpy().sum(-1), 1.0, rtol=1e-5)
+    # the largest logit of each row has log-probability in [-log(n), 0]
+    assert (ls.numpy().max(-1) >= -np.log(shape[-1]) - 1e-5).all()
+    s.backward(mt.ones_like(s))
+    ls.backward(mt.ones_like(ls))
+    assert np.isfinite(x.grad.numpy()).all()
+
+
+def test_log_softmax_matches_the_exact_formula_where_naive_overflows():
+    x = np.array([[1000.0, 0.0, -1000.0], [1e4, 1e4, 1e4]])
+    expected = (
+        x
+        - x.max(-1, keepdims=True)
+        - np.log(np.exp(x - x.max(-1, keepdims=True)).sum(-1, keepdims=True))
+    )
+    got = mt.functional.log_softmax(mt.tensor(x), dim=1).numpy()
+    np.testing.assert_allclose(got, expected)
+    np.testing.assert_allclose(got[1], np.log([1 / 3] * 3))
+
+
+@pytest.mark.parametrize("dtype", [mt.float32, mt.float64])
+def test_sigmoid_is_stable_on_huge_inputs(dtype):
+    x = mt.tensor(np.array([-1e4, -100.0, 0.0, 100.0, 1e4], dtype=dtype), requires_grad=True)
+    y = x.sigmoid()
+    assert y.dtype == dtype and np.isfinite(y.numpy()).all()
+    assert y.numpy()[0] == 0.0 and y.numpy()[2] == 0.5 and y.numpy()[-1] == 1.0
+    y.sum().backward()
+    assert np.isfinite(x.grad.numpy()).all()
+
+
+def test_activations_keep_float32():
+    x = mt.randn(4, 5, requires_grad=True)
+    for name, fn in ACTIVATIONS.items():
+        y = fn(OURS, x, 1)
+        y.sum().backward()
+        assert y.dtype == mt.float32 and x.grad.dtype == mt.float32, name
+
+
+def test_softmax_needs_a_valid_dim():
+    x = mt.ones(2, 3)
+    with pytest.raises(ValueError, match="softmax: pass dim="):
+        mt.functional.softmax(x)
+    with pytest.raises(
+        IndexError, match=r"log_softmax: dim 2 out of range for input of shape \(2, 3\)"
+    ):
+        mt.functional.log_softmax(x, dim=2)
