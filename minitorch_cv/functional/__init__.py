@@ -5,6 +5,7 @@ lowercase function here checks its arguments and calls `Function.apply`.
 """
 
 from .activation import elu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from .conv import conv2d, conv_transpose2d, fold, unfold
 from .dropout import dropout, dropout2d
 from .elementwise import (
     abs,
@@ -41,6 +42,14 @@ from .loss import (
 )
 from .matmul import bmm, linear, matmul, mm
 from .norm import batch_norm, group_norm, layer_norm
+from .pool import (
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    avg_pool2d,
+    interpolate,
+    max_pool2d,
+    max_unpool2d,
+)
 
 # Importing the submodule functional/norm.py sets the package attribute `norm` to that module;
 # this import, after it, binds `norm` to the reduction (torch.norm, Tensor.norm) again.

@@ -19,7 +19,9 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"{type(self).__name__}: probability has to be between 0 and 1, but got {p}")
+            raise ValueError(
+                f"{type(self).__name__}: probability has to be between 0 and 1, but got {p}"
+            )
         self.p = p
         self.inplace = inplace
 

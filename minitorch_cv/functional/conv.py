@@ -1,0 +1,314 @@
+"""Convolutions: conv2d and conv_transpose2d, each the other's gradient; unfold and fold.
+
+The arithmetic is in `kernels` (im2col + one GEMM per chunk, written once for NumPy and CuPy):
+
+    Conv2d           forward  y  = kernels.conv2d(x, w)            (im2col, GEMM)
+                     backward gx = kernels.conv_transpose2d(gy, w)  (GEMM, col2im)
+                              gw = kernels.conv2d_weight(x, gy)     (im2col, GEMM)
+    ConvTranspose2d  forward  y  = kernels.conv_transpose2d(x, w)
+                     backward gx = kernels.conv2d(gy, w)
+                              gw = kernels.conv2d_weight(gy, x)     (input and output swap roles)
+
+A transposed convolution is exactly the backward pass of a convolution, which is why the two
+share every piece. See minitorch_cv/reference.py for the same ops written as plain loops.
+"""
+
+from __future__ import annotations
+
+from .. import kernels
+from ..kernels.shapes import conv_out, conv_transpose_out, pair, resolve_padding
+from ..tensor import Function
+
+
+class Conv2d(Function):
+    """2-D cross-correlation: y[n, f, oh, ow] = b[f] + sum_c,i,j w[f, c, i, j] * xpad[n, c, ...]
+    at rows oh*stride + i*dil and columns ow*stride + j*dil of the padded input.
+
+    Shapes: x (N, C, H, W), w (F, C/groups, KH, KW), b (F,) -> y (N, F, OH, OW)
+            OH = (H + top + bottom - dil*(KH-1) - 1) // stride + 1       (kernels.shapes.conv_out)
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b, *, stride, padding, dilation, groups):
+        ctx.save_for_backward(x, w)
+        ctx.has_bias = b is not None
+        ctx.conf = stride, padding, dilation, groups
+        return kernels.conv2d(x, w, b, stride, padding, dilation, groups)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, w = ctx.saved_tensors
+        stride, padding, dilation, groups = ctx.conf
+        kh, kw = w.shape[2:]
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            # Input rows that no window reaches (when stride does not divide the span) get zero
+            # gradient: output_padding extends the transposed conv's output over them.
+            extra = tuple(
+                (size + sum(p) - d * (k - 1) - 1) % s
+                for size, p, d, k, s in zip(x.shape[2:], padding, dilation, (kh, kw), stride)
+            )
+            gx = kernels.conv_transpose2d(gy, w, None, stride, padding, extra, dilation, groups)
+        if ctx.needs_input_grad[1]:
+            gw = kernels.conv2d_weight(x, gy, (kh, kw), stride, padding, dilation, groups)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            gb = gy.sum(axis=(0, 2, 3))
+        return gx, gw, gb
+
+
+class ConvTranspose2d(Function):
+    """2-D transposed convolution (the adjoint of Conv2d with the same stride/padding/dilation):
+    each input pixel adds w[c]-weighted copies of itself onto an output window.
+
+    Shapes: x (N, C_in, H, W), w (C_in, C_out/groups, KH, KW), b (C_out,) -> y (N, C_out, OH, OW)
+            OH = (H-1)*stride - 2*padding + dil*(KH-1) + output_padding + 1
+                                                            (kernels.shapes.conv_transpose_out)
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b, *, stride, padding, output_padding, dilation, groups):
+        ctx.save_for_backward(x, w)
+        ctx.has_bias = b is not None
+        ctx.conf = stride, padding, dilation, groups
+        return kernels.conv_transpose2d(x, w, b, stride, padding, output_padding, dilation, groups)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, w = ctx.saved_tensors
+        stride, padding, dilation, groups = ctx.conf
+        h, wd = x.shape[2:]
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            gx = kernels.conv2d(gy, w, None, stride, padding, dilation, groups)
+            if gx.shape[2:] != (h, wd):  # output_padding >= stride (possible when dil > stride)
+                gx = gx[:, :, :h, :wd].copy()
+        if ctx.needs_input_grad[1]:
+            gw = kernels.conv2d_weight(gy, x, w.shape[2:], stride, padding, dilation, groups)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            gb = gy.sum(axis=(0, 2, 3))
+        return gx, gw, gb
+
+
+class Unfold(Function):
+    """Every sliding window as a column: (N, C, H, W) -> (N, C*KH*KW, L), L = OH*OW.
+    The gradient adds each column back onto its window (fold)."""
+
+    @staticmethod
+    def forward(ctx, x, *, kernel_size, stride, padding, dilation):
+        ctx.conf = x.shape, kernel_size, stride, padding, dilation
+        return kernels.im2col(x, kernel_size, stride, padding, dilation)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (kernels.col2im(g, *ctx.conf),)
+
+
+class Fold(Function):
+    """Sum columns back into an image: (N, C*KH*KW, L) -> (N, C, H, W), the adjoint of Unfold.
+    The gradient cuts the windows out again (unfold)."""
+
+    @staticmethod
+    def forward(ctx, cols, *, x_shape, kernel_size, stride, padding, dilation):
+        ctx.conf = kernel_size, stride, padding, dilation
+        return kernels.col2im(cols, x_shape, kernel_size, stride, padding, dilation)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (kernels.im2col(g, *ctx.conf),)
+
+
+# --------------------------------------------------------------------------- argument checks
+
+
+def _positive(op, **pairs):
+    for name, v in pairs.items():
+        if min(v) < 1:
+            raise ValueError(f"{op}: {name} must be >= 1, got {v}")
+
+
+def _batched(op, input, what):
+    """(input as 4-D, whether to drop the batch dim again); PyTorch also takes unbatched 3-D."""
+    if input.ndim == 4:
+        return input, False
+    if input.ndim == 3:
+        return input.reshape(1, *input.shape), True
+    raise ValueError(f"{op}: expected 3-D or 4-D input {what}, got shape {tuple(input.shape)}")
+
+
+def _groups(op, groups):
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    return groups
+
+
+def _check_weight(op, input, weight, bias, groups, transposed):
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: expected a 4-D weight, got shape {tuple(weight.shape)}")
+    if transposed:  # (C_in, C_out/groups, KH, KW)
+        in_channels, out_channels = weight.shape[0], weight.shape[1] * groups
+    else:  # (C_out, C_in/groups, KH, KW)
+        in_channels, out_channels = weight.shape[1] * groups, weight.shape[0]
+    if weight.shape[0] % groups:
+        raise ValueError(
+            f"{op}: groups={groups} must divide weight.shape[0], got weight shape "
+            f"{tuple(weight.shape)}"
+        )
+    if input.shape[1] != in_channels:
+        raise ValueError(
+            f"{op}: expected input with {in_channels} channels (weight {tuple(weight.shape)}, "
+            f"groups={groups}), got shape {tuple(input.shape)}"
+        )
+    if bias is not None and tuple(bias.shape) != (out_channels,):
+        raise ValueError(f"{op}: expected bias of shape ({out_channels},), got {tuple(bias.shape)}")
+    dtypes = {t.dtype for t in (input, weight, bias) if t is not None}
+    if len(dtypes) > 1 or next(iter(dtypes)).kind != "f":
+        raise TypeError(
+            f"{op}: input, weight and bias must share one floating dtype, got "
+            + ", ".join(str(t.dtype) for t in (input, weight, bias) if t is not None)
+        )
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation) over NCHW input, as torch.nn.functional.conv2d.
+
+    Args:
+        input: (N, C_in, H, W) or unbatched (C_in, H, W).
+        weight: (C_out, C_in/groups, KH, KW). bias: (C_out,) or None (default).
+        stride (int or tuple): window step. Default: 1.
+        padding (int, tuple, 'valid' or 'same'): zeros on both sides; 'same' keeps H and W
+            (stride 1 only; an odd total puts the extra row/column at the bottom/right); also
+            ((top, bottom), (left, right)) for asymmetric padding. Default: 0.
+        dilation (int or tuple): spacing between kernel taps. Default: 1.
+        groups (int): split channels into independent groups. Default: 1.
+
+    Shape:
+        (N, C_out, OH, OW), OH = floor((H + 2*padding - dilation*(KH-1) - 1) / stride) + 1.
+    """
+    op = "conv2d"
+    x, unbatched = _batched(op, input, "(N, C, H, W)")
+    stride, dilation = pair(stride, "stride"), pair(dilation, "dilation")
+    _positive(op, stride=stride, dilation=dilation)
+    _check_weight(op, x, weight, bias, _groups(op, groups), transposed=False)
+    kernel = tuple(weight.shape[2:])
+    pads = resolve_padding(padding, kernel, stride, dilation, op)
+    out = [
+        conv_out(size, k, s, p, d)
+        for size, k, s, p, d in zip(x.shape[2:], kernel, stride, pads, dilation)
+    ]
+    if min(out) < 1:
+        raise ValueError(
+            f"{op}: kernel {kernel} (dilation {dilation}) is larger than the padded input: input "
+            f"{tuple(input.shape)}, padding {pads}"
+        )
+    y = Conv2d.apply(x, weight, bias, stride=stride, padding=pads, dilation=dilation, groups=groups)
+    return y.reshape(*y.shape[1:]) if unbatched else y
+
+
+def conv_transpose2d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+):
+    """2-D transposed convolution over NCHW input, as torch.nn.functional.conv_transpose2d.
+
+    Args:
+        input: (N, C_in, H, W) or unbatched (C_in, H, W).
+        weight: (C_in, C_out/groups, KH, KW). bias: (C_out,) or None (default).
+        stride, padding, dilation (int or tuple): those of the convolution being transposed.
+            Defaults: 1, 0, 1.
+        output_padding (int or tuple): extra rows/columns at the bottom/right, smaller than
+            stride or dilation. Default: 0.
+        groups (int): split channels into independent groups. Default: 1.
+
+    Shape:
+        (N, C_out, OH, OW), OH = (H-1)*stride - 2*padding + dilation*(KH-1) + output_padding + 1.
+    """
+    op = "conv_transpose2d"
+    x, unbatched = _batched(op, input, "(N, C, H, W)")
+    stride, dilation = pair(stride, "stride"), pair(dilation, "dilation")
+    padding, output_padding = pair(padding, "padding"), pair(output_padding, "output_padding")
+    _positive(op, stride=stride, dilation=dilation)
+    if min(padding) < 0:
+        raise ValueError(f"{op}: padding must be >= 0, got {padding}")
+    _check_weight(op, x, weight, bias, _groups(op, groups), transposed=True)
+    for o, s, d in zip(output_padding, stride, dilation):
+        if not 0 <= o < max(s, d):
+            raise ValueError(
+                f"{op}: output_padding {output_padding} must be smaller than stride {stride} "
+                f"or dilation {dilation}"
+            )
+    kernel = tuple(weight.shape[2:])
+    out = [
+        conv_transpose_out(size, k, s, p, o, d)
+        for size, k, s, p, o, d in zip(
+            x.shape[2:], kernel, stride, padding, output_padding, dilation
+        )
+    ]
+    if min(out) < 1:
+        raise ValueError(
+            f"{op}: output size {tuple(out)} is not positive: input {tuple(input.shape)}, kernel "
+            f"{kernel}, stride {stride}, padding {padding}"
+        )
+    pads = tuple((p, p) for p in padding)
+    y = ConvTranspose2d.apply(
+        x,
+        weight,
+        bias,
+        stride=stride,
+        padding=pads,
+        output_padding=output_padding,
+        dilation=dilation,
+        groups=groups,
+    )
+    return y.reshape(*y.shape[1:]) if unbatched else y
+
+
+def _window_args(op, kernel_size, dilation, padding, stride):
+    k, d = pair(kernel_size, "kernel_size"), pair(dilation, "dilation")
+    p, s = pair(padding, "padding"), pair(stride, "stride")
+    _positive(op, kernel_size=k, dilation=d, stride=s)
+    if min(p) < 0:
+        raise ValueError(f"{op}: padding must be >= 0, got {p}")
+    return k, d, tuple((q, q) for q in p), s
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Extract sliding windows as columns, as torch.nn.functional.unfold.
+
+    Shape:
+        (N, C, H, W) -> (N, C*KH*KW, L), L = OH*OW with OH from kernels.shapes.conv_out; column
+        row index c*KH*KW + i*KW + j.
+    """
+    op = "unfold"
+    if input.ndim != 4:
+        raise ValueError(f"{op}: expected 4-D input (N, C, H, W), got shape {tuple(input.shape)}")
+    k, d, pads, s = _window_args(op, kernel_size, dilation, padding, stride)
+    out = [conv_out(size, *a) for size, *a in zip(input.shape[2:], k, s, pads, d)]
+    if min(out) < 1:
+        raise ValueError(
+            f"{op}: kernel {k} (dilation {d}) is larger than the padded input {tuple(input.shape)}"
+        )
+    return Unfold.apply(input, kernel_size=k, stride=s, padding=pads, dilation=d)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Sum columns back into an image, as torch.nn.functional.fold (overlaps add up).
+
+    Shape:
+        (N, C*KH*KW, L) -> (N, C, H, W) with (H, W) = output_size and L = OH*OW as for unfold.
+    """
+    op = "fold"
+    if input.ndim != 3:
+        raise ValueError(
+            f"{op}: expected 3-D input (N, C*KH*KW, L), got shape {tuple(input.shape)}"
+        )
+    k, d, pads, s = _window_args(op, kernel_size, dilation, padding, stride)
+    h, w = pair(output_size, "output_size")
+    n, ckk, length = input.shape
+    out = [conv_out(size, *a) for size, *a in zip((h, w), k, s, pads, d)]
+    if ckk % (k[0] * k[1]) or min(out) < 1 or out[0] * out[1] != length:
+        raise ValueError(
+            f"{op}: input {tuple(input.shape)} does not match output_size {(h, w)} with "
+            f"kernel {k}: "
+            f"expected (N, C*{k[0] * k[1]}, {max(out[0], 0) * max(out[1], 0)})"
+        )
+    shape = (n, ckk // (k[0] * k[1]), h, w)
+    return Fold.apply(input, x_shape=shape, kernel_size=k, stride=s, padding=pads, dilation=d)

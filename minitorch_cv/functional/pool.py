@@ -1,0 +1,590 @@
+"""Pooling, unpooling and resampling: max/avg pooling (fixed and adaptive), max_unpool2d and
+interpolate, with PyTorch's arguments, output sizes and index conventions.
+
+Sliding-window pooling reads the windows as a strided view (kernels.windows, no copy) and loops
+over the KH*KW kernel offsets, never over pixels: offset (i, j) of every window at once is one
+strided slice. The backward pass adds the gradient back through the same slices. The loop
+versions in minitorch_cv/reference.py are the definitions these are tested against.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import kernels
+from ..backend import xp_of
+from ..kernels.shapes import pair, pool_out
+from ..tensor import Function, Tensor, is_grad_enabled
+
+# --------------------------------------------------------------------------- geometry
+
+
+class _Geometry:
+    """Sizes of a sliding-window pooling, checked once (messages name the op and the shapes)."""
+
+    def __init__(self, op, shape, kernel_size, stride, padding, dilation, ceil_mode):
+        self.k = pair(kernel_size, "kernel_size")
+        self.s = (
+            self.k
+            if stride is None or (isinstance(stride, (tuple, list)) and not stride)
+            else pair(stride, "stride")
+        )
+        self.p, self.d = pair(padding, "padding"), pair(dilation, "dilation")
+        for name, v in (("kernel_size", self.k), ("stride", self.s), ("dilation", self.d)):
+            if min(v) < 1:
+                raise ValueError(f"{op}: {name} must be >= 1, got {v}")
+        if min(self.p) < 0 or any(p > k // 2 for p, k in zip(self.p, self.k)):
+            raise ValueError(
+                f"{op}: padding {self.p} must be >= 0 and at most half the kernel size {self.k}"
+            )
+        self.h, self.w = shape[2:]
+        self.out = tuple(
+            pool_out(n, k, s, p, d, ceil_mode)
+            for n, k, s, p, d in zip((self.h, self.w), self.k, self.s, self.p, self.d)
+        )
+        if min(self.out) < 1:
+            raise ValueError(
+                f"{op}: kernel {self.k} (stride {self.s}, padding {self.p}, dilation {self.d}) "
+                f"gives output "
+                f"size {self.out} for input of shape {tuple(shape)}: too small"
+            )
+        # right/bottom padding so that the last (ceil_mode) window fits in the padded buffer
+        self.pads = tuple(
+            (p, max(0, (o - 1) * s + d * (k - 1) + 1 - n - p))
+            for n, o, k, s, p, d in zip((self.h, self.w), self.out, self.k, self.s, self.p, self.d)
+        )
+        self.padded = any(lo or hi for lo, hi in self.pads)
+        # windows overlap, so one input pixel can get gradient from several of them
+        self.overlap = any(s < d * (k - 1) + 1 for s, k, d in zip(self.s, self.k, self.d))
+
+    def windows(self, x, value):
+        """(N, C, KH, KW, OH, OW) view of the windows over x padded with `value`."""
+        src = kernels.pad(x, self.pads, value=value) if self.padded else x
+        oh, ow = self.out
+        return kernels.windows(src, self.k, self.s, self.d)[..., :oh, :ow]
+
+    def taps(self):
+        """(t, i, j) for every kernel offset, t = i*KW + j, in PyTorch's scan order."""
+        kh, kw = self.k
+        return [(i * kw + j, i, j) for i in range(kh) for j in range(kw)]
+
+    def tap_slice(self, i, j):
+        """The (rows, cols) slices of the padded input that offset (i, j) of every window reads."""
+        (oh, ow), (sh, sw), (dh, dw) = self.out, self.s, self.d
+        return (
+            slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
+            slice(j * dw, j * dw + sw * (ow - 1) + 1, sw),
+        )
+
+    def grad_buffer(self, xp, n, c, dtype):
+        (t, b), (l, r) = self.pads
+        return xp.zeros((n, c, self.h + t + b, self.w + l + r), dtype=dtype)
+
+    def crop(self, buf):
+        (t, _), (l, _) = self.pads
+        return buf[:, :, t : t + self.h, l : l + self.w] if self.padded else buf
+
+
+def _batched(op, input):
+    """(4-D input, whether it was unbatched (C, H, W) and the result must drop the batch dim)."""
+    if input.ndim == 4:
+        return input, False
+    if input.ndim == 3:
+        return input.reshape(1, *input.shape), True
+    raise ValueError(
+        f"{op}: expected 3-D or 4-D input (N, C, H, W), got shape {tuple(input.shape)}"
+    )
+
+
+def _unbatch(out, unbatched):
+    if not unbatched:
+        return out
+    if isinstance(out, tuple):
+        return tuple(o.reshape(*o.shape[1:]) for o in out)
+    return out.reshape(*out.shape[1:])
+
+
+def _check_float(op, input):
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point input, got dtype {input.dtype}")
+
+
+# --------------------------------------------------------------------------- max pooling
+
+
+class MaxPool2d(Function):
+    """y = max over each window; the gradient goes to the one input that was the max (the first
+    one in row-major window order on ties; padding is -inf and never chosen).
+
+    Shapes: x (N, C, H, W) -> y, indices (N, C, OH, OW), OH = kernels.shapes.pool_out(...);
+            indices are flat h*W + w positions within each (H, W) plane, as PyTorch.
+    """
+
+    @staticmethod
+    def forward(ctx, x, *, geo, return_indices):
+        xp = xp_of(x)
+        n, c = x.shape[:2]
+        (oh, ow), (kh, kw) = geo.out, geo.k
+        need_arg = return_indices or (is_grad_enabled() and any(ctx.needs_input_grad))
+        fast = not geo.padded and geo.k == geo.s and geo.d == (1, 1)
+        if fast:  # non-overlapping windows tiling the input: a reshape, no strided view needed
+            x6 = x[:, :, : oh * kh, : ow * kw].reshape(n, c, oh, kh, ow, kw)
+            tap = lambda i, j: x6[:, :, :, i, :, j]
+        else:
+            v = geo.windows(x, -math.inf)
+            tap = lambda i, j: v[:, :, i, j]
+        taps = geo.taps()
+        y = tap(0, 0).copy()
+        for _, i, j in taps[1:]:
+            xp.maximum(y, tap(i, j), out=y)  # maximum propagates NaN, as PyTorch's max does
+        if not need_arg:
+            return y
+        # argmax: the first tap equal to the max (ties -> first in row-major window order), so
+        # visit the taps last-to-first and let each overwrite
+        arg = xp.zeros(y.shape, dtype=xp.uint8 if kh * kw <= 256 else xp.int32)
+        for t, i, j in reversed(taps):
+            xp.copyto(arg, t, where=tap(i, j) == y)
+        nan = xp.isnan(y)
+        if nan.any():  # NaN equals nothing; PyTorch's scan keeps the last NaN of the window
+            for t, i, j in taps:
+                xp.copyto(arg, t, where=nan & xp.isnan(tap(i, j)))
+        ctx.arg, ctx.geo, ctx.shape = arg, geo, x.shape
+        if not return_indices:
+            return y
+        (sh, sw), (ph, pw), (dh, dw) = geo.s, geo.p, geo.d
+        arg64 = arg.astype(xp.int64)
+        rows = xp.arange(oh).reshape(oh, 1) * sh - ph + (arg64 // kw) * dh
+        cols = xp.arange(ow) * sw - pw + (arg64 % kw) * dw
+        return y, rows * geo.w + cols
+
+    @staticmethod
+    def backward(ctx, gy):
+        xp = xp_of(gy)
+        geo, arg = ctx.geo, ctx.arg
+        n, c = ctx.shape[:2]
+        gx = geo.grad_buffer(xp, n, c, gy.dtype)
+        for t, i, j in geo.taps():
+            dst = gx[(slice(None), slice(None)) + geo.tap_slice(i, j)]
+            if geo.overlap:  # a pixel can be the max of several windows: add
+                dst += gy * (arg == t)
+            else:  # each pixel is in at most one window: write (a NaN gradient fills its window)
+                xp.multiply(gy, arg == t, out=dst)
+        return (geo.crop(gx),)
+
+
+def max_pool2d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
+    """2-D max pooling, as torch.nn.functional.max_pool2d.
+
+    Args:
+        input: (N, C, H, W) or unbatched (C, H, W).
+        kernel_size (int or tuple): window size.
+        stride (int or tuple): window step. Default: kernel_size.
+        padding (int or tuple): implicit -inf on both sides, at most kernel_size // 2. Default: 0.
+        dilation (int or tuple): spacing between window taps. Default: 1.
+        ceil_mode (bool): round the output size up (keeping a last partial window that starts
+            inside the input or left padding). Default: False.
+        return_indices (bool): also return the argmax positions (int64, h*W + w within each
+            plane), the input of max_unpool2d. Default: False.
+
+    Shape:
+        (N, C, OH, OW), OH = floor_or_ceil((H + 2*padding - dilation*(KH-1) - 1) / stride) + 1
+        (kernels.shapes.pool_out).
+    """
+    op = "max_pool2d"
+    x, unbatched = _batched(op, input)
+    _check_float(op, x)
+    geo = _Geometry(op, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    return _unbatch(MaxPool2d.apply(x, geo=geo, return_indices=return_indices), unbatched)
+
+
+class MaxUnpool2d(Function):
+    """Put each value back at the flat position its index names (zeros elsewhere); the gradient
+    reads those positions back out.
+
+    Shapes: x, indices (N, C, H, W) -> y (N, C, OH, OW)."""
+
+    @staticmethod
+    def forward(ctx, x, indices, *, out_hw):
+        xp = xp_of(x)
+        n, c = x.shape[:2]
+        plane = out_hw[0] * out_hw[1]
+        rows = xp.arange(n * c).reshape(-1, 1)
+        idx = indices.reshape(n * c, -1)
+        y = xp.zeros((n * c, plane), dtype=x.dtype)
+        y[rows, idx] = x.reshape(n * c, -1)
+        ctx.rows, ctx.idx, ctx.shape = rows, idx, x.shape
+        return y.reshape(n, c, *out_hw)
+
+    @staticmethod
+    def backward(ctx, gy):
+        n, c = ctx.shape[:2]
+        return gy.reshape(n * c, -1)[ctx.rows, ctx.idx].reshape(ctx.shape), None
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Partial inverse of max_pool2d, as torch.nn.functional.max_unpool2d.
+
+    Args:
+        input: pooled values (N, C, H, W) or (C, H, W).
+        indices: from max_pool2d(..., return_indices=True).
+        kernel_size, stride (default kernel_size), padding: those of the max_pool2d.
+        output_size: (OH, OW) (or with leading dims) to pick among the sizes that pool to H, W.
+
+    Shape:
+        (N, C, OH, OW), default OH = (H - 1)*stride - 2*padding + KH.
+    """
+    op = "max_unpool2d"
+    x, unbatched = _batched(op, input)
+    idx_t = indices.reshape(1, *indices.shape) if unbatched and indices.ndim == 3 else indices
+    if tuple(idx_t.shape) != tuple(x.shape):
+        raise ValueError(
+            f"{op}: indices shape {tuple(indices.shape)} must equal input shape "
+            f"{tuple(input.shape)}"
+        )
+    if idx_t.dtype.kind not in "iu":
+        raise TypeError(f"{op}: indices must be integers, got dtype {idx_t.dtype}")
+    k = pair(kernel_size, "kernel_size")
+    s = k if stride is None else pair(stride, "stride")
+    p = pair(padding, "padding")
+    if output_size is None:
+        out_hw = tuple((n - 1) * si - 2 * pi + ki for n, si, pi, ki in zip(x.shape[2:], s, p, k))
+    else:
+        out_hw = tuple(int(v) for v in tuple(output_size)[-2:])
+    if min(out_hw) < 1:
+        raise ValueError(
+            f"{op}: output size {out_hw} for input of shape {tuple(input.shape)} is not positive"
+        )
+    raw = idx_t.data if isinstance(idx_t, Tensor) else idx_t
+    if raw.size and (int(raw.min()) < 0 or int(raw.max()) >= out_hw[0] * out_hw[1]):
+        raise ValueError(
+            f"{op}: indices must lie in [0, {out_hw[0] * out_hw[1]}) for output size {out_hw}, "
+            f"got range [{int(raw.min())}, {int(raw.max())}]"
+        )
+    return _unbatch(MaxUnpool2d.apply(x, idx_t, out_hw=out_hw), unbatched)
+
+
+# --------------------------------------------------------------------------- average pooling
+
+
+def _avg_divisor(xp, geo, count_include_pad, divisor_override, dtype):
+    """(OH, OW) divisors with PyTorch's rules; separable, so one row and one column factor."""
+    if divisor_override:
+        return divisor_override
+    factors = []
+    for n, o, k, s, p in zip((geo.h, geo.w), geo.out, geo.k, geo.s, geo.p):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, n + p)  # a ceil_mode window is clipped to the padded input
+        if count_include_pad:
+            factors.append(end - start)
+        else:
+            factors.append(np.minimum(end, n) - np.maximum(start, 0))
+    return xp.asarray(np.outer(*factors), dtype=dtype)
+
+
+class AvgPool2d(Function):
+    """y = sum over each window / divisor; each input gets gy / divisor from every window it is in.
+
+    Shapes: x (N, C, H, W) -> y (N, C, OH, OW), OH = kernels.shapes.pool_out(...)."""
+
+    @staticmethod
+    def forward(ctx, x, *, geo, count_include_pad, divisor_override):
+        xp = xp_of(x)
+        div = _avg_divisor(xp, geo, count_include_pad, divisor_override, x.dtype)
+        v = geo.windows(x, 0.0)
+        y = v[:, :, 0, 0].copy()
+        for _, i, j in geo.taps()[1:]:
+            y += v[:, :, i, j]
+        y /= div
+        ctx.geo, ctx.div, ctx.shape = geo, div, x.shape
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        xp = xp_of(gy)
+        geo = ctx.geo
+        g = gy / ctx.div
+        gx = geo.grad_buffer(xp, *ctx.shape[:2], gy.dtype)
+        for _, i, j in geo.taps():
+            gx[(slice(None), slice(None)) + geo.tap_slice(i, j)] += g
+        return (geo.crop(gx),)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):  # fmt: skip
+    """2-D average pooling, as torch.nn.functional.avg_pool2d.
+
+    Args:
+        input: (N, C, H, W) or unbatched (C, H, W).
+        kernel_size (int or tuple): window size. stride: window step. Default: kernel_size.
+        padding (int or tuple): implicit zeros on both sides, at most kernel_size // 2. Default: 0.
+        ceil_mode (bool): round the output size up. Default: False.
+        count_include_pad (bool): padded zeros count in the divisor. Default: True.
+        divisor_override (int or None): divide every window sum by this instead. Default: None.
+
+    Shape:
+        (N, C, OH, OW), OH = floor_or_ceil((H + 2*padding - KH) / stride) + 1.
+    """
+    op = "avg_pool2d"
+    x, unbatched = _batched(op, input)
+    _check_float(op, x)
+    if divisor_override is not None and (
+        not isinstance(divisor_override, int) or divisor_override == 0
+    ):
+        raise ValueError(f"{op}: divisor_override must be a non-zero int, got {divisor_override!r}")
+    geo = _Geometry(op, x.shape, kernel_size, stride, padding, 1, ceil_mode)
+    y = AvgPool2d.apply(
+        x, geo=geo, count_include_pad=count_include_pad, divisor_override=divisor_override
+    )
+    return _unbatch(y, unbatched)
+
+
+# --------------------------------------------------------------------------- adaptive pooling
+
+
+def _adaptive_bins(size, out):
+    """PyTorch's bins: start = floor(i*size/out), end = ceil((i+1)*size/out), as numpy arrays."""
+    i = np.arange(out)
+    return (i * size) // out, -((-(i + 1) * size) // out)
+
+
+def _adaptive_size(op, x, output_size):
+    oh, ow = (
+        tuple(x.shape[2 + d] if v is None else v for d, v in enumerate(output_size))
+        if isinstance(output_size, (tuple, list)) and len(output_size) == 2
+        else pair(output_size, "output_size")
+    )
+    if oh < 1 or ow < 1:
+        raise ValueError(f"{op}: output_size must be positive, got {output_size!r}")
+    if min(x.shape[2:]) < 1:
+        raise ValueError(f"{op}: input of shape {tuple(x.shape)} has an empty spatial dim")
+    return int(oh), int(ow)
+
+
+def _mean_matrix(size, out, dtype):
+    """(out, size) matrix averaging over each adaptive bin: y = A @ x along one axis."""
+    start, end = _adaptive_bins(size, out)
+    cols = np.arange(size)
+    inside = (cols >= start[:, None]) & (cols < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+class AdaptiveAvgPool2d(Function):
+    """Averaging over bins is linear and separable: y = A_h @ x @ A_w^T, with A_h (OH, H) holding
+    1/len(bin) inside each bin. Its gradient is the transpose: gx = A_h^T @ gy @ A_w."""
+
+    @staticmethod
+    def forward(ctx, x, *, out_hw):
+        xp = xp_of(x)
+        ah = xp.asarray(_mean_matrix(x.shape[2], out_hw[0], x.dtype))
+        aw = xp.asarray(_mean_matrix(x.shape[3], out_hw[1], x.dtype))
+        ctx.ah, ctx.aw = ah, aw
+        return xp.matmul(xp.matmul(ah, x), aw.T)
+
+    @staticmethod
+    def backward(ctx, gy):
+        xp = xp_of(gy)
+        return (xp.matmul(xp.matmul(ctx.ah.T, gy), ctx.aw),)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average pooling to a fixed output size, as torch.nn.functional.adaptive_avg_pool2d.
+
+    Args:
+        input: (N, C, H, W) or (C, H, W). output_size: int or (OH, OW); None keeps that size.
+
+    Shape:
+        (N, C, OH, OW); bin i covers [floor(i*H/OH), ceil((i+1)*H/OH)).
+    """
+    op = "adaptive_avg_pool2d"
+    x, unbatched = _batched(op, input)
+    _check_float(op, x)
+    return _unbatch(
+        AdaptiveAvgPool2d.apply(x, out_hw=_adaptive_size(op, x, output_size)), unbatched
+    )
+
+
+class AdaptiveMaxPool2d(Function):
+    """Max over each adaptive bin. Bins differ in size by at most one, so each is gathered as a
+    fixed (KH, KW) block whose surplus taps repeat the bin's last row/column (a repeat never
+    beats the original on ties). The gradient goes to the argmax; bins may overlap by one pixel,
+    so it is scatter-added (bincount).
+
+    Shapes: x (N, C, H, W) -> y, indices (N, C, OH, OW); indices h*W + w within each plane."""
+
+    @staticmethod
+    def forward(ctx, x, *, out_hw, return_indices):
+        xp = xp_of(x)
+        n, c, h, w = x.shape
+        gather = []  # per axis (out, k): the k input positions of each bin, last one repeated
+        for size, out in zip((h, w), out_hw):
+            start, end = _adaptive_bins(size, out)
+            k = int((end - start).max())
+            gather.append(xp.asarray(np.minimum(start[:, None] + np.arange(k), end[:, None] - 1)))
+        rows, cols = gather
+        oh, kh = rows.shape
+        ow, kw = cols.shape
+        # g[n, c, a, b, i, j] = x[n, c, rows[i, a], cols[j, b]]
+        g = x[:, :, rows.T[:, None, :, None], cols.T[None, :, None, :]]
+        y = g[:, :, 0, 0].copy()
+        arg = xp.zeros(y.shape, dtype=xp.int64)
+        for a in range(kh):
+            for b in range(kw):
+                if a == 0 and b == 0:
+                    continue
+                cand = g[:, :, a, b]
+                better = (cand > y) | xp.isnan(cand)
+                xp.copyto(y, cand, where=better)
+                xp.copyto(arg, a * kw + b, where=better)
+        idx = rows[xp.arange(oh)[:, None], arg // kw] * w + cols[xp.arange(ow), arg % kw]
+        ctx.idx, ctx.shape = idx, x.shape
+        return (y, idx) if return_indices else y
+
+    @staticmethod
+    def backward(ctx, gy):
+        xp = xp_of(gy)
+        n, c, h, w = ctx.shape
+        plane = xp.arange(n * c).reshape(n, c, 1, 1) * (h * w)
+        gx = xp.bincount((ctx.idx + plane).ravel(), weights=gy.ravel(), minlength=n * c * h * w)
+        return (gx.astype(gy.dtype).reshape(ctx.shape),)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max pooling to a fixed output size, as torch.nn.functional.adaptive_max_pool2d.
+
+    Args:
+        input: (N, C, H, W) or (C, H, W). output_size: int or (OH, OW); None keeps that size.
+        return_indices (bool): also return the argmax positions (h*W + w). Default: False.
+
+    Shape:
+        (N, C, OH, OW); bin i covers [floor(i*H/OH), ceil((i+1)*H/OH)).
+    """
+    op = "adaptive_max_pool2d"
+    x, unbatched = _batched(op, input)
+    _check_float(op, x)
+    out_hw = _adaptive_size(op, x, output_size)
+    return _unbatch(
+        AdaptiveMaxPool2d.apply(x, out_hw=out_hw, return_indices=return_indices), unbatched
+    )
+
+
+# --------------------------------------------------------------------------- interpolate
+
+
+def _source_index(mode, size, out, scale, align_corners, dtype):
+    """Per output index along one axis: (i0, i1, weight of i1), PyTorch's coordinate rules,
+    computed in the input's precision (float32 for float32) as PyTorch does."""
+    t = np.float32 if dtype == np.float32 else np.float64
+    dst = np.arange(out)
+    if mode == "nearest":
+        if out == size:
+            src = dst
+        elif out == 2 * size:
+            src = dst >> 1
+        else:
+            sc = t(1.0 / scale) if scale else t(size) / t(out)
+            src = np.minimum(np.floor(dst.astype(t) * sc).astype(np.int64), size - 1)
+        return src, src, None
+    if align_corners:
+        sc = t(size - 1) / t(out - 1) if out > 1 else t(0)
+        real = sc * dst.astype(t)
+    else:
+        sc = t(1.0 / scale) if scale else t(size) / t(out)
+        real = np.maximum(sc * (dst.astype(t) + t(0.5)) - t(0.5), t(0))
+    i0 = np.minimum(np.floor(real).astype(np.int64), size - 1)
+    lam = np.clip(real - i0.astype(t), t(0), t(1))
+    i1 = np.minimum(i0 + 1, size - 1)
+    return i0, i1, lam
+
+
+def _resample_matrix(i0, i1, lam, size, dtype):
+    """The (out, size) matrix of the 1-D resampling: y = A @ x along one axis."""
+    a = np.zeros((len(i0), size), dtype=np.float64)
+    rows = np.arange(len(i0))
+    if lam is None:
+        a[rows, i0] = 1.0
+    else:  # one entry per row in each statement; at the border i0 == i1 and the two add up
+        a[rows, i0] += 1.0 - lam
+        a[rows, i1] += lam
+    return a.astype(dtype)
+
+
+class Interpolate(Function):
+    """Nearest or bilinear resize. Both are separable linear maps, y = A_h @ x @ A_w^T with each
+    row of A_h holding one 1 (nearest) or the two weights 1-l, l (bilinear); the forward gathers
+    rows/columns directly, the gradient applies the transposes: gx = A_h^T @ gy @ A_w.
+
+    Shapes: x (N, C, H, W) -> y (N, C, OH, OW)."""
+
+    @staticmethod
+    def forward(ctx, x, *, out_hw, scales, mode, align_corners):
+        xp = xp_of(x)
+        (h, w), (oh, ow) = x.shape[2:], out_hw
+        ih = _source_index(mode, h, oh, scales[0], align_corners, x.dtype)
+        iw = _source_index(mode, w, ow, scales[1], align_corners, x.dtype)
+        ctx.ih, ctx.iw, ctx.hw = ih, iw, (h, w)
+        if mode == "nearest":
+            return x[:, :, xp.asarray(ih[0])][:, :, :, xp.asarray(iw[0])]
+        h0, h1, lh = (xp.asarray(a) for a in ih)
+        w0, w1, lw = (xp.asarray(a) for a in iw)
+        lh, lw = lh.astype(x.dtype).reshape(-1, 1), lw.astype(x.dtype)
+        rows = x[:, :, h0] * (1 - lh) + x[:, :, h1] * lh  # (N, C, OH, W)
+        return rows[..., w0] * (1 - lw) + rows[..., w1] * lw
+
+    @staticmethod
+    def backward(ctx, gy):
+        xp = xp_of(gy)
+        ah = xp.asarray(_resample_matrix(*ctx.ih, ctx.hw[0], gy.dtype))
+        aw = xp.asarray(_resample_matrix(*ctx.iw, ctx.hw[1], gy.dtype))
+        return (xp.matmul(xp.matmul(ah.T, gy), aw),)
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None):  # fmt: skip
+    """Resize 4-D input, as torch.nn.functional.interpolate for modes 'nearest' and 'bilinear'.
+
+    Args:
+        input: (N, C, H, W).
+        size (int or (OH, OW)): output size; give this or scale_factor.
+        scale_factor (float or pair): output size floor(H * scale_factor); the coordinates then
+            use 1/scale_factor, unless recompute_scale_factor=True (then H/OH, as with size).
+        mode ('nearest' or 'bilinear'). Default: 'nearest'.
+        align_corners (bool): bilinear only: map corner pixel centres onto each other (scale
+            (H-1)/(OH-1)) instead of half-pixel centres. Default: False.
+
+    Shape:
+        (N, C, OH, OW). Nearest picks floor(i * scale); bilinear weights the two nearest rows
+        and columns (see minitorch_cv/reference.py).
+    """
+    op = "interpolate"
+    if mode not in ("nearest", "bilinear"):
+        raise ValueError(f"{op}: mode must be 'nearest' or 'bilinear', got {mode!r}")
+    if input.ndim != 4:
+        raise ValueError(f"{op}: expected 4-D input (N, C, H, W), got shape {tuple(input.shape)}")
+    _check_float(op, input)
+    if mode == "nearest" and align_corners is not None:
+        raise ValueError(f"{op}: align_corners only applies to mode='bilinear'")
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{op}: give exactly one of size and scale_factor")
+    h, w = input.shape[2:]
+    if size is not None:
+        out_hw = pair(size, "size")
+        scales = (None, None)
+    else:
+        sf = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
+        if len(sf) != 2 or min(sf) <= 0:
+            raise ValueError(
+                f"{op}: scale_factor must be positive (one or two values), got {scale_factor!r}"
+            )
+        out_hw = (math.floor(h * sf[0]), math.floor(w * sf[1]))
+        scales = (None, None) if recompute_scale_factor else tuple(float(v) for v in sf)
+    if min(out_hw) < 1 or min(h, w) < 1:
+        raise ValueError(
+            f"{op}: output size {out_hw} for input of shape {tuple(input.shape)} is not positive"
+        )
+    return Interpolate.apply(
+        input, out_hw=out_hw, scales=scales, mode=mode, align_corners=bool(align_corners)
+    )

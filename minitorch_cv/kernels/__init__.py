@@ -1,0 +1,326 @@
+"""Convolution kernels: arrays and ints in, arrays out (no Tensor, no autograd).
+
+The three products every conv layer needs, each a chunked "unfold, then one GEMM":
+
+    conv2d(x, w)              y  = w . im2col(x)                         forward of Conv2d
+    conv2d_weight(x, gy)      gw = gy . im2col(x)^T                      weight grad of both convs
+    conv_transpose2d(x, w)    y  = col2im(w^T . x)                       forward of ConvTranspose2d
+                                                                         and input grad of Conv2d
+and Conv2d's input gradient is conv_transpose2d, ConvTranspose2d's is conv2d.
+
+The backend (numpy: im2col_numpy.py, cupy: im2col_cupy.py, imported only when a CuPy array comes
+in) supplies the primitives `pad`, `windows`, `col2im_add`, `im2col`, `col2im` (same signatures
+as in im2col_numpy.py) and the constant `WORKSPACE_BYTES` (bytes of unfolded matrix per chunk;
+a GPU backend can make it large enough for the whole batch); optionally `run_tasks` to spread
+chunks over threads. The GEMM drivers below are written once for both through `xp`.
+
+Arguments are normalised pairs: kernel_size, stride, dilation (h, w); padding
+((top, bottom), (left, right)); shapes follow kernels.shapes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import xp_of
+from . import im2col_numpy
+from .shapes import conv_out, conv_transpose_out
+
+# Unfold NHWC-ordered rows (channels_last) for arrays with at least this many channels, NCHW
+# columns below it; the measurements behind the choice are in im2col_numpy.py's docstring.
+CHANNELS_LAST_MIN = 16
+
+
+def backend(*arrays):
+    """The kernel module for these arrays: im2col_numpy, or im2col_cupy for CuPy arrays."""
+    if xp_of(*arrays) is np:
+        return im2col_numpy
+    from . import im2col_cupy  # lazy: importing the package never imports CuPy
+
+    return im2col_cupy
+
+
+def pad(x, padding, channels_last=False, value=0.0, out=None):
+    """Padded copy of NCHW `x`; see im2col_numpy.pad."""
+    return backend(x).pad(x, padding, channels_last, value, out)
+
+
+def windows(xp_, kernel_size, stride=(1, 1), dilation=(1, 1), channels_last=False):
+    """Strided view of every window of a padded input; see im2col_numpy.windows."""
+    return backend(xp_).windows(xp_, kernel_size, stride, dilation, channels_last)
+
+
+def col2im_add(cols, out, stride=(1, 1), dilation=(1, 1), channels_last=False):
+    """Accumulate windows back into a padded buffer; see im2col_numpy.col2im_add."""
+    return backend(cols).col2im_add(cols, out, stride, dilation, channels_last)
+
+
+def im2col(x, kernel_size, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1),
+           channels_last=False):  # fmt: skip
+    """x (N, C, H, W) -> (N, C*KH*KW, OH*OW) (or channels-last rows); see im2col_numpy.im2col."""
+    return backend(x).im2col(x, kernel_size, stride, padding, dilation, channels_last)
+
+
+def col2im(cols, x_shape, kernel_size, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1),
+           channels_last=False):  # fmt: skip
+    """Adjoint of im2col -> (N, C, H, W); see im2col_numpy.col2im."""
+    return backend(cols).col2im(
+        cols, x_shape, kernel_size, stride, padding, dilation, channels_last
+    )
+
+
+# --------------------------------------------------------------------------- chunked GEMM drivers
+
+
+def _chunks(n, rows, bytes_per_row, budget):
+    """Split work over n images of `rows` output rows each into pieces of about `budget` bytes of
+    unfolded matrix: several whole images at a time, or bands of rows of one image.
+    Yields (i0, i1, r0, r1)."""
+    per_image = rows * bytes_per_row
+    if per_image <= budget:
+        step = max(1, budget // max(per_image, 1))
+        for i in range(0, n, step):
+            yield i, min(i + step, n), 0, rows
+    else:
+        band = max(1, budget // max(bytes_per_row, 1))
+        for i in range(n):
+            for r in range(0, rows, band):
+                yield i, i + 1, r, min(r + band, rows)
+
+
+def _max_chunk(n, rows, bytes_per_row, budget):
+    """(images, rows) of the largest chunk `_chunks` yields."""
+    if rows * bytes_per_row <= budget:
+        return min(n, max(1, budget // max(rows * bytes_per_row, 1))), rows
+    return 1, min(rows, max(1, budget // max(bytes_per_row, 1)))
+
+
+def _run(impl, tasks, work, init):
+    """work(state, task) for every task, state = init() once per worker; returns the states.
+    The backend may spread the tasks over threads (im2col_numpy.run_tasks); else in order."""
+    runner = getattr(impl, "run_tasks", None)
+    if runner is not None:
+        return runner(tasks, work, init)
+    state = init()
+    for task in tasks:
+        work(state, task)
+    return [state]
+
+
+def conv2d(x, w, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
+    """Cross-correlation: y[n, f] = sum_c,i,j w[f, c, i, j] * xpad[n, c, oh*s + i*d, ow*s + j*d].
+
+    Args:
+        x: (N, C, H, W); w: (F, C/groups, KH, KW); bias: (F,) or None.
+
+    Shape:
+        y (N, F, OH, OW), OH = conv_out(H, KH, stride, (top, bottom), dil) (kernels.shapes).
+    """
+    xp = xp_of(x, w)
+    impl = backend(x, w)
+    w = xp.ascontiguousarray(w)
+    n, c, h, wd = x.shape
+    f, cg, kh, kw = w.shape
+    fg = f // groups
+    oh = conv_out(h, kh, stride[0], padding[0], dilation[0])
+    ow = conv_out(wd, kw, stride[1], padding[1], dilation[1])
+    y = xp.empty((n, f, oh, ow), dtype=x.dtype)
+    cl = cg >= CHANNELS_LAST_MIN
+    kk = cg * kh * kw
+    row_bytes = ow * kk * x.dtype.itemsize
+    nb, rb = _max_chunk(n, oh, row_bytes, impl.WORKSPACE_BYTES)
+
+    def buffers():  # per worker: one chunk of columns (and of channels-last output)
+        return xp.empty(nb * rb * ow * kk, x.dtype), xp.empty(nb * rb * ow * fg, x.dtype)
+
+    for g in range(groups):
+        fs = slice(g * fg, (g + 1) * fg)
+        bg = None if bias is None else bias[fs]
+        v = impl.windows(
+            impl.pad(x[:, g * cg : (g + 1) * cg], padding, cl), (kh, kw), stride, dilation, cl
+        )
+        if cl:
+            v = v[:, :oh, :ow]
+            wm = xp.ascontiguousarray(w[fs].transpose(2, 3, 1, 0)).reshape(kk, fg)
+        else:
+            v = v[..., :oh, :ow]
+            wm = w[fs].reshape(fg, kk)
+
+        def work(bufs, chunk, v=v, wm=wm, fs=fs, bg=bg):
+            (i0, i1, r0, r1), (buf, ybuf) = chunk, bufs
+            m, rows = i1 - i0, r1 - r0
+            if cl:
+                cols = buf[: m * rows * ow * kk].reshape(m, rows, ow, kh, kw, cg)
+                xp.copyto(cols, v[i0:i1, r0:r1])
+                yb = ybuf[: m * rows * ow * fg].reshape(m * rows * ow, fg)
+                xp.matmul(cols.reshape(-1, kk), wm, out=yb)  # (pixels, K) @ (K, F)
+                if bg is not None:
+                    yb += bg
+                y[i0:i1, fs, r0:r1] = yb.reshape(m, rows, ow, fg).transpose(0, 3, 1, 2)
+            else:
+                cols = buf[: m * rows * ow * kk].reshape(m, cg, kh, kw, rows, ow)
+                xp.copyto(cols, v[i0:i1, ..., r0:r1, :])
+                out = y[i0:i1, fs, r0:r1].reshape(m, fg, rows * ow)  # a view: rows, ow merge
+                xp.matmul(wm, cols.reshape(m, kk, rows * ow), out=out)  # (F, K) @ (K, pixels)
+                if bg is not None:
+                    out += bg[:, None]
+
+        _run(impl, list(_chunks(n, oh, row_bytes, impl.WORKSPACE_BYTES)), work, buffers)
+    return y
+
+
+def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1),
+                  groups=1):  # fmt: skip
+    """Gradient of conv2d's weight: gw[f, c, i, j] = sum_n,oh,ow gy[n, f, oh, ow] * window value.
+
+    Args:
+        x: the conv input (N, C, H, W); gy: the output gradient (N, F, OH, OW).
+
+    Shape:
+        gw (F, C/groups, KH, KW). Only the first OH x OW windows are used, so this is also the
+        weight gradient of a transposed conv (x and gy swap roles) whose output_padding left
+        rows that no window reaches.
+    """
+    xp = xp_of(x, gy)
+    impl = backend(x, gy)
+    gy = xp.ascontiguousarray(gy)
+    n, c, _, _ = x.shape
+    _, f, oh, ow = gy.shape
+    kh, kw = kernel_size
+    cg, fg = c // groups, f // groups
+    gw = xp.empty((f, cg, kh, kw), dtype=x.dtype)
+    cl = cg >= CHANNELS_LAST_MIN
+    kk = cg * kh * kw
+    row_bytes = ow * kk * x.dtype.itemsize
+    nb, rb = _max_chunk(n, oh, row_bytes, impl.WORKSPACE_BYTES)
+    acc_shape = (kk, fg) if cl else (fg, kk)
+
+    def state():  # per worker: column and gradient chunks, and its own partial sum of gw
+        bufs = xp.empty(nb * rb * ow * kk, x.dtype), xp.empty(nb * rb * ow * fg, x.dtype)
+        return bufs, xp.zeros(acc_shape, x.dtype), xp.empty(acc_shape, x.dtype)
+
+    for g in range(groups):
+        gyg = gy[:, g * fg : (g + 1) * fg]
+        v = impl.windows(
+            impl.pad(x[:, g * cg : (g + 1) * cg], padding, cl), (kh, kw), stride, dilation, cl
+        )
+        v = v[:, :oh, :ow] if cl else v[..., :oh, :ow]
+
+        def work(st, chunk, v=v, gyg=gyg):
+            ((buf, gbuf), acc, tmp), (i0, i1, r0, r1) = st, chunk
+            m, rows = i1 - i0, r1 - r0
+            if cl:
+                cols = buf[: m * rows * ow * kk].reshape(m, rows, ow, kh, kw, cg)
+                xp.copyto(cols, v[i0:i1, r0:r1])
+                gt = gbuf[: m * rows * ow * fg].reshape(m, rows, ow, fg)
+                gt[...] = gyg[i0:i1, :, r0:r1].transpose(0, 2, 3, 1)
+                xp.matmul(cols.reshape(-1, kk).T, gt.reshape(-1, fg), out=tmp)  # (K, px) @ (px, F)
+                acc += tmp
+            else:
+                cols = buf[: m * rows * ow * kk].reshape(m, kk, rows * ow)
+                xp.copyto(cols.reshape(m, cg, kh, kw, rows, ow), v[i0:i1, ..., r0:r1, :])
+                for j in range(m):
+                    gj = gyg[i0 + j, :, r0:r1].reshape(fg, rows * ow)
+                    xp.matmul(gj, cols[j].T, out=tmp)  # (F, px) @ (px, K)
+                    acc += tmp
+
+        states = _run(impl, list(_chunks(n, oh, row_bytes, impl.WORKSPACE_BYTES)), work, state)
+        acc = states[0][1]
+        for other in states[1:]:  # one partial sum per worker
+            acc += other[1]
+        if cl:
+            gw[g * fg : (g + 1) * fg] = acc.reshape(kh, kw, cg, fg).transpose(3, 2, 0, 1)
+        else:
+            gw[g * fg : (g + 1) * fg] = acc.reshape(fg, cg, kh, kw)
+    return gw
+
+
+def conv_transpose2d(x, w, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)),
+                     output_padding=(0, 0), dilation=(1, 1), groups=1):  # fmt: skip
+    """Transposed convolution, the adjoint of conv2d: every input pixel scatters w-weighted copies
+    of itself onto a window of the output, y = col2im(w^T . x).
+
+    Args:
+        x: (N, C_in, H, W); w: (C_in, C_out/groups, KH, KW); bias: (C_out,) or None.
+        stride, padding, dilation: those of the convolution this one transposes.
+        output_padding: rows/columns added at the bottom/right of the output.
+
+    Shape:
+        y (N, C_out, OH, OW), OH = (H-1)*stride - top - bottom + dil*(KH-1) + output_padding + 1
+        (kernels.shapes.conv_transpose_out for symmetric padding).
+
+    With stride 1 it *is* a convolution, with the kernel flipped and in/out channels swapped, and
+    padding dil*(K-1) - pad: that path (no col2im at all) is the faster one on the CPU.
+    """
+    xp = xp_of(x, w)
+    impl = backend(x, w)
+    x, w = xp.ascontiguousarray(x), xp.ascontiguousarray(w)
+    n, cin, h, wd = x.shape
+    _, cog, kh, kw = w.shape
+    cig = cin // groups
+    (t, b), (l, r) = padding
+    ext_h, ext_w = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
+    if tuple(stride) == (1, 1) and min(ext_h - t, ext_h - b, ext_w - l, ext_w - r) >= 0:
+        wf = w.reshape(groups, cig, cog, kh, kw).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+        wf = xp.ascontiguousarray(wf).reshape(groups * cog, cig, kh, kw)
+        pads = (
+            (ext_h - t, ext_h - b + output_padding[0]),
+            (ext_w - l, ext_w - r + output_padding[1]),
+        )
+        return conv2d(x, wf, bias, (1, 1), pads, dilation, groups)
+
+    oh = conv_transpose_out(h, kh, stride[0], 0, output_padding[0], dilation[0]) - t - b
+    ow = conv_transpose_out(wd, kw, stride[1], 0, output_padding[1], dilation[1]) - l - r
+    hp, wp = oh + t + b, ow + l + r
+    y = xp.empty((n, groups * cog, oh, ow), dtype=x.dtype)
+    cl = cog >= CHANNELS_LAST_MIN
+    kk = cog * kh * kw
+    row_bytes = wd * kk * x.dtype.itemsize
+    nb, rb = _max_chunk(n, h, row_bytes, impl.WORKSPACE_BYTES)
+    # Bands of rows of one image scatter onto overlapping output rows: one task per image range,
+    # so no two workers ever add into the same pixels.
+    tasks = {}
+    for chunk in _chunks(n, h, row_bytes, impl.WORKSPACE_BYTES):
+        tasks.setdefault(chunk[:2], []).append(chunk)
+
+    def buffers():
+        return xp.empty(nb * rb * wd * kk, x.dtype), xp.empty(nb * rb * wd * cig, x.dtype)
+
+    for g in range(groups):
+        xg, wg = x[:, g * cig : (g + 1) * cig], w[g * cig : (g + 1) * cig]
+        if cl:
+            opad = xp.zeros((n, hp, wp, cog), dtype=x.dtype)
+            wm = xp.ascontiguousarray(wg.transpose(0, 2, 3, 1)).reshape(cig, kk)
+        else:
+            opad = xp.zeros((n, cog, hp, wp), dtype=x.dtype)
+            wm = wg.reshape(cig, kk).T  # (K, C_in)
+
+        def work(bufs, task, xg=xg, wm=wm, opad=opad):
+            buf, xbuf = bufs
+            for i0, i1, r0, r1 in task:
+                m, rows = i1 - i0, r1 - r0
+                if cl:
+                    xt = xbuf[: m * rows * wd * cig].reshape(m, rows, wd, cig)
+                    xt[...] = xg[i0:i1, :, r0:r1].transpose(0, 2, 3, 1)
+                    cols = buf[: m * rows * wd * kk].reshape(m * rows * wd, kk)
+                    xp.matmul(xt.reshape(-1, cig), wm, out=cols)  # (px, C_in) @ (C_in, K)
+                    cols = cols.reshape(m, rows, wd, kh, kw, cog)
+                    impl.col2im_add(cols, opad[i0:i1, r0 * stride[0] :], stride, dilation, True)
+                else:
+                    cols = buf[: m * rows * wd * kk].reshape(m, kk, rows * wd)
+                    xp.matmul(wm, xg[i0:i1, :, r0:r1].reshape(m, cig, rows * wd), out=cols)
+                    cols = cols.reshape(m, cog, kh, kw, rows, wd)
+                    impl.col2im_add(cols, opad[i0:i1, :, r0 * stride[0] :], stride, dilation, False)
+
+        _run(impl, list(tasks.values()), work, buffers)
+        crop = (
+            opad[:, t : t + oh, l : l + ow].transpose(0, 3, 1, 2)
+            if cl
+            else opad[:, :, t : t + oh, l : l + ow]
+        )
+        yg = y[:, g * cog : (g + 1) * cog]
+        if bias is None:
+            yg[...] = crop
+        else:
+            xp.add(crop, bias[g * cog : (g + 1) * cog, None, None], out=yg)
+    return y

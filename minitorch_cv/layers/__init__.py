@@ -1,0 +1,30 @@
+"""The `torch.nn` analogue: modules that hold state and call into `functional` for the math.
+
+from minitorch_cv import layers as nn
+"""
+
+from .. import init  # nn.init, as in PyTorch
+from .activation import ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .container import ModuleDict, ModuleList, Sequential
+from .conv import Conv2d, ConvTranspose2d
+from .dropout import Dropout, Dropout2d
+from .linear import Flatten, Identity, Linear, Unflatten
+from .loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
+from .module import IncompatibleKeys, Module, Parameter, RemovableHandle, StateDictError
+from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm
+from .pool import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool2d,
+    MaxPool2d,
+    MaxUnpool2d,
+    Upsample,
+)

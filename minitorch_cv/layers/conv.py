@@ -1,0 +1,286 @@
+"""Convolution layers: Conv2d and ConvTranspose2d. The math is in functional/conv.py."""
+
+from __future__ import annotations
+
+import math
+
+from .. import functional as F
+from .. import init
+from ..init import _calculate_fan_in_and_fan_out
+from ..kernels.shapes import conv_transpose_out, pair
+from ..tensor import empty
+from .module import Module, Parameter
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+class _ConvNd(Module):
+    def __init__(
+        self,
+        name,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        groups,
+        bias,
+        padding_mode,
+        transposed,
+        device,
+        dtype,
+    ):
+        super().__init__()
+        for arg, v in (
+            ("in_channels", in_channels),
+            ("out_channels", out_channels),
+            ("groups", groups),
+        ):
+            if not isinstance(v, int) or v <= 0:
+                raise ValueError(f"{name}: {arg} must be a positive int, got {v!r}")
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"{name}: groups={groups} must divide in_channels={in_channels} "
+                f"and out_channels={out_channels}"
+            )
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(
+                f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}"
+            )
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = pair(kernel_size, "kernel_size")
+        self.stride = pair(stride, "stride")
+        self.dilation = pair(dilation, "dilation")
+        self.padding = padding if isinstance(padding, str) else pair(padding, "padding")
+        self.padding_mode = padding_mode
+        if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.dilation) < 1:
+            raise ValueError(
+                f"{name}: kernel_size, stride and dilation must be >= 1, got {self.kernel_size}, "
+                f"{self.stride}, {self.dilation}"
+            )
+        if transposed:
+            shape = (in_channels, out_channels // groups, *self.kernel_size)
+        else:
+            shape = (out_channels, in_channels // groups, *self.kernel_size)
+        self.weight = Parameter(empty(*shape, dtype=dtype, device=device))
+        if bias:
+            self.bias = Parameter(empty(out_channels, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: kaiming_uniform_(a=sqrt(5)), i.e. U(+-1/sqrt(fan_in)), for both."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = _calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def _label(self) -> str:
+        k = self.kernel_size[0] if self.kernel_size[0] == self.kernel_size[1] else self.kernel_size
+        return f"{type(self).__name__}({self.in_channels}->{self.out_channels}, k={k})"
+
+    def _check_input(self, input) -> None:
+        if input.ndim != 4:
+            raise ValueError(
+                f"{self._label()}: expected 4-D input (N, {self.in_channels}, H, W), "
+                f"got shape {tuple(input.shape)}"
+            )
+        if input.shape[1] != self.in_channels:
+            raise ValueError(
+                f"{self._label()}: expected input with {self.in_channels} channels, "
+                f"got shape {tuple(input.shape)}"
+            )
+
+    def extra_repr(self) -> str:
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        s += f", stride={self.stride}"
+        if self.padding != (0, 0):
+            s += (
+                f", padding={self.padding!r}"
+                if isinstance(self.padding, str)
+                else f", padding={self.padding}"
+            )
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if getattr(self, "output_padding", (0, 0)) != (0, 0):
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
+
+class Conv2d(_ConvNd):
+    """2-D cross-correlation over NCHW input (what deep learning calls convolution).
+
+    Args:
+        in_channels (int), out_channels (int): channels of input and output.
+        kernel_size (int or tuple): window size.
+        stride (int or tuple): step of the window. Default: 1.
+        padding (int, tuple, 'same' or 'valid'): implicit padding on both sides. Default: 0.
+        dilation (int or tuple): spacing between kernel taps. Default: 1.
+        groups (int): input and output channels split into this many independent groups. Default: 1.
+        bias (bool): add a learnable bias. Default: True.
+        padding_mode ('zeros', 'reflect', 'replicate', 'circular'). Default: 'zeros'.
+
+    Shape:
+        input (N, C_in, H, W) -> output (N, C_out, H_out, W_out) with
+        H_out = floor((H + 2*padding - dilation*(kernel_size - 1) - 1) / stride + 1)
+        (kernels.shapes.conv_out)
+
+    Weights: weight (C_out, C_in/groups, KH, KW), bias (C_out,), U(+-1/sqrt(C_in/groups*KH*KW)).
+    """
+
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        bias=True,
+        padding_mode="zeros",
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(
+            "Conv2d",
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            False,
+            device,
+            dtype,
+        )
+        if isinstance(self.padding, str):
+            if self.padding not in ("same", "valid"):
+                raise ValueError(
+                    f"Conv2d: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}"
+                )
+            if self.padding == "same" and self.stride != (1, 1):
+                raise ValueError("Conv2d: padding='same' is not supported for strided convolutions")
+
+    def forward(self, input):
+        self._check_input(input)
+        if self.padding_mode != "zeros" and self.padding not in ("valid", (0, 0)):
+            if self.padding == "same":
+                pads = []
+                for k, d in zip(reversed(self.kernel_size), reversed(self.dilation)):
+                    total = d * (k - 1)
+                    pads += [total // 2, total - total // 2]
+            else:
+                ph, pw = self.padding
+                pads = [pw, pw, ph, ph]
+            input = F.pad(input, pads, mode=self.padding_mode)
+            return F.conv2d(
+                input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups
+            )
+        return F.conv2d(
+            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        )
+
+
+class ConvTranspose2d(_ConvNd):
+    """2-D transposed convolution: the gradient of Conv2d with respect to its input (upsamples).
+
+    Args:
+        in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias: as Conv2d.
+        output_padding (int or tuple): extra size added to one side of the output, to choose
+            among the input sizes that a strided Conv2d maps to the same output size. Default: 0.
+
+    Shape:
+        input (N, C_in, H, W) -> output (N, C_out, H_out, W_out) with
+        H_out = (H - 1)*stride - 2*padding + dilation*(kernel_size - 1) + output_padding + 1
+
+    Weights: weight (C_in, C_out/groups, KH, KW), bias (C_out,).
+    """
+
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        output_padding=0,
+        groups=1,
+        bias=True,
+        dilation=1,
+        padding_mode="zeros",
+        device=None,
+        dtype=None,
+    ):
+        if padding_mode != "zeros":
+            raise ValueError(
+                f"ConvTranspose2d: only padding_mode='zeros' is supported, got {padding_mode!r}"
+            )
+        if isinstance(padding, str):
+            raise ValueError(f"ConvTranspose2d: padding must be an int or a tuple, got {padding!r}")
+        super().__init__(
+            "ConvTranspose2d",
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            True,
+            device,
+            dtype,
+        )
+        self.output_padding = pair(output_padding, "output_padding")
+        for op, s, d in zip(self.output_padding, self.stride, self.dilation):
+            if not 0 <= op < max(s, d):
+                raise ValueError(
+                    f"ConvTranspose2d: output_padding {self.output_padding} must be smaller than "
+                    f"stride {self.stride} or dilation {self.dilation}"
+                )
+
+    def forward(self, input, output_size=None):
+        self._check_input(input)
+        output_padding = self.output_padding
+        if output_size is not None:
+            output_padding = self._output_padding_for(input, output_size)
+        return F.conv_transpose2d(
+            input,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            output_padding,
+            self.groups,
+            self.dilation,
+        )
+
+    def _output_padding_for(self, input, output_size):
+        """The output_padding that makes the output exactly `output_size` (as PyTorch's forward)."""
+        size = tuple(output_size)[-2:]
+        pads = []
+        for i, want in enumerate(size):
+            k, s, p, d = self.kernel_size[i], self.stride[i], self.padding[i], self.dilation[i]
+            smallest = conv_transpose_out(input.shape[2 + i], k, s, p, 0, d)
+            if not smallest <= want < smallest + max(s, d):
+                raise ValueError(
+                    f"{self._label()}: output size {tuple(size)} is not reachable from input "
+                    f"{tuple(input.shape)}; valid sizes for dim {i} are "
+                    f"{smallest}..{smallest + max(s, d) - 1}"
+                )
+            pads.append(want - smallest)
+        return tuple(pads)

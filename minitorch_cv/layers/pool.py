@@ -1,0 +1,186 @@
+"""Pooling, unpooling and resampling layers. The math is in functional/pool.py."""
+
+from __future__ import annotations
+
+from .. import functional as F
+from .module import Module
+
+
+def _check_4d(layer, input, what="(N, C, H, W)"):
+    if input.ndim not in (3, 4):
+        raise ValueError(
+            f"{layer}: expected 3-D or 4-D input {what}, got shape {tuple(input.shape)}"
+        )
+
+
+class MaxPool2d(Module):
+    """Max over sliding windows.
+
+    Args:
+        kernel_size (int or tuple): window size.
+        stride (int or tuple): window step. Default: kernel_size.
+        padding (int or tuple): implicit -inf padding on both sides (at most half the kernel).
+            Default: 0.
+        dilation (int or tuple): spacing between window taps. Default: 1.
+        return_indices (bool): also return the flat (h * W + w) argmax of each window
+            (for MaxUnpool2d).
+        ceil_mode (bool): round the output size up instead of down. Default: False.
+
+    Shape:
+        (N, C, H, W) -> (N, C, H_out, W_out),
+        H_out = floor_or_ceil((H + 2*padding - dilation*(kernel_size - 1) - 1) / stride + 1)
+    """
+
+    def __init__(
+        self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False
+    ):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = (
+            kernel_size,
+            stride if stride is not None else kernel_size,
+            padding,
+        )
+        self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
+
+    def forward(self, input):
+        _check_4d(f"MaxPool2d(k={self.kernel_size})", input)
+        return F.max_pool2d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            ceil_mode=self.ceil_mode,
+            return_indices=self.return_indices,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
+
+
+class MaxUnpool2d(Module):
+    """Partial inverse of MaxPool2d: values go back to where their indices point, zeros elsewhere.
+
+    Args: kernel_size, stride (default kernel_size), padding: those of the MaxPool2d being inverted.
+    forward(input, indices, output_size=None): output_size picks one of the sizes that pool to
+    the input's size.
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = (
+            kernel_size,
+            stride if stride is not None else kernel_size,
+            padding,
+        )
+
+    def forward(self, input, indices, output_size=None):
+        _check_4d(f"MaxUnpool2d(k={self.kernel_size})", input)
+        return F.max_unpool2d(
+            input, indices, self.kernel_size, self.stride, self.padding, output_size
+        )
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(Module):
+    """Mean over sliding windows.
+
+    Args:
+        kernel_size, stride (default kernel_size), padding, ceil_mode: as MaxPool2d (zero padding).
+        count_include_pad (bool): count padded zeros in the divisor. Default: True.
+        divisor_override (int or None): divide by this instead of the window size.
+    """
+
+    def __init__(
+        self,
+        kernel_size,
+        stride=None,
+        padding=0,
+        ceil_mode=False,
+        count_include_pad=True,
+        divisor_override=None,
+    ):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = (
+            kernel_size,
+            stride if stride is not None else kernel_size,
+            padding,
+        )
+        self.ceil_mode, self.count_include_pad, self.divisor_override = (
+            ceil_mode,
+            count_include_pad,
+            divisor_override,
+        )
+
+    def forward(self, input):
+        _check_4d(f"AvgPool2d(k={self.kernel_size})", input)
+        return F.avg_pool2d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool2d(Module):
+    """Mean pooling to a fixed output size.
+
+    Bins as PyTorch: start = floor(i*H/out), end = ceil((i+1)*H/out).
+    """
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input):
+        _check_4d(f"AdaptiveAvgPool2d({self.output_size})", input)
+        return F.adaptive_avg_pool2d(input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool2d(Module):
+    """Max pooling to a fixed output size; optionally also returns the argmax indices."""
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, input):
+        _check_4d(f"AdaptiveMaxPool2d({self.output_size})", input)
+        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class Upsample(Module):
+    """Resize by `size` or `scale_factor`; mode nearest or bilinear (align_corners as PyTorch)."""
+
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
+        super().__init__()
+        self.size, self.scale_factor, self.mode, self.align_corners = (
+            size,
+            scale_factor,
+            mode,
+            align_corners,
+        )
+
+    def forward(self, input):
+        return F.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners)
+
+    def extra_repr(self) -> str:
+        s = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
+        return s + f", mode='{self.mode}'"
