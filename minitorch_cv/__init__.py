@@ -4,12 +4,13 @@ import minitorch_cv as mt
 from minitorch_cv import nn, optim, functional as F
 """
 
-from . import functional, init, layers, optim
+from . import functional, init, layers, models, optim
 from . import functional as F
 from . import layers as nn
 from .backend import Device, gpu_available
 from .backend import device as device
 from .gradcheck import gradcheck
+from .summary import summary
 from .tensor import (
     Function,
     Tensor,

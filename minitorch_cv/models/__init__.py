@@ -1,0 +1,66 @@
+"""The named networks of the course reports (../shared/SEED_MODELS.md), found by name.
+
+    from minitorch_cv import models
+    net = models.get("three-layer", filters=(64, 128, 256), activation="leaky_relu")
+    for m in models.list_models():
+        print(m.name, m.input_size, m.num_classes, m.description)
+
+    A  unit-block-mnist, unit-block-cifar10    UnitBlockNet        (unit_block.py)
+    B  two-decoder                             TwoDecoderSegNet    (two_decoder.py)
+    C  deep-cnn-mnist, deep-cnn-res-cifar10    DeepCNN, ResBlock   (deep_cnn.py)
+    D  fcn-baseline, unet, resnet18-fcn        FCNBaseline, UNet, ResNetFCN (fcn.py)
+    E  e1, e2, e2-extra-conv                   SmallCNN, ImprovedCNN (small_cnn.py)
+    F  three-layer (ablations as options)      ThreeLayerCNN       (three_layer.py)
+       resnet18                                ResNet, BasicBlock  (resnet.py)
+
+Register your own with the `register` decorator; `get` then builds it by name.
+"""
+
+from ._registry import ModelInfo, get, info, list_models, register
+from .deep_cnn import DeepCNN, ResBlock
+from .fcn import FCNBaseline, ResNetFCN, UNet
+from .resnet import (
+    BasicBlock,
+    ResNet,
+    freeze,
+    replace_head,
+    resnet18,
+    trainable_parameters,
+    unfreeze,
+)
+from .small_cnn import ImprovedCNN, SmallCNN
+from .three_layer import ThreeLayerCNN
+from .two_decoder import TwoDecoderSegNet
+from .unit_block import UnitBlock, UnitBlockNet
+from .weights import load_npz, load_pth, load_state_dict_file, load_weights, save_npz
+
+__all__ = [
+    "BasicBlock",
+    "DeepCNN",
+    "FCNBaseline",
+    "ImprovedCNN",
+    "ModelInfo",
+    "ResBlock",
+    "ResNet",
+    "ResNetFCN",
+    "SmallCNN",
+    "ThreeLayerCNN",
+    "TwoDecoderSegNet",
+    "UNet",
+    "UnitBlock",
+    "UnitBlockNet",
+    "freeze",
+    "get",
+    "info",
+    "list_models",
+    "load_npz",
+    "load_pth",
+    "load_state_dict_file",
+    "load_weights",
+    "register",
+    "replace_head",
+    "resnet18",
+    "save_npz",
+    "trainable_parameters",
+    "unfreeze",
+]

@@ -1,0 +1,196 @@
+"""Each seed model's parameter count equals the count worked out by hand from its layer shapes.
+
+conv(cin, cout, k) = cin*cout*k*k + cout (weight + bias), linear(a, b) = a*b + b,
+bn(c) = 2c (weight + bias; running statistics are buffers, not parameters).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from minitorch_cv import models
+
+
+def conv(cin, cout, k, bias=True):
+    return cin * cout * k * k + (cout if bias else 0)
+
+
+def linear(a, b):
+    return a * b + b
+
+
+def bn(c):
+    return 2 * c
+
+
+def count(name, **options):
+    return models.get(name, **options).num_parameters()
+
+
+def test_e1_matches_the_worked_exercise():
+    # conv5 3->32, conv5 32->64, conv5 64->128, Linear(4*4*128, 64), Linear(64, 10)
+    by_hand = (
+        (3 * 5 * 5 * 32 + 32)  # 2,432
+        + (32 * 5 * 5 * 64 + 64)  # 51,264
+        + (64 * 5 * 5 * 128 + 128)  # 204,928
+        + (4 * 4 * 128 * 64 + 64)  # 131,136
+        + (64 * 10 + 10)  # 650
+    )
+    assert by_hand == 390_410
+    assert count("e1") == by_hand
+
+
+def test_three_layer_default():
+    # conv5 3->24, conv3 24->48, conv3 48->96 (all valid), Linear(96*2*2, 512), Linear(512, 10)
+    by_hand = (
+        (3 * 5 * 5 * 24 + 24)  # 1,824
+        + (24 * 3 * 3 * 48 + 48)  # 10,416
+        + (48 * 3 * 3 * 96 + 96)  # 41,568
+        + (384 * 512 + 512)  # 197,120
+        + (512 * 10 + 10)  # 5,130
+    )
+    assert by_hand == 256_058
+    assert count("three-layer") == by_hand
+
+
+def test_three_layer_ablations():
+    # wider: 64/128/256 filters; 32 -conv5-> 28 -pool-> 14 -conv3-> 12 -> 6 -conv3-> 4 -> 2
+    wider = conv(3, 64, 5) + conv(64, 128, 3) + conv(128, 256, 3) + linear(256 * 2 * 2, 512)
+    wider += linear(512, 10)
+    assert count("three-layer", filters=(64, 128, 256)) == wider
+    # + an extra Linear(512, 128): the last layer becomes Linear(128, 10)
+    extra = wider - linear(512, 10) + linear(512, 128) + linear(128, 10)
+    assert count("three-layer", filters=(64, 128, 256), extra_fc=128) == extra
+    # kernels 7/5/3: 32 -> 26 -> 13 -> 9 -> 4 -> 2 -> 1, so 256 features enter the head
+    kern = conv(3, 64, 7) + conv(64, 128, 5) + conv(128, 256, 3) + linear(256, 512)
+    kern += linear(512, 10)
+    assert count("three-layer", filters=(64, 128, 256), kernel_sizes=(7, 5, 3)) == kern
+    # LeakyReLU and dropout add no parameters; BN adds BN2d(64), BN2d(128) and BN1d(512)
+    best = dict(filters=(64, 128, 256), activation="leaky_relu", dropout=0.3)
+    assert count("three-layer", **best) == wider
+    assert count("three-layer", **best, batch_norm=True) == wider + bn(64) + bn(128) + bn(512)
+
+
+def test_e2_and_its_extra_conv():
+    e2 = (
+        conv(3, 32, 5)  # 2,432
+        + conv(32, 64, 5)  # 51,264
+        + bn(64)  # 128
+        + conv(64, 64, 5)  # 102,464
+        + bn(64)
+        + linear(64 * 8 * 8, 128)  # 524,416
+        + linear(128, 10)  # 1,290
+    )
+    assert e2 == 682_122
+    assert count("e2") == e2
+    assert count("e2-extra-conv") == e2 + conv(64, 64, 5)
+
+
+def test_unit_block_mnist_and_cifar():
+    def block(c):  # conv c->3c + BN, 2 x (conv 3c->3c + BN), conv 3c->3c + BN
+        return conv(c, 3 * c, 3) + bn(3 * c) + 3 * (conv(3 * c, 3 * c, 3) + bn(3 * c))
+
+    def head(widths, classes):
+        hidden = sum(linear(a, b) + bn(b) for a, b in zip(widths[:-1], widths[1:]))
+        return hidden + linear(widths[-1], classes)
+
+    mnist = block(1) + head([588, 294, 147, 73, 36, 18], 10)
+    assert block(1) == 306
+    assert count("unit-block-mnist") == mnist
+    cifar = block(3) + block(9) + block(27) + block(81)
+    cifar += head([972, 486, 243, 121, 60, 30, 15], 10)
+    assert count("unit-block-cifar10") == cifar
+
+
+def test_two_decoder():
+    def enc(a, b):
+        return conv(a, b, 3) + bn(b) + conv(b, b, 3) + bn(b)
+
+    def dec(a, b):  # conv3 a->b, ConvTranspose2d(k2) b->b (weight b*b*2*2 + bias b), conv3 b->b
+        return conv(a, b, 3) + bn(b) + (b * b * 2 * 2 + b) + bn(b) + conv(b, b, 3) + bn(b)
+
+    encoder = enc(3, 32) + enc(32, 64) + enc(64, 128) + enc(128, 256)
+    trunk = dec(256, 128) + dec(128, 64) + dec(64, 32)
+    by_hand = encoder + (trunk + dec(32, 2)) + (trunk + dec(32, 10))
+    assert count("two-decoder") == by_hand
+
+
+def test_deep_cnn_plain_and_residual():
+    plain = conv(1, 64, 3) + conv(64, 128, 3) + conv(128, 256, 3) + conv(256, 512, 3)
+    plain += linear(512, 256) + linear(256, 10)
+    assert count("deep-cnn-mnist") == plain
+
+    def resblock(c):  # two conv3 + BN, identity shortcut (no parameters)
+        return 2 * (conv(c, c, 3) + bn(c))
+
+    res = conv(3, 64, 3) + conv(64, 128, 3) + conv(128, 256, 3) + conv(256, 512, 3)
+    res += sum(resblock(c) for c in (64, 128, 256, 512))
+    res += linear(2048, 512) + linear(512, 128) + linear(128, 10)
+    assert count("deep-cnn-res-cifar10") == res
+
+
+def test_resblock_projection_shortcut():
+    block = models.ResBlock(64, 128, stride=2)
+    by_hand = conv(64, 128, 3) + bn(128) + conv(128, 128, 3) + bn(128) + conv(64, 128, 1) + bn(128)
+    assert block.num_parameters() == by_hand
+
+
+def resnet18_features():
+    stem = conv(3, 64, 7, bias=False) + bn(64)
+
+    def basic(a, b, down):
+        n = conv(a, b, 3, bias=False) + bn(b) + conv(b, b, 3, bias=False) + bn(b)
+        return n + (conv(a, b, 1, bias=False) + bn(b) if down else 0)
+
+    stages = 2 * basic(64, 64, False)
+    for a, b in ((64, 128), (128, 256), (256, 512)):
+        stages += basic(a, b, True) + basic(b, b, False)
+    return stem + stages
+
+
+def test_resnet18_matches_torchvision_count():
+    assert resnet18_features() + linear(512, 1000) == 11_689_512  # torchvision's resnet18
+    assert count("resnet18") == 11_689_512
+    assert count("resnet18", num_classes=10) == resnet18_features() + linear(512, 10)
+
+
+def test_fcn_baseline():
+    down = sum(
+        conv(a, b, 3) + bn(b) for a, b in zip((3, 32, 64, 128, 256), (32, 64, 128, 256, 512))
+    )
+    # ConvTranspose2d(a, b, 3) weight (a, b, 3, 3) + bias b
+    up = sum(
+        conv(a, b, 3) + bn(b) for a, b in zip((512, 512, 256, 128, 64), (512, 256, 128, 64, 32))
+    )
+    assert count("fcn-baseline") == down + up + conv(32, 21, 1)
+
+
+def test_unet():
+    def double(a, b):
+        return conv(a, b, 3) + bn(b) + conv(b, b, 3) + bn(b)
+
+    down = double(3, 64) + double(64, 128) + double(128, 256) + double(256, 512)
+    bottleneck = double(512, 1024)
+    # up block: ConvTranspose2d(k2) c -> c/2 (weight c*(c/2)*4 + bias c/2), concat, double(c, c/2)
+    up = sum((c * (c // 2) * 4 + c // 2) + double(c, c // 2) for c in (1024, 512, 256, 128))
+    assert count("unet") == down + bottleneck + up + conv(64, 21, 1)
+
+
+def test_resnet18_fcn_counts_encoder_and_decoder_and_freezes_encoder():
+    up = sum(
+        conv(a, b, 3) + bn(b) for a, b in zip((512, 512, 256, 128, 64), (512, 256, 128, 64, 32))
+    )
+    decoder = up + conv(32, 21, 1)
+    model = models.get("resnet18-fcn")
+    assert model.num_parameters() == resnet18_features() + decoder
+    assert model.num_parameters(only_trainable=True) == decoder
+
+
+@pytest.mark.parametrize("info", models.list_models(), ids=lambda i: i.name)
+def test_every_registered_model_has_a_hand_count_here(info):
+    covered = {
+        "e1", "e2", "e2-extra-conv", "three-layer", "unit-block-mnist", "unit-block-cifar10",
+        "two-decoder", "deep-cnn-mnist", "deep-cnn-res-cifar10", "resnet18", "fcn-baseline",
+        "unet", "resnet18-fcn",
+    }  # fmt: skip
+    assert info.name in covered, f"add a by-hand parameter count test for {info.name!r}"

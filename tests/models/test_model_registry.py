@@ -1,0 +1,75 @@
+"""The model registry: names, presets, options and the errors a user meets."""
+
+from __future__ import annotations
+
+import pytest
+
+from minitorch_cv import models
+from minitorch_cv.layers import Module
+
+
+def test_list_models_names_every_seed_network():
+    names = {m.name for m in models.list_models()}
+    assert {
+        "unit-block-mnist", "unit-block-cifar10", "two-decoder", "deep-cnn-mnist",
+        "deep-cnn-res-cifar10", "fcn-baseline", "unet", "resnet18-fcn", "e1", "e2",
+        "e2-extra-conv", "three-layer", "resnet18",
+    } <= names  # fmt: skip
+    for m in models.list_models():
+        assert m.description and len(m.input_size) == 3 and m.num_classes > 1
+        assert m.task in ("classification", "segmentation")
+
+
+def test_get_builds_a_fresh_module_each_call():
+    a, b = models.get("e1"), models.get("e1")
+    assert isinstance(a, Module) and a is not b
+
+
+def test_names_are_forgiving_about_case_and_underscores():
+    assert type(models.get("Three_Layer")) is models.ThreeLayerCNN
+
+
+def test_unknown_name_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="unknown model 'vgg16'.*e1.*three-layer"):
+        models.get("vgg16")
+
+
+def test_options_override_preset_defaults():
+    m = models.get("unit-block-mnist", num_classes=5)
+    assert m.classifier[-1].out_features == 5
+    assert models.info("unit-block-cifar10").defaults["blocks"] == 4
+
+
+def test_unknown_option_names_the_valid_options():
+    with pytest.raises(TypeError, match="unknown option.*'filter'.*valid options:.*filters"):
+        models.get("three-layer", filter=(1, 2, 3))
+
+
+def test_register_a_custom_builder():
+    from minitorch_cv.layers import Linear
+
+    @models.register("tiny-test-mlp", "a test MLP", input_size=(1, 1, 4), num_classes=2)
+    def tiny(hidden: int = 3):
+        return Linear(4, hidden)
+
+    try:
+        assert models.get("tiny-test-mlp", hidden=7).out_features == 7
+        assert models.info("tiny-test-mlp").num_parameters() == 4 * 3 + 3
+    finally:
+        from minitorch_cv.models._registry import _REGISTRY
+
+        _REGISTRY.pop("tiny-test-mlp")
+
+
+def test_registering_a_different_model_under_a_taken_name_fails():
+    with pytest.raises(ValueError, match="already registered"):
+        models.register("e1", "x", input_size=(3, 32, 32), num_classes=10)(lambda: None)
+
+
+def test_bad_sizes_fail_at_construction_with_the_reason():
+    with pytest.raises(ValueError, match="too small"):
+        models.get("unit-block-cifar10", image_size=8)
+    with pytest.raises(ValueError, match="3 entries"):
+        models.get("three-layer", filters=(8, 8))
+    with pytest.raises(ValueError, match="activation must be"):
+        models.get("three-layer", activation="gelu")
