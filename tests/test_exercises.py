@@ -1,0 +1,485 @@
+"""The exercises: every reference solution passes its engine-backed checks, planted mistakes are
+caught and reported in plain words, the README's worked numbers are what the engine computes, and
+the `exercises` command works."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import re
+import types
+from contextlib import redirect_stderr, redirect_stdout
+
+import numpy as np
+import pytest
+
+pytest.importorskip("hypothesis")
+
+from minitorch_cv import exercises as E  # noqa: E402
+
+EXERCISES = E.list_exercises()
+NUMBERS = [e.number for e in EXERCISES]
+
+
+def _solution(n: int) -> types.ModuleType:
+    return E.load_module(E.get_exercise(n).solution)
+
+
+def _with(n: int, **functions) -> types.ModuleType:
+    """The reference solution of exercise n with some functions replaced by wrong ones."""
+    mod = types.ModuleType(f"planted_{n}")
+    mod.__dict__.update({k: v for k, v in vars(_solution(n)).items() if not k.startswith("__")})
+    mod.__dict__.update(functions)
+    mod.__file__ = f"<planted mistake, exercise {n}>"
+    return mod
+
+
+def _run(argv) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = E.main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+# ------------------------------------------------------------------------------------------------
+# The folders
+# ------------------------------------------------------------------------------------------------
+
+
+def test_all_topics_are_there_in_order():
+    assert NUMBERS == list(range(1, 12))
+    index = (E.exercises_dir() / "README.md").read_text(encoding="utf-8")
+    for e in EXERCISES:
+        assert e.path.name in index, f"exercises/README.md does not link {e.path.name}"
+
+
+@pytest.mark.parametrize("n", NUMBERS)
+def test_exercise_folder_is_complete(n):
+    ex = E.get_exercise(n)
+    text = ex.readme_text()
+    assert text.startswith(f"# Exercise {n}:")
+    assert "## Problem" in text and E.WORKED_HEADING in text
+    assert E.WORKED_HEADING not in ex.problem_text()
+    assert E.worked_items(ex), "the README has no worked answers"
+    functions = ex.functions()
+    starter, solution = E.load_module(ex.starter), _solution(n)
+    for f in functions:
+        assert callable(getattr(starter, f)), f"starter.py lacks {f}"
+        assert callable(getattr(solution, f)), f"solution.py lacks {f}"
+    assert {it["function"] for it in E.worked_items(ex)} == set(functions), (
+        "every function has a worked example in the README"
+    )
+
+
+@pytest.mark.parametrize("n", NUMBERS)
+def test_starter_reports_every_function_as_not_written(n):
+    report = E.run_checks(n, max_examples=5)
+    assert not report.ok
+    assert [f.kind for f in report.failures] == ["not implemented"] * len(report.results)
+    assert "not written yet" in report.format()
+
+
+# ------------------------------------------------------------------------------------------------
+# Solutions pass; worked numbers are the engine's
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", NUMBERS)
+def test_reference_solution_passes_its_checks(n):
+    report = E.run_checks(n, E.get_exercise(n).solution, max_examples=15)
+    assert report.ok, report.format()
+    assert all(r.examples >= 1 for r in report.results)
+
+
+@pytest.mark.parametrize("n", NUMBERS)
+def test_worked_numbers_in_readme_are_what_the_engine_computes(n):
+    problems = E.verify_worked(n)
+    assert not problems, "\n".join(problems)
+
+
+def _copy_exercise(n, root):
+    """A copy of exercise n's folder under root/exercises; returns the README path."""
+    src = E.get_exercise(n).path
+    dst = root / "exercises" / src.name
+    dst.mkdir(parents=True)
+    for name in ("README.md", "starter.py", "solution.py", "checks.py"):
+        (dst / name).write_text((src / name).read_text(encoding="utf-8"), encoding="utf-8")
+    return dst / "README.md"
+
+
+def test_verify_worked_notices_a_drifted_readme(tmp_path, monkeypatch):
+    readme = _copy_exercise(2, tmp_path)
+    monkeypatch.setenv(E.ENV_VAR, str(tmp_path / "exercises"))
+    assert E.verify_worked(2) == []
+    text = readme.read_text()
+    item = '"args": {"size": 224, "kernel": 7, "stride": 2, "padding": 3}, "answer": 112}'
+    assert item in text
+    # an answer key the engine does not reproduce
+    readme.write_text(text.replace(item, item.replace("112", "111")))
+    problems = E.verify_worked(2)
+    assert any("README says '111', the engine gives '112'" in p for p in problems), problems
+    # a right answer key whose number the worked solution never shows
+    readme.write_text(text.replace(item, item.replace("224", "226").replace("112", "113")))
+    problems = E.verify_worked(2)
+    assert any("does not show the answer:\n113" in p for p in problems), problems
+
+
+# ------------------------------------------------------------------------------------------------
+# Planted mistakes are caught, with the instance, the expected and the given answer
+# ------------------------------------------------------------------------------------------------
+
+
+def _planted():
+    """(exercise, function, wrong implementation): the mistakes students make."""
+    s = {n: _solution(n) for n in NUMBERS}
+    one, two, three, four = s[1], s[2], s[3], s[4]
+    five, six, seven, eight, nine, ten, eleven = s[5], s[6], s[7], s[8], s[9], s[10], s[11]
+
+    def flip_rows_only(image, kernel, padding=0):
+        return one.cross_correlate(image, np.asarray(kernel)[::-1], padding)
+
+    def biased_running_var(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+        out = ten.batch_norm_step(x, gamma, beta, running_mean, running_var, momentum, eps)
+        out["running_var"] = (1 - momentum) * np.asarray(running_var) + momentum * out["var"]
+        return out
+
+    def momentum_swapped(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+        return ten.batch_norm_step(x, gamma, beta, running_mean, running_var, 1 - momentum, eps)
+
+    def no_relu_mask(x, conv_w, conv_b, fc_w, fc_b, target):
+        out = nine.backprop(x, conv_w, conv_b, fc_w, fc_b, target)
+        out["d_conv"] = out["d_relu"]
+        return out
+
+    def d_logits_without_onehot(x, conv_w, conv_b, fc_w, fc_b, target):
+        out = nine.backprop(x, conv_w, conv_b, fc_w, fc_b, target)
+        out["d_logits"] = out["probs"]
+        return out
+
+    def audit_against_stated_rows(input_shape, table):
+        # checks each row against the table's own (possibly wrong) previous row
+        found = []
+        for i, row in enumerate(table):
+            before = list(input_shape) if i == 0 else list(table[i - 1]["output"])
+            found += [[i, field, value] for _, field, value in eleven.audit(before, [row])]
+        return found
+
+    def macs_without_kernel_area(input_shape, layers):
+        counts = seven.network_macs(input_shape, layers)
+        return [n // layer[2] ** 2 if layer[0] == "conv" else n for layer, n in zip(layers, counts)]
+
+    def im2col_channels_last(image, kernel, stride=1, padding=0):
+        cols = eight.im2col(image, kernel, stride, padding)
+        c = np.shape(image)[0]
+        return cols.reshape(c, kernel * kernel, -1).transpose(1, 0, 2).reshape(cols.shape)
+
+    return [
+        (1, "cross_correlate", lambda image, kernel, padding=0: one.cross_correlate(image, kernel)),
+        (
+            1,
+            "convolve",
+            lambda image, kernel, padding=0: one.cross_correlate(image, kernel, padding),
+        ),
+        (1, "convolve", flip_rows_only),
+        (1, "coincide", lambda kernel: bool(np.array_equal(kernel, np.asarray(kernel).T))),
+        (
+            2,
+            "conv_output_size",
+            lambda size, kernel, stride=1, padding=0, dilation=1: (
+                (size - kernel + 2 * padding) // stride
+            ),
+        ),
+        (
+            2,
+            "conv_output_size",
+            lambda size, kernel, stride=1, padding=0, dilation=1: two.conv_output_size(
+                size, kernel, stride, padding
+            ),
+        ),
+        (2, "same_padding", lambda kernel, dilation=1: (kernel - 1) // 2),
+        (2, "kernel_for", lambda size_in, size_out, padding=0: size_in + 2 * padding - size_out),
+        (2, "stride_fits", lambda size, kernel, stride, padding=0: (size - kernel) % stride == 0),
+        (
+            3,
+            "pool_output_size",
+            lambda size, kernel, stride=None, padding=0: three.pool_output_size(
+                size, kernel, 1, padding
+            ),
+        ),
+        (3, "max_pool", lambda image, kernel, stride=None: three.max_pool(image, kernel, 1)),
+        (
+            3,
+            "max_pool_winners",
+            lambda image, kernel, stride=None: [
+                [(r % kernel, c % kernel) for r, c in row]
+                for row in three.max_pool_winners(image, kernel, stride)
+            ],
+        ),
+        (3, "unchanged_by_shift", lambda size, position, shift, kernel: True),
+        (
+            4,
+            "conv_transpose_output_size",
+            lambda size, kernel, stride=1, padding=0, output_padding=0: (
+                four.conv_transpose_output_size(size, kernel, stride, padding)
+            ),
+        ),
+        (
+            4,
+            "scatter_transpose",
+            lambda image, kernel, stride=1, padding=0: four.scatter_transpose(
+                image, np.asarray(kernel)[::-1, ::-1], stride, padding
+            ),
+        ),
+        (
+            4,
+            "input_sizes",
+            lambda output_size, kernel, stride, padding=0: four.input_sizes(
+                output_size, kernel, stride, padding
+            )[:1],
+        ),
+        (4, "output_padding_for", lambda size, kernel, stride, padding=0: (size - kernel) % stride),
+        (
+            5,
+            "conv_params",
+            lambda in_channels, out_channels, kernel, bias=True, groups=1: five.conv_params(
+                in_channels, out_channels, kernel, False, groups
+            ),
+        ),
+        (
+            5,
+            "conv_params",
+            lambda in_channels, out_channels, kernel, bias=True, groups=1: five.conv_params(
+                in_channels, out_channels, kernel, bias
+            ),
+        ),
+        (
+            5,
+            "linear_params",
+            lambda in_features, out_features, bias=True: in_features * out_features,
+        ),
+        (5, "batchnorm_params", lambda num_features: (4 * num_features, 0)),
+        (
+            5,
+            "network_params",
+            lambda input_shape, layers: [
+                0 if layer[0] == "bn" else n
+                for layer, n in zip(layers, five.network_params(input_shape, layers))
+            ],
+        ),
+        (
+            5,
+            "flattened_size",
+            lambda input_shape, layers: five.flattened_size(
+                input_shape, [layer for layer in layers if layer[0] != "pool"]
+            ),
+        ),
+        (6, "receptive_field", lambda layers: 1 + sum((layer[1] - 1) for layer in layers)),
+        (
+            6,
+            "output_stride",
+            lambda layers: six.output_stride(
+                [(k, n, 1) if k == "pool" and not rest else (k, n, *rest) for k, n, *rest in layers]
+            ),
+        ),
+        (
+            7,
+            "conv_macs",
+            lambda in_shape, out_channels, kernel, stride=1, padding=0: seven.conv_macs(
+                in_shape, out_channels, kernel, 1, padding
+            ),
+        ),
+        (
+            7,
+            "linear_macs",
+            lambda in_features, out_features: in_features * out_features + out_features,
+        ),
+        (7, "network_macs", macs_without_kernel_area),
+        (8, "im2col", im2col_channels_last),
+        (
+            8,
+            "conv_as_matmul",
+            lambda image, weight, stride=1, padding=0: eight.conv_as_matmul(
+                image, weight, stride, 0
+            ),
+        ),
+        (9, "backprop", no_relu_mask),
+        (9, "backprop", d_logits_without_onehot),
+        (10, "batch_norm_step", biased_running_var),
+        (10, "batch_norm_step", momentum_swapped),
+        (11, "audit", audit_against_stated_rows),
+        (
+            11,
+            "audit",
+            lambda input_shape, table: [
+                c for c in eleven.audit(input_shape, table) if c[1] != "params"
+            ],
+        ),
+    ]
+
+
+PLANTED = _planted()
+
+
+@pytest.mark.parametrize(
+    "n, function, wrong", PLANTED, ids=[f"{n}-{f}-{i}" for i, (n, f, _) in enumerate(PLANTED)]
+)
+def test_planted_mistake_is_caught_and_reported(n, function, wrong):
+    report = E.run_checks(n, _with(n, **{function: wrong}), max_examples=40, only=[function])
+    assert not report.ok, f"exercise {n}: the wrong {function} passed its checks"
+    (failure,) = report.failures
+    assert failure.kind == "wrong" and failure.function == function
+    assert failure.instance, "the report names the instance"
+    text = failure.format()
+    for part in ("instance:", f"{function}(", "expected (what the engine computes):", "given:"):
+        assert part in text, text
+    # the instance in the report really is a failing one
+    task = next(t for t in E.get_exercise(n).tasks() if t.function == function)
+    assert task.compare(task.oracle(**failure.instance), wrong(**failure.instance)) is not None
+
+
+def test_failure_report_reads_plainly():
+    ex = E.get_exercise(2)
+    wrong = _with(
+        2,
+        conv_output_size=lambda size, kernel, stride=1, padding=0, dilation=1: (
+            (size - kernel + 2 * padding) // stride
+        ),
+    )
+    text = E.run_checks(ex, wrong, only=["conv_output_size"]).format()
+    # hypothesis shrinks to the smallest instance: a 1-wide input and a 1-wide kernel
+    assert "conv_output_size(size=1, kernel=1, stride=1, padding=0, dilation=1)" in text
+    assert re.search(r"expected \(what the engine computes\):\n\s+1\n\s+given:\n\s+0", text), text
+    assert "hint:" in text and "0 of 1 functions pass" in text
+
+
+def test_a_crash_and_a_missing_function_are_reported():
+    def crashes(image, kernel, padding=0):
+        raise IndexError("index 3 is out of bounds")
+
+    mod = _with(1, cross_correlate=crashes)
+    del mod.coincide
+    report = E.run_checks(1, mod, max_examples=5)
+    kinds = {f.function: f for f in report.failures}
+    assert kinds["cross_correlate"].kind == "error"
+    assert "raised IndexError: index 3 is out of bounds" in kinds["cross_correlate"].format()
+    assert kinds["coincide"].kind == "missing"
+    assert "not found in your file" in kinds["coincide"].format()
+    assert "convolve" not in kinds
+
+
+def test_learner_cannot_change_the_instance_the_engine_sees():
+    right = _solution(1).cross_correlate
+
+    def answers_then_scribbles(image, kernel, padding=0):
+        out = right(image, kernel, padding)
+        kernel[...] = 0  # edits its argument in place after answering
+        return out
+
+    report = E.run_checks(
+        1,
+        _with(1, cross_correlate=answers_then_scribbles),
+        only=["cross_correlate"],
+        max_examples=10,
+    )
+    assert report.ok, report.format()
+
+
+# ------------------------------------------------------------------------------------------------
+# Fresh instances
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", NUMBERS)
+def test_new_instance_is_seeded_and_its_answers_come_from_the_engine(n):
+    items = E.new_instance(n, seed=3)
+    again = E.new_instance(n, seed=3)
+    assert [q.text for q, _ in items] == [q.text for q, _ in again]
+    solution = _solution(n)
+    tasks = {t.function: t for t in E.get_exercise(n).tasks()}
+    for q, answer in items:
+        assert tasks[q.function].compare(answer, getattr(solution, q.function)(**q.args)) is None
+
+
+def test_new_instances_differ_between_seeds():
+    texts = {E.format_new(2, seed) for seed in range(5)}
+    assert len(texts) > 1
+
+
+# ------------------------------------------------------------------------------------------------
+# The command line
+# ------------------------------------------------------------------------------------------------
+
+
+def test_cli_list_and_show():
+    code, out, _ = _run(["list"])
+    assert code == 0
+    for e in EXERCISES:
+        assert e.title in out
+    code, out, _ = _run(["show", "2"])
+    assert code == 0 and "## Problem" in out and E.WORKED_HEADING not in out
+    assert "conv_output_size" in out and "exercises check 2" in out
+    code, out, _ = _run(["show", "conv_output_size", "--worked"])
+    assert code == 0 and E.WORKED_HEADING in out
+
+
+def test_cli_check_a_learner_file(tmp_path):
+    ex = E.get_exercise(2)
+    good = tmp_path / "mine.py"
+    good.write_text(ex.solution.read_text())
+    code, out, _ = _run(["check", "2", "--solution", str(good), "--examples", "10"])
+    assert code == 0, out
+    assert "4 of 4 functions pass" in out and str(good) in out
+    bad = tmp_path / "off_by_one.py"
+    bad.write_text(ex.solution.read_text().replace("// stride + 1", "// stride"))
+    code, out, _ = _run(["check", "2", "--solution", str(bad), "--examples", "10"])
+    assert code == 1
+    assert "FAIL  conv_output_size: wrong answer" in out
+    assert "instance:" in out and "expected (what the engine computes):" in out and "given:" in out
+    code, out, _ = _run(["check", "2"])  # the untouched starter
+    assert code == 1 and "not written yet" in out
+
+
+def test_cli_new_hides_answers_unless_asked():
+    code, hidden, _ = _run(["new", "5", "--seed", "7"])
+    assert code == 0 and "Answers hidden" in hidden and "Answer key" not in hidden
+    code, shown, _ = _run(["new", "5", "--seed", "7", "--answers"])
+    assert code == 0 and "Answer key (computed by the engine)" in shown
+    assert shown.startswith(hidden.split("Answers hidden")[0])
+    tasks = {t.function: t for t in E.get_exercise(5).tasks()}
+    for q, answer in E.new_instance(5, seed=7):
+        assert tasks[q.function].text(answer) in shown
+
+
+def test_cli_errors_are_plain_messages(tmp_path, monkeypatch):
+    code, _, err = _run(["show", "99"])
+    assert code == 2 and "no exercise '99'" in err
+    code, _, err = _run(["check", "2", "--solution", str(tmp_path / "nope.py")])
+    assert code == 2 and "no such file" in err
+    monkeypatch.setenv(E.ENV_VAR, str(tmp_path))
+    monkeypatch.setattr(E, "_REPO", tmp_path)
+    with pytest.raises(FileNotFoundError, match="exercises folder not found"):
+        E.exercises_dir()
+    code, _, err = _run(["list"])
+    assert code == 2 and E.ENV_VAR in err and "pip install -e" in err
+
+
+def test_add_subparser_plugs_into_another_parser():
+    parser = argparse.ArgumentParser(prog="minitorch-cv")
+    sub = parser.add_subparsers(dest="command")
+    E.add_subparser(sub)
+    args = parser.parse_args(["exercises", "new", "3", "--seed", "4", "--answers"])
+    assert (args.number, args.seed, args.answers) == ("3", 4, True)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert args.func(args) == 0
+    assert "Answer key" in out.getvalue()
+    args = parser.parse_args(["exercises", "check", "1", "--solution", "x.py", "--seed", "2"])
+    assert (args.solution, args.seed, args.examples) == ("x.py", 2, E.DEFAULT_EXAMPLES)
+
+
+def test_exercises_dir_follows_the_environment_variable(tmp_path, monkeypatch):
+    _copy_exercise(6, tmp_path)
+    monkeypatch.setenv(E.ENV_VAR, str(tmp_path / "exercises"))
+    assert E.exercises_dir() == tmp_path / "exercises"
+    assert [e.number for e in E.list_exercises()] == [6]
+    assert E.run_checks(6, E.get_exercise(6).solution, max_examples=5).ok
