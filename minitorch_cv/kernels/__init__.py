@@ -10,9 +10,11 @@ and Conv2d's input gradient is conv_transpose2d, ConvTranspose2d's is conv2d.
 
 The backend (numpy: im2col_numpy.py, cupy: im2col_cupy.py, imported only when a CuPy array comes
 in) supplies the primitives `pad`, `windows`, `col2im_add`, `im2col`, `col2im` (same signatures
-as in im2col_numpy.py) and the constant `WORKSPACE_BYTES` (bytes of unfolded matrix per chunk;
-a GPU backend can make it large enough for the whole batch); optionally `run_tasks` to spread
-chunks over threads. The GEMM drivers below are written once for both through `xp`.
+as in im2col_numpy.py) and the constant `WORKSPACE_BYTES` (bytes of unfolded matrix per chunk);
+optionally `run_tasks` to spread chunks over threads. The GEMM drivers below are tuned for CPU
+caches and BLAS threads; for CuPy arrays each hands over, in one line, to the GPU driver of the
+same name in im2col_cupy.py (CUDA im2col, one cuBLAS GEMM per chunk of whole images, col2im as a
+gather), which computes the same thing.
 
 Arguments are normalised pairs: kernel_size, stride, dilation (h, w); padding
 ((top, bottom), (left, right)); shapes follow kernels.shapes.
@@ -30,6 +32,9 @@ from .shapes import conv_out, conv_transpose_out
 # columns below it; the measurements behind the choice are in im2col_numpy.py's docstring.
 CHANNELS_LAST_MIN = 16
 
+# Weight gradients add up per-chunk products in this many fixed runs (see conv2d_weight).
+SUM_RUNS = 8
+
 
 def backend(*arrays):
     """The kernel module for these arrays: im2col_numpy, or im2col_cupy for CuPy arrays."""
@@ -38,6 +43,13 @@ def backend(*arrays):
     from . import im2col_cupy  # lazy: importing the package never imports CuPy
 
     return im2col_cupy
+
+
+def cuda_kernels(*arrays):
+    """im2col_cupy (the CUDA kernels) for CuPy arrays, None for NumPy ones: what an op asks
+    before taking its GPU path, `if (gpu := kernels.cuda_kernels(x)) is not None: ...`."""
+    impl = backend(*arrays)
+    return None if impl is im2col_numpy else impl
 
 
 def pad(x, padding, channels_last=False, value=0.0, out=None):
@@ -118,6 +130,8 @@ def conv2d(x, w, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1
     """
     xp = xp_of(x, w)
     impl = backend(x, w)
+    if impl is not im2col_numpy:  # GPU: CUDA im2col + one cuBLAS GEMM per chunk of images
+        return impl.conv2d(x, w, bias, stride, padding, dilation, groups)
     w = xp.ascontiguousarray(w)
     n, c, h, wd = x.shape
     f, cg, kh, kw = w.shape
@@ -183,6 +197,8 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=((0, 0), (0, 0)), d
     """
     xp = xp_of(x, gy)
     impl = backend(x, gy)
+    if impl is not im2col_numpy:  # GPU: CUDA im2col + one cuBLAS GEMM per chunk of images
+        return impl.conv2d_weight(x, gy, kernel_size, stride, padding, dilation, groups)
     gy = xp.ascontiguousarray(gy)
     n, c, _, _ = x.shape
     _, f, oh, ow = gy.shape
@@ -195,9 +211,16 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=((0, 0), (0, 0)), d
     nb, rb = _max_chunk(n, oh, row_bytes, impl.WORKSPACE_BYTES)
     acc_shape = (kk, fg) if cl else (fg, kk)
 
-    def state():  # per worker: column and gradient chunks, and its own partial sum of gw
+    def state():  # per worker: column and gradient chunks, and a product buffer
         bufs = xp.empty(nb * rb * ow * kk, x.dtype), xp.empty(nb * rb * ow * fg, x.dtype)
-        return bufs, xp.zeros(acc_shape, x.dtype), xp.empty(acc_shape, x.dtype)
+        return bufs, xp.empty(acc_shape, x.dtype)
+
+    # The sum over chunks is split into a fixed number of contiguous runs, each added up in order
+    # and then added together in order: the rounding, and so the result, is the same whatever the
+    # number of threads or their timing (a resumed run must reproduce an uninterrupted one).
+    chunks = list(_chunks(n, oh, row_bytes, impl.WORKSPACE_BYTES))
+    bounds = np.linspace(0, len(chunks), min(SUM_RUNS, len(chunks)) + 1).astype(int)
+    runs = [chunks[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
     for g in range(groups):
         gyg = gy[:, g * fg : (g + 1) * fg]
@@ -205,29 +228,34 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=((0, 0), (0, 0)), d
             impl.pad(x[:, g * cg : (g + 1) * cg], padding, cl), (kh, kw), stride, dilation, cl
         )
         v = v[:, :oh, :ow] if cl else v[..., :oh, :ow]
+        partial = [None] * len(runs)
 
-        def work(st, chunk, v=v, gyg=gyg):
-            ((buf, gbuf), acc, tmp), (i0, i1, r0, r1) = st, chunk
-            m, rows = i1 - i0, r1 - r0
-            if cl:
-                cols = buf[: m * rows * ow * kk].reshape(m, rows, ow, kh, kw, cg)
-                xp.copyto(cols, v[i0:i1, r0:r1])
-                gt = gbuf[: m * rows * ow * fg].reshape(m, rows, ow, fg)
-                gt[...] = gyg[i0:i1, :, r0:r1].transpose(0, 2, 3, 1)
-                xp.matmul(cols.reshape(-1, kk).T, gt.reshape(-1, fg), out=tmp)  # (K, px) @ (px, F)
-                acc += tmp
-            else:
-                cols = buf[: m * rows * ow * kk].reshape(m, kk, rows * ow)
-                xp.copyto(cols.reshape(m, cg, kh, kw, rows, ow), v[i0:i1, ..., r0:r1, :])
-                for j in range(m):
-                    gj = gyg[i0 + j, :, r0:r1].reshape(fg, rows * ow)
-                    xp.matmul(gj, cols[j].T, out=tmp)  # (F, px) @ (px, K)
+        def work(st, k, v=v, gyg=gyg, partial=partial):
+            (buf, gbuf), tmp = st
+            acc = xp.zeros(acc_shape, x.dtype)
+            for i0, i1, r0, r1 in runs[k]:
+                m, rows = i1 - i0, r1 - r0
+                if cl:
+                    cols = buf[: m * rows * ow * kk].reshape(m, rows, ow, kh, kw, cg)
+                    xp.copyto(cols, v[i0:i1, r0:r1])
+                    gt = gbuf[: m * rows * ow * fg].reshape(m, rows, ow, fg)
+                    gt[...] = gyg[i0:i1, :, r0:r1].transpose(0, 2, 3, 1)
+                    # (K, px) @ (px, F)
+                    xp.matmul(cols.reshape(-1, kk).T, gt.reshape(-1, fg), out=tmp)
                     acc += tmp
+                else:
+                    cols = buf[: m * rows * ow * kk].reshape(m, kk, rows * ow)
+                    xp.copyto(cols.reshape(m, cg, kh, kw, rows, ow), v[i0:i1, ..., r0:r1, :])
+                    for j in range(m):
+                        gj = gyg[i0 + j, :, r0:r1].reshape(fg, rows * ow)
+                        xp.matmul(gj, cols[j].T, out=tmp)  # (F, px) @ (px, K)
+                        acc += tmp
+            partial[k] = acc
 
-        states = _run(impl, list(_chunks(n, oh, row_bytes, impl.WORKSPACE_BYTES)), work, state)
-        acc = states[0][1]
-        for other in states[1:]:  # one partial sum per worker
-            acc += other[1]
+        _run(impl, list(range(len(runs))), work, state)
+        acc = partial[0]
+        for other in partial[1:]:
+            acc += other
         if cl:
             gw[g * fg : (g + 1) * fg] = acc.reshape(kh, kw, cg, fg).transpose(3, 2, 0, 1)
         else:
@@ -254,6 +282,8 @@ def conv_transpose2d(x, w, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)),
     """
     xp = xp_of(x, w)
     impl = backend(x, w)
+    if impl is not im2col_numpy:  # GPU: one cuBLAS GEMM per chunk, then the CUDA col2im gather
+        return impl.conv_transpose2d(x, w, bias, stride, padding, output_padding, dilation, groups)
     x, w = xp.ascontiguousarray(x), xp.ascontiguousarray(w)
     n, cin, h, wd = x.shape
     _, cog, kh, kw = w.shape
