@@ -1,11 +1,664 @@
-"""The `minitorch-cv` command line: the only module that reads argv."""
+"""The `minitorch-cv` command line: the only module that reads argv.
+
+    minitorch-cv train                     # small CNN on the synthetic shapes set, offline, < 1 min
+    minitorch-cv train --model e2 --dataset cifar10 --epochs 10 --augment --out runs/e2
+    minitorch-cv train --out runs/e2 --resume --epochs 20     # continue (or extend) a run
+    minitorch-cv evaluate runs/e2 --split test                # metrics JSON + plots
+    minitorch-cv summary --model small_cnn --input-size 3,32,32
+    minitorch-cv datasets                                     # what is found locally, and where
+    minitorch-cv demo                                         # an MLP on two spirals
+
+Every command's options: `minitorch-cv COMMAND --help`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import inspect
+import json
+import math
+import os
 import sys
+import time
+from pathlib import Path
 
 from . import __version__
+
+RUN_FILES = ("config.json", "last.npz", "best.npz", "history.csv", "history.json", "metrics.json",
+             "curves.png", "confusion_matrix.png", "segmentation.png")  # fmt: skip
+
+
+class CLIError(Exception):
+    """A problem with the command's input: printed as one line, exit status 2."""
+
+
+# --------------------------------------------------------------------------- models
+
+
+def _small_cnn(input_shape, num_classes: int, width: int = 16):
+    """Three [conv3 p1 + BN + ReLU + pool2] blocks (width, 2 width, 4 width channels), one more
+    conv3 p1 + BN + ReLU, a global max pool and a Linear to the classes; any input of 8x8 or more
+    (3x32x32, 1x28x28, ...). The global max pool makes the answer independent of where a feature
+    (a shape's corner, say) sits in the image, which is what lets it learn in a few epochs."""
+    from . import layers as nn
+
+    c, h, w = input_shape
+    if h < 8 or w < 8:
+        raise CLIError(f"small_cnn: input {tuple(input_shape)} is too small (needs 8x8 or more)")
+    layers = []
+    for out in (width, 2 * width, 4 * width):
+        layers += [nn.Conv2d(c, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(),
+                   nn.MaxPool2d(2)]  # fmt: skip
+        c = out
+    layers += [nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU()]
+    return nn.Sequential(*layers, nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
+
+
+def _mlp(input_shape, num_classes: int, hidden: int = 256):
+    """Flatten, two hidden Linear + ReLU layers (hidden, hidden // 2), Linear to the classes."""
+    from . import layers as nn
+
+    n = math.prod(input_shape)
+    return nn.Sequential(nn.Flatten(), nn.Linear(n, hidden), nn.ReLU(),
+                         nn.Linear(hidden, hidden // 2), nn.ReLU(),
+                         nn.Linear(hidden // 2, num_classes))  # fmt: skip
+
+
+def _small_fcn(input_shape, num_classes: int, width: int = 16):
+    """A small U-Net-like segmenter: 3 x [conv3 + BN + ReLU, pool2] down to 1/8 size, a conv3
+    there, then 3 x [ConvTranspose2d(k2, s2) + BN + ReLU, add the encoder map of that size,
+    conv3 + BN + ReLU] back up, and a 1x1 conv to the classes. H and W: multiples of 8."""
+    from . import layers as nn
+
+    c, h, w = input_shape
+    if h % 8 or w % 8:
+        raise CLIError(f"small_fcn: input {tuple(input_shape)} needs H and W divisible by 8")
+
+    def cbr(layer, cout):
+        return nn.Sequential(layer, nn.BatchNorm2d(cout), nn.ReLU())
+
+    def conv(cin, cout):
+        return cbr(nn.Conv2d(cin, cout, 3, padding=1, bias=False), cout)
+
+    def up(cin, cout):
+        return cbr(nn.ConvTranspose2d(cin, cout, 2, stride=2, bias=False), cout)
+
+    class SmallFCN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            w1, w2, w3 = width, 2 * width, 4 * width
+            self.down = nn.ModuleList([conv(c, w1), conv(w1, w2), conv(w2, w3)])
+            self.pool = nn.MaxPool2d(2)
+            self.middle = conv(w3, w3)
+            self.up = nn.ModuleList([up(w3, w3), up(w2, w2), up(w1, w1)])
+            self.mix = nn.ModuleList([conv(w3, w2), conv(w2, w1), conv(w1, w1)])
+            self.head = nn.Conv2d(w1, num_classes, 1)
+
+        def forward(self, x):
+            skips = []
+            for block in self.down:
+                x = block(x)
+                skips.append(x)  # full, 1/2 and 1/4 size
+                x = self.pool(x)
+            x = self.middle(x)
+            for upsample, mix, skip in zip(self.up, self.mix, reversed(skips)):
+                x = mix(upsample(x) + skip)  # additive skip: no channel concat needed
+            return self.head(x)
+
+    return SmallFCN()
+
+
+# name -> (builder(input_shape, num_classes), task, description)
+_CLI_MODELS = {
+    "small_cnn": (_small_cnn, "classification",
+                  "3 x [conv3 + BN + ReLU + pool2] 16-32-64, conv3, global max pool, Linear"),
+    "mlp": (_mlp, "classification", "Flatten, Linear 256 + ReLU, Linear 128 + ReLU, Linear"),
+    "small_fcn": (_small_fcn, "segmentation",
+                  "U-Net-like 16-32-64, 3 pools, ConvTranspose + additive skips, 1x1 conv"),
+}  # fmt: skip
+
+
+def _zoo():
+    """The `minitorch_cv.models` package when it offers `get(name, **options)`, else None."""
+    try:
+        from . import models
+    except ImportError:
+        return None
+    return models if callable(getattr(models, "get", None)) else None
+
+
+def _zoo_entries() -> dict:
+    zoo = _zoo()
+    if zoo is None or not callable(getattr(zoo, "list_models", None)):
+        return {}
+    return {m.name: m for m in zoo.list_models()}
+
+
+def model_names() -> list[str]:
+    """Every model name the CLI knows: the model zoo's, then the CLI's own."""
+    return list(_zoo_entries()) + [n for n in _CLI_MODELS if n not in _zoo_entries()]
+
+
+def build_model(name: str, input_shape, num_classes: int, task: str | None = None):
+    """Build model `name` for inputs of `input_shape` (C, H, W) and `num_classes` classes.
+
+    Looks in `minitorch_cv.models` first (passing in_channels / num_classes / image_size when its
+    builder takes them), then in the CLI's `_CLI_MODELS`. Unknown name: CLIError listing them.
+    """
+    entries = _zoo_entries()
+    key = str(name).strip().lower()
+    zoo_key = key.replace("_", "-")
+    if zoo_key in entries:
+        entry = entries[zoo_key]
+        if task is not None and getattr(entry, "task", task) != task:
+            raise CLIError(f"model {name!r} is a {entry.task} model, the dataset is for {task}")
+        params = inspect.signature(entry.builder).parameters
+        c, h, w = input_shape
+        wanted = {"in_channels": c, "num_classes": num_classes, "image_size": h,
+                  "input_size": tuple(input_shape)}  # fmt: skip
+        return _zoo().get(zoo_key, **{k: v for k, v in wanted.items() if k in params})
+    cli_key = key.replace("-", "_")
+    if cli_key in _CLI_MODELS:
+        builder, model_task, _ = _CLI_MODELS[cli_key]
+        if task is not None and model_task != task:
+            raise CLIError(
+                f"model {name!r} is a {model_task} model, the dataset is for {task}; "
+                f"pick a {task} model from `minitorch-cv summary --list`"
+            )
+        return builder(tuple(input_shape), num_classes)
+    raise CLIError(f"unknown model {name!r}; valid models: {', '.join(model_names())}")
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _dataset_key(name: str) -> str:
+    from .data.registry import DATASETS, canonical_name
+
+    try:
+        return canonical_name(name)
+    except ValueError:
+        raise CLIError(f"unknown dataset {name!r}; valid datasets: {', '.join(DATASETS)}") from None
+
+
+def _first(ds, limit):
+    from .data import Subset
+
+    if limit is None or limit >= len(ds):
+        return ds
+    return Subset(ds, list(range(limit)))
+
+
+def _split(cfg: dict, name: str):
+    """Split `name` of the config's dataset, at most cfg['limit'] items (synthetic sets are then
+    generated at that size), downloading missing files when cfg['download'] is set."""
+    from .data import get_dataset
+    from .data.registry import DATASETS
+    from .data.synthetic import DEFAULT_COUNTS
+
+    key = _dataset_key(cfg["dataset"])
+    info, limit = DATASETS[key], cfg.get("limit")
+    kw = {"download": True} if info.files and cfg.get("download") else {}
+    if not info.files and limit is not None:
+        kw["n"] = min(int(limit), DEFAULT_COUNTS.get(name, int(limit)))
+    return get_dataset(key, name, cfg.get("data_dir"), **kw)
+
+
+def load_splits(cfg: dict) -> dict:
+    """{'train', 'val', 'test'} datasets for a config: the dataset's own val split when it has
+    one, else a seeded 80/20 split of its training set; 'test' when the dataset has one."""
+    from .data import random_split
+    from .data.registry import DATASETS
+
+    splits = DATASETS[_dataset_key(cfg["dataset"])].splits
+    limit = cfg.get("limit")
+    train = _split(cfg, "train")
+    if "val" in splits:
+        val = _split(cfg, "val")
+    else:
+        train, val = random_split(train, (0.8, 0.2), seed=cfg["seed"])
+    test = _split(cfg, "test") if "test" in splits else None
+    out = {"train": _first(train, limit), "val": _first(val, limit)}
+    out["test"] = None if test is None else _first(test, limit)
+    return out
+
+
+def _augmentation(task: str, image_shape):
+    from .data import transforms as T
+
+    _, h, w = image_shape
+    return T.Compose([T.RandomHorizontalFlip(), T.RandomCrop((h, w), padding=max(1, h // 8))])
+
+
+# --------------------------------------------------------------------------- train
+
+TRAIN_DEFAULTS = {
+    "model": "small_cnn",
+    "dataset": "shapes",
+    "data_dir": None,
+    "epochs": 5,
+    "batch_size": 64,
+    "lr": 3e-3,
+    "optimizer": "adam",
+    "weight_decay": 0.0,
+    "scheduler": "cosine",
+    "augment": False,
+    "early_stopping": "none",
+    "grad_clip": None,
+    "device": "cpu",
+    "seed": 0,
+    "limit": None,
+}
+# settings a resumed run may change; the others must match the run's config.json
+_RESUMABLE = {"epochs", "device", "data_dir"}
+
+
+def parse_early_stopping(spec: str):
+    """'none', 'patience:N', 'ratio' (= ratio:1.1:5) or 'ratio:R:W' -> an EarlyStopping or None."""
+    from .train import EarlyStopping
+
+    s = str(spec).strip().lower()
+    parts = s.split(":")
+    try:
+        if s in ("none", "off", ""):
+            return None
+        if parts[0] == "patience" and len(parts) == 2:
+            return EarlyStopping(patience=int(parts[1]))
+        if parts[0] == "ratio" and len(parts) <= 3:
+            r = float(parts[1]) if len(parts) > 1 else 1.1
+            w = int(parts[2]) if len(parts) > 2 else 5
+            return EarlyStopping(ratio=r, ratio_patience=w)
+    except ValueError as e:
+        raise CLIError(f"--early-stopping {spec!r}: {e}") from None
+    raise CLIError(
+        f"--early-stopping {spec!r} is not understood; use none, patience:N (stop after N "
+        "epochs without a better val loss), ratio (val loss above 1.1 x its minimum for 5 "
+        "epochs) or ratio:R:W"
+    )
+
+
+def _optimizer(cfg, params):
+    from . import optim
+
+    name, lr, wd = cfg["optimizer"].lower(), cfg["lr"], cfg["weight_decay"]
+    if name == "sgd":
+        return optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd)
+    if name == "adam":
+        return optim.Adam(params, lr=lr, weight_decay=wd)
+    if name == "adamw":
+        return optim.AdamW(params, lr=lr, weight_decay=wd)
+    raise CLIError(f"unknown optimizer {cfg['optimizer']!r}; valid optimizers: sgd, adam, adamw")
+
+
+def _scheduler(cfg, opt):
+    from .optim import lr_scheduler as S
+
+    name = (cfg["scheduler"] or "none").lower()
+    if name == "none":
+        return None
+    if name == "cosine":
+        return S.CosineAnnealingLR(opt, T_max=max(1, cfg["epochs"]))
+    if name == "step":
+        return S.StepLR(opt, step_size=max(1, cfg["epochs"] // 3), gamma=0.1)
+    if name == "plateau":
+        return S.ReduceLROnPlateau(opt, factor=0.5, patience=2)
+    raise CLIError(f"unknown scheduler {cfg['scheduler']!r}; valid schedulers: none, cosine, "
+                   "step, plateau")  # fmt: skip
+
+
+def _loss(task: str):
+    from . import layers as nn
+
+    return (
+        nn.CrossEntropyLoss(ignore_index=255) if task == "segmentation" else nn.CrossEntropyLoss()
+    )
+
+
+def _final_metrics(model, loader, task: str, classes, device) -> dict:
+    """Loss and metrics over a loader, JSON-ready, plus the confusion matrix."""
+    from .train import evaluate
+    from .train import metrics as M
+
+    k = len(classes)
+    if task == "segmentation":
+        ms = [M.PixelAccuracy(255), M.MeanIoU(k, 255), M.IoU(k, 255), M.ConfusionMatrix(k, 255)]
+    else:
+        ms = [M.Accuracy(), M.MeanRecall(k), M.ConfusionMatrix(k)]
+    res = evaluate(model, _loss(task), loader, ms, device)
+    cm = ms[-1]
+    out = {k_: v for k_, v in res.items() if not hasattr(v, "shape")}
+    per_class = {"recall": cm.recall(), "precision": cm.precision()}
+    if task == "segmentation":
+        per_class["iou"] = cm.iou()
+    out["per_class"] = {
+        name: {c: (None if math.isnan(v) else float(v)) for c, v in zip(map(str, classes), vals)}
+        for name, vals in per_class.items()
+    }
+    out["confusion_matrix"] = cm.compute().tolist()
+    out["classes"] = [str(c) for c in classes]
+    return {k_: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k_, v in out.items()}  # fmt: skip
+
+
+def _result_plots(model, loader, task, classes, cm, folder: Path, suffix: str = "") -> list:
+    """confusion_matrix.png (classification) or segmentation.png (first 4 images)."""
+    import numpy as np
+
+    from .tensor import Tensor, no_grad
+    from .train import plots
+
+    if task != "segmentation":
+        path = folder / f"confusion_matrix{suffix}.png"
+        return [plots.plot_confusion_matrix(np.asarray(cm), path, [str(c) for c in classes])]
+    x, y = next(iter(loader))
+    x, y = x[:4], y[:4]
+    was = model.training
+    model.eval()
+    with no_grad():
+        pred = model(x)
+    model.train(was)
+    return [plots.plot_segmentation(Tensor(x.data), y, pred, folder / f"segmentation{suffix}.png",
+                                    class_names=[str(c) for c in classes])]  # fmt: skip
+
+
+def _check_device(spec) -> None:
+    """A CLIError now, rather than a traceback later, for a device that cannot be used."""
+    from .backend import cupy_module
+    from .backend import device as parse_device
+
+    try:
+        dev = parse_device(spec)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    if dev.type == "cuda":
+        try:
+            cupy_module()
+        except RuntimeError as e:
+            raise CLIError(str(e)) from None
+
+
+def _holds_run(folder: Path) -> list[str]:
+    return [
+        f for f in ("config.json", "last.npz", "best.npz", "history.json") if (folder / f).exists()
+    ]
+
+
+def _write_json(path: Path, obj) -> None:
+    from .train.history import _write_text
+
+    _write_text(path, json.dumps(obj, indent=1) + "\n")
+
+
+def _train_config(args) -> tuple[dict, Path]:
+    """The run's settings: the defaults, overridden by config.json on --resume, overridden by the
+    options given on the command line; and the output folder."""
+    given = {k: getattr(args, k) for k in TRAIN_DEFAULTS if getattr(args, k) is not None}
+    if args.resume and args.overwrite:
+        raise CLIError("--resume and --overwrite exclude each other")
+    if args.resume:
+        if args.out is None:
+            raise CLIError("--resume needs --out, the folder of the run to continue")
+        out = Path(args.out)
+        if not (out / "last.npz").exists() or not (out / "config.json").exists():
+            raise CLIError(f"nothing to resume in {out}: it has no config.json and last.npz")
+        saved = json.loads((out / "config.json").read_text())
+        cfg = {k: saved.get(k, v) for k, v in TRAIN_DEFAULTS.items()}
+        for k, v in given.items():
+            if k not in _RESUMABLE and v != cfg[k]:
+                raise CLIError(
+                    f"--{k.replace('_', '-')} {v} differs from the run's {cfg[k]!r} "
+                    f"({out / 'config.json'}); a resumed run keeps its settings (only "
+                    f"{', '.join('--' + r.replace('_', '-') for r in sorted(_RESUMABLE))} "
+                    "may change)"
+                )
+        cfg.update(given)
+        return cfg, out
+    cfg = {**TRAIN_DEFAULTS, **given}
+    if args.out is None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out = Path("runs") / f"{cfg['model']}-{cfg['dataset']}-{stamp}"
+    else:
+        out = Path(args.out)
+    found = _holds_run(out)
+    if found and not args.overwrite:
+        raise CLIError(
+            f"output folder {out} already holds a run ({', '.join(found)}); pass --resume to "
+            "continue it, --overwrite to replace it, or choose another --out"
+        )
+    if args.overwrite:
+        for f in RUN_FILES:
+            (out / f).unlink(missing_ok=True)
+    return cfg, out
+
+
+def _cmd_train(args) -> int:
+    from . import manual_seed
+    from .data import DataLoader
+    from .train import HistoryWriter, fit, load_model_state, plots
+
+    t_start = time.perf_counter()
+    cfg, out = _train_config(args)
+    args.run_folder = out  # for the resume hint after Ctrl-C
+    cfg["download"] = args.download  # how to get the files, not a setting of the run
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    _dataset_key(cfg["dataset"])  # unknown names fail before any work
+    if (
+        cfg["model"].strip().lower().replace("-", "_") not in _CLI_MODELS
+        and cfg["model"].strip().lower().replace("_", "-") not in _zoo_entries()
+    ):
+        raise CLIError(f"unknown model {cfg['model']!r}; valid models: {', '.join(model_names())}")
+    early = parse_early_stopping(cfg["early_stopping"])
+    _check_device(cfg["device"])
+
+    splits = load_splits(cfg)
+    train_set = splits["train"]
+    task, shape, classes = train_set.task, tuple(train_set.image_shape), list(train_set.classes)
+    manual_seed(cfg["seed"])
+    model = build_model(cfg["model"], shape, len(classes), task)
+    opt = _optimizer(cfg, model.parameters())
+    sched = _scheduler(cfg, opt)
+    dev = cfg["device"]
+    aug = _augmentation(task, shape) if cfg["augment"] else None
+    train_loader = DataLoader(train_set, cfg["batch_size"], shuffle=True, seed=cfg["seed"],
+                              transform=aug, device=dev)  # fmt: skip
+    val_loader = DataLoader(splits["val"], cfg["batch_size"], device=dev)
+    n_params = model.num_parameters()
+    info = {"version": __version__, "task": task, "input_shape": list(shape),
+            "num_classes": len(classes), "classes": [str(c) for c in classes],
+            "parameters": n_params, "sizes": {k: (None if v is None else len(v))
+                                              for k, v in splits.items()}}  # fmt: skip
+    config = {**{k: v for k, v in cfg.items() if k != "download"}, **info, "out": str(out)}
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / "config.json", config)  # on --resume: the same, with the new --epochs
+    say(f"training {cfg['model']} ({n_params:,} parameters) on {cfg['dataset']} "
+        f"({len(train_set)} train / {len(splits['val'])} val images) for {cfg['epochs']} "
+        f"epochs on {dev}; writing {out}")  # fmt: skip
+
+    callbacks = ([early] if early else []) + [HistoryWriter(out)]
+    history = fit(model, _loss(task), opt, train_loader, val_loader, epochs=cfg["epochs"],
+                  scheduler=sched, callbacks=callbacks, device=dev,
+                  grad_clip=cfg["grad_clip"], checkpoint_dir=out, resume=bool(args.resume),
+                  progress=not args.quiet,
+                  meta={"config": config, "model": cfg["model"]})  # fmt: skip
+    if history:
+        history.to_csv(out / "history.csv")
+        history.to_json(out / "history.json")
+        plots.plot_history(history, out / "curves.png", title=f"{cfg['model']} on {cfg['dataset']}")
+
+    # final metrics with the best epoch's weights (by validation loss, or the early-stopping one)
+    best = out / "best.npz"
+    if best.exists():
+        load_model_state(model, best)
+    split = "test" if splits["test"] is not None else "val"
+    loader = DataLoader(splits[split], cfg["batch_size"], device=dev)
+    metrics = _final_metrics(model, loader, task, classes, dev)
+    monitor = "val_loss"
+    if early is not None:
+        monitor = early.monitor
+    best_row = history.best(monitor, early.mode if early else "min")
+    result = {"split": split, "checkpoint": "best.npz", "best_epoch": history.best_epoch(monitor),
+              "epochs_run": len(history), "stop_reason": getattr(history, "stop_reason", ""),
+              "best_epoch_logs": best_row, "seconds": time.perf_counter() - t_start,
+              **metrics}  # fmt: skip
+    _write_json(out / "metrics.json", result)
+    _result_plots(model, loader, task, classes, metrics["confusion_matrix"], out)
+
+    if task == "segmentation":
+        headline = (
+            f"{split} pixel accuracy {metrics['pixel_acc']:.2%}, mean IoU {metrics['miou']:.3f}"
+        )
+    else:
+        headline = f"{split} accuracy {metrics['acc']:.2%}"
+    say(f"{headline} (best epoch {result['best_epoch']} of {len(history)}"
+        + (f"; stopped early: {result['stop_reason']}" if result["stop_reason"] else "")
+        + f") in {result['seconds']:.1f} s; results in {out}")  # fmt: skip
+    return 0
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def _cmd_evaluate(args) -> int:
+    from .data import DataLoader
+    from .data.registry import DATASETS
+    from .train import load_checkpoint, load_model_state
+
+    path = Path(args.checkpoint)
+    if path.is_dir():
+        cands = [path / "best.npz", path / "last.npz"]
+        found = [c for c in cands if c.exists()]
+        if not found:
+            raise CLIError(f"{path} holds no checkpoint (best.npz or last.npz)")
+        path = found[0]
+    ck = load_checkpoint(path)
+    cfg = (ck.get("meta") or {}).get("config")
+    if cfg is None:
+        raise CLIError(f"{path} does not record the config of its run (model and dataset); "
+                       "it was not written by `minitorch-cv train`")  # fmt: skip
+    cfg = {**cfg}
+    if args.data_dir is not None:
+        cfg["data_dir"] = args.data_dir
+    cfg["limit"] = args.limit
+    key = _dataset_key(cfg["dataset"])
+    info = DATASETS[key]
+    if args.split not in info.splits and args.split != "val":
+        raise CLIError(f"dataset {key!r} has no split {args.split!r}; valid splits: "
+                       f"{', '.join(info.splits)}")  # fmt: skip
+    cfg["download"] = args.download
+    if args.split in info.splits and args.split != "train":
+        ds = _first(_split(cfg, args.split), args.limit)
+    else:
+        ds = load_splits(cfg)[args.split]  # 'val' carved out of train, or 'train' itself
+    classes = list(ds.classes)
+    model = build_model(cfg["model"], tuple(ds.image_shape), len(classes), ds.task)
+    device = args.device or "cpu"
+    _check_device(device)
+    model.to(device)
+    load_model_state(model, ck)
+    loader = DataLoader(ds, args.batch_size, device=device)
+    metrics = _final_metrics(model, loader, ds.task, classes, device)
+    result = {"checkpoint": str(path), "epoch": ck["epoch"], "split": args.split,
+              "model": cfg["model"], "dataset": key, "n": len(ds), **metrics}  # fmt: skip
+    out = Path(args.out) if args.out else path.parent
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / f"metrics-{args.split}.json", result)
+    _result_plots(
+        model, loader, ds.task, classes, metrics["confusion_matrix"], out, f"-{args.split}"
+    )
+    print(json.dumps(result if args.full else {k: v for k, v in result.items()
+                                               if k not in ("confusion_matrix", "per_class")},
+                     indent=1))  # fmt: skip
+    return 0
+
+
+# --------------------------------------------------------------------------- reproduce
+
+
+def _cmd_reproduce(args) -> int:
+    """Run one experiment of the course reports (minitorch_cv.recipes) and print its result row."""
+    try:
+        from . import recipes
+    except ImportError:
+        raise CLIError("the experiment recipes (minitorch_cv.recipes) are not installed") from None
+    if args.list or args.experiment is None:
+        for r in recipes.list_recipes():
+            reported = r.reported.get(r.metric)
+            shown = "-" if reported is None else f"{reported:.4g}"
+            print(
+                f"{r.name:<24} {r.model:<22} {r.dataset:<15} {r.metric} {shown:<8} {r.description}"
+            )
+        return 0
+    try:
+        recipe = recipes.get_recipe(args.experiment)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    row = recipes.run_recipe(
+        recipe, args.data_dir, args.out, epochs=args.epochs, device=args.device,
+        weights=args.weights, seed=args.seed, limit=args.limit, progress=not args.quiet,
+        resume=args.resume, overwrite=args.overwrite, results_table=args.results_table,
+    )  # fmt: skip
+    if not args.quiet:
+        print(json.dumps(row, indent=1, default=str))
+    return 0
+
+
+# --------------------------------------------------------------------------- summary, datasets
+
+
+def _parse_shape(text: str) -> tuple:
+    try:
+        shape = tuple(int(v) for v in str(text).replace("x", ",").split(",") if v.strip())
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise CLIError(f"--input-size {text!r}: expected C,H,W such as 3,32,32")
+    return shape
+
+
+def _cmd_summary(args) -> int:
+    import importlib
+
+    if args.list:
+        entries = _zoo_entries()
+        for name, e in entries.items():
+            print(f"{name:<24} {e.task:<15} {'x'.join(map(str, e.input_size)):<10} {e.description}")
+        for name, (_, task, desc) in _CLI_MODELS.items():
+            if name not in entries:
+                print(f"{name:<24} {task:<15} {'any':<10} {desc}")
+        return 0
+    entry = _zoo_entries().get(args.model.strip().lower().replace("_", "-"))
+    shape = _parse_shape(args.input_size) if args.input_size else (
+        tuple(entry.input_size) if entry else (3, 32, 32))  # fmt: skip
+    k = args.num_classes or (entry.num_classes if entry else 10)
+    model = build_model(args.model, shape, k)
+    try:
+        mod = importlib.import_module(f"{__package__}.summary")
+    except ImportError:
+        mod = None
+    fn = getattr(mod, "summary", None) if mod is not None else None
+    if callable(fn):
+        text = fn(model, shape)
+        if text is not None:
+            print(text)
+        return 0
+    # no summary module yet: the repr and a parameter table
+    print(model)
+    print()
+    width = max((len(n) for n, _ in model.named_parameters()), default=10)
+    for name, p in model.named_parameters():
+        print(f"{name:<{width}}  {str(p.shape):<20} {p.numel():>12,}")
+    total = model.num_parameters()
+    trainable = model.num_parameters(only_trainable=True)
+    print(f"\ntotal parameters: {total:,}  trainable: {trainable:,}  input: {shape}")
+    return 0
+
+
+def _cmd_datasets(args) -> int:
+    from .data import find_datasets, format_datasets_report
+
+    report = find_datasets(args.data_dir)
+    print(json.dumps(report, indent=1) if args.json else format_datasets_report(report))
+    return 0
 
 
 def _cmd_demo(args) -> int:
@@ -25,7 +678,9 @@ def _cmd_demo(args) -> int:
     angle = t + np.pi * y
     x = np.stack([r * np.cos(angle), r * np.sin(angle)], 1) + rng.normal(0, 0.02, (n, 2))
     x, y = tensor(x.astype(np.float32)), tensor(y)
-    model = nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 2))
+    model = nn.Sequential(
+        nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 2)
+    )
     opt = optim.Adam(model.parameters(), lr=args.lr)
     for epoch in range(1, args.epochs + 1):
         for idx in np.array_split(rng.permutation(n), n // 100):
@@ -40,25 +695,165 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- parser
+
+
+def _positive_int(text):
+    v = int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+def _add_train(sub) -> None:
+    d = TRAIN_DEFAULTS
+    t = sub.add_parser(
+        "train", help="train a model on a dataset (default: a small CNN on synthetic shapes)",
+        description="Train a model and write config.json, history.csv/json, curves.png, "
+        "best.npz, last.npz and metrics.json into --out. With no options: a small CNN on the "
+        "synthetic shapes set, offline, in under a minute on a laptop CPU.",
+    )  # fmt: skip
+    # None defaults: an option given on the command line can be told from a default (--resume)
+    t.add_argument("--model", default=None, help=f"model name (default {d['model']}); "
+                   "`minitorch-cv summary --list` lists them")  # fmt: skip
+    t.add_argument("--dataset", default=None, help=f"dataset name (default {d['dataset']}); "
+                   "`minitorch-cv datasets` lists them")  # fmt: skip
+    t.add_argument("--data-dir", default=None, help="folder of the dataset files (default "
+                   "$MINITORCH_CV_DATA, else ~/.cache/minitorch_cv)")  # fmt: skip
+    t.add_argument("--epochs", type=int, default=None, help=f"default {d['epochs']}")
+    t.add_argument("--batch-size", type=_positive_int, default=None,
+                   help=f"default {d['batch_size']}")  # fmt: skip
+    t.add_argument("--lr", type=float, default=None, help=f"learning rate (default {d['lr']})")
+    t.add_argument("--optimizer", default=None, choices=("sgd", "adam", "adamw"),
+                   help=f"default {d['optimizer']} (sgd uses momentum 0.9)")  # fmt: skip
+    t.add_argument("--weight-decay", type=float, default=None, help="default 0")
+    t.add_argument("--scheduler", default=None, choices=("none", "cosine", "step", "plateau"),
+                   help="learning-rate schedule per epoch (default cosine)")  # fmt: skip
+    t.add_argument(
+        "--augment",
+        action="store_const",
+        const=True,
+        default=None,
+        help="random horizontal flip and random crop with padding (image and mask)",
+    )
+    t.add_argument("--early-stopping", default=None, metavar="SPEC",
+                   help="none (default), patience:N, ratio (val loss above 1.1 x its minimum "
+                   "for 5 epochs) or ratio:R:W; the best weights are kept")  # fmt: skip
+    t.add_argument("--grad-clip", type=float, default=None, help="clip the gradient norm")
+    t.add_argument("--device", default=None, help="cpu (default), cuda or cuda:N")
+    t.add_argument("--seed", type=int, default=None, help="seed of init, shuffling, dropout")
+    t.add_argument(
+        "--download",
+        action="store_true",
+        help="download missing dataset files (needs a network connection)",
+    )
+    t.add_argument("--limit", type=_positive_int, default=None,
+                   help="use at most N images of each split (quick tries)")  # fmt: skip
+    t.add_argument("--out", default=None,
+                   help="output folder (default runs/<model>-<dataset>-<timestamp>)")  # fmt: skip
+    t.add_argument("--resume", action="store_true", help="continue the run in --out")
+    t.add_argument("--overwrite", action="store_true", help="replace the run in --out")
+    t.add_argument("--quiet", action="store_true", help="no progress bars or messages")
+    t.set_defaults(func=_cmd_train)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="minitorch-cv", description="A from-scratch deep-learning engine for CV.")
+    p = argparse.ArgumentParser(
+        prog="minitorch-cv", description="A from-scratch deep-learning engine for CV."
+    )
     p.add_argument("--version", action="version", version=f"minitorch-cv {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    _add_train(sub)
+
+    e = sub.add_parser("evaluate", help="evaluate a checkpoint on a split: metrics JSON and plots")
+    e.add_argument("checkpoint", help="a run folder (its best.npz) or a .npz checkpoint")
+    e.add_argument("--split", default="test", help="train, val or test (default test)")
+    e.add_argument("--data-dir", default=None, help="folder of the dataset files")
+    e.add_argument("--batch-size", type=_positive_int, default=128)
+    e.add_argument("--device", default=None, help="cpu (default), cuda or cuda:N")
+    e.add_argument("--limit", type=_positive_int, default=None, help="at most N images")
+    e.add_argument("--download", action="store_true", help="download missing dataset files")
+    e.add_argument("--out", default=None, help="folder for metrics-<split>.json and plots "
+                   "(default: the checkpoint's folder)")  # fmt: skip
+    e.add_argument("--full", action="store_true", help="also print per-class values and the "
+                   "confusion matrix")  # fmt: skip
+    e.set_defaults(func=_cmd_evaluate)
+
+    r = sub.add_parser("reproduce", help="run an experiment of the course reports (a recipe)")
+    r.add_argument("experiment", nargs="?", help="experiment name; --list shows them")
+    r.add_argument("--list", action="store_true", help="list the experiments and exit")
+    r.add_argument("--data-dir", default=None, help="folder of the dataset files")
+    r.add_argument("--out", default=None, help="run folder (default runs/<experiment>)")
+    r.add_argument(
+        "--epochs", type=_positive_int, default=None, help="fewer epochs than the recipe"
+    )
+    r.add_argument("--device", default=None, help="cpu (default), cuda or cuda:N")
+    r.add_argument("--weights", default=None, help="ImageNet ResNet-18 .pth/.npz (pretrained ones)")
+    r.add_argument("--seed", type=int, default=None, help="override the recipe's seed")
+    r.add_argument("--limit", type=_positive_int, default=None, help="first N training images")
+    r.add_argument("--results-table", default=None, help="CSV file to append the result row to")
+    r.add_argument("--resume", action="store_true", help="continue the run in --out")
+    r.add_argument("--overwrite", action="store_true", help="replace the run in --out")
+    r.add_argument("--quiet", action="store_true", help="no progress bars, no printed row")
+    r.set_defaults(func=_cmd_reproduce)
+
+    s = sub.add_parser("summary", help="a model's layers and parameter counts")
+    s.add_argument("--model", default="small_cnn", help="model name (default small_cnn)")
+    s.add_argument("--input-size", default=None, help="C,H,W (default: the model's, else 3,32,32)")
+    s.add_argument("--num-classes", type=_positive_int, default=None)
+    s.add_argument("--list", action="store_true", help="list the model names and exit")
+    s.set_defaults(func=_cmd_summary)
+
+    ds = sub.add_parser("datasets", help="which datasets are found locally, where, what is missing")
+    ds.add_argument("--data-dir", default=None, help="folder to look in")
+    ds.add_argument("--json", action="store_true", help="print the report as JSON")
+    ds.set_defaults(func=_cmd_datasets)
+
     d = sub.add_parser("demo", help="train a small MLP on a synthetic two-class problem")
     d.add_argument("--epochs", type=int, default=30)
     d.add_argument("--lr", type=float, default=0.01)
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(func=_cmd_demo)
+
+    try:
+        from . import exercises
+    except ImportError:
+        exercises = None
+    if exercises is not None and callable(getattr(exercises, "add_subparser", None)):
+        exercises.add_subparser(sub)
     return p
 
 
 def main(argv=None) -> int:
+    from .data import CorruptFileError, DownloadError
+    from .train import CheckpointError, NonFiniteLossError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    return args.func(args)
+    try:
+        return args.func(args)
+    except CLIError as e:
+        print(f"minitorch-cv {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except FileExistsError as e:  # a run folder that already holds a run (reproduce)
+        print(f"minitorch-cv {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except (CheckpointError, CorruptFileError, DownloadError, FileNotFoundError,
+            NonFiniteLossError) as e:  # fmt: skip
+        print(f"minitorch-cv {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `minitorch-cv summary --list | head`: the reader went away
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except KeyboardInterrupt:
+        print(f"minitorch-cv {args.command}: interrupted", file=sys.stderr)
+        folder = getattr(args, "run_folder", None)
+        if folder is not None and (Path(folder) / "last.npz").exists():
+            print(f"continue with: minitorch-cv train --out {folder} --resume", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,0 +1,193 @@
+"""The `minitorch-cv` command line: train writes every file of a run, refuses to overwrite one,
+resumes it, names the valid models and datasets; evaluate, summary, datasets, demo."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from minitorch_cv import __version__
+from minitorch_cv.cli import build_model, main
+from minitorch_cv.train import History, load_checkpoint
+
+RUN_FILES = ["best.npz", "config.json", "confusion_matrix.png", "curves.png", "history.csv",
+             "history.json", "last.npz", "metrics.json"]  # fmt: skip
+TINY = ["--limit", "48", "--batch-size", "16", "--quiet"]
+
+
+def train(*args) -> int:
+    return main(["train", *TINY, *args])
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == f"minitorch-cv {__version__}"
+
+
+def test_console_entry_point_runs():
+    out = subprocess.run([sys.executable, "-m", "minitorch_cv", "--version"], capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    assert __version__ in out.stdout
+
+
+@pytest.mark.parametrize("model", ["mlp", "small_cnn"])
+def test_train_writes_every_file_of_a_run(tmp_path, capsys, model):
+    out = tmp_path / "run"
+    assert train("--model", model, "--epochs", "2", "--out", str(out)) == 0
+    assert capsys.readouterr().out == ""  # --quiet
+    assert sorted(p.name for p in out.iterdir()) == RUN_FILES
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"] == model and config["dataset"] == "shapes" and config["epochs"] == 2
+    assert config["task"] == "classification" and config["input_shape"] == [3, 32, 32]
+    history = History.from_json(out / "history.json")
+    assert history.column("epoch") == [1, 2]
+    assert (out / "history.csv").read_text().splitlines()[0].startswith("epoch,train_loss,")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["split"] == "test" and 0.0 <= metrics["acc"] <= 1.0
+    assert metrics["best_epoch"] == history.best_epoch()
+    assert np.asarray(metrics["confusion_matrix"]).sum() == 48
+    with np.load(out / "best.npz", allow_pickle=False) as z:  # loads without pickle
+        assert any(k.startswith("model/") for k in z.files)
+    assert load_checkpoint(out / "last.npz")["epoch"] == 2
+    assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_existing_run_folder_is_refused_then_overwritten_or_resumed(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert train("--model", "mlp", "--epochs", "1", "--out", out) == 0
+    capsys.readouterr()
+    assert train("--model", "mlp", "--epochs", "1", "--out", out) == 2
+    err = capsys.readouterr().err
+    assert f"output folder {out} already holds a run" in err
+    assert "--resume" in err and "--overwrite" in err
+
+    assert train("--model", "mlp", "--epochs", "2", "--out", out, "--overwrite") == 0
+    assert len(History.from_json(f"{out}/history.json")) == 2
+
+    # resume to 3 epochs: the run's own settings are used (model, lr, ...) and one epoch added
+    assert main(["train", "--out", out, "--resume", "--epochs", "3", "--quiet"]) == 0
+    history = History.from_json(f"{out}/history.json")
+    assert history.column("epoch") == [1, 2, 3]
+    assert json.loads(open(f"{out}/config.json").read())["model"] == "mlp"
+
+    assert main(["train", "--out", out, "--resume", "--lr", "0.5", "--quiet"]) == 2
+    assert "--lr 0.5 differs from the run's 0.003" in capsys.readouterr().err
+    assert main(["train", "--out", str(tmp_path / "empty"), "--resume"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_unknown_names_list_the_valid_ones(tmp_path, capsys):
+    assert train("--model", "resnet9000", "--out", str(tmp_path / "a")) == 2
+    err = capsys.readouterr().err
+    assert (
+        "unknown model 'resnet9000'; valid models:" in err and "small_cnn" in err and "mlp" in err
+    )
+    assert train("--dataset", "imagenet", "--out", str(tmp_path / "b")) == 2
+    err = capsys.readouterr().err
+    assert (
+        "unknown dataset 'imagenet'; valid datasets:" in err and "shapes" in err and "mnist" in err
+    )
+    assert main(["train", "--early-stopping", "soon", "--out", str(tmp_path / "c")]) == 2
+    assert "patience:N" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_evaluate_reproduces_the_runs_test_metrics(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train("--model", "mlp", "--epochs", "2", "--out", str(out)) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--split", "test", "--limit", "48"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    saved = json.loads((out / "metrics.json").read_text())
+    assert printed["acc"] == saved["acc"] and printed["loss"] == pytest.approx(saved["loss"])
+    assert printed["checkpoint"].endswith("best.npz") and printed["n"] == 48
+    assert (out / "metrics-test.json").exists() and (out / "confusion_matrix-test.png").exists()
+
+    assert main(["evaluate", str(out / "last.npz"), "--split", "val", "--limit", "16",
+                 "--out", str(tmp_path / "ev")]) == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out)["epoch"] == 2
+    assert (tmp_path / "ev" / "metrics-val.json").exists()
+
+
+def test_evaluate_bad_checkpoints(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    assert main(["evaluate", str(bad)]) == 1
+    assert "corrupt or truncated" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "holds no checkpoint" in capsys.readouterr().err
+
+
+def test_segmentation_run_writes_pixel_metrics_and_a_panel(tmp_path, capsys):
+    out = tmp_path / "seg"
+    assert train("--model", "small_cnn", "--dataset", "shapes-seg", "--out", str(out)) == 2
+    assert "classification model, the dataset is for segmentation" in capsys.readouterr().err
+    args = ("--model", "small_fcn", "--dataset", "shapes-seg", "--epochs", "1", "--augment")
+    assert train(*args, "--out", str(out)) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0.0 <= metrics["pixel_acc"] <= 1.0 and 0.0 <= metrics["miou"] <= 1.0
+    assert set(metrics["per_class"]) == {"recall", "precision", "iou"}
+    assert (out / "segmentation.png").exists() and not (out / "confusion_matrix.png").exists()
+    history = History.from_json(out / "history.json")
+    assert {"train_pixel_acc", "val_pixel_acc", "val_miou"} <= set(history.keys())
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--limit", "48"]) == 0
+    assert json.loads(capsys.readouterr().out)["miou"] == pytest.approx(metrics["miou"])
+
+
+def test_summary_counts_the_parameters(capsys):
+    assert (
+        main(["summary", "--model", "mlp", "--input-size", "1,28,28", "--num-classes", "10"]) == 0
+    )
+    text = capsys.readouterr().out
+    n = build_model("mlp", (1, 28, 28), 10).num_parameters()
+    assert f"{n:,}" in text
+    assert main(["summary", "--list"]) == 0
+    names = capsys.readouterr().out
+    assert "small_cnn" in names and "mlp" in names
+    assert main(["summary", "--input-size", "3x32"]) == 2
+    assert "expected C,H,W" in capsys.readouterr().err
+
+
+def test_reproduce_lists_the_experiments_and_names_valid_ones(capsys):
+    recipes = pytest.importorskip("minitorch_cv.recipes")
+    assert main(["reproduce", "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert all(r.name in listed for r in recipes.list_recipes())
+    assert main(["reproduce", "no-such-run"]) == 2
+    assert "unknown experiment 'no-such-run'; valid names:" in capsys.readouterr().err
+
+
+def test_datasets_report(tmp_path, capsys):
+    assert main(["datasets", "--data-dir", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert str(tmp_path) in text and "shapes" in text and "generated" in text and "missing" in text
+    assert main(["datasets", "--data-dir", str(tmp_path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {d["name"]: d["status"] for d in report["datasets"]}["mnist"] == "missing"
+
+
+def test_demo_still_works(capsys):
+    assert main(["demo", "--epochs", "2"]) == 0
+    assert "final training accuracy" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_default_train_is_fast_and_accurate(tmp_path, monkeypatch, capsys):
+    """`minitorch-cv train` with no options: small CNN on shapes, offline, >= 90 % test
+    accuracy, well under a minute (the README's main command)."""
+    monkeypatch.chdir(tmp_path)
+    t0 = time.perf_counter()
+    assert main(["train"]) == 0
+    seconds = time.perf_counter() - t0
+    (run,) = (tmp_path / "runs").iterdir()
+    assert run.name.startswith("small_cnn-shapes-")
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["acc"] >= 0.90, metrics["acc"]
+    assert seconds < 60, seconds
