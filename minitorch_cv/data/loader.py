@@ -4,6 +4,7 @@ background thread that prepares the next batch while the current step runs; `ran
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import queue
@@ -12,8 +13,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
+from minitorch_cv.backend import cupy_module, to_device
 from minitorch_cv.backend import device as parse_device
-from minitorch_cv.backend import to_device
 from minitorch_cv.tensor import Tensor, default_rng
 
 from .dataset import ArrayDataset, Subset
@@ -117,6 +118,79 @@ class PrefetchIterator:
         self.close()
 
 
+class _CudaBatchMover:
+    """Copies host batches to a GPU off the training stream, for the DataLoader's producer.
+
+    Each array goes through page-locked ("pinned") host memory, from which the copy engine reads
+    while the GPU computes, on a stream of its own. Two events keep that safe without any
+    host-side wait in the training loop:
+
+    * the copy waits for the training (consumer) stream as it was when the destination was
+      allocated. The destination comes from the consumer stream's CuPy memory pool, whose blocks
+      may still be read by kernels queued before they were freed (CuPy has no record_stream);
+    * the consumer stream waits for the copy before anything queued after it (the transforms,
+      which run on the consumer stream, and the training step) reads the batch.
+
+    A pinned buffer is refilled only after its previous copy is done (that wait happens here, in
+    the producer thread).
+    """
+
+    _PER_THREAD_DEFAULT_STREAM = 2  # cudaStreamPerThread: means another stream in each thread
+
+    def __init__(self, dev, consumer):
+        cp = cupy_module()
+        self.cp, self.index, self.consumer = cp, dev.index, consumer
+        with cp.cuda.Device(dev.index):
+            self.stream = cp.cuda.Stream(non_blocking=True)
+        self._pinned = {}  # slot -> (page-locked uint8 buffer, event of its last copy)
+
+    @classmethod
+    def create(cls, dev):
+        """A mover for the calling thread's current stream (the training stream), or None when
+        that stream cannot be named from the producer thread (CuPy's per-thread default stream):
+        batches are then copied by to_device."""
+        cp = cupy_module()
+        with cp.cuda.Device(dev.index):
+            consumer = cp.cuda.get_current_stream()
+        if consumer.ptr == cls._PER_THREAD_DEFAULT_STREAM:
+            return None
+        return cls(dev, consumer)
+
+    def _stage(self, slot, a):
+        """A page-locked copy of host array `a`, in the slot's buffer (grown when too small)."""
+        buf, done = self._pinned.get(slot, (None, None))
+        if done is not None:
+            done.synchronize()  # its previous copy has been read by the GPU
+        if buf is None or buf.nbytes < a.nbytes:
+            n = max(a.nbytes, 1)
+            buf = np.frombuffer(self.cp.cuda.alloc_pinned_memory(n), np.uint8, n)
+        host = buf[: a.nbytes].view(a.dtype).reshape(a.shape)
+        np.copyto(host, a)
+        return buf, host
+
+    def __call__(self, *arrays):
+        """Device copies of host `arrays`, ordered before later work on the consumer stream."""
+        cp = self.cp
+        with cp.cuda.Device(self.index):
+            with self.consumer:
+                outs = [cp.empty(a.shape, a.dtype) for a in arrays]
+            self.stream.wait_event(self.consumer.record())
+            staged = [self._stage(slot, a) for slot, a in enumerate(arrays)]
+            for out, (_, host) in zip(outs, staged):
+                out.set(host, stream=self.stream)
+            done = self.stream.record()
+            self.consumer.wait_event(done)
+        for slot, (buf, _) in enumerate(staged):
+            self._pinned[slot] = (buf, done)
+        return outs
+
+    @contextlib.contextmanager
+    def context(self):
+        """Run the work that follows the copy (the transforms) on the consumer stream."""
+        with self.cp.cuda.Device(self.index), self.consumer:
+            yield
+
+
 def _takes_rng(fn) -> bool:
     """Whether `fn` accepts an `rng=` keyword (the package's transforms do; a plain lambda not)."""
     try:
@@ -150,7 +224,9 @@ class DataLoader:
         prefetch: build the next batch in a background thread while the caller works on the
             current one (default True).
         device: 'cpu', 'cuda', 'cuda:N' or None (= where the dataset's arrays are). Transforms
-            run after the transfer, so on the GPU they run there.
+            run after the transfer, so on the GPU they run there. A host batch reaches the GPU
+            through pinned memory on a CUDA stream of its own, overlapping the training step
+            (see _CudaBatchMover); iterate the loader in the thread that trains.
 
     Yields:
         x: Tensor (B, C, H, W) float32; y: Tensor (B,) or (B, H, W) int64.
@@ -218,7 +294,7 @@ class DataLoader:
             )
         return x, y
 
-    def _batches(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
+    def _batches(self, epoch: int, mover=None) -> Iterator[tuple[Tensor, Tensor]]:
         order = self.order(epoch)
         aug_rng = np.random.default_rng([self.seed, epoch, 1])
         stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
@@ -226,20 +302,26 @@ class DataLoader:
             x, y = self._fetch(order[start : start + self.batch_size])
             if y.dtype != np.int64:
                 y = y.astype(np.int64)
-            if self.device is not None:
+            where = contextlib.nullcontext()
+            if mover is not None and isinstance(x, np.ndarray) and isinstance(y, np.ndarray):
+                x, y = mover(x, y)
+                where = mover.context()
+            elif self.device is not None:
                 x, y = to_device(x, self.device), to_device(y, self.device)
             if self.transform is not None:
                 kw = {"rng": aug_rng} if self._transform_takes_rng else {}
-                if y.ndim == 3:
-                    x, y = self.transform(x, y, **kw)
-                else:
-                    x = self.transform(x, **kw)
+                with where:
+                    if y.ndim == 3:
+                        x, y = self.transform(x, y, **kw)
+                    else:
+                        x = self.transform(x, **kw)
             yield Tensor(x), Tensor(y)
 
     def __iter__(self):
         epoch = self.epoch
         self.epoch += 1
-        batches = self._batches(epoch)
+        cuda = self.device is not None and self.device.type == "cuda"
+        batches = self._batches(epoch, _CudaBatchMover.create(self.device) if cuda else None)
         return PrefetchIterator(batches) if self.prefetch else batches
 
     def __repr__(self) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import device_of, to_device
+from ..backend import device_of, to_device, xp_for_device, xp_of
 from ..tensor import Function, Tensor, default_rng
 
 
@@ -30,12 +30,12 @@ class Dropout(Function):
 
 def _scaled_mask(x, shape: tuple, p: float):
     """keep / (1 - p) of the given shape, in x's dtype and on x's device."""
-    if p == 1.0:
-        mask = np.zeros(shape, dtype=x.dtype)  # everything dropped; no division by zero
-    else:
-        keep = default_rng().random(shape, dtype=np.float32) >= p  # P(keep) = 1 - p
-        mask = keep.astype(x.dtype) * np.asarray(1.0 / (1.0 - p), dtype=x.dtype)
-    return to_device(mask, device_of(x.data if isinstance(x, Tensor) else x))
+    dev = device_of(x.data if isinstance(x, Tensor) else x)
+    if p == 1.0:  # everything dropped; no division by zero
+        return xp_for_device(dev).zeros(shape, dtype=x.dtype)
+    keep = default_rng().random(shape, dtype=np.float32) >= p  # P(keep) = 1 - p
+    keep = to_device(keep, dev)  # booleans cross to the GPU: a quarter of a float32 mask
+    return keep.astype(x.dtype) * xp_of(keep).asarray(1.0 / (1.0 - p), dtype=x.dtype)
 
 
 def _check(op: str, input, p) -> None:

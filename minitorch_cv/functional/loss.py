@@ -93,7 +93,9 @@ def _check_class_target(op, x, t, weight, ignore_index):
             f"{op}: weight has shape {tuple(weight.shape)}, expected ({c},): one weight per class "
             f"(input shape {tuple(x.shape)})"
         )
-    if t.size:
+    # On the GPU this check would read a flag back every batch; there an out-of-range target
+    # makes the loss NaN instead (_target_weights), which training reports at its next log.
+    if t.size and xp_of(t) is np:
         bad = (t != ignore_index) & ((t < 0) | (t >= c))
         if bool(bad.any()):
             v = int(t[bad].reshape(-1)[0])
@@ -119,11 +121,14 @@ def _gather_index(t3, c):
     return base + t3 * ln
 
 
-def _target_weights(t3, valid, weight, dtype):
-    """w[t] for every element, 0 where the target is ignored: (N, 1, L)."""
-    if weight is None:
-        return valid.astype(dtype)
-    return weight.astype(dtype, copy=False)[t3] * valid
+def _target_weights(t3, valid, weight, dtype, c):
+    """w[t] for every element, 0 where the target is ignored: (N, 1, L). Targets outside
+    0..c-1 (only possible on the GPU, where they are not checked up front) get weight NaN."""
+    xp = xp_of(t3)
+    w = valid.astype(dtype) if weight is None else weight.astype(dtype, copy=False)[t3] * valid
+    if xp is not np:
+        w = xp.where(valid & ((t3 < 0) | (t3 >= c)), xp.asarray(np.nan, dtype=dtype), w)
+    return w
 
 
 class CrossEntropy(Function):
@@ -159,11 +164,11 @@ class CrossEntropy(Function):
         lse = xp.log(s)
         p = z
         p /= s  # softmax, kept for the backward
-        w_t = _target_weights(t3, valid, weight, x.dtype)
+        w_t = _target_weights(t3, valid, weight, x.dtype, c)
         loss = (lse - z_t) * w_t  # -log p_t, weighted
         w_all = None
         if eps:
-            w_all = c if weight is None else float(weight.sum())
+            w_all = c if weight is None else weight.sum().astype(x.dtype)  # stays on the device
             smooth = (lse * w_all - wz) * valid  # Σ_c w_c (-log p_c)
             loss = (1 - eps) * loss + (eps / c) * smooth
         if reduction == "none":
@@ -347,7 +352,7 @@ class NLLLoss(Function):
         valid = t3 != ignore_index
         t3 = xp.where(valid, t3, 0).astype(np.int64, copy=False)
         idx = _gather_index(t3, c)
-        w_t = _target_weights(t3, valid, weight, x.dtype)
+        w_t = _target_weights(t3, valid, weight, x.dtype, c)
         loss = -x.reshape(-1)[idx] * w_t
         denom = None
         if reduction == "none":
@@ -651,7 +656,8 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     x = _raw(input)
     y = _float_target(x, target)
     _check_pair(op, x, y, same_shape=True)
-    if x.size and bool(((x < 0) | (x > 1)).any()):
+    # (not on the GPU, where it would read back every batch: there such input gives a NaN loss)
+    if x.size and xp_of(x) is np and bool(((x < 0) | (x > 1)).any()):
         raise ValueError(
             f"{op}: all elements of input should be between 0 and 1 (input shape {tuple(x.shape)}, "
             f"min {float(x.min()):.4g}, max {float(x.max()):.4g}); pass logits to "

@@ -220,7 +220,7 @@ def batch_norm(
             nbt = _raw(num_batches_tracked)
             nbt += 1  # in place, like PyTorch's num_batches_tracked.add_(1)
             if momentum is None:
-                factor = 1.0 / float(nbt)
+                factor = 1.0 / nbt  # a 0-d array: float() would read it back from the GPU
         elif momentum is None:
             raise ValueError(
                 "batch_norm: momentum=None (cumulative moving average) needs num_batches_tracked"
@@ -234,7 +234,7 @@ def batch_norm(
         weight,
         bias,
         training=bool(training),
-        momentum=float(factor),
+        momentum=factor if hasattr(factor, "dtype") else float(factor),
         eps=float(eps),
     )
 

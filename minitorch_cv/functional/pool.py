@@ -3,8 +3,10 @@ interpolate, with PyTorch's arguments, output sizes and index conventions.
 
 Sliding-window pooling reads the windows as a strided view (kernels.windows, no copy) and loops
 over the KH*KW kernel offsets, never over pixels: offset (i, j) of every window at once is one
-strided slice. The backward pass adds the gradient back through the same slices. The loop
-versions in minitorch_cv/reference.py are the definitions these are tested against.
+strided slice. The backward pass adds the gradient back through the same slices. On the GPU
+(CuPy arrays) max, average and adaptive-max pooling take CUDA kernels from kernels/im2col_cupy.py
+instead: one thread per output, and gradients gathered per input pixel. The loop versions in
+minitorch_cv/reference.py are the definitions these are tested against.
 """
 
 from __future__ import annotations
@@ -128,28 +130,34 @@ class MaxPool2d(Function):
         n, c = x.shape[:2]
         (oh, ow), (kh, kw) = geo.out, geo.k
         need_arg = return_indices or (is_grad_enabled() and any(ctx.needs_input_grad))
-        fast = not geo.padded and geo.k == geo.s and geo.d == (1, 1)
-        if fast:  # non-overlapping windows tiling the input: a reshape, no strided view needed
-            x6 = x[:, :, : oh * kh, : ow * kw].reshape(n, c, oh, kh, ow, kw)
-            tap = lambda i, j: x6[:, :, :, i, :, j]
+        gpu = kernels.cuda_kernels(x)
+        if gpu is not None:  # CUDA: one thread per output scans its window (same tie/NaN rules)
+            y, arg = gpu.max_pool2d(x, geo.k, geo.s, geo.p, geo.d, geo.out)
+            if not need_arg:
+                return y
         else:
-            v = geo.windows(x, -math.inf)
-            tap = lambda i, j: v[:, :, i, j]
-        taps = geo.taps()
-        y = tap(0, 0).copy()
-        for _, i, j in taps[1:]:
-            xp.maximum(y, tap(i, j), out=y)  # maximum propagates NaN, as PyTorch's max does
-        if not need_arg:
-            return y
-        # argmax: the first tap equal to the max (ties -> first in row-major window order), so
-        # visit the taps last-to-first and let each overwrite
-        arg = xp.zeros(y.shape, dtype=xp.uint8 if kh * kw <= 256 else xp.int32)
-        for t, i, j in reversed(taps):
-            xp.copyto(arg, t, where=tap(i, j) == y)
-        nan = xp.isnan(y)
-        if nan.any():  # NaN equals nothing; PyTorch's scan keeps the last NaN of the window
-            for t, i, j in taps:
-                xp.copyto(arg, t, where=nan & xp.isnan(tap(i, j)))
+            fast = not geo.padded and geo.k == geo.s and geo.d == (1, 1)
+            if fast:  # non-overlapping windows tiling the input: a reshape, no strided view
+                x6 = x[:, :, : oh * kh, : ow * kw].reshape(n, c, oh, kh, ow, kw)
+                tap = lambda i, j: x6[:, :, :, i, :, j]
+            else:
+                v = geo.windows(x, -math.inf)
+                tap = lambda i, j: v[:, :, i, j]
+            taps = geo.taps()
+            y = tap(0, 0).copy()
+            for _, i, j in taps[1:]:
+                xp.maximum(y, tap(i, j), out=y)  # maximum propagates NaN, as PyTorch's max does
+            if not need_arg:
+                return y
+            # argmax: the first tap equal to the max (ties -> first in row-major window order),
+            # so visit the taps last-to-first and let each overwrite
+            arg = xp.zeros(y.shape, dtype=xp.uint8 if kh * kw <= 256 else xp.int32)
+            for t, i, j in reversed(taps):
+                xp.copyto(arg, t, where=tap(i, j) == y)
+            nan = xp.isnan(y)
+            if nan.any():  # NaN equals nothing; PyTorch's scan keeps the last NaN of the window
+                for t, i, j in taps:
+                    xp.copyto(arg, t, where=nan & xp.isnan(tap(i, j)))
         ctx.arg, ctx.geo, ctx.shape = arg, geo, x.shape
         if not return_indices:
             return y
@@ -163,6 +171,9 @@ class MaxPool2d(Function):
     def backward(ctx, gy):
         xp = xp_of(gy)
         geo, arg = ctx.geo, ctx.arg
+        gpu = kernels.cuda_kernels(gy)
+        if gpu is not None:  # CUDA: each input pixel gathers from the windows that chose it
+            return (gpu.max_pool2d_backward(gy, arg, ctx.shape, geo.k, geo.s, geo.p, geo.d),)
         n, c = ctx.shape[:2]
         gx = geo.grad_buffer(xp, n, c, gy.dtype)
         for t, i, j in geo.taps():
@@ -293,6 +304,10 @@ class AvgPool2d(Function):
     @staticmethod
     def forward(ctx, x, *, geo, count_include_pad, divisor_override):
         xp = xp_of(x)
+        gpu = kernels.cuda_kernels(x)
+        if gpu is not None:  # CUDA: one thread per output, the divisor computed in the kernel
+            ctx.geo, ctx.shape, ctx.rules = geo, x.shape, (count_include_pad, divisor_override)
+            return gpu.avg_pool2d(x, geo.k, geo.s, geo.p, geo.out, *ctx.rules)
         div = _avg_divisor(xp, geo, count_include_pad, divisor_override, x.dtype)
         v = geo.windows(x, 0.0)
         y = v[:, :, 0, 0].copy()
@@ -306,6 +321,9 @@ class AvgPool2d(Function):
     def backward(ctx, gy):
         xp = xp_of(gy)
         geo = ctx.geo
+        gpu = kernels.cuda_kernels(gy)
+        if gpu is not None:  # CUDA: each input pixel gathers gy / divisor of its windows
+            return (gpu.avg_pool2d_backward(gy, ctx.shape, geo.k, geo.s, geo.p, *ctx.rules),)
         g = gy / ctx.div
         gx = geo.grad_buffer(xp, *ctx.shape[:2], gy.dtype)
         for _, i, j in geo.taps():
@@ -446,6 +464,9 @@ class AdaptiveMaxPool2d(Function):
     @staticmethod
     def backward(ctx, gy):
         xp = xp_of(gy)
+        gpu = kernels.cuda_kernels(gy)
+        if gpu is not None:  # CUDA: a gather per input pixel (CuPy's bincount reads max back)
+            return (gpu.adaptive_max_pool2d_backward(gy, ctx.idx, ctx.shape),)
         n, c, h, w = ctx.shape
         plane = xp.arange(n * c).reshape(n, c, 1, 1) * (h * w)
         gx = xp.bincount((ctx.idx + plane).ravel(), weights=gy.ravel(), minlength=n * c * h * w)

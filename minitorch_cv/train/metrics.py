@@ -4,7 +4,9 @@ Each metric object has `update(pred, target)`, `compute()` and `reset()`. `pred`
 scores / logits with a class axis at dim 1 ((N, K) or (N, K, H, W); the arg-max is taken) or
 integer labels of the target's shape ((N,) or (N, H, W)). Both may be minitorch_cv Tensors or
 NumPy / CuPy arrays; the counting runs on the arrays' device (one `bincount` per batch for
-confusion matrices) and only the small count tables come back to the host.
+confusion matrices). On the GPU the counts stay there until `compute()` (or `matrix`) reads
+them, so updating a metric every batch never waits for the GPU; labels outside 0..K-1 are then
+reported at that read instead of at `update`.
 
 Conventions: confusion matrix rows are true classes and columns predicted classes. Target pixels
 equal to `ignore_index` (255 for segmentation) are left out of every count. A class that never
@@ -20,6 +22,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from minitorch_cv import kernels
 from minitorch_cv.backend import to_device, xp_of
 
 
@@ -98,6 +101,17 @@ def confusion_matrix(pred, target, num_classes: int, ignore_index: int | None = 
     return to_device(counts.reshape(num_classes, num_classes), "cpu").astype(np.int64)
 
 
+def _device_pair_counts(p, t, num_classes: int, ignore_index: int | None):
+    """(K*K + 1,) counts of t*K + p on the GPU, nothing read back: the confusion matrix, then
+    how many pairs had a label outside 0..K-1 (CuPy's own bincount reads the maximum back)."""
+    xp, k = xp_of(p, t), num_classes
+    inside = (t >= 0) & (t < k) & (p >= 0) & (p < k)
+    v = xp.where(inside, t * k + p, k * k)
+    if ignore_index is not None:
+        v = xp.where(t == ignore_index, -1, v)  # -1 lands in the kernel's overflow bin, cut off
+    return kernels.cuda_kernels(v).bincount(v, k * k + 1)[: k * k + 1]
+
+
 def accuracy(pred, target, ignore_index: int | None = None) -> float:
     """Fraction of (non-ignored) items whose predicted label equals the target."""
     m = Accuracy(ignore_index=ignore_index)
@@ -156,16 +170,18 @@ class Accuracy(Metric):
 
     def update(self, pred, target) -> None:
         p, t = _labels(pred, target, type(self).__name__)
+        # counts stay on the arrays' device (0-d arrays) until compute() reads them
         if self.ignore_index is None:
-            self.correct += int((p == t).sum())
-            self.total += int(t.size)
+            self.correct += (p == t).sum()
+            self.total += t.size
         else:
             keep = t != self.ignore_index
-            self.correct += int(((p == t) & keep).sum())
-            self.total += int(keep.sum())
+            self.correct += ((p == t) & keep).sum()
+            self.total += keep.sum()
 
     def compute(self) -> float:
-        return self.correct / self.total if self.total else math.nan
+        total = int(self.total)
+        return int(self.correct) / total if total else math.nan
 
 
 class PixelAccuracy(Accuracy):
@@ -223,13 +239,14 @@ class TopKAccuracy(Metric):
         if self.ignore_index is not None:
             keep = t != self.ignore_index
             hit &= keep
-            self.total += int(keep.sum())
+            self.total += keep.sum()
         else:
-            self.total += int(t.size)
-        self.correct += int(hit.sum())
+            self.total += t.size
+        self.correct += hit.sum()  # on the device until compute()
 
     def compute(self) -> float:
-        return self.correct / self.total if self.total else math.nan
+        total = int(self.total)
+        return int(self.correct) / total if total else math.nan
 
     def __repr__(self) -> str:
         return f"TopKAccuracy(k={self.k})"
@@ -255,10 +272,37 @@ class ConfusionMatrix(Metric):
         super().__init__()
 
     def reset(self) -> None:
-        self.matrix = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
+        k = self.num_classes
+        self._matrix = np.zeros((k, k), dtype=np.int64)
+        self._pending = None  # GPU counts not yet read back: (K*K + 1,), see _device_pair_counts
 
     def update(self, pred, target) -> None:
-        self.matrix += confusion_matrix(pred, target, self.num_classes, self.ignore_index)
+        k = self.num_classes
+        if xp_of(_raw(pred), _raw(target)) is np:
+            self._matrix += confusion_matrix(pred, target, k, self.ignore_index)
+            return
+        p, t = _labels(pred, target, "confusion_matrix")
+        counts = _device_pair_counts(p, t, k, self.ignore_index)
+        self._pending = counts if self._pending is None else self._pending + counts
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The accumulated (K, K) int64 counts on the host (GPU counts are read back here)."""
+        if self._pending is not None:
+            counts, self._pending = to_device(self._pending, "cpu"), None
+            k = self.num_classes
+            if counts[-1]:
+                raise ValueError(
+                    f"confusion_matrix({k} classes): {int(counts[-1])} (target, pred) pairs had "
+                    f"a label outside 0..{k - 1}"
+                    + (
+                        f" that was not {self.ignore_index}"
+                        if self.ignore_index is not None
+                        else ""
+                    )
+                )
+            self._matrix += counts[:-1].reshape(k, k)
+        return self._matrix
 
     def compute(self) -> np.ndarray:
         return self.matrix.copy()

@@ -73,7 +73,7 @@ def _model_device(model):
 def _to(t, dev):
     """A batch tensor on `dev` (no copy when it is already there)."""
     if not isinstance(t, Tensor):
-        t = Tensor(np.asarray(t))
+        t = Tensor(t)  # arrays (NumPy or CuPy) are wrapped as they are; lists become arrays
     return t if t.device == dev else Tensor(to_device(t.data, dev))
 
 
