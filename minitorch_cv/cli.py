@@ -4,8 +4,11 @@
     minitorch-cv train --model e2 --dataset cifar10 --epochs 10 --augment --out runs/e2
     minitorch-cv train --out runs/e2 --resume --epochs 20     # continue (or extend) a run
     minitorch-cv evaluate runs/e2 --split test                # metrics JSON + plots
-    minitorch-cv summary --model small_cnn --input-size 3,32,32
+    minitorch-cv reproduce f-default                          # a report's exact recipe
+    minitorch-cv models                                       # the model zoo, with parameter counts
+    minitorch-cv summary --model small-cnn --input-size 3,32,32
     minitorch-cv datasets                                     # what is found locally, and where
+    minitorch-cv exercises list                               # hand-worked problems
     minitorch-cv demo                                         # an MLP on two spirals
 
 Every command's options: `minitorch-cv COMMAND --help`.
@@ -22,7 +25,44 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
+import numpy as np
+
+from . import __version__, exercises, manual_seed, models, optim, recipes
+from . import functional as F
+from . import layers as nn
+from .backend import cupy_module
+from .backend import device as parse_device
+from .data import (
+    DATASETS,
+    CorruptFileError,
+    DataLoader,
+    DownloadError,
+    Subset,
+    find_datasets,
+    format_datasets_report,
+    get_dataset,
+    random_split,
+)
+from .data import transforms as T
+from .data.registry import canonical_name
+from .data.synthetic import DEFAULT_COUNTS
+from .optim import lr_scheduler
+from .summary import summary
+from .tensor import Tensor, no_grad, tensor
+from .train import (
+    CheckpointError,
+    EarlyStopping,
+    HistoryWriter,
+    NonFiniteLossError,
+    evaluate,
+    fit,
+    load_checkpoint,
+    load_model_state,
+)
+from .train import metrics as M
+from .train.history import _write_text
+
+# minitorch_cv.train.plots is imported where a figure is drawn: it loads Matplotlib (~1 s)
 
 RUN_FILES = ("config.json", "last.npz", "best.npz", "history.csv", "history.json", "metrics.json",
              "curves.png", "confusion_matrix.png", "segmentation.png")  # fmt: skip
@@ -32,149 +72,81 @@ class CLIError(Exception):
     """A problem with the command's input: printed as one line, exit status 2."""
 
 
+def _print_table(header, rows, right=()) -> None:
+    """Aligned columns under a header; the columns numbered in `right` are right-aligned."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[j]) for row in cells) for j in range(len(header))]
+    for row in cells:
+        print("  ".join(c.rjust(w) if j in right else c.ljust(w)
+                        for j, (c, w) in enumerate(zip(row, widths))).rstrip())  # fmt: skip
+
+
 # --------------------------------------------------------------------------- models
 
 
-def _small_cnn(input_shape, num_classes: int, width: int = 16):
-    """Three [conv3 p1 + BN + ReLU + pool2] blocks (width, 2 width, 4 width channels), one more
-    conv3 p1 + BN + ReLU, a global max pool and a Linear to the classes; any input of 8x8 or more
-    (3x32x32, 1x28x28, ...). The global max pool makes the answer independent of where a feature
-    (a shape's corner, say) sits in the image, which is what lets it learn in a few epochs."""
-    from . import layers as nn
-
-    c, h, w = input_shape
-    if h < 8 or w < 8:
-        raise CLIError(f"small_cnn: input {tuple(input_shape)} is too small (needs 8x8 or more)")
-    layers = []
-    for out in (width, 2 * width, 4 * width):
-        layers += [nn.Conv2d(c, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(),
-                   nn.MaxPool2d(2)]  # fmt: skip
-        c = out
-    layers += [nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU()]
-    return nn.Sequential(*layers, nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
-
-
-def _mlp(input_shape, num_classes: int, hidden: int = 256):
-    """Flatten, two hidden Linear + ReLU layers (hidden, hidden // 2), Linear to the classes."""
-    from . import layers as nn
-
-    n = math.prod(input_shape)
-    return nn.Sequential(nn.Flatten(), nn.Linear(n, hidden), nn.ReLU(),
-                         nn.Linear(hidden, hidden // 2), nn.ReLU(),
-                         nn.Linear(hidden // 2, num_classes))  # fmt: skip
-
-
-def _small_fcn(input_shape, num_classes: int, width: int = 16):
-    """A small U-Net-like segmenter: 3 x [conv3 + BN + ReLU, pool2] down to 1/8 size, a conv3
-    there, then 3 x [ConvTranspose2d(k2, s2) + BN + ReLU, add the encoder map of that size,
-    conv3 + BN + ReLU] back up, and a 1x1 conv to the classes. H and W: multiples of 8."""
-    from . import layers as nn
-
-    c, h, w = input_shape
-    if h % 8 or w % 8:
-        raise CLIError(f"small_fcn: input {tuple(input_shape)} needs H and W divisible by 8")
-
-    def cbr(layer, cout):
-        return nn.Sequential(layer, nn.BatchNorm2d(cout), nn.ReLU())
-
-    def conv(cin, cout):
-        return cbr(nn.Conv2d(cin, cout, 3, padding=1, bias=False), cout)
-
-    def up(cin, cout):
-        return cbr(nn.ConvTranspose2d(cin, cout, 2, stride=2, bias=False), cout)
-
-    class SmallFCN(nn.Module):
-        def __init__(self):
-            super().__init__()
-            w1, w2, w3 = width, 2 * width, 4 * width
-            self.down = nn.ModuleList([conv(c, w1), conv(w1, w2), conv(w2, w3)])
-            self.pool = nn.MaxPool2d(2)
-            self.middle = conv(w3, w3)
-            self.up = nn.ModuleList([up(w3, w3), up(w2, w2), up(w1, w1)])
-            self.mix = nn.ModuleList([conv(w3, w2), conv(w2, w1), conv(w1, w1)])
-            self.head = nn.Conv2d(w1, num_classes, 1)
-
-        def forward(self, x):
-            skips = []
-            for block in self.down:
-                x = block(x)
-                skips.append(x)  # full, 1/2 and 1/4 size
-                x = self.pool(x)
-            x = self.middle(x)
-            for upsample, mix, skip in zip(self.up, self.mix, reversed(skips)):
-                x = mix(upsample(x) + skip)  # additive skip: no channel concat needed
-            return self.head(x)
-
-    return SmallFCN()
-
-
-# name -> (builder(input_shape, num_classes), task, description)
-_CLI_MODELS = {
-    "small_cnn": (_small_cnn, "classification",
-                  "3 x [conv3 + BN + ReLU + pool2] 16-32-64, conv3, global max pool, Linear"),
-    "mlp": (_mlp, "classification", "Flatten, Linear 256 + ReLU, Linear 128 + ReLU, Linear"),
-    "small_fcn": (_small_fcn, "segmentation",
-                  "U-Net-like 16-32-64, 3 pools, ConvTranspose + additive skips, 1x1 conv"),
-}  # fmt: skip
-
-
-def _zoo():
-    """The `minitorch_cv.models` package when it offers `get(name, **options)`, else None."""
+def _model_info(name: str, task: str | None = None) -> models.ModelInfo:
+    """The zoo entry of `name`, checked to suit a dataset of `task`; CLIError naming valid ones."""
     try:
-        from . import models
-    except ImportError:
-        return None
-    return models if callable(getattr(models, "get", None)) else None
-
-
-def _zoo_entries() -> dict:
-    zoo = _zoo()
-    if zoo is None or not callable(getattr(zoo, "list_models", None)):
-        return {}
-    return {m.name: m for m in zoo.list_models()}
-
-
-def model_names() -> list[str]:
-    """Every model name the CLI knows: the model zoo's, then the CLI's own."""
-    return list(_zoo_entries()) + [n for n in _CLI_MODELS if n not in _zoo_entries()]
+        entry = models.info(name)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    if task is not None and entry.task != task:
+        raise CLIError(
+            f"model {name!r} is a {entry.task} model, the dataset is for {task}; "
+            f"pick a {task} model from `minitorch-cv models`"
+        )
+    return entry
 
 
 def build_model(name: str, input_shape, num_classes: int, task: str | None = None):
-    """Build model `name` for inputs of `input_shape` (C, H, W) and `num_classes` classes.
+    """Build zoo model `name` for inputs of `input_shape` (C, H, W) and `num_classes` classes.
 
-    Looks in `minitorch_cv.models` first (passing in_channels / num_classes / image_size when its
-    builder takes them), then in the CLI's `_CLI_MODELS`. Unknown name: CLIError listing them.
+    The builder gets in_channels, num_classes and image_size (= H) where it takes them. An
+    unknown name, another task's model or a size the network cannot take: CLIError.
     """
-    entries = _zoo_entries()
-    key = str(name).strip().lower()
-    zoo_key = key.replace("_", "-")
-    if zoo_key in entries:
-        entry = entries[zoo_key]
-        if task is not None and getattr(entry, "task", task) != task:
-            raise CLIError(f"model {name!r} is a {entry.task} model, the dataset is for {task}")
-        params = inspect.signature(entry.builder).parameters
-        c, h, w = input_shape
-        wanted = {"in_channels": c, "num_classes": num_classes, "image_size": h,
-                  "input_size": tuple(input_shape)}  # fmt: skip
-        return _zoo().get(zoo_key, **{k: v for k, v in wanted.items() if k in params})
-    cli_key = key.replace("-", "_")
-    if cli_key in _CLI_MODELS:
-        builder, model_task, _ = _CLI_MODELS[cli_key]
-        if task is not None and model_task != task:
-            raise CLIError(
-                f"model {name!r} is a {model_task} model, the dataset is for {task}; "
-                f"pick a {task} model from `minitorch-cv summary --list`"
-            )
-        return builder(tuple(input_shape), num_classes)
-    raise CLIError(f"unknown model {name!r}; valid models: {', '.join(model_names())}")
+    entry = _model_info(name, task)
+    c, h, _ = input_shape
+    takes = inspect.signature(entry.builder).parameters
+    sizes = {"in_channels": c, "num_classes": num_classes, "image_size": h}
+    try:
+        return entry.build(**{k: v for k, v in sizes.items() if k in takes})
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+
+
+def _cmd_models(args) -> int:
+    rows = [(m.name, m.task, "x".join(map(str, m.input_size)), m.num_classes,
+             f"{m.num_parameters():,}", m.description) for m in models.list_models()]  # fmt: skip
+    _print_table(("name", "task", "input", "classes", "parameters", "description"), rows, {3, 4})
+    return 0
+
+
+def _parse_shape(text: str) -> tuple:
+    try:
+        shape = tuple(int(v) for v in str(text).replace("x", ",").split(",") if v.strip())
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise CLIError(f"--input-size {text!r}: expected C,H,W such as 3,32,32")
+    return shape
+
+
+def _cmd_summary(args) -> int:
+    entry = _model_info(args.model)
+    shape = _parse_shape(args.input_size) if args.input_size else entry.input_size
+    model = build_model(args.model, shape, args.num_classes or entry.num_classes)
+    try:
+        table = summary(model, shape)
+    except ValueError as e:  # the network cannot take this size: names the first failing layer
+        raise CLIError(str(e)) from None
+    print(table)
+    return 0
 
 
 # --------------------------------------------------------------------------- data
 
 
 def _dataset_key(name: str) -> str:
-    from .data.registry import DATASETS, canonical_name
-
     try:
         return canonical_name(name)
     except ValueError:
@@ -182,8 +154,6 @@ def _dataset_key(name: str) -> str:
 
 
 def _first(ds, limit):
-    from .data import Subset
-
     if limit is None or limit >= len(ds):
         return ds
     return Subset(ds, list(range(limit)))
@@ -192,10 +162,6 @@ def _first(ds, limit):
 def _split(cfg: dict, name: str):
     """Split `name` of the config's dataset, at most cfg['limit'] items (synthetic sets are then
     generated at that size), downloading missing files when cfg['download'] is set."""
-    from .data import get_dataset
-    from .data.registry import DATASETS
-    from .data.synthetic import DEFAULT_COUNTS
-
     key = _dataset_key(cfg["dataset"])
     info, limit = DATASETS[key], cfg.get("limit")
     kw = {"download": True} if info.files and cfg.get("download") else {}
@@ -207,9 +173,6 @@ def _split(cfg: dict, name: str):
 def load_splits(cfg: dict) -> dict:
     """{'train', 'val', 'test'} datasets for a config: the dataset's own val split when it has
     one, else a seeded 80/20 split of its training set; 'test' when the dataset has one."""
-    from .data import random_split
-    from .data.registry import DATASETS
-
     splits = DATASETS[_dataset_key(cfg["dataset"])].splits
     limit = cfg.get("limit")
     train = _split(cfg, "train")
@@ -218,14 +181,11 @@ def load_splits(cfg: dict) -> dict:
     else:
         train, val = random_split(train, (0.8, 0.2), seed=cfg["seed"])
     test = _split(cfg, "test") if "test" in splits else None
-    out = {"train": _first(train, limit), "val": _first(val, limit)}
-    out["test"] = None if test is None else _first(test, limit)
-    return out
+    return {"train": _first(train, limit), "val": _first(val, limit),
+            "test": None if test is None else _first(test, limit)}  # fmt: skip
 
 
-def _augmentation(task: str, image_shape):
-    from .data import transforms as T
-
+def _augmentation(image_shape):
     _, h, w = image_shape
     return T.Compose([T.RandomHorizontalFlip(), T.RandomCrop((h, w), padding=max(1, h // 8))])
 
@@ -233,7 +193,7 @@ def _augmentation(task: str, image_shape):
 # --------------------------------------------------------------------------- train
 
 TRAIN_DEFAULTS = {
-    "model": "small_cnn",
+    "model": "small-cnn",
     "dataset": "shapes",
     "data_dir": None,
     "epochs": 5,
@@ -255,8 +215,6 @@ _RESUMABLE = {"epochs", "device", "data_dir"}
 
 def parse_early_stopping(spec: str):
     """'none', 'patience:N', 'ratio' (= ratio:1.1:5) or 'ratio:R:W' -> an EarlyStopping or None."""
-    from .train import EarlyStopping
-
     s = str(spec).strip().lower()
     parts = s.split(":")
     try:
@@ -278,8 +236,6 @@ def parse_early_stopping(spec: str):
 
 
 def _optimizer(cfg, params):
-    from . import optim
-
     name, lr, wd = cfg["optimizer"].lower(), cfg["lr"], cfg["weight_decay"]
     if name == "sgd":
         return optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd)
@@ -291,24 +247,20 @@ def _optimizer(cfg, params):
 
 
 def _scheduler(cfg, opt):
-    from .optim import lr_scheduler as S
-
     name = (cfg["scheduler"] or "none").lower()
     if name == "none":
         return None
     if name == "cosine":
-        return S.CosineAnnealingLR(opt, T_max=max(1, cfg["epochs"]))
+        return lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg["epochs"]))
     if name == "step":
-        return S.StepLR(opt, step_size=max(1, cfg["epochs"] // 3), gamma=0.1)
+        return lr_scheduler.StepLR(opt, step_size=max(1, cfg["epochs"] // 3), gamma=0.1)
     if name == "plateau":
-        return S.ReduceLROnPlateau(opt, factor=0.5, patience=2)
+        return lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=2)
     raise CLIError(f"unknown scheduler {cfg['scheduler']!r}; valid schedulers: none, cosine, "
                    "step, plateau")  # fmt: skip
 
 
 def _loss(task: str):
-    from . import layers as nn
-
     return (
         nn.CrossEntropyLoss(ignore_index=255) if task == "segmentation" else nn.CrossEntropyLoss()
     )
@@ -316,9 +268,6 @@ def _loss(task: str):
 
 def _final_metrics(model, loader, task: str, classes, device) -> dict:
     """Loss and metrics over a loader, JSON-ready, plus the confusion matrix."""
-    from .train import evaluate
-    from .train import metrics as M
-
     k = len(classes)
     if task == "segmentation":
         ms = [M.PixelAccuracy(255), M.MeanIoU(k, 255), M.IoU(k, 255), M.ConfusionMatrix(k, 255)]
@@ -340,16 +289,14 @@ def _final_metrics(model, loader, task: str, classes, device) -> dict:
             for k_, v in out.items()}  # fmt: skip
 
 
-def _result_plots(model, loader, task, classes, cm, folder: Path, suffix: str = "") -> list:
+def _result_plots(model, loader, task, classes, cm, folder: Path, suffix: str = "") -> None:
     """confusion_matrix.png (classification) or segmentation.png (first 4 images)."""
-    import numpy as np
-
-    from .tensor import Tensor, no_grad
     from .train import plots
 
+    names = [str(c) for c in classes]
     if task != "segmentation":
-        path = folder / f"confusion_matrix{suffix}.png"
-        return [plots.plot_confusion_matrix(np.asarray(cm), path, [str(c) for c in classes])]
+        plots.plot_confusion_matrix(np.asarray(cm), folder / f"confusion_matrix{suffix}.png", names)
+        return
     x, y = next(iter(loader))
     x, y = x[:4], y[:4]
     was = model.training
@@ -357,24 +304,17 @@ def _result_plots(model, loader, task, classes, cm, folder: Path, suffix: str = 
     with no_grad():
         pred = model(x)
     model.train(was)
-    return [plots.plot_segmentation(Tensor(x.data), y, pred, folder / f"segmentation{suffix}.png",
-                                    class_names=[str(c) for c in classes])]  # fmt: skip
+    plots.plot_segmentation(Tensor(x.data), y, pred, folder / f"segmentation{suffix}.png",
+                            class_names=names)  # fmt: skip
 
 
 def _check_device(spec) -> None:
     """A CLIError now, rather than a traceback later, for a device that cannot be used."""
-    from .backend import cupy_module
-    from .backend import device as parse_device
-
     try:
-        dev = parse_device(spec)
-    except ValueError as e:
-        raise CLIError(str(e)) from None
-    if dev.type == "cuda":
-        try:
+        if parse_device(spec).type == "cuda":
             cupy_module()
-        except RuntimeError as e:
-            raise CLIError(str(e)) from None
+    except (ValueError, RuntimeError) as e:
+        raise CLIError(str(e)) from None
 
 
 def _holds_run(folder: Path) -> list[str]:
@@ -384,8 +324,6 @@ def _holds_run(folder: Path) -> list[str]:
 
 
 def _write_json(path: Path, obj) -> None:
-    from .train.history import _write_text
-
     _write_text(path, json.dumps(obj, indent=1) + "\n")
 
 
@@ -432,21 +370,15 @@ def _train_config(args) -> tuple[dict, Path]:
 
 
 def _cmd_train(args) -> int:
-    from . import manual_seed
-    from .data import DataLoader
-    from .train import HistoryWriter, fit, load_model_state, plots
+    from .train import plots
 
     t_start = time.perf_counter()
     cfg, out = _train_config(args)
     args.run_folder = out  # for the resume hint after Ctrl-C
     cfg["download"] = args.download  # how to get the files, not a setting of the run
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
-    _dataset_key(cfg["dataset"])  # unknown names fail before any work
-    if (
-        cfg["model"].strip().lower().replace("-", "_") not in _CLI_MODELS
-        and cfg["model"].strip().lower().replace("_", "-") not in _zoo_entries()
-    ):
-        raise CLIError(f"unknown model {cfg['model']!r}; valid models: {', '.join(model_names())}")
+    # unknown names and a model of the wrong task fail before any data is read
+    _model_info(cfg["model"], DATASETS[_dataset_key(cfg["dataset"])].task)
     early = parse_early_stopping(cfg["early_stopping"])
     _check_device(cfg["device"])
 
@@ -458,7 +390,7 @@ def _cmd_train(args) -> int:
     opt = _optimizer(cfg, model.parameters())
     sched = _scheduler(cfg, opt)
     dev = cfg["device"]
-    aug = _augmentation(task, shape) if cfg["augment"] else None
+    aug = _augmentation(shape) if cfg["augment"] else None
     train_loader = DataLoader(train_set, cfg["batch_size"], shuffle=True, seed=cfg["seed"],
                               transform=aug, device=dev)  # fmt: skip
     val_loader = DataLoader(splits["val"], cfg["batch_size"], device=dev)
@@ -492,14 +424,11 @@ def _cmd_train(args) -> int:
     split = "test" if splits["test"] is not None else "val"
     loader = DataLoader(splits[split], cfg["batch_size"], device=dev)
     metrics = _final_metrics(model, loader, task, classes, dev)
-    monitor = "val_loss"
-    if early is not None:
-        monitor = early.monitor
-    best_row = history.best(monitor, early.mode if early else "min")
+    monitor, mode = (early.monitor, early.mode) if early else ("val_loss", "min")
     result = {"split": split, "checkpoint": "best.npz", "best_epoch": history.best_epoch(monitor),
               "epochs_run": len(history), "stop_reason": getattr(history, "stop_reason", ""),
-              "best_epoch_logs": best_row, "seconds": time.perf_counter() - t_start,
-              **metrics}  # fmt: skip
+              "best_epoch_logs": history.best(monitor, mode),
+              "seconds": time.perf_counter() - t_start, **metrics}  # fmt: skip
     _write_json(out / "metrics.json", result)
     _result_plots(model, loader, task, classes, metrics["confusion_matrix"], out)
 
@@ -519,14 +448,9 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    from .data import DataLoader
-    from .data.registry import DATASETS
-    from .train import load_checkpoint, load_model_state
-
     path = Path(args.checkpoint)
     if path.is_dir():
-        cands = [path / "best.npz", path / "last.npz"]
-        found = [c for c in cands if c.exists()]
+        found = [c for c in (path / "best.npz", path / "last.npz") if c.exists()]
         if not found:
             raise CLIError(f"{path} holds no checkpoint (best.npz or last.npz)")
         path = found[0]
@@ -535,16 +459,14 @@ def _cmd_evaluate(args) -> int:
     if cfg is None:
         raise CLIError(f"{path} does not record the config of its run (model and dataset); "
                        "it was not written by `minitorch-cv train`")  # fmt: skip
-    cfg = {**cfg}
+    cfg = {**cfg, "limit": args.limit, "download": args.download}
     if args.data_dir is not None:
         cfg["data_dir"] = args.data_dir
-    cfg["limit"] = args.limit
     key = _dataset_key(cfg["dataset"])
     info = DATASETS[key]
     if args.split not in info.splits and args.split != "val":
         raise CLIError(f"dataset {key!r} has no split {args.split!r}; valid splits: "
                        f"{', '.join(info.splits)}")  # fmt: skip
-    cfg["download"] = args.download
     if args.split in info.splits and args.split != "train":
         ds = _first(_split(cfg, args.split), args.limit)
     else:
@@ -565,9 +487,9 @@ def _cmd_evaluate(args) -> int:
     _result_plots(
         model, loader, ds.task, classes, metrics["confusion_matrix"], out, f"-{args.split}"
     )
-    print(json.dumps(result if args.full else {k: v for k, v in result.items()
-                                               if k not in ("confusion_matrix", "per_class")},
-                     indent=1))  # fmt: skip
+    shown = result if args.full else {k: v for k, v in result.items()
+                                      if k not in ("confusion_matrix", "per_class")}  # fmt: skip
+    print(json.dumps(shown, indent=1))
     return 0
 
 
@@ -576,17 +498,13 @@ def _cmd_evaluate(args) -> int:
 
 def _cmd_reproduce(args) -> int:
     """Run one experiment of the course reports (minitorch_cv.recipes) and print its result row."""
-    try:
-        from . import recipes
-    except ImportError:
-        raise CLIError("the experiment recipes (minitorch_cv.recipes) are not installed") from None
     if args.list or args.experiment is None:
+        rows = []
         for r in recipes.list_recipes():
             reported = r.reported.get(r.metric)
             shown = "-" if reported is None else f"{reported:.4g}"
-            print(
-                f"{r.name:<24} {r.model:<22} {r.dataset:<15} {r.metric} {shown:<8} {r.description}"
-            )
+            rows.append((r.name, r.model, r.dataset, r.metric, shown, r.description))
+        _print_table(("experiment", "model", "dataset", "metric", "reported", "description"), rows)
         return 0
     try:
         recipe = recipes.get_recipe(args.experiment)
@@ -602,73 +520,37 @@ def _cmd_reproduce(args) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------- summary, datasets
-
-
-def _parse_shape(text: str) -> tuple:
-    try:
-        shape = tuple(int(v) for v in str(text).replace("x", ",").split(",") if v.strip())
-    except ValueError:
-        shape = ()
-    if len(shape) != 3 or min(shape) < 1:
-        raise CLIError(f"--input-size {text!r}: expected C,H,W such as 3,32,32")
-    return shape
-
-
-def _cmd_summary(args) -> int:
-    import importlib
-
-    if args.list:
-        entries = _zoo_entries()
-        for name, e in entries.items():
-            print(f"{name:<24} {e.task:<15} {'x'.join(map(str, e.input_size)):<10} {e.description}")
-        for name, (_, task, desc) in _CLI_MODELS.items():
-            if name not in entries:
-                print(f"{name:<24} {task:<15} {'any':<10} {desc}")
-        return 0
-    entry = _zoo_entries().get(args.model.strip().lower().replace("_", "-"))
-    shape = _parse_shape(args.input_size) if args.input_size else (
-        tuple(entry.input_size) if entry else (3, 32, 32))  # fmt: skip
-    k = args.num_classes or (entry.num_classes if entry else 10)
-    model = build_model(args.model, shape, k)
-    try:
-        mod = importlib.import_module(f"{__package__}.summary")
-    except ImportError:
-        mod = None
-    fn = getattr(mod, "summary", None) if mod is not None else None
-    if callable(fn):
-        text = fn(model, shape)
-        if text is not None:
-            print(text)
-        return 0
-    # no summary module yet: the repr and a parameter table
-    print(model)
-    print()
-    width = max((len(n) for n, _ in model.named_parameters()), default=10)
-    for name, p in model.named_parameters():
-        print(f"{name:<{width}}  {str(p.shape):<20} {p.numel():>12,}")
-    total = model.num_parameters()
-    trainable = model.num_parameters(only_trainable=True)
-    print(f"\ntotal parameters: {total:,}  trainable: {trainable:,}  input: {shape}")
-    return 0
+# --------------------------------------------------------------------------- datasets, exercises
 
 
 def _cmd_datasets(args) -> int:
-    from .data import find_datasets, format_datasets_report
-
     report = find_datasets(args.data_dir)
     print(json.dumps(report, indent=1) if args.json else format_datasets_report(report))
     return 0
 
 
+def _cmd_exercises(args) -> int:
+    """`exercises list | show N | check N | new N`: minitorch_cv.exercises writes the texts."""
+    try:
+        if args.action == "check":
+            report = exercises.run_checks(args.number, args.solution, max_examples=args.examples,
+                                          seed=args.seed)  # fmt: skip
+            print(report.format())
+            return 0 if report.ok else 1
+        if args.action == "show":
+            print(exercises.format_show(args.number, worked=args.worked))
+        elif args.action == "new":
+            print(exercises.format_new(args.number, args.seed, answers=args.answers))
+        else:
+            print(exercises.format_list())
+    # an unknown exercise, a missing folder or file, hypothesis not installed: one line, status 2
+    except (FileNotFoundError, ValueError, ImportError) as e:
+        raise CLIError(str(e)) from None
+    return 0
+
+
 def _cmd_demo(args) -> int:
     """Train a small MLP on two interleaved spirals and print its accuracy."""
-    import numpy as np
-
-    from . import functional as F
-    from . import layers as nn
-    from . import manual_seed, optim, tensor
-
     manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     n = 1000
@@ -705,6 +587,16 @@ def _positive_int(text):
     return v
 
 
+def _help(parser):
+    """The action of a command given without its sub-command: print its help, status 0."""
+
+    def show(args) -> int:
+        parser.print_help()
+        return 0
+
+    return show
+
+
 def _add_train(sub) -> None:
     d = TRAIN_DEFAULTS
     t = sub.add_parser(
@@ -715,7 +607,7 @@ def _add_train(sub) -> None:
     )  # fmt: skip
     # None defaults: an option given on the command line can be told from a default (--resume)
     t.add_argument("--model", default=None, help=f"model name (default {d['model']}); "
-                   "`minitorch-cv summary --list` lists them")  # fmt: skip
+                   "`minitorch-cv models` lists them")  # fmt: skip
     t.add_argument("--dataset", default=None, help=f"dataset name (default {d['dataset']}); "
                    "`minitorch-cv datasets` lists them")  # fmt: skip
     t.add_argument("--data-dir", default=None, help="folder of the dataset files (default "
@@ -729,24 +621,17 @@ def _add_train(sub) -> None:
     t.add_argument("--weight-decay", type=float, default=None, help="default 0")
     t.add_argument("--scheduler", default=None, choices=("none", "cosine", "step", "plateau"),
                    help="learning-rate schedule per epoch (default cosine)")  # fmt: skip
-    t.add_argument(
-        "--augment",
-        action="store_const",
-        const=True,
-        default=None,
-        help="random horizontal flip and random crop with padding (image and mask)",
-    )
+    t.add_argument("--augment", action="store_const", const=True, default=None,
+                   help="random horizontal flip and random crop with padding (image and "
+                   "mask)")  # fmt: skip
     t.add_argument("--early-stopping", default=None, metavar="SPEC",
                    help="none (default), patience:N, ratio (val loss above 1.1 x its minimum "
                    "for 5 epochs) or ratio:R:W; the best weights are kept")  # fmt: skip
     t.add_argument("--grad-clip", type=float, default=None, help="clip the gradient norm")
     t.add_argument("--device", default=None, help="cpu (default), cuda or cuda:N")
     t.add_argument("--seed", type=int, default=None, help="seed of init, shuffling, dropout")
-    t.add_argument(
-        "--download",
-        action="store_true",
-        help="download missing dataset files (needs a network connection)",
-    )
+    t.add_argument("--download", action="store_true",
+                   help="download missing dataset files (needs a network connection)")  # fmt: skip
     t.add_argument("--limit", type=_positive_int, default=None,
                    help="use at most N images of each split (quick tries)")  # fmt: skip
     t.add_argument("--out", default=None,
@@ -757,11 +642,42 @@ def _add_train(sub) -> None:
     t.set_defaults(func=_cmd_train)
 
 
+def _add_exercises(sub) -> None:
+    x = sub.add_parser("exercises", help="hand-worked exercises checked against the engine",
+                       description="Hand-worked exercises: read one, solve it in its starter.py, "
+                       "check it.")  # fmt: skip
+    x.set_defaults(func=_help(x))
+    actions = x.add_subparsers(dest="action", metavar="ACTION")
+    actions.add_parser("list", help="list the exercises").set_defaults(func=_cmd_exercises)
+
+    s = actions.add_parser("show", help="print an exercise's problem")
+    s.add_argument("number", help="exercise number (or name)")
+    s.add_argument("--worked", action="store_true", help="also print the worked solution")
+    s.set_defaults(func=_cmd_exercises)
+
+    c = actions.add_parser("check", help="check your answers against the engine")
+    c.add_argument("number", help="exercise number (or name)")
+    c.add_argument("--solution", metavar="FILE", default=None,
+                   help="your Python file (default: the exercise's starter.py)")  # fmt: skip
+    n = exercises.DEFAULT_EXAMPLES
+    c.add_argument("--examples", type=_positive_int, default=n,
+                   help=f"random instances per function (default {n})")  # fmt: skip
+    c.add_argument("--seed", type=int, default=0, help="seed of the random instances (default 0)")
+    c.set_defaults(func=_cmd_exercises)
+
+    w = actions.add_parser("new", help="print a fresh random instance of the problem")
+    w.add_argument("number", help="exercise number (or name)")
+    w.add_argument("--seed", type=int, required=True, help="seed of the instance")
+    w.add_argument("--answers", action="store_true", help="also print the answer key")
+    w.set_defaults(func=_cmd_exercises)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="minitorch-cv", description="A from-scratch deep-learning engine for CV."
     )
     p.add_argument("--version", action="version", version=f"minitorch-cv {__version__}")
+    p.set_defaults(func=_help(p))
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     _add_train(sub)
 
@@ -797,11 +713,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bars, no printed row")
     r.set_defaults(func=_cmd_reproduce)
 
-    s = sub.add_parser("summary", help="a model's layers and parameter counts")
-    s.add_argument("--model", default="small_cnn", help="model name (default small_cnn)")
-    s.add_argument("--input-size", default=None, help="C,H,W (default: the model's, else 3,32,32)")
-    s.add_argument("--num-classes", type=_positive_int, default=None)
-    s.add_argument("--list", action="store_true", help="list the model names and exit")
+    m = sub.add_parser("models", help="the model zoo: task, input size, classes, parameters")
+    m.set_defaults(func=_cmd_models)
+
+    s = sub.add_parser("summary", help="a model's layer table (torchsummary style)")
+    s.add_argument("--model", default="small-cnn", help="model name (default small-cnn); "
+                   "`minitorch-cv models` lists them")  # fmt: skip
+    s.add_argument("--input-size", default=None, help="C,H,W (default: the model's own)")
+    s.add_argument("--num-classes", type=_positive_int, default=None,
+                   help="default: the model's own")  # fmt: skip
     s.set_defaults(func=_cmd_summary)
 
     ds = sub.add_parser("datasets", help="which datasets are found locally, where, what is missing")
@@ -809,43 +729,28 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--json", action="store_true", help="print the report as JSON")
     ds.set_defaults(func=_cmd_datasets)
 
+    _add_exercises(sub)
+
     d = sub.add_parser("demo", help="train a small MLP on a synthetic two-class problem")
     d.add_argument("--epochs", type=int, default=30)
     d.add_argument("--lr", type=float, default=0.01)
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(func=_cmd_demo)
-
-    try:
-        from . import exercises
-    except ImportError:
-        exercises = None
-    if exercises is not None and callable(getattr(exercises, "add_subparser", None)):
-        exercises.add_subparser(sub)
     return p
 
 
 def main(argv=None) -> int:
-    from .data import CorruptFileError, DownloadError
-    from .train import CheckpointError, NonFiniteLossError
-
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
+    args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except CLIError as e:
-        print(f"minitorch-cv {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except FileExistsError as e:  # a run folder that already holds a run (reproduce)
+    except (CLIError, FileExistsError) as e:  # FileExistsError: reproduce's --out holds a run
         print(f"minitorch-cv {args.command}: error: {e}", file=sys.stderr)
         return 2
     except (CheckpointError, CorruptFileError, DownloadError, FileNotFoundError,
             NonFiniteLossError) as e:  # fmt: skip
         print(f"minitorch-cv {args.command}: error: {e}", file=sys.stderr)
         return 1
-    except BrokenPipeError:  # `minitorch-cv summary --list | head`: the reader went away
+    except BrokenPipeError:  # `minitorch-cv models | head`: the reader went away
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except KeyboardInterrupt:

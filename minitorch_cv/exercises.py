@@ -15,18 +15,16 @@ engine gives (the shape `conv2d` really returns, `F.conv2d`'s numbers, the param
 really has, autograd's gradients). A failure is reported in plain words: the instance (the smallest
 one hypothesis finds), the expected answer and the given one.
 
-    minitorch-cv exercises list
-    minitorch-cv exercises show 2 [--worked]
-    minitorch-cv exercises check 2 [--solution my_answers.py]
-    minitorch-cv exercises new 2 --seed 7 [--answers]
+    minitorch-cv exercises list                                 format_list()
+    minitorch-cv exercises show 2 [--worked]                    format_show(2, worked)
+    minitorch-cv exercises check 2 [--solution my_answers.py]   run_checks(2, file).format()
+    minitorch-cv exercises new 2 --seed 7 [--answers]           format_new(2, 7, answers)
 
-`add_subparser(subparsers)` registers these under the `exercises` command of `minitorch_cv.cli`;
-`python -m minitorch_cv.exercises ...` runs them standalone.
+This module builds those texts and reports; `minitorch_cv.cli` parses the command and prints them.
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import hashlib
 import importlib.util
@@ -155,6 +153,29 @@ def get_exercise(key) -> Exercise:
             return e
     valid = ", ".join(str(e.number) for e in exercises)
     raise ValueError(f"exercises: no exercise {key!r}; there are exercises {valid}")
+
+
+def format_list() -> str:
+    """The text of `exercises list`: one line per exercise, then where they are."""
+    exercises = list_exercises()
+    lines = [f"{e.number:3d}  {e.title}" for e in exercises]
+    lines += ["", f"{len(exercises)} exercises in {exercises_dir()}. "
+              "`minitorch-cv exercises show N` prints one."]  # fmt: skip
+    return "\n".join(lines)
+
+
+def format_show(exercise, worked: bool = False) -> str:
+    """The text of `exercises show N`: the problem and what to do next, or with `worked` the
+    whole README including the worked solution."""
+    ex = exercise if isinstance(exercise, Exercise) else get_exercise(exercise)
+    if worked:
+        return ex.readme_text()
+    return (
+        f"{ex.problem_text()}\n"
+        f"Write {', '.join(ex.functions())} in {ex.starter}, then run "
+        f"`minitorch-cv exercises check {ex.number}`.\n"
+        f"`minitorch-cv exercises show {ex.number} --worked` prints the worked solution."
+    )
 
 
 def load_module(path, name: str | None = None) -> types.ModuleType:
@@ -889,121 +910,3 @@ def network_instances():
         return {"input_shape": shape, "layers": layers}
 
     return instances()
-
-
-# ------------------------------------------------------------------------------------------------
-# Command line: minitorch-cv exercises list | show N | check N | new N
-# ------------------------------------------------------------------------------------------------
-
-
-def _cmd_list(args, out=None) -> int:
-    out = out or sys.stdout
-    exercises = list_exercises()
-    for e in exercises:
-        print(f"{e.number:3d}  {e.title}", file=out)
-    print(
-        f"\n{len(exercises)} exercises in {exercises_dir()}. "
-        "`minitorch-cv exercises show N` prints one.",
-        file=out,
-    )
-    return 0
-
-
-def _cmd_show(args, out=None) -> int:
-    out = out or sys.stdout
-    ex = get_exercise(args.number)
-    print(ex.readme_text() if args.worked else ex.problem_text(), file=out)
-    if not args.worked:
-        fns = ", ".join(ex.functions())
-        print(
-            f"Write {fns} in {ex.starter}, then run `minitorch-cv exercises check {ex.number}`.\n"
-            f"`minitorch-cv exercises show {ex.number} --worked` prints the worked solution.",
-            file=out,
-        )
-    return 0
-
-
-def _cmd_check(args, out=None) -> int:
-    out = out or sys.stdout
-    ex = get_exercise(args.number)
-    report = run_checks(ex, args.solution, max_examples=args.examples, seed=args.seed)
-    print(report.format(), file=out)
-    return 0 if report.ok else 1
-
-
-def _cmd_new(args, out=None) -> int:
-    out = out or sys.stdout
-    print(format_new(args.number, args.seed, answers=args.answers), file=out)
-    return 0
-
-
-def _run(handler):
-    """Turn the expected errors (unknown exercise, missing folder or file) into a message + 2."""
-
-    def run(args):
-        try:
-            return handler(args)
-        except (FileNotFoundError, ValueError, ImportError) as exc:
-            print(f"minitorch-cv exercises: {exc}", file=sys.stderr)
-            return 2
-
-    return run
-
-
-def add_subparser(subparsers) -> argparse.ArgumentParser:
-    """Register `exercises list | show N | check N | new N` on an argparse subparsers object.
-
-    Each action sets `func(args) -> exit code`, as the other commands of minitorch_cv.cli do.
-    """
-    p = subparsers.add_parser(
-        "exercises",
-        help="hand-worked exercises checked against the engine",
-        description="Hand-worked exercises: read one, solve it in its starter.py, check it.",
-    )
-    sub = p.add_subparsers(dest="exercises_command", metavar="ACTION")
-    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
-
-    s = sub.add_parser("list", help="list the exercises")
-    s.set_defaults(func=_run(_cmd_list))
-
-    s = sub.add_parser("show", help="print an exercise's problem")
-    s.add_argument("number", help="exercise number (or name)")
-    s.add_argument("--worked", action="store_true", help="also print the worked solution")
-    s.set_defaults(func=_run(_cmd_show))
-
-    s = sub.add_parser("check", help="check your answers against the engine")
-    s.add_argument("number", help="exercise number (or name)")
-    s.add_argument(
-        "--solution",
-        metavar="FILE",
-        default=None,
-        help="your Python file (default: the exercise's starter.py)",
-    )
-    s.add_argument(
-        "--examples",
-        type=int,
-        default=DEFAULT_EXAMPLES,
-        help=f"random instances per function (default {DEFAULT_EXAMPLES})",
-    )
-    s.add_argument("--seed", type=int, default=0, help="seed of the random instances (default 0)")
-    s.set_defaults(func=_run(_cmd_check))
-
-    s = sub.add_parser("new", help="print a fresh random instance of the problem")
-    s.add_argument("number", help="exercise number (or name)")
-    s.add_argument("--seed", type=int, required=True, help="seed of the instance")
-    s.add_argument("--answers", action="store_true", help="also print the answer key")
-    s.set_defaults(func=_run(_cmd_new))
-    return p
-
-
-def main(argv=None) -> int:
-    """`python -m minitorch_cv.exercises ACTION ...`: the same actions without the main CLI."""
-    parser = argparse.ArgumentParser(prog="python -m minitorch_cv.exercises")
-    sub = parser.add_subparsers(dest="command")
-    add_subparser(sub)
-    args = parser.parse_args(["exercises", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,7 +4,6 @@ the `exercises` command works."""
 
 from __future__ import annotations
 
-import argparse
 import io
 import re
 import types
@@ -16,6 +15,7 @@ import pytest
 pytest.importorskip("hypothesis")
 
 from minitorch_cv import exercises as E  # noqa: E402
+from minitorch_cv.cli import build_parser, main  # noqa: E402
 
 EXERCISES = E.list_exercises()
 NUMBERS = [e.number for e in EXERCISES]
@@ -35,9 +35,10 @@ def _with(n: int, **functions) -> types.ModuleType:
 
 
 def _run(argv) -> tuple[int, str, str]:
+    """`minitorch-cv exercises ARGV`: exit code, stdout, stderr."""
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
-        code = E.main(argv)
+        code = main(["exercises", *argv])
     return code, out.getvalue(), err.getvalue()
 
 
@@ -463,18 +464,20 @@ def test_cli_errors_are_plain_messages(tmp_path, monkeypatch):
     assert code == 2 and E.ENV_VAR in err and "pip install -e" in err
 
 
-def test_add_subparser_plugs_into_another_parser():
-    parser = argparse.ArgumentParser(prog="minitorch-cv")
-    sub = parser.add_subparsers(dest="command")
-    E.add_subparser(sub)
+def test_cli_parses_the_exercise_options():
+    parser = build_parser()
     args = parser.parse_args(["exercises", "new", "3", "--seed", "4", "--answers"])
-    assert (args.number, args.seed, args.answers) == ("3", 4, True)
-    out = io.StringIO()
-    with redirect_stdout(out):
-        assert args.func(args) == 0
-    assert "Answer key" in out.getvalue()
+    assert (args.action, args.number, args.seed, args.answers) == ("new", "3", 4, True)
     args = parser.parse_args(["exercises", "check", "1", "--solution", "x.py", "--seed", "2"])
     assert (args.solution, args.seed, args.examples) == ("x.py", 2, E.DEFAULT_EXAMPLES)
+    code, out, _ = _run([])  # no action: the command's help
+    assert code == 0 and "list" in out and "check" in out and "new" in out
+
+
+def test_texts_are_returned_not_printed(capsys):
+    listing, shown = E.format_list(), E.format_show(2)
+    assert capsys.readouterr().out == ""  # the library returns the texts; the CLI prints them
+    assert _run(["list"])[1] == listing + "\n" and _run(["show", "2"])[1] == shown + "\n"
 
 
 def test_exercises_dir_follows_the_environment_variable(tmp_path, monkeypatch):

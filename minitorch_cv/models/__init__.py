@@ -12,6 +12,7 @@
     E  e1, e2, e2-extra-conv                   SmallCNN, ImprovedCNN (small_cnn.py)
     F  three-layer (ablations as options)      ThreeLayerCNN       (three_layer.py)
        resnet18                                ResNet, BasicBlock  (resnet.py)
+       small-cnn, mlp, small-fcn               quick CLI defaults  (simple.py)
 
 Register your own with the `register` decorator; `get` then builds it by name.
 """
@@ -28,6 +29,7 @@ from .resnet import (
     trainable_parameters,
     unfreeze,
 )
+from .simple import SmallFCN  # registers small-cnn, mlp and small-fcn too
 from .small_cnn import ImprovedCNN, SmallCNN
 from .three_layer import ThreeLayerCNN
 from .two_decoder import TwoDecoderSegNet
@@ -44,6 +46,7 @@ __all__ = [
     "ResNet",
     "ResNetFCN",
     "SmallCNN",
+    "SmallFCN",
     "ThreeLayerCNN",
     "TwoDecoderSegNet",
     "UNet",

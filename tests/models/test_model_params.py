@@ -186,11 +186,46 @@ def test_resnet18_fcn_counts_encoder_and_decoder_and_freezes_encoder():
     assert model.num_parameters(only_trainable=True) == decoder
 
 
+def test_small_cnn_the_train_default():
+    # 3 x [conv3 (no bias: BN follows) + BN], conv3 64->64 + BN, global max pool, Linear(64, 10)
+    by_hand = (
+        (conv(3, 16, 3, bias=False) + bn(16))  # 464
+        + (conv(16, 32, 3, bias=False) + bn(32))  # 4,672
+        + (conv(32, 64, 3, bias=False) + bn(64))  # 18,560
+        + (conv(64, 64, 3, bias=False) + bn(64))  # 36,992
+        + linear(64, 10)  # 650
+    )
+    assert by_hand == 61_338
+    assert count("small-cnn") == by_hand
+    # the global max pool makes the count independent of the image size
+    assert count("small-cnn", in_channels=1, image_size=28) == by_hand - 9 * 16 * 2
+
+
+def test_mlp():
+    assert count("mlp") == linear(3 * 32 * 32, 256) + linear(256, 128) + linear(128, 10)
+    assert count("mlp", in_channels=1, image_size=28, hidden=64) == (
+        linear(28 * 28, 64) + linear(64, 32) + linear(32, 10)
+    )
+
+
+def test_small_fcn():
+    def cbr(a, b):  # conv3 without bias + BN
+        return conv(a, b, 3, bias=False) + bn(b)
+
+    def up(c):  # ConvTranspose2d(c, c, k2, s2) without bias (weight c*c*2*2) + BN
+        return c * c * 2 * 2 + bn(c)
+
+    down = cbr(3, 16) + cbr(16, 32) + cbr(32, 64)
+    middle = cbr(64, 64)
+    decoder = up(64) + cbr(64, 32) + up(32) + cbr(32, 16) + up(16) + cbr(16, 16)
+    assert count("small-fcn") == down + middle + decoder + conv(16, 10, 1)
+
+
 @pytest.mark.parametrize("info", models.list_models(), ids=lambda i: i.name)
 def test_every_registered_model_has_a_hand_count_here(info):
     covered = {
         "e1", "e2", "e2-extra-conv", "three-layer", "unit-block-mnist", "unit-block-cifar10",
         "two-decoder", "deep-cnn-mnist", "deep-cnn-res-cifar10", "resnet18", "fcn-baseline",
-        "unet", "resnet18-fcn",
+        "unet", "resnet18-fcn", "small-cnn", "mlp", "small-fcn",
     }  # fmt: skip
     assert info.name in covered, f"add a by-hand parameter count test for {info.name!r}"

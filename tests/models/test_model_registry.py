@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+import minitorch_cv as mt
 from minitorch_cv import models
 from minitorch_cv.layers import Module
 
@@ -13,7 +15,7 @@ def test_list_models_names_every_seed_network():
     assert {
         "unit-block-mnist", "unit-block-cifar10", "two-decoder", "deep-cnn-mnist",
         "deep-cnn-res-cifar10", "fcn-baseline", "unet", "resnet18-fcn", "e1", "e2",
-        "e2-extra-conv", "three-layer", "resnet18",
+        "e2-extra-conv", "three-layer", "resnet18", "small-cnn", "mlp", "small-fcn",
     } <= names  # fmt: skip
     for m in models.list_models():
         assert m.description and len(m.input_size) == 3 and m.num_classes > 1
@@ -27,6 +29,8 @@ def test_get_builds_a_fresh_module_each_call():
 
 def test_names_are_forgiving_about_case_and_underscores():
     assert type(models.get("Three_Layer")) is models.ThreeLayerCNN
+    assert models.info("small_cnn") is models.info("Small-CNN")
+    assert type(models.get("SMALL_FCN")) is models.SmallFCN
 
 
 def test_unknown_name_lists_the_valid_ones():
@@ -73,3 +77,30 @@ def test_bad_sizes_fail_at_construction_with_the_reason():
         models.get("three-layer", filters=(8, 8))
     with pytest.raises(ValueError, match="activation must be"):
         models.get("three-layer", activation="gelu")
+
+
+@pytest.mark.parametrize(
+    "name,shape,out_shape",
+    [
+        ("small-cnn", (2, 1, 20, 12), (2, 10)),  # global max pool: any size of 8 x 8 or more
+        ("mlp", (2, 3, 32, 32), (2, 10)),
+        ("small-fcn", (2, 3, 16, 24), (2, 10, 16, 24)),  # H and W multiples of 8
+    ],
+)
+def test_simple_models_forward_and_backward(name, shape, out_shape):
+    mt.manual_seed(0)
+    model = models.get(name, in_channels=shape[1], image_size=shape[2])
+    x = mt.tensor(np.random.default_rng(0).standard_normal(shape).astype(np.float32))
+    out = model(x)
+    assert out.shape == out_shape
+    (out * out).mean().backward()
+    for n, p in model.named_parameters():
+        assert p.grad is not None and np.isfinite(p.grad.numpy()).all(), n
+    assert models.info(name).task == ("segmentation" if len(out_shape) == 4 else "classification")
+
+
+def test_simple_models_refuse_sizes_they_cannot_take():
+    with pytest.raises(ValueError, match="small-cnn: image_size 4 is too small"):
+        models.get("small-cnn", image_size=4)
+    with pytest.raises(ValueError, match="small-fcn: image_size 20 must be a multiple of 8"):
+        models.get("small-fcn", image_size=20)

@@ -1,5 +1,5 @@
 """The `minitorch-cv` command line: train writes every file of a run, refuses to overwrite one,
-resumes it, names the valid models and datasets; evaluate, summary, datasets, demo."""
+resumes it, names the valid models and datasets; evaluate, models, summary, datasets, demo."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from minitorch_cv import __version__
+from minitorch_cv import __version__, models
 from minitorch_cv.cli import build_model, main
 from minitorch_cv.train import History, load_checkpoint
 
@@ -85,9 +85,8 @@ def test_existing_run_folder_is_refused_then_overwritten_or_resumed(tmp_path, ca
 def test_unknown_names_list_the_valid_ones(tmp_path, capsys):
     assert train("--model", "resnet9000", "--out", str(tmp_path / "a")) == 2
     err = capsys.readouterr().err
-    assert (
-        "unknown model 'resnet9000'; valid models:" in err and "small_cnn" in err and "mlp" in err
-    )
+    assert "unknown model 'resnet9000'; valid names:" in err
+    assert all(m.name in err for m in models.list_models())
     assert train("--dataset", "imagenet", "--out", str(tmp_path / "b")) == 2
     err = capsys.readouterr().err
     assert (
@@ -128,6 +127,7 @@ def test_segmentation_run_writes_pixel_metrics_and_a_panel(tmp_path, capsys):
     out = tmp_path / "seg"
     assert train("--model", "small_cnn", "--dataset", "shapes-seg", "--out", str(out)) == 2
     assert "classification model, the dataset is for segmentation" in capsys.readouterr().err
+    assert not out.exists()  # refused before any data was read or any file written
     args = ("--model", "small_fcn", "--dataset", "shapes-seg", "--epochs", "1", "--augment")
     assert train(*args, "--out", str(out)) == 0
     metrics = json.loads((out / "metrics.json").read_text())
@@ -147,16 +147,47 @@ def test_summary_counts_the_parameters(capsys):
     )
     text = capsys.readouterr().out
     n = build_model("mlp", (1, 28, 28), 10).num_parameters()
-    assert f"{n:,}" in text
-    assert main(["summary", "--list"]) == 0
-    names = capsys.readouterr().out
-    assert "small_cnn" in names and "mlp" in names
+    assert n == models.get("mlp", in_channels=1, image_size=28).num_parameters()
+    assert f"Total params: {n:,}" in text and "Linear-" in text
     assert main(["summary", "--input-size", "3x32"]) == 2
     assert "expected C,H,W" in capsys.readouterr().err
 
 
+def test_summary_of_a_size_the_network_cannot_take_is_one_line(capsys):
+    assert main(["summary", "--model", "small-cnn", "--input-size", "3,4,4"]) == 2
+    assert "small-cnn: image_size 4 is too small" in capsys.readouterr().err
+    assert main(["summary", "--model", "fcn-baseline", "--input-size", "3,30,30"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("minitorch-cv summary: error:") and "30" in err
+
+
+def test_models_lists_every_registered_model_with_its_parameter_count(capsys):
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:5] == ["name", "task", "input", "classes", "parameters"]
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    assert list(rows) == [m.name for m in models.list_models()]
+    for m in models.list_models():
+        name, task, size, classes, params = rows[m.name][:5]
+        assert task == m.task and size == "x".join(map(str, m.input_size))
+        assert int(classes) == m.num_classes and params == f"{m.num_parameters():,}"
+    assert {"small-cnn", "mlp", "small-fcn"} <= set(rows)
+
+
+def test_the_cli_names_resolve_to_the_zoo_models():
+    # the train defaults build the same network as `models.get` with the dataset's sizes
+    for name, zoo in (("small_cnn", "small-cnn"), ("MLP", "mlp"), ("small_fcn", "small-fcn")):
+        got = build_model(name, (1, 16, 16), 5)
+        want = models.get(zoo, in_channels=1, num_classes=5, image_size=16)
+        assert type(got) is type(want)
+        assert {k: v.shape for k, v in got.state_dict().items()} == {
+            k: v.shape for k, v in want.state_dict().items()
+        }
+
+
 def test_reproduce_lists_the_experiments_and_names_valid_ones(capsys):
-    recipes = pytest.importorskip("minitorch_cv.recipes")
+    from minitorch_cv import recipes
+
     assert main(["reproduce", "--list"]) == 0
     listed = capsys.readouterr().out
     assert all(r.name in listed for r in recipes.list_recipes())
@@ -187,7 +218,7 @@ def test_default_train_is_fast_and_accurate(tmp_path, monkeypatch, capsys):
     assert main(["train"]) == 0
     seconds = time.perf_counter() - t0
     (run,) = (tmp_path / "runs").iterdir()
-    assert run.name.startswith("small_cnn-shapes-")
+    assert run.name.startswith("small-cnn-shapes-")
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["acc"] >= 0.90, metrics["acc"]
     assert seconds < 60, seconds
