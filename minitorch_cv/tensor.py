@@ -194,13 +194,14 @@ def _check_same_device(name: str, arrays) -> None:
 class Function:
     """A differentiable operation: `forward` on raw arrays, `backward` right under it."""
 
+    # Subclasses define both as staticmethods; these say so if one is missing.
     @staticmethod
     def forward(ctx, *args, **params):
-        raise NotImplementedError  # pragma: no cover - every subclass defines it
+        raise TypeError("a Function subclass must define forward(ctx, *arrays, **params)")
 
     @staticmethod
     def backward(ctx, grad):
-        raise NotImplementedError  # pragma: no cover
+        raise TypeError("a Function subclass must define backward(ctx, grad)")
 
     @classmethod
     def apply(cls, *args, **params):
