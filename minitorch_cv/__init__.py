@@ -10,6 +10,7 @@ from . import layers as nn
 from .backend import Device, gpu_available
 from .backend import device as device
 from .gradcheck import gradcheck
+from .kernels.im2col_numpy import get_num_threads, set_num_threads
 from .summary import summary
 from .tensor import (
     Function,

@@ -1,8 +1,10 @@
 """Tensor semantics: dtypes, factories, the backward tape (order, accumulation, freeing, errors),
 grad modes, detach and conversions, all as in PyTorch."""
 
+import gc
 import threading
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -249,6 +251,24 @@ def test_graph_is_freed_after_backward_unless_retained():
     assert ctx.saved_tensors and not ctx.freed
     loss.backward()
     assert ctx.freed and not hasattr(ctx, "saved_tensors") and not hasattr(ctx, "inputs")
+
+
+def test_graph_does_not_keep_intermediate_arrays_alive():
+    """Only what a Function saved stays alive: an intermediate that no backward needs (the output
+    of an add, consumed by a scale) goes as soon as the caller drops its tensor, as in PyTorch;
+    hooks and retain_grad registered on it still see its gradient."""
+    x = mt.ones(1000, requires_grad=True)
+    h = x + 1.0
+    ref = weakref.ref(h.data)
+    seen = []
+    h.register_hook(lambda g: seen.append(float(g.sum())))
+    h.retain_grad()
+    loss = (h * 3.0).sum()
+    del h
+    gc.collect()
+    assert ref() is None
+    loss.backward()
+    assert seen == [3000.0] and x.grad.tolist() == [3.0] * 1000
 
 
 def test_shared_subgraph_gets_gradient_from_every_path():

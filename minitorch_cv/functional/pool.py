@@ -60,6 +60,13 @@ class _Geometry:
         self.padded = any(lo or hi for lo, hi in self.pads)
         # windows overlap, so one input pixel can get gradient from several of them
         self.overlap = any(s < d * (k - 1) + 1 for s, k, d in zip(self.s, self.k, self.d))
+        # windows tile the input exactly: every pixel is in exactly one window
+        self.tiles = (
+            not self.padded
+            and self.k == self.s
+            and self.d == (1, 1)
+            and (self.h, self.w) == (self.out[0] * self.k[0], self.out[1] * self.k[1])
+        )
 
     def windows(self, x, value):
         """(N, C, KH, KW, OH, OW) view of the windows over x padded with `value`."""
@@ -80,9 +87,11 @@ class _Geometry:
             slice(j * dw, j * dw + sw * (ow - 1) + 1, sw),
         )
 
-    def grad_buffer(self, xp, n, c, dtype):
+    def grad_buffer(self, xp, n, c, dtype, covered=False):
+        """Zeroed input-gradient buffer (padded); uninitialised when `covered`, i.e. the caller
+        writes every pixel of it."""
         (t, b), (l, r) = self.pads
-        return xp.zeros((n, c, self.h + t + b, self.w + l + r), dtype=dtype)
+        return (xp.empty if covered else xp.zeros)((n, c, self.h + t + b, self.w + l + r), dtype)
 
     def crop(self, buf):
         (t, _), (l, _) = self.pads
@@ -145,15 +154,20 @@ class MaxPool2d(Function):
                 tap = lambda i, j: v[:, :, i, j]
             taps = geo.taps()
             y = tap(0, 0).copy()
-            for _, i, j in taps[1:]:
-                xp.maximum(y, tap(i, j), out=y)  # maximum propagates NaN, as PyTorch's max does
+            if need_arg:
+                arg = xp.zeros(y.shape, dtype=xp.uint8 if kh * kw <= 256 else xp.int32)
+                better, step = xp.empty(y.shape, dtype=bool), xp.empty_like(arg)
+            for t, i, j in taps[1:]:
+                v_t = tap(i, j)
+                if need_arg:  # strictly greater: on ties the first tap in row-major order stays
+                    xp.greater(v_t, y, out=better)
+                xp.maximum(y, v_t, out=y)  # maximum propagates NaN, as PyTorch's max does
+                if need_arg:  # arg = t where better, as arithmetic: masked writes are far slower
+                    xp.subtract(t, arg, out=step)  # (uint8 wraps around and back: still exact)
+                    step *= better
+                    arg += step
             if not need_arg:
                 return y
-            # argmax: the first tap equal to the max (ties -> first in row-major window order),
-            # so visit the taps last-to-first and let each overwrite
-            arg = xp.zeros(y.shape, dtype=xp.uint8 if kh * kw <= 256 else xp.int32)
-            for t, i, j in reversed(taps):
-                xp.copyto(arg, t, where=tap(i, j) == y)
             nan = xp.isnan(y)
             if nan.any():  # NaN equals nothing; PyTorch's scan keeps the last NaN of the window
                 for t, i, j in taps:
@@ -175,7 +189,7 @@ class MaxPool2d(Function):
         if gpu is not None:  # CUDA: each input pixel gathers from the windows that chose it
             return (gpu.max_pool2d_backward(gy, arg, ctx.shape, geo.k, geo.s, geo.p, geo.d),)
         n, c = ctx.shape[:2]
-        gx = geo.grad_buffer(xp, n, c, gy.dtype)
+        gx = geo.grad_buffer(xp, n, c, gy.dtype, covered=geo.tiles)
         for t, i, j in geo.taps():
             dst = gx[(slice(None), slice(None)) + geo.tap_slice(i, j)]
             if geo.overlap:  # a pixel can be the max of several windows: add

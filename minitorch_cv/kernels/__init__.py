@@ -35,6 +35,12 @@ CHANNELS_LAST_MIN = 16
 # Weight gradients add up per-chunk products in this many fixed runs (see conv2d_weight).
 SUM_RUNS = 8
 
+# A stride-1 transposed conv runs as a conv with the flipped kernel when its output has more than
+# this many pixels per plane; on smaller planes the conv's (K-1)-wide padding costs more than the
+# col2im adds (input grads, 2 threads, ms flip/col2im: 6x6 planes 4.4/1.9, 4x4 14.9/11.1; 8x8
+# 17.1/17.8 and 22.0/20.3; 16x16 24.3/29.6 and 30.3/51.6; 112x112 34.9/65.2).
+FLIP_MIN_PIXELS = 64
+
 
 def backend(*arrays):
     """The kernel module for these arrays: im2col_numpy, or im2col_cupy for CuPy arrays."""
@@ -213,7 +219,7 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=((0, 0), (0, 0)), d
 
     def state():  # per worker: column and gradient chunks, and a product buffer
         bufs = xp.empty(nb * rb * ow * kk, x.dtype), xp.empty(nb * rb * ow * fg, x.dtype)
-        return bufs, xp.empty(acc_shape, x.dtype)
+        return bufs, xp.empty(acc_shape if cl else (nb,) + acc_shape, x.dtype)
 
     # The sum over chunks is split into a fixed number of contiguous runs, each added up in order
     # and then added together in order: the rounding, and so the result, is the same whatever the
@@ -246,10 +252,10 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=((0, 0), (0, 0)), d
                 else:
                     cols = buf[: m * rows * ow * kk].reshape(m, kk, rows * ow)
                     xp.copyto(cols.reshape(m, cg, kh, kw, rows, ow), v[i0:i1, ..., r0:r1, :])
-                    for j in range(m):
-                        gj = gyg[i0 + j, :, r0:r1].reshape(fg, rows * ow)
-                        xp.matmul(gj, cols[j].T, out=tmp)  # (F, px) @ (px, K)
-                        acc += tmp
+                    gj = gyg[i0:i1, :, r0:r1].reshape(m, fg, rows * ow)
+                    prod = tmp[:m]
+                    xp.matmul(gj, cols.transpose(0, 2, 1), out=prod)  # m x (F, px) @ (px, K)
+                    acc += prod.sum(axis=0)
             partial[k] = acc
 
         _run(impl, list(range(len(runs))), work, state)
@@ -278,7 +284,8 @@ def conv_transpose2d(x, w, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)),
         (kernels.shapes.conv_transpose_out for symmetric padding).
 
     With stride 1 it *is* a convolution, with the kernel flipped and in/out channels swapped, and
-    padding dil*(K-1) - pad: that path (no col2im at all) is the faster one on the CPU.
+    padding dil*(K-1) - pad: that path (no col2im at all) is the faster one on the CPU except on
+    small planes (FLIP_MIN_PIXELS).
     """
     xp = xp_of(x, w)
     impl = backend(x, w)
@@ -290,7 +297,10 @@ def conv_transpose2d(x, w, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)),
     cig = cin // groups
     (t, b), (l, r) = padding
     ext_h, ext_w = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
-    if tuple(stride) == (1, 1) and min(ext_h - t, ext_h - b, ext_w - l, ext_w - r) >= 0:
+    oh = conv_transpose_out(h, kh, stride[0], 0, output_padding[0], dilation[0]) - t - b
+    ow = conv_transpose_out(wd, kw, stride[1], 0, output_padding[1], dilation[1]) - l - r
+    flip = tuple(stride) == (1, 1) and min(ext_h - t, ext_h - b, ext_w - l, ext_w - r) >= 0
+    if flip and oh * ow > FLIP_MIN_PIXELS:
         wf = w.reshape(groups, cig, cog, kh, kw).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
         wf = xp.ascontiguousarray(wf).reshape(groups * cog, cig, kh, kw)
         pads = (
@@ -299,8 +309,6 @@ def conv_transpose2d(x, w, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)),
         )
         return conv2d(x, wf, bias, (1, 1), pads, dilation, groups)
 
-    oh = conv_transpose_out(h, kh, stride[0], 0, output_padding[0], dilation[0]) - t - b
-    ow = conv_transpose_out(wd, kw, stride[1], 0, output_padding[1], dilation[1]) - l - r
     hp, wp = oh + t + b, ow + l + r
     y = xp.empty((n, groups * cog, oh, ow), dtype=x.dtype)
     cl = cog >= CHANNELS_LAST_MIN

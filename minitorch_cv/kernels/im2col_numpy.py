@@ -218,10 +218,13 @@ def col2im(cols, x_shape, kernel_size, stride=(1, 1), padding=((0, 0), (0, 0)), 
 # OpenBLAS splits each GEMM over its threads and joins them at the end of every call. Chunked
 # convolutions make hundreds of small GEMMs per step, and on a busy machine each join waits for
 # a descheduled thread: measured 6.5x slower than one thread (E2 layer, 2 cores, load 4). So the
-# chunks themselves are spread over as many Python threads as OpenBLAS would use (NumPy's copies,
-# adds and GEMMs release the GIL), with OpenBLAS set to one thread meanwhile; the unfolding
-# copies and col2im adds then run in parallel too. Without a way to set OpenBLAS's thread count
-# (another BLAS, not Linux) the chunks run in order and BLAS threads as it likes.
+# chunks themselves are spread over worker threads (NumPy's copies, adds and GEMMs release the
+# GIL), each calling a single-threaded OpenBLAS; the unfolding copies and col2im adds then run in
+# parallel too. OpenBLAS stays single-threaded from the first parallel section on: its idle
+# threads spin for a while after every multi-threaded call, and a spinning thread took the second
+# core from our workers (training step, 2 threads: F 56 -> 49 ms, E1 200 -> 168 ms without the
+# spinning). Without a way to set OpenBLAS's thread count (another BLAS, not Linux) the chunks run
+# in order and BLAS threads as it likes.
 
 
 def _openblas_threads_api():
@@ -251,17 +254,33 @@ def _openblas_threads_api():
 
 
 _blas_api = _openblas_threads_api()
-_section = threading.Lock()  # one parallel section at a time (it changes a process-wide setting)
+_section = threading.Lock()  # one parallel section at a time
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
+_threads: int | None = None  # worker threads; None until the first parallel section
 
 
-def _worker_count() -> int:
-    """Python threads for chunked work: OpenBLAS's own thread count (so OPENBLAS_NUM_THREADS and
-    torch-style thread settings apply), 1 when it cannot be read."""
+def get_num_threads() -> int:
+    """Worker threads for chunked work. Unless set_num_threads chose it, OpenBLAS's own thread
+    count at the first call (so OPENBLAS_NUM_THREADS / OMP_NUM_THREADS apply), which then pins
+    OpenBLAS to one thread for the rest of the process (see above); 1, leaving BLAS alone, when
+    OpenBLAS cannot be controlled or MINITORCH_CV_SERIAL_CHUNKS is set."""
+    global _threads
     if _blas_api is None or os.environ.get("MINITORCH_CV_SERIAL_CHUNKS"):
         return 1
-    return max(1, int(_blas_api[1]()))
+    if _threads is None:
+        _threads = max(1, int(_blas_api[1]()))
+        _blas_api[0](1)
+    return _threads
+
+
+def set_num_threads(n: int) -> None:
+    """Use `n` worker threads for chunked work from now on (as torch.set_num_threads)."""
+    global _threads
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
+    get_num_threads()  # pins OpenBLAS to one thread if not done yet
+    _threads = n
 
 
 def run_tasks(tasks, work, init):
@@ -269,7 +288,7 @@ def run_tasks(tasks, work, init):
     state = init(); tasks are handed out one at a time, so a slow thread does fewer. Returns the
     workers' states (one per thread that ran)."""
     global _pool, _pool_size
-    n = min(_worker_count(), len(tasks))
+    n = min(get_num_threads(), len(tasks))
     if n <= 1 or not _section.acquire(blocking=False):  # nested or concurrent call: in order
         state = init()
         for task in tasks:
@@ -290,14 +309,11 @@ def run_tasks(tasks, work, init):
                     return state
                 work(state, task)
 
-        blas_threads = _blas_api[1]()
-        _blas_api[0](1)
         futures = [_pool.submit(worker) for _ in range(n - 1)]
         try:
             mine = worker()  # the calling thread works too
         finally:
             wait(futures)
-            _blas_api[0](blas_threads)
         return [mine] + [fut.result() for fut in futures]
     finally:
         _section.release()

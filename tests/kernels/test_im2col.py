@@ -32,17 +32,19 @@ def _np(a):
 
 
 @contextmanager
-def forced(layout, budget):
+def forced(layout, budget, flip=True):
     """Force the drivers' column layout whatever the channel count ('channels_last' or
     'channel_major'), and their chunking: the whole batch at once ('one_chunk') or a budget so
-    small that every image is cut into bands of rows ('row_bands')."""
-    saved = kernels.CHANNELS_LAST_MIN, im2col_numpy.WORKSPACE_BYTES
+    small that every image is cut into bands of rows ('row_bands'); `flip`: whether a stride-1
+    transposed conv runs as a conv with the flipped kernel (where it can) or through col2im."""
+    saved = kernels.CHANNELS_LAST_MIN, im2col_numpy.WORKSPACE_BYTES, kernels.FLIP_MIN_PIXELS
     kernels.CHANNELS_LAST_MIN = 1 if layout == "channels_last" else 10**9
     im2col_numpy.WORKSPACE_BYTES = 1 << 30 if budget == "one_chunk" else 64
+    kernels.FLIP_MIN_PIXELS = 0 if flip else 10**9
     try:
         yield
     finally:
-        kernels.CHANNELS_LAST_MIN, im2col_numpy.WORKSPACE_BYTES = saved
+        kernels.CHANNELS_LAST_MIN, im2col_numpy.WORKSPACE_BYTES, kernels.FLIP_MIN_PIXELS = saved
 
 
 PATHS = pytest.mark.parametrize(
@@ -188,10 +190,11 @@ def _check_adjoint(case, seed):
 
 
 @PATHS
+@pytest.mark.parametrize("flip", [True, False])
 @SETTINGS
 @given(case=conv_transpose_cases(max_channels=6), seed=seeds)
-def test_conv_transpose2d_kernel_matches_naive_loops(layout, budget, case, seed):
-    with forced(layout, budget):
+def test_conv_transpose2d_kernel_matches_naive_loops(layout, budget, flip, case, seed):
+    with forced(layout, budget, flip):
         _check_conv_transpose_kernel(case, seed)
 
 
