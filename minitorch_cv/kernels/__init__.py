@@ -41,6 +41,12 @@ SUM_RUNS = 8
 # 17.1/17.8 and 22.0/20.3; 16x16 24.3/29.6 and 30.3/51.6; 112x112 34.9/65.2).
 FLIP_MIN_PIXELS = 64
 
+# A transposed conv through col2im scatters channels-last only onto output planes up to this
+# many pixels: on larger ones the NHWC -> NCHW transpose of the output costs more than the
+# channel-major strided adds (k3 s2, 1 thread, ms cl/cm: 7x7 -> 14x14 21.9/26.9, 14 -> 28
+# 31.4/35.2; 28 -> 56 39.8/30.2, 56 -> 112 64.8/38.4, 112 -> 224 99.4/59.8).
+TRANSPOSE_CL_MAX_PIXELS = 1024
+
 
 def backend(*arrays):
     """The kernel module for these arrays: im2col_numpy, or im2col_cupy for CuPy arrays."""
@@ -161,7 +167,9 @@ def conv2d(x, w, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1
         )
         if cl:
             v = v[:, :oh, :ow]
-            wm = xp.ascontiguousarray(w[fs].transpose(2, 3, 1, 0)).reshape(kk, fg)
+            # (K, F) as the transpose of a (F, K) copy: BLAS reads it transposed for free, and
+            # the copy moves runs of C floats (a direct (K, F) copy took 11 ms for 512x512x3x3)
+            wm = xp.ascontiguousarray(w[fs].transpose(0, 2, 3, 1)).reshape(fg, kk).T
         else:
             v = v[..., :oh, :ow]
             wm = w[fs].reshape(fg, kk)
@@ -215,11 +223,10 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=((0, 0), (0, 0)), d
     kk = cg * kh * kw
     row_bytes = ow * kk * x.dtype.itemsize
     nb, rb = _max_chunk(n, oh, row_bytes, impl.WORKSPACE_BYTES)
-    acc_shape = (kk, fg) if cl else (fg, kk)
 
     def state():  # per worker: column and gradient chunks, and a product buffer
         bufs = xp.empty(nb * rb * ow * kk, x.dtype), xp.empty(nb * rb * ow * fg, x.dtype)
-        return bufs, xp.empty(acc_shape if cl else (nb,) + acc_shape, x.dtype)
+        return bufs, xp.empty((fg, kk) if cl else (nb, fg, kk), x.dtype)
 
     # The sum over chunks is split into a fixed number of contiguous runs, each added up in order
     # and then added together in order: the rounding, and so the result, is the same whatever the
@@ -238,7 +245,7 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=((0, 0), (0, 0)), d
 
         def work(st, k, v=v, gyg=gyg, partial=partial):
             (buf, gbuf), tmp = st
-            acc = xp.zeros(acc_shape, x.dtype)
+            acc = xp.zeros((fg, kk), x.dtype)
             for i0, i1, r0, r1 in runs[k]:
                 m, rows = i1 - i0, r1 - r0
                 if cl:
@@ -246,8 +253,8 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=((0, 0), (0, 0)), d
                     xp.copyto(cols, v[i0:i1, r0:r1])
                     gt = gbuf[: m * rows * ow * fg].reshape(m, rows, ow, fg)
                     gt[...] = gyg[i0:i1, :, r0:r1].transpose(0, 2, 3, 1)
-                    # (K, px) @ (px, F)
-                    xp.matmul(cols.reshape(-1, kk).T, gt.reshape(-1, fg), out=tmp)
+                    # (F, px) @ (px, K)
+                    xp.matmul(gt.reshape(-1, fg).T, cols.reshape(-1, kk), out=tmp)
                     acc += tmp
                 else:
                     cols = buf[: m * rows * ow * kk].reshape(m, kk, rows * ow)
@@ -263,7 +270,7 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=((0, 0), (0, 0)), d
         for other in partial[1:]:
             acc += other
         if cl:
-            gw[g * fg : (g + 1) * fg] = acc.reshape(kh, kw, cg, fg).transpose(3, 2, 0, 1)
+            gw[g * fg : (g + 1) * fg] = acc.reshape(fg, kh, kw, cg).transpose(0, 3, 1, 2)
         else:
             gw[g * fg : (g + 1) * fg] = acc.reshape(fg, cg, kh, kw)
     return gw
@@ -311,7 +318,7 @@ def conv_transpose2d(x, w, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)),
 
     hp, wp = oh + t + b, ow + l + r
     y = xp.empty((n, groups * cog, oh, ow), dtype=x.dtype)
-    cl = cog >= CHANNELS_LAST_MIN
+    cl = cog >= CHANNELS_LAST_MIN and oh * ow <= TRANSPOSE_CL_MAX_PIXELS
     kk = cog * kh * kw
     row_bytes = wd * kk * x.dtype.itemsize
     nb, rb = _max_chunk(n, h, row_bytes, impl.WORKSPACE_BYTES)
@@ -321,21 +328,31 @@ def conv_transpose2d(x, w, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)),
     for chunk in _chunks(n, h, row_bytes, impl.WORKSPACE_BYTES):
         tasks.setdefault(chunk[:2], []).append(chunk)
 
-    def buffers():
-        return xp.empty(nb * rb * wd * kk, x.dtype), xp.empty(nb * rb * wd * cig, x.dtype)
+    opad_shape = (nb, hp, wp, cog) if cl else (nb, cog, hp, wp)
+
+    def buffers():  # per worker: columns, input rows, and the padded output of its images
+        return (
+            xp.empty(nb * rb * wd * kk, x.dtype),
+            xp.empty(nb * rb * wd * cig, x.dtype),
+            xp.empty(opad_shape, x.dtype),
+        )
 
     for g in range(groups):
         xg, wg = x[:, g * cig : (g + 1) * cig], w[g * cig : (g + 1) * cig]
         if cl:
-            opad = xp.zeros((n, hp, wp, cog), dtype=x.dtype)
             wm = xp.ascontiguousarray(wg.transpose(0, 2, 3, 1)).reshape(cig, kk)
         else:
-            opad = xp.zeros((n, cog, hp, wp), dtype=x.dtype)
             wm = wg.reshape(cig, kk).T  # (K, C_in)
+        bg = None if bias is None else bias[g * cog : (g + 1) * cog, None, None]
 
-        def work(bufs, task, xg=xg, wm=wm, opad=opad):
-            buf, xbuf = bufs
-            for i0, i1, r0, r1 in task:
+        def work(bufs, task, xg=xg, wm=wm, bg=bg, g=g):
+            # Each task owns whole images: scatter them into this worker's padded buffer while
+            # it is in cache, then crop (and for channels-last, transpose) into y right away.
+            buf, xbuf, opad = bufs
+            i0, i1 = task[0][:2]
+            opad = opad[: i1 - i0]
+            opad[...] = 0
+            for _, _, r0, r1 in task:
                 m, rows = i1 - i0, r1 - r0
                 if cl:
                     xt = xbuf[: m * rows * wd * cig].reshape(m, rows, wd, cig)
@@ -343,22 +360,22 @@ def conv_transpose2d(x, w, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)),
                     cols = buf[: m * rows * wd * kk].reshape(m * rows * wd, kk)
                     xp.matmul(xt.reshape(-1, cig), wm, out=cols)  # (px, C_in) @ (C_in, K)
                     cols = cols.reshape(m, rows, wd, kh, kw, cog)
-                    impl.col2im_add(cols, opad[i0:i1, r0 * stride[0] :], stride, dilation, True)
+                    impl.col2im_add(cols, opad[:, r0 * stride[0] :], stride, dilation, True)
                 else:
                     cols = buf[: m * rows * wd * kk].reshape(m, kk, rows * wd)
                     xp.matmul(wm, xg[i0:i1, :, r0:r1].reshape(m, cig, rows * wd), out=cols)
                     cols = cols.reshape(m, cog, kh, kw, rows, wd)
-                    impl.col2im_add(cols, opad[i0:i1, :, r0 * stride[0] :], stride, dilation, False)
+                    impl.col2im_add(cols, opad[:, :, r0 * stride[0] :], stride, dilation, False)
+            crop = (
+                opad[:, t : t + oh, l : l + ow].transpose(0, 3, 1, 2)
+                if cl
+                else opad[:, :, t : t + oh, l : l + ow]
+            )
+            yg = y[i0:i1, g * cog : (g + 1) * cog]
+            if bg is None:
+                yg[...] = crop
+            else:
+                xp.add(crop, bg, out=yg)
 
         _run(impl, list(tasks.values()), work, buffers)
-        crop = (
-            opad[:, t : t + oh, l : l + ow].transpose(0, 3, 1, 2)
-            if cl
-            else opad[:, :, t : t + oh, l : l + ow]
-        )
-        yg = y[:, g * cog : (g + 1) * cog]
-        if bias is None:
-            yg[...] = crop
-        else:
-            xp.add(crop, bias[g * cog : (g + 1) * cog, None, None], out=yg)
     return y

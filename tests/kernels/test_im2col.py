@@ -37,14 +37,20 @@ def forced(layout, budget, flip=True):
     'channel_major'), and their chunking: the whole batch at once ('one_chunk') or a budget so
     small that every image is cut into bands of rows ('row_bands'); `flip`: whether a stride-1
     transposed conv runs as a conv with the flipped kernel (where it can) or through col2im."""
-    saved = kernels.CHANNELS_LAST_MIN, im2col_numpy.WORKSPACE_BYTES, kernels.FLIP_MIN_PIXELS
-    kernels.CHANNELS_LAST_MIN = 1 if layout == "channels_last" else 10**9
-    im2col_numpy.WORKSPACE_BYTES = 1 << 30 if budget == "one_chunk" else 64
-    kernels.FLIP_MIN_PIXELS = 0 if flip else 10**9
+    knobs = {
+        (kernels, "CHANNELS_LAST_MIN"): 1 if layout == "channels_last" else 10**9,
+        (kernels, "TRANSPOSE_CL_MAX_PIXELS"): 10**9,
+        (im2col_numpy, "WORKSPACE_BYTES"): 1 << 30 if budget == "one_chunk" else 64,
+        (kernels, "FLIP_MIN_PIXELS"): 0 if flip else 10**9,
+    }
+    saved = {key: getattr(*key) for key in knobs}
+    for (module, name), value in knobs.items():
+        setattr(module, name, value)
     try:
         yield
     finally:
-        kernels.CHANNELS_LAST_MIN, im2col_numpy.WORKSPACE_BYTES, kernels.FLIP_MIN_PIXELS = saved
+        for (module, name), value in saved.items():
+            setattr(module, name, value)
 
 
 PATHS = pytest.mark.parametrize(
