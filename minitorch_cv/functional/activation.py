@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from .. import kernels
 from ..backend import xp_of
 from ..tensor import Function
+
+
+def _by_rows(a, fn):
+    """fn(s) for slices s of `a`'s first axis that together cover it, spread over the worker
+    threads when `a` is large (kernels.for_slices); one call fn(...) for a 0-d array."""
+    if a.ndim == 0:
+        fn(Ellipsis)
+        return
+    kernels.for_slices(len(a), lambda i0, i1: fn(slice(i0, i1)), a, size=a.size)
 
 
 class ReLU(Function):
@@ -11,14 +21,19 @@ class ReLU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = xp_of(x).maximum(x, 0)
+        xp = xp_of(x)
+        y = xp.empty_like(x)
+        _by_rows(x, lambda s: xp.maximum(x[s], 0, out=y[s]))
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return g * (y > 0)
+        xp = xp_of(g)
+        gx = xp.empty(g.shape, dtype=g.dtype)
+        _by_rows(g, lambda s: xp.multiply(g[s], y[s] > 0, out=gx[s]))
+        return gx
 
 
 class LeakyReLU(Function):

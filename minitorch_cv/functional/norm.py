@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from .. import kernels
 from ..backend import xp_of
 from ..tensor import Function, Tensor
 
@@ -39,18 +40,37 @@ def _row_dots(a, b):
     return xp.einsum("...l,...l->...", a, b)
 
 
+def _by_images(n, fn, a):
+    """fn(s) for slices s of the batch axis covering range(n), on the worker threads when `a` is
+    large (kernels.for_slices). Every pass below is per image (or per (image, channel) row), so
+    the results do not depend on the split."""
+    kernels.for_slices(n, lambda i0, i1: fn(slice(i0, i1)), a, size=a.size)
+
+
 def _channel_sum(a3):
     """(N, C, L) -> per-channel sum (C,): rows of L in the input dtype, then N in float64."""
     if a3.shape[2] == 1:
         return a3[:, :, 0].sum(axis=0, dtype=np.float64)
-    return _row_sums(a3).sum(axis=0, dtype=np.float64)
+    rows = xp_of(a3).empty(a3.shape[:2], dtype=a3.dtype)
+
+    def fill(s):
+        rows[s] = _row_sums(a3[s])
+
+    _by_images(len(a3), fill, a3)
+    return rows.sum(axis=0, dtype=np.float64)
 
 
 def _channel_dot(a3, b3):
     """(N, C, L), (N, C, L) -> per-channel sum of a * b, (C,) in float64."""
     if a3.shape[2] == 1:
         return (a3[:, :, 0] * b3[:, :, 0]).sum(axis=0, dtype=np.float64)
-    return _row_dots(a3, b3).sum(axis=0, dtype=np.float64)
+    rows = xp_of(a3).empty(a3.shape[:2], dtype=a3.dtype)
+
+    def fill(s):
+        rows[s] = _row_dots(a3[s], b3[s])
+
+    _by_images(len(a3), fill, a3)
+    return rows.sum(axis=0, dtype=np.float64)
 
 
 def _col(v, dtype):
@@ -99,7 +119,8 @@ class BatchNorm(Function):
         m = x3.shape[0] * x3.shape[2]
         if training:
             mean = _channel_sum(x3) / m
-            xc = x3 - _col(mean, x.dtype)  # centred: the variance and the backward need it
+            xc = xp.empty_like(x3)  # centred: the variance and the backward need it
+            _by_images(n, lambda s: xp.subtract(x3[s], _col(mean, x.dtype), out=xc[s]), x3)
             var = _channel_dot(xc, xc) / m  # biased: the normalisation PyTorch uses
             if running_mean is not None:
                 # in place: the caller's buffers are these very arrays
@@ -115,9 +136,14 @@ class BatchNorm(Function):
         # y = x̂ w + b as one scale and one shift per channel: two passes over the data
         scale = inv_std if weight is None else weight * inv_std
         if training:
-            y = xc * _col(scale, x.dtype)
-            if bias is not None:
-                y += _col(bias, x.dtype)
+            y = xp.empty_like(xc)
+
+            def affine(s):
+                xp.multiply(xc[s], _col(scale, x.dtype), out=y[s])
+                if bias is not None:
+                    y[s] += _col(bias, x.dtype)
+
+            _by_images(n, affine, xc)
         else:
             shift = -mean * scale if bias is None else bias - mean * scale
             y = x3 * _col(scale, x.dtype)
@@ -144,10 +170,18 @@ class BatchNorm(Function):
             k = inv_std if weight is None else weight * inv_std  # w / σ per channel
             if ctx.training:
                 # dx = (w/σ) (g - mean(g) - x̂ mean(g x̂)) with x̂ = (x - μ) / σ, in one buffer
-                dx = xc * _col(-(sum_gxhat / ctx.m) * inv_std, dtype)
-                dx += g3
-                dx -= _col(sum_g / ctx.m, dtype)
-                dx *= _col(k, dtype)
+                a = _col(-(sum_gxhat / ctx.m) * inv_std, dtype)
+                b, kc = _col(sum_g / ctx.m, dtype), _col(k, dtype)
+                dx = xp_of(g3).empty(g3.shape, dtype=dtype)
+
+                def grad(s):
+                    d = dx[s]
+                    xp_of(d).multiply(xc[s], a, out=d)
+                    d += g3[s]
+                    d -= b
+                    d *= kc
+
+                _by_images(len(g3), grad, g3)
             else:
                 dx = g3 * _col(k, dtype)
             dx = dx.reshape(ctx.x_shape)

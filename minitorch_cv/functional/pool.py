@@ -153,19 +153,28 @@ class MaxPool2d(Function):
                 v = geo.windows(x, -math.inf)
                 tap = lambda i, j: v[:, :, i, j]
             taps = geo.taps()
-            y = tap(0, 0).copy()
+            y = xp.empty((n, c, oh, ow), dtype=x.dtype)
             if need_arg:
-                arg = xp.zeros(y.shape, dtype=xp.uint8 if kh * kw <= 256 else xp.int32)
-                better, step = xp.empty(y.shape, dtype=bool), xp.empty_like(arg)
-            for t, i, j in taps[1:]:
-                v_t = tap(i, j)
-                if need_arg:  # strictly greater: on ties the first tap in row-major order stays
-                    xp.greater(v_t, y, out=better)
-                xp.maximum(y, v_t, out=y)  # maximum propagates NaN, as PyTorch's max does
-                if need_arg:  # arg = t where better, as arithmetic: masked writes are far slower
-                    xp.subtract(t, arg, out=step)  # (uint8 wraps around and back: still exact)
-                    step *= better
-                    arg += step
+                arg = xp.empty(y.shape, dtype=xp.uint8 if kh * kw <= 256 else xp.int32)
+
+            def scan(i0, i1):  # images i0:i1, every window at once, one kernel offset at a time
+                ys = y[i0:i1]
+                ys[...] = tap(0, 0)[i0:i1]
+                if need_arg:
+                    args = arg[i0:i1]
+                    args[...] = 0
+                    better, step = xp.empty(ys.shape, dtype=bool), xp.empty_like(args)
+                for t, i, j in taps[1:]:
+                    v_t = tap(i, j)[i0:i1]
+                    if need_arg:  # strictly greater: on ties the first tap in row-major order stays
+                        xp.greater(v_t, ys, out=better)
+                    xp.maximum(ys, v_t, out=ys)  # maximum propagates NaN, as PyTorch's max does
+                    if need_arg:  # args = t where better, as arithmetic: masked writes are slower
+                        xp.subtract(t, args, out=step)  # (uint8 wraps around and back: exact)
+                        step *= better
+                        args += step
+
+            kernels.for_slices(n, scan, x, size=x.size)
             if not need_arg:
                 return y
             nan = xp.isnan(y)
@@ -189,13 +198,20 @@ class MaxPool2d(Function):
         if gpu is not None:  # CUDA: each input pixel gathers from the windows that chose it
             return (gpu.max_pool2d_backward(gy, arg, ctx.shape, geo.k, geo.s, geo.p, geo.d),)
         n, c = ctx.shape[:2]
-        gx = geo.grad_buffer(xp, n, c, gy.dtype, covered=geo.tiles)
-        for t, i, j in geo.taps():
-            dst = gx[(slice(None), slice(None)) + geo.tap_slice(i, j)]
-            if geo.overlap:  # a pixel can be the max of several windows: add
-                dst += gy * (arg == t)
-            else:  # each pixel is in at most one window: write (a NaN gradient fills its window)
-                xp.multiply(gy, arg == t, out=dst)
+        gx = geo.grad_buffer(xp, n, c, gy.dtype, covered=True)
+
+        def scatter(i0, i1):  # images i0:i1
+            if not geo.tiles:  # some pixels are in no window (or padding): they stay zero
+                gx[i0:i1] = 0
+            for t, i, j in geo.taps():
+                dst = gx[(slice(i0, i1), slice(None)) + geo.tap_slice(i, j)]
+                hit = arg[i0:i1] == t
+                if geo.overlap:  # a pixel can be the max of several windows: add
+                    dst += gy[i0:i1] * hit
+                else:  # each pixel is in at most one window: write (NaN fills its window)
+                    xp.multiply(gy[i0:i1], hit, out=dst)
+
+        kernels.for_slices(n, scatter, gy, size=gx.size)
         return (geo.crop(gx),)
 
 

@@ -131,6 +131,24 @@ def _run(impl, tasks, work, init):
     return [state]
 
 
+# Elementwise work below this many elements runs in one call: handing it to threads costs more.
+PARALLEL_MIN_ELEMENTS = 1 << 17
+
+
+def for_slices(n, fn, *arrays, size=0):
+    """fn(i0, i1) for consecutive slices [i0, i1) covering range(n), spread over the worker
+    threads: elementwise passes (pooling, activations) split along the batch axis. One call
+    fn(0, n) for CuPy arrays, or when the pass touches fewer than PARALLEL_MIN_ELEMENTS
+    elements (`size`)."""
+    impl = backend(*arrays)
+    threads = impl.get_num_threads() if impl is im2col_numpy else 1
+    if threads < 2 or n < 2 or size < PARALLEL_MIN_ELEMENTS:
+        fn(0, n)
+        return
+    bounds = np.linspace(0, n, min(n, 2 * threads) + 1).astype(int)
+    impl.run_tasks(list(zip(bounds[:-1], bounds[1:])), lambda _, sl: fn(*sl), lambda: None)
+
+
 def conv2d(x, w, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
     """Cross-correlation: y[n, f] = sum_c,i,j w[f, c, i, j] * xpad[n, c, oh*s + i*d, ow*s + j*d].
 
@@ -224,9 +242,18 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=((0, 0), (0, 0)), d
     row_bytes = ow * kk * x.dtype.itemsize
     nb, rb = _max_chunk(n, oh, row_bytes, impl.WORKSPACE_BYTES)
 
+    # Channels-last products are (K, F) (the faster GEMM orientation here), summed into rows
+    # padded by 16 floats: the final (K, F) -> (F, C, KH, KW) relayout reads columns, and a
+    # power-of-two row stride made every read of it collide in the cache (512x512x3x3: 24 ->
+    # 7 ms). (The GEMM itself writes a contiguous buffer: NumPy leaves BLAS for a strided out.)
+    acc_shape, ld = ((kk, fg), fg + 16) if cl else ((fg, kk), kk)
+
+    def matrix():  # a zeroed acc_shape matrix with row stride ld
+        return xp.zeros((acc_shape[0], ld), x.dtype)[:, : acc_shape[1]]
+
     def state():  # per worker: column and gradient chunks, and a product buffer
         bufs = xp.empty(nb * rb * ow * kk, x.dtype), xp.empty(nb * rb * ow * fg, x.dtype)
-        return bufs, xp.empty((fg, kk) if cl else (nb, fg, kk), x.dtype)
+        return bufs, xp.empty(acc_shape if cl else (nb, fg, kk), x.dtype)
 
     # The sum over chunks is split into a fixed number of contiguous runs, each added up in order
     # and then added together in order: the rounding, and so the result, is the same whatever the
@@ -245,7 +272,7 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=((0, 0), (0, 0)), d
 
         def work(st, k, v=v, gyg=gyg, partial=partial):
             (buf, gbuf), tmp = st
-            acc = xp.zeros((fg, kk), x.dtype)
+            acc = matrix()
             for i0, i1, r0, r1 in runs[k]:
                 m, rows = i1 - i0, r1 - r0
                 if cl:
@@ -253,8 +280,8 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=((0, 0), (0, 0)), d
                     xp.copyto(cols, v[i0:i1, r0:r1])
                     gt = gbuf[: m * rows * ow * fg].reshape(m, rows, ow, fg)
                     gt[...] = gyg[i0:i1, :, r0:r1].transpose(0, 2, 3, 1)
-                    # (F, px) @ (px, K)
-                    xp.matmul(gt.reshape(-1, fg).T, cols.reshape(-1, kk), out=tmp)
+                    # (K, px) @ (px, F)
+                    xp.matmul(cols.reshape(-1, kk).T, gt.reshape(-1, fg), out=tmp)
                     acc += tmp
                 else:
                     cols = buf[: m * rows * ow * kk].reshape(m, kk, rows * ow)
@@ -270,7 +297,7 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=((0, 0), (0, 0)), d
         for other in partial[1:]:
             acc += other
         if cl:
-            gw[g * fg : (g + 1) * fg] = acc.reshape(fg, kh, kw, cg).transpose(0, 3, 1, 2)
+            gw[g * fg : (g + 1) * fg] = acc.reshape(kh, kw, cg, fg).transpose(3, 2, 0, 1)
         else:
             gw[g * fg : (g + 1) * fg] = acc.reshape(fg, cg, kh, kw)
     return gw

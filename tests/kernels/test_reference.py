@@ -127,3 +127,42 @@ def test_run_tasks_propagates_errors():
         im2col_numpy.run_tasks(list(range(20)), work, dict)
     # and the next call still works
     assert im2col_numpy.run_tasks([1], lambda s, t: None, dict)
+
+
+@pytest.mark.parametrize(
+    "pool",
+    [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=2, stride=3)],
+)
+def test_batch_slices_on_threads_equal_one_pass(pool, monkeypatch):
+    """Batch norm, ReLU and max pooling split their passes over batch slices on the worker
+    threads (kernels.for_slices): forced on for every size, they give bit-identical outputs,
+    indices, statistics and gradients to the single pass."""
+    from minitorch_cv import kernels
+
+    x = array(3, (5, 3, 9, 8)).astype(np.float32)
+    x[:, :, :3] = np.maximum(x[:, :, :3], 0)  # zeros: ties inside windows
+    g = array(4, (5, 3, 9, 8)).astype(np.float32)
+
+    def run():
+        t = mt.tensor(x, requires_grad=True)
+        bn = mt.nn.BatchNorm2d(3)
+        with mt.no_grad():
+            bn.weight.copy_(mt.tensor([0.5, 1.0, 2.0]))
+        h = mt.F.relu(bn(t))
+        y, idx = mt.F.max_pool2d(h, return_indices=True, **pool)
+        h.retain_grad()
+        y.backward(mt.tensor(g[:, :, : y.shape[2], : y.shape[3]]))
+        grads = [h.grad, t.grad, bn.weight.grad, bn.bias.grad]
+        return [a.numpy() for a in [h, y, idx, bn.running_var, *grads]]
+
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_ELEMENTS", 1 << 60)
+    one_pass = run()
+    before = mt.get_num_threads()
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_ELEMENTS", 0)
+    try:
+        mt.set_num_threads(2)
+        sliced = run()
+    finally:
+        mt.set_num_threads(before)
+    for a, b in zip(one_pass, sliced):
+        np.testing.assert_array_equal(a, b)
