@@ -85,17 +85,26 @@ class Adam(Optimizer):
             else:
                 g = g + wd * param
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        m += (1 - beta1) * (g - m)  # = beta1 * m + (1 - beta1) * g, in place
+        # Every pass in place through one scratch array: no temporary per operator.
+        tmp = xp.subtract(g, m)
+        tmp *= 1 - beta1
+        m += tmp  # m = beta1 m + (1 - beta1) g
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1 - beta2
         v *= beta2
-        v += (1 - beta2) * (g * g)
+        v += tmp  # v = beta2 v + (1 - beta2) g^2
         if group["amsgrad"]:
             v_hat = state.setdefault("max_exp_avg_sq", xp.zeros_like(param))
             xp.maximum(v_hat, v, out=v_hat)
         else:
             v_hat = v
         step_size = lr / (1 - beta1**t)
-        denom = xp.sqrt(v_hat) / math.sqrt(1 - beta2**t) + eps
-        param -= step_size * (m / denom)
+        xp.sqrt(v_hat, out=tmp)
+        tmp /= math.sqrt(1 - beta2**t)
+        tmp += eps  # denom = sqrt(v_hat / (1 - beta2^t)) + eps
+        xp.divide(m, tmp, out=tmp)
+        tmp *= step_size
+        param -= tmp  # p -= lr / (1 - beta1^t) * m / denom
 
 
 class AdamW(Adam):
