@@ -653,7 +653,8 @@ def report(results, meta) -> str:
     mm = meta["matmul_gflops_ours"]
     lines = [
         f"device {meta['device']}  threads {meta['threads']} (BLAS reports "
-        f"{meta['blas_threads']}, {meta['blas_lib']}; torch {meta['torch_threads']})  "
+        f"{meta['blas_threads']}, {meta['blas_lib']}; minitorch_cv workers "
+        f"{meta.get('workers', '-')}; torch {meta['torch_threads']})  "
         f"malloc {meta['malloc']}  load {meta['load_before']}",
         f"float32 matmul {meta['matmul_n']}^3: {meta['matmul_lib']} {mm:.1f} GFLOP/s"
         + (
@@ -845,9 +846,12 @@ def main(argv=None) -> int:
         "matmul_n": n,
     }
     if args.device == "cpu":
+        # the yardstick first, with OpenBLAS's own threads: minitorch_cv's first parallel
+        # section pins OpenBLAS to one thread and runs its GEMMs on its own worker threads
         meta["matmul_lib"], meta["matmul_gflops_ours"] = "numpy", numpy_gemm_gflops(n)
         if torch is not None:
             meta["matmul_gflops_torch"] = torch_gemm_gflops(n)
+        meta["workers"] = mt.get_num_threads()
     else:
         meta["matmul_lib"], meta["matmul_gflops_ours"] = "cupy", cupy_gemm_gflops(n)
         meta["gpu"] = sides.cp.cuda.runtime.getDeviceProperties(0)["name"].decode()
