@@ -642,6 +642,11 @@ def run_recipe(
     }
     (out / "config.json").write_text(json.dumps(config, indent=1, default=str))
 
+    # a resumed run's wall time includes the epochs run before (their training + validation)
+    earlier = 0.0
+    if resume and (out / "history.json").exists():
+        rows = json.loads((out / "history.json").read_text())  # History.to_json: one per epoch
+        earlier = sum(float(r.get("seconds") or 0.0) for r in rows)
     start = time.perf_counter()
     history = fit(
         model,
@@ -659,7 +664,7 @@ def run_recipe(
         progress=progress,
         meta={"recipe": recipe.name, "seed": seed},
     )
-    wall = time.perf_counter() - start
+    wall = earlier + time.perf_counter() - start
     history.to_csv(out / "history.csv")
     history.to_json(out / "history.json")
     plot_history(history, out / "curves.png", title=recipe.description)

@@ -145,6 +145,10 @@ def test_run_recipe_writes_the_run_folder_and_a_results_row(tmp_path):
         run_recipe(r, out=out, progress=False)
     run_recipe(r, out=out, progress=False, overwrite=True, epochs=1, results_table=table)
     assert sum(line.startswith("f-default,") for line in table.read_text().splitlines()) == 2
+    resumed = run_recipe(r, out=out, progress=False, resume=True)  # the second of 2 epochs
+    assert resumed["epochs_run"] == 2 and not resumed["shortened"]
+    epochs = json.loads((out / "history.json").read_text())
+    assert resumed["wall_s"] >= round(sum(e["seconds"] for e in epochs), 1)  # both calls' epochs
 
 
 def test_run_recipe_with_validation_split_early_stopping_and_augmentation(tmp_path):
