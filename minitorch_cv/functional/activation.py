@@ -7,23 +7,15 @@ from ..backend import xp_of
 from ..tensor import Function
 
 
-def _by_rows(a, fn):
-    """fn(s) for slices s of `a`'s first axis that together cover it, spread over the worker
-    threads when `a` is large (kernels.for_slices); one call fn(...) for a 0-d array."""
-    if a.ndim == 0:
-        fn(Ellipsis)
-        return
-    kernels.for_slices(len(a), lambda i0, i1: fn(slice(i0, i1)), a, size=a.size)
-
-
 class ReLU(Function):
-    """relu(x) = max(x, 0);  derivative 1 where x > 0, else 0 (0 at x = 0, as PyTorch)."""
+    """relu(x) = max(x, 0);  derivative 1 where x > 0, else 0 (0 at x = 0, as PyTorch).
+    Both passes run over batch slices on the worker threads (kernels.for_slices)."""
 
     @staticmethod
     def forward(ctx, x):
         xp = xp_of(x)
         y = xp.empty_like(x)
-        _by_rows(x, lambda s: xp.maximum(x[s], 0, out=y[s]))
+        kernels.for_slices(x, lambda s: xp.maximum(x[s], 0, out=y[s]))
         ctx.save_for_backward(y)
         return y
 
@@ -32,7 +24,7 @@ class ReLU(Function):
         (y,) = ctx.saved_tensors
         xp = xp_of(g)
         gx = xp.empty(g.shape, dtype=g.dtype)
-        _by_rows(g, lambda s: xp.multiply(g[s], y[s] > 0, out=gx[s]))
+        kernels.for_slices(g, lambda s: xp.multiply(g[s], y[s] > 0, out=gx[s]))
         return gx
 
 

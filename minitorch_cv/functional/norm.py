@@ -40,37 +40,31 @@ def _row_dots(a, b):
     return xp.einsum("...l,...l->...", a, b)
 
 
-def _by_images(n, fn, a):
-    """fn(s) for slices s of the batch axis covering range(n), on the worker threads when `a` is
-    large (kernels.for_slices). Every pass below is per image (or per (image, channel) row), so
-    the results do not depend on the split."""
-    kernels.for_slices(n, lambda i0, i1: fn(slice(i0, i1)), a, size=a.size)
+def _channel_total(a3, rows_of):
+    """Per-channel float64 total (C,) of rows_of(s) (the (n, C) row results of images s), filled
+    over batch slices on the worker threads; per (image, channel) rows, so the split cannot
+    change them."""
+    rows = xp_of(a3).empty(a3.shape[:2], dtype=a3.dtype)
+
+    def fill(s):
+        rows[s] = rows_of(s)
+
+    kernels.for_slices(a3, fill)
+    return rows.sum(axis=0, dtype=np.float64)
 
 
 def _channel_sum(a3):
     """(N, C, L) -> per-channel sum (C,): rows of L in the input dtype, then N in float64."""
     if a3.shape[2] == 1:
         return a3[:, :, 0].sum(axis=0, dtype=np.float64)
-    rows = xp_of(a3).empty(a3.shape[:2], dtype=a3.dtype)
-
-    def fill(s):
-        rows[s] = _row_sums(a3[s])
-
-    _by_images(len(a3), fill, a3)
-    return rows.sum(axis=0, dtype=np.float64)
+    return _channel_total(a3, lambda s: _row_sums(a3[s]))
 
 
 def _channel_dot(a3, b3):
     """(N, C, L), (N, C, L) -> per-channel sum of a * b, (C,) in float64."""
     if a3.shape[2] == 1:
         return (a3[:, :, 0] * b3[:, :, 0]).sum(axis=0, dtype=np.float64)
-    rows = xp_of(a3).empty(a3.shape[:2], dtype=a3.dtype)
-
-    def fill(s):
-        rows[s] = _row_dots(a3[s], b3[s])
-
-    _by_images(len(a3), fill, a3)
-    return rows.sum(axis=0, dtype=np.float64)
+    return _channel_total(a3, lambda s: _row_dots(a3[s], b3[s]))
 
 
 def _col(v, dtype):
@@ -120,7 +114,7 @@ class BatchNorm(Function):
         if training:
             mean = _channel_sum(x3) / m
             xc = xp.empty_like(x3)  # centred: the variance and the backward need it
-            _by_images(n, lambda s: xp.subtract(x3[s], _col(mean, x.dtype), out=xc[s]), x3)
+            kernels.for_slices(x3, lambda s: xp.subtract(x3[s], _col(mean, x.dtype), out=xc[s]))
             var = _channel_dot(xc, xc) / m  # biased: the normalisation PyTorch uses
             if running_mean is not None:
                 # in place: the caller's buffers are these very arrays
@@ -143,7 +137,7 @@ class BatchNorm(Function):
                 if bias is not None:
                     y[s] += _col(bias, x.dtype)
 
-            _by_images(n, affine, xc)
+            kernels.for_slices(xc, affine)
         else:
             shift = -mean * scale if bias is None else bias - mean * scale
             y = x3 * _col(scale, x.dtype)
@@ -181,7 +175,7 @@ class BatchNorm(Function):
                     d -= b
                     d *= kc
 
-                _by_images(len(g3), grad, g3)
+                kernels.for_slices(g3, grad)
             else:
                 dx = g3 * _col(k, dtype)
             dx = dx.reshape(ctx.x_shape)

@@ -157,15 +157,15 @@ class MaxPool2d(Function):
             if need_arg:
                 arg = xp.empty(y.shape, dtype=xp.uint8 if kh * kw <= 256 else xp.int32)
 
-            def scan(i0, i1):  # images i0:i1, every window at once, one kernel offset at a time
-                ys = y[i0:i1]
-                ys[...] = tap(0, 0)[i0:i1]
+            def scan(s):  # images s, every window at once, one kernel offset at a time
+                ys = y[s]
+                ys[...] = tap(0, 0)[s]
                 if need_arg:
-                    args = arg[i0:i1]
+                    args = arg[s]
                     args[...] = 0
                     better, step = xp.empty(ys.shape, dtype=bool), xp.empty_like(args)
                 for t, i, j in taps[1:]:
-                    v_t = tap(i, j)[i0:i1]
+                    v_t = tap(i, j)[s]
                     if need_arg:  # strictly greater: on ties the first tap in row-major order stays
                         xp.greater(v_t, ys, out=better)
                     xp.maximum(ys, v_t, out=ys)  # maximum propagates NaN, as PyTorch's max does
@@ -174,7 +174,7 @@ class MaxPool2d(Function):
                         step *= better
                         args += step
 
-            kernels.for_slices(n, scan, x, size=x.size)
+            kernels.for_slices(x, scan)
             if not need_arg:
                 return y
             nan = xp.isnan(y)
@@ -200,18 +200,18 @@ class MaxPool2d(Function):
         n, c = ctx.shape[:2]
         gx = geo.grad_buffer(xp, n, c, gy.dtype, covered=True)
 
-        def scatter(i0, i1):  # images i0:i1
+        def scatter(s):  # images s
             if not geo.tiles:  # some pixels are in no window (or padding): they stay zero
-                gx[i0:i1] = 0
+                gx[s] = 0
             for t, i, j in geo.taps():
-                dst = gx[(slice(i0, i1), slice(None)) + geo.tap_slice(i, j)]
-                hit = arg[i0:i1] == t
+                dst = gx[(s, slice(None)) + geo.tap_slice(i, j)]
+                hit = arg[s] == t
                 if geo.overlap:  # a pixel can be the max of several windows: add
-                    dst += gy[i0:i1] * hit
+                    dst += gy[s] * hit
                 else:  # each pixel is in at most one window: write (NaN fills its window)
-                    xp.multiply(gy[i0:i1], hit, out=dst)
+                    xp.multiply(gy[s], hit, out=dst)
 
-        kernels.for_slices(n, scatter, gy, size=gx.size)
+        kernels.for_slices(gy, scatter, size=gx.size)
         return (geo.crop(gx),)
 
 

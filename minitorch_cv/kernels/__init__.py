@@ -135,18 +135,20 @@ def _run(impl, tasks, work, init):
 PARALLEL_MIN_ELEMENTS = 1 << 17
 
 
-def for_slices(n, fn, *arrays, size=0):
-    """fn(i0, i1) for consecutive slices [i0, i1) covering range(n), spread over the worker
-    threads: elementwise passes (pooling, activations) split along the batch axis. One call
-    fn(0, n) for CuPy arrays, or when the pass touches fewer than PARALLEL_MIN_ELEMENTS
-    elements (`size`)."""
-    impl = backend(*arrays)
+def for_slices(a, fn, size=None):
+    """fn(s) for consecutive slices s of `a`'s first (batch) axis that together cover it, spread
+    over the worker threads: elementwise passes (pooling, batch norm, activations) split by
+    images. One call fn(slice(None)) (fn(...) for a 0-d `a`) for CuPy arrays, or for a pass
+    touching fewer than PARALLEL_MIN_ELEMENTS elements (`size`, default a.size)."""
+    impl = backend(a)
     threads = impl.get_num_threads() if impl is im2col_numpy else 1
-    if threads < 2 or n < 2 or size < PARALLEL_MIN_ELEMENTS:
-        fn(0, n)
+    n = len(a) if a.ndim else 0
+    if threads < 2 or n < 2 or (a.size if size is None else size) < PARALLEL_MIN_ELEMENTS:
+        fn(slice(None) if a.ndim else Ellipsis)  # (a 0-d array takes no slice)
         return
     bounds = np.linspace(0, n, min(n, 2 * threads) + 1).astype(int)
-    impl.run_tasks(list(zip(bounds[:-1], bounds[1:])), lambda _, sl: fn(*sl), lambda: None)
+    tasks = [slice(i0, i1) for i0, i1 in zip(bounds[:-1], bounds[1:])]
+    impl.run_tasks(tasks, lambda _, s: fn(s), lambda: None)
 
 
 def conv2d(x, w, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
