@@ -36,6 +36,13 @@ def conv_bn_relu(cin: int, cout: int, kernel_size: int = 3, padding: int = 1) ->
 # --------------------------------------------------------------------------- F, E1, E2
 
 
+def mlp_head(features: int, hidden: int, num_classes: int) -> nn.Sequential:
+    """Flatten, Linear + ReLU, Linear: the classifier of F, E1 and E2."""
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, num_classes)
+    )
+
+
 class ThreeLayerCNN(nn.Module):
     """F default: conv5 24 + ReLU + pool, conv3 48 + ReLU + pool, conv3 96 + pool, 384-512-10."""
 
@@ -50,10 +57,7 @@ class ThreeLayerCNN(nn.Module):
             layers.append(nn.MaxPool2d(2))
             cin, side = c, (side - k + 1) // 2
         self.features = nn.Sequential(*layers)
-        self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(cin * side * side, hidden), nn.ReLU(),
-            nn.Linear(hidden, num_classes),
-        )  # fmt: skip
+        self.classifier = mlp_head(cin * side * side, hidden, num_classes)
 
     def forward(self, x):
         return self.classifier(self.features(x))
@@ -70,10 +74,7 @@ class SmallCNN(nn.Module):
             layers += [nn.Conv2d(cin, c, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2)]
             cin, side = c, side // 2
         self.features = nn.Sequential(*layers)
-        self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(cin * side * side, hidden), nn.ReLU(),
-            nn.Linear(hidden, num_classes),
-        )  # fmt: skip
+        self.classifier = mlp_head(cin * side * side, hidden, num_classes)
 
     def forward(self, x):
         return self.classifier(self.features(x))
@@ -92,9 +93,7 @@ class ImprovedCNN(nn.Module):
             nn.MaxPool2d(2), nn.BatchNorm2d(64),
         )  # fmt: skip
         side = image_size // 4
-        self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(64 * side * side, 128), nn.ReLU(), nn.Linear(128, num_classes)
-        )
+        self.classifier = mlp_head(64 * side * side, 128, num_classes)
 
     def forward(self, x):
         return self.classifier(self.features(x))
