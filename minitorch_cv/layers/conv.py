@@ -7,7 +7,7 @@ import math
 from .. import functional as F
 from .. import init
 from ..init import _calculate_fan_in_and_fan_out
-from ..kernels.shapes import conv_transpose_out, pair
+from ..kernels.shapes import conv_out, conv_transpose_out, pair
 from ..tensor import empty
 from .module import Module, Parameter
 
@@ -98,11 +98,7 @@ class _ConvNd(Module):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
         s += f", stride={self.stride}"
         if self.padding != (0, 0):
-            s += (
-                f", padding={self.padding!r}"
-                if isinstance(self.padding, str)
-                else f", padding={self.padding}"
-            )
+            s += f", padding={self.padding}"  # torch prints padding=same, unquoted
         if self.dilation != (1, 1):
             s += f", dilation={self.dilation}"
         if getattr(self, "output_padding", (0, 0)) != (0, 0):
@@ -176,6 +172,17 @@ class Conv2d(_ConvNd):
 
     def forward(self, input):
         self._check_input(input)
+        if self.padding != "same":  # 'same' always fits; otherwise name this layer, not conv2d
+            pads = (0, 0) if self.padding == "valid" else self.padding
+            out = [
+                conv_out(*a)
+                for a in zip(input.shape[2:], self.kernel_size, (1, 1), pads, self.dilation)
+            ]
+            if min(out) < 1:
+                raise ValueError(
+                    f"{self._label()}: kernel {self.kernel_size} (dilation {self.dilation}) is "
+                    f"larger than the padded input: got shape {tuple(input.shape)}, padding {pads}"
+                )
         if self.padding_mode != "zeros" and self.padding not in ("valid", (0, 0)):
             if self.padding == "same":
                 pads = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import functional as F
+from ..kernels.shapes import pair
 from .module import Module
 
 
@@ -71,11 +72,9 @@ class MaxUnpool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size, self.stride, self.padding = (
-            kernel_size,
-            stride if stride is not None else kernel_size,
-            padding,
-        )
+        self.kernel_size = pair(kernel_size, "kernel_size")  # pairs, as torch stores them
+        self.stride = pair(stride if stride is not None else kernel_size, "stride")
+        self.padding = pair(padding, "padding")
 
     def forward(self, input, indices, output_size=None):
         _check_4d(f"MaxUnpool2d(k={self.kernel_size})", input)
@@ -171,6 +170,10 @@ class Upsample(Module):
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
         super().__init__()
+        if isinstance(scale_factor, tuple):  # floats, as torch stores (and prints) them
+            scale_factor = tuple(float(f) for f in scale_factor)
+        elif scale_factor:
+            scale_factor = float(scale_factor)
         self.size, self.scale_factor, self.mode, self.align_corners = (
             size,
             scale_factor,
