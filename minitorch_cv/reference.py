@@ -199,7 +199,8 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
       bilinear: align_corners=True:  i * (H-1)/(OH-1);
                 align_corners=False: (i + 0.5) * scale - 0.5, clipped below at 0;
       then the two neighbours floor(src) and floor(src)+1 (clipped), weighted by distance.
-    Coordinates are computed in the input's precision, as PyTorch does.
+    Coordinates are computed in the input's precision (bilinear) or float32 (nearest), as
+    PyTorch does.
     """
     n_, c_, h_, w_ = x.shape
     if size is not None:
@@ -216,6 +217,8 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
             return t(inp - 1) / t(out - 1) if out > 1 else t(0)
         return t(1.0 / s) if s is not None and s > 0 else t(t(inp) / t(out))
 
+    if mode == "nearest":  # PyTorch's nearest source index is float32 arithmetic for any dtype
+        t = np.float32
     sh, sw = scale_of(h_, oh, scales[0]), scale_of(w_, ow, scales[1])
     y = np.empty((n_, c_, oh, ow), dtype=x.dtype)
     for i in range(oh):

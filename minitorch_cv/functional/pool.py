@@ -295,6 +295,14 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
         out_hw = tuple((n - 1) * si - 2 * pi + ki for n, si, pi, ki in zip(x.shape[2:], s, p, k))
     else:
         out_hw = tuple(int(v) for v in tuple(output_size)[-2:])
+        for d, (n, si, pi, ki, o) in enumerate(zip(x.shape[2:], s, p, k, out_hw)):
+            default = (n - 1) * si - 2 * pi + ki  # torch's rule: within a stride of it
+            if not default - si < o < default + si:
+                raise ValueError(
+                    f"{op}: invalid output_size {out_hw} for input of shape "
+                    f"{tuple(input.shape)} (dim {d} must be between {default - si + 1} and "
+                    f"{default + si - 1})"
+                )
     if min(out_hw) < 1:
         raise ValueError(
             f"{op}: output size {out_hw} for input of shape {tuple(input.shape)} is not positive"
@@ -527,7 +535,7 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 
 def _source_index(mode, size, out, scale, align_corners, dtype):
     """Per output index along one axis: (i0, i1, weight of i1), PyTorch's coordinate rules,
-    computed in the input's precision (float32 for float32) as PyTorch does."""
+    computed in the input's precision (bilinear) or in float32 (nearest), as PyTorch does."""
     t = np.float32 if dtype == np.float32 else np.float64
     dst = np.arange(out)
     if mode == "nearest":
@@ -535,9 +543,10 @@ def _source_index(mode, size, out, scale, align_corners, dtype):
             src = dst
         elif out == 2 * size:
             src = dst >> 1
-        else:
-            sc = t(1.0 / scale) if scale else t(size) / t(out)
-            src = np.minimum(np.floor(dst.astype(t) * sc).astype(np.int64), size - 1)
+        else:  # PyTorch computes the nearest source in float32 whatever the dtype
+            f32 = np.float32
+            sc = f32(1.0 / scale) if scale else f32(size) / f32(out)
+            src = np.minimum(np.floor(dst.astype(f32) * sc).astype(np.int64), size - 1)
         return src, src, None
     if align_corners:
         sc = t(size - 1) / t(out - 1) if out > 1 else t(0)

@@ -83,12 +83,12 @@ class _ConvNd(Module):
         return f"{type(self).__name__}({self.in_channels}->{self.out_channels}, k={k})"
 
     def _check_input(self, input) -> None:
-        if input.ndim != 4:
+        if input.ndim not in (3, 4):
             raise ValueError(
-                f"{self._label()}: expected 4-D input (N, {self.in_channels}, H, W), "
-                f"got shape {tuple(input.shape)}"
+                f"{self._label()}: expected 4-D input (N, {self.in_channels}, H, W) or "
+                f"unbatched 3-D ({self.in_channels}, H, W), got shape {tuple(input.shape)}"
             )
-        if input.shape[1] != self.in_channels:
+        if input.shape[-3] != self.in_channels:
             raise ValueError(
                 f"{self._label()}: expected input with {self.in_channels} channels, "
                 f"got shape {tuple(input.shape)}"
@@ -176,7 +176,7 @@ class Conv2d(_ConvNd):
             pads = (0, 0) if self.padding == "valid" else self.padding
             out = [
                 conv_out(*a)
-                for a in zip(input.shape[2:], self.kernel_size, (1, 1), pads, self.dilation)
+                for a in zip(input.shape[-2:], self.kernel_size, (1, 1), pads, self.dilation)
             ]
             if min(out) < 1:
                 raise ValueError(
@@ -282,12 +282,12 @@ class ConvTranspose2d(_ConvNd):
         pads = []
         for i, want in enumerate(size):
             k, s, p, d = self.kernel_size[i], self.stride[i], self.padding[i], self.dilation[i]
-            smallest = conv_transpose_out(input.shape[2 + i], k, s, p, 0, d)
-            if not smallest <= want < smallest + max(s, d):
+            smallest = conv_transpose_out(input.shape[-2 + i], k, s, p, 0, d)
+            if not smallest <= want < smallest + s:  # torch's range: less than a stride more
                 raise ValueError(
                     f"{self._label()}: output size {tuple(size)} is not reachable from input "
                     f"{tuple(input.shape)}; valid sizes for dim {i} are "
-                    f"{smallest}..{smallest + max(s, d) - 1}"
+                    f"{smallest}..{smallest + s - 1}"
                 )
             pads.append(want - smallest)
         return tuple(pads)

@@ -290,6 +290,42 @@ def test_interpolate_matches_torch_float32(hw, how, mode, seed):
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parity
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_interpolate_nearest_source_index_is_float32_as_torch(dtype):
+    """torch picks the nearest source in float32 arithmetic even for float64 input: at size 31 and
+    scale 1.3, output 39 reads source 30 (float32) where float64 arithmetic would give 29."""
+    torch = pytest.importorskip("torch")
+    for n in range(25, 45):
+        x = np.arange(float(n), dtype=dtype).reshape(1, 1, 1, n)
+        y = interpolate(mt.tensor(x), scale_factor=1.3)
+        yt = torch.nn.functional.interpolate(torch.tensor(x), scale_factor=1.3)
+        np.testing.assert_array_equal(y.numpy(), yt.numpy(), err_msg=f"size {n}")
+        np.testing.assert_array_equal(
+            reference.interpolate(x, scale_factor=1.3), yt.numpy(), err_msg=f"size {n}"
+        )
+
+
+@pytest.mark.parity
+def test_max_unpool2d_output_size_range_matches_torch():
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x = distinct_array(1, (1, 1, 5, 5)).astype(np.float32)
+    y, idx = max_pool2d(mt.tensor(x), 3, 2, return_indices=True)  # default unpooled size 5
+    yt, idxt = F.max_pool2d(torch.tensor(x), 3, 2, return_indices=True)
+    for size in range(2, 9):
+        try:
+            theirs = F.max_unpool2d(yt, idxt, 3, 2, output_size=(size, size)).numpy()
+        except (ValueError, RuntimeError):  # out of its range, or too small for the indices
+            match = "invalid output_size" if not 3 < size < 7 else "indices must lie in"
+            with pytest.raises(ValueError, match=match):
+                max_unpool2d(y, idx, 3, 2, output_size=(size, size))
+            continue
+        np.testing.assert_array_equal(
+            max_unpool2d(y, idx, 3, 2, output_size=(size, size)).numpy(), theirs
+        )
+
+
 # --------------------------------------------------------------------------- bad input
 
 
@@ -328,6 +364,12 @@ def _t(*shape, dtype=np.float32):
         (
             lambda: max_unpool2d(_t(2, 3, 2, 2), mt.tensor(np.full((2, 3, 2, 2), 99)), 2),
             r"indices must lie in",
+        ),
+        (  # torch's rule: an output_size within a stride of the default (4, 4)
+            lambda: max_unpool2d(
+                _t(2, 3, 2, 2), mt.tensor(np.zeros((2, 3, 2, 2), np.int64)), 2, output_size=(4, 6)
+            ),
+            r"invalid output_size \(4, 6\) .*\(dim 1 must be between 3 and 5\)",
         ),
     ],
 )

@@ -101,6 +101,20 @@ def test_conv_transpose2d_output_size_reaches_every_valid_size(k, s, p, h, seed)
         layer(x, output_size=(smallest + s, smallest + s))
 
 
+@pytest.mark.parametrize(
+    "layer",
+    [
+        nn.Conv2d(2, 3, 3, padding=1, padding_mode="reflect"),
+        nn.Conv2d(2, 4, 3, stride=2, groups=2),
+        nn.ConvTranspose2d(2, 3, 3, stride=2, output_padding=1),
+    ],
+)
+def test_conv_layers_take_unbatched_input_as_a_batch_of_one(layer):
+    x = array(3, (2, 5, 6)).astype(np.float32)
+    y = layer(mt.tensor(x))
+    np.testing.assert_allclose(y.numpy(), layer(mt.tensor(x[None])).numpy()[0], rtol=1e-6)
+
+
 def test_max_pool2d_indices_drive_max_unpool2d():
     pool = nn.MaxPool2d(2, stride=2, return_indices=True)
     unpool = nn.MaxUnpool2d(2)
