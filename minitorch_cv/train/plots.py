@@ -50,7 +50,8 @@ def _np(a) -> np.ndarray:
 
 
 def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=100)
+    # constrained layout: a panel's y label never runs into its left neighbour
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
@@ -158,6 +159,8 @@ def plot_history(history: Sequence[dict], path, title: str | None = None) -> Pat
             and np.nanmax(lr) / np.nanmin(lr) > 20
         ):
             ax.set_yscale("log")
+        else:  # a constant rate reads as 0.001, not as an offset of 1e-3 with +-4e-5 ticks
+            ax.ticklabel_format(axis="y", style="plain", useOffset=False)
         ax.set_title("learning rate")
     if title:
         fig.suptitle(title)
