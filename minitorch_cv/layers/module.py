@@ -426,7 +426,13 @@ class Module:
                 r = hook(self, args)
                 if r is not None:
                     args = r if isinstance(r, tuple) else (r,)
-        out = self.forward(*args, **kwargs)
+        try:
+            out = self.forward(*args, **kwargs)
+        except ValueError as e:
+            named = self._named_error(e)
+            if named is None:
+                raise
+            raise named from None
         for hid, hook in tuple(self._forward_hooks.items()):
             if hid in self._forward_hooks_with_kwargs:
                 r = hook(self, args, kwargs, out)
@@ -435,6 +441,15 @@ class Module:
             if r is not None:
                 out = r
         return out
+
+    def _named_error(self, e: ValueError) -> ValueError | None:
+        """A bad-input error of a leaf layer's forward, prefixed with the layer as printed
+        (`MaxPool2d(kernel_size=3, ...): max_pool2d: ... input of shape ...`), so a user sees
+        which layer of the model refused which shape. Errors that already name this layer, and
+        those of containers (their failing child named itself), pass unchanged (None)."""
+        if self._modules or type(e) is not ValueError or str(e).startswith(self._get_name()):
+            return None
+        return ValueError(f"{self!r}: {e}")
 
     # ------------------------------------------------------------------ state dict
 

@@ -7,13 +7,6 @@ from ..kernels.shapes import pair
 from .module import Module
 
 
-def _check_4d(layer, input, what="(N, C, H, W)"):
-    if input.ndim not in (3, 4):
-        raise ValueError(
-            f"{layer}: expected 3-D or 4-D input {what}, got shape {tuple(input.shape)}"
-        )
-
-
 class MaxPool2d(Module):
     """Max over sliding windows.
 
@@ -44,7 +37,6 @@ class MaxPool2d(Module):
         self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
 
     def forward(self, input):
-        _check_4d(f"MaxPool2d(k={self.kernel_size})", input)
         return F.max_pool2d(
             input,
             self.kernel_size,
@@ -77,7 +69,6 @@ class MaxUnpool2d(Module):
         self.padding = pair(padding, "padding")
 
     def forward(self, input, indices, output_size=None):
-        _check_4d(f"MaxUnpool2d(k={self.kernel_size})", input)
         return F.max_unpool2d(
             input, indices, self.kernel_size, self.stride, self.padding, output_size
         )
@@ -117,7 +108,6 @@ class AvgPool2d(Module):
         )
 
     def forward(self, input):
-        _check_4d(f"AvgPool2d(k={self.kernel_size})", input)
         return F.avg_pool2d(
             input,
             self.kernel_size,
@@ -143,7 +133,6 @@ class AdaptiveAvgPool2d(Module):
         self.output_size = output_size
 
     def forward(self, input):
-        _check_4d(f"AdaptiveAvgPool2d({self.output_size})", input)
         return F.adaptive_avg_pool2d(input, self.output_size)
 
     def extra_repr(self) -> str:
@@ -158,7 +147,6 @@ class AdaptiveMaxPool2d(Module):
         self.output_size, self.return_indices = output_size, return_indices
 
     def forward(self, input):
-        _check_4d(f"AdaptiveMaxPool2d({self.output_size})", input)
         return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:

@@ -149,6 +149,33 @@ def test_conv2d_kernel_larger_than_padded_input_names_the_layer():
     )
 
 
+BAD_INPUT = [  # layers whose checks live in their functional op: (layer, bad input shape)
+    (nn.MaxPool2d(3), (1, 1, 2, 2)),  # window larger than the input
+    (nn.AvgPool2d(2), (8,)),
+    (nn.AdaptiveMaxPool2d(2), (4, 4)),
+    (nn.Upsample(scale_factor=2), (2, 3)),
+    (nn.Dropout2d(0.5), (3,)),
+]
+
+
+@pytest.mark.parametrize("layer, shape", BAD_INPUT, ids=lambda v: type(v).__name__)
+def test_bad_input_error_names_the_layer_as_printed_and_the_shape(layer, shape):
+    with pytest.raises(ValueError) as e:
+        layer(mt.tensor(np.zeros(shape, np.float32)))
+    assert str(e.value).startswith(repr(layer) + ": ") and str(shape) in str(e.value)
+
+
+def test_layer_named_once_and_containers_pass_the_child_error_on():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.MaxPool2d(2))
+    with pytest.raises(ValueError) as e:  # the conv names itself already: not prefixed twice
+        model(mt.tensor(np.zeros((1, 2, 8, 8), np.float32)))
+    assert str(e.value).startswith("Conv2d(3->4, k=3): expected input with 3 channels")
+    with pytest.raises(ValueError) as e:  # conv gives (1, 4, 1, 1): too small for the pool
+        model(mt.tensor(np.zeros((1, 3, 3, 3), np.float32)))
+    assert str(e.value).startswith("MaxPool2d(kernel_size=2, stride=2,")
+    assert "(1, 4, 1, 1)" in str(e.value)
+
+
 # --------------------------------------------------------------------------- PyTorch parity
 
 LAYERS = [  # (name, args, kwargs, input shape)
