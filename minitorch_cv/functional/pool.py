@@ -188,6 +188,11 @@ class MaxPool2d(Function):
         arg64 = arg.astype(xp.int64)
         rows = xp.arange(oh).reshape(oh, 1) * sh - ph + (arg64 // kw) * dh
         cols = xp.arange(ow) * sw - pw + (arg64 % kw) * dw
+        # A window with nothing above -inf keeps its first tap, which may be padding: PyTorch
+        # reports the first tap at or after row / column 0 instead (a dilated window can hold
+        # only padding; its index then lies outside the window, as PyTorch's does).
+        rows += dh * xp.maximum(0, (dh - 1 - rows) // dh)
+        cols += dw * xp.maximum(0, (dw - 1 - cols) // dw)
         return y, rows * geo.w + cols
 
     @staticmethod

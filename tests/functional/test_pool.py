@@ -326,6 +326,35 @@ def test_max_unpool2d_output_size_range_matches_torch():
         )
 
 
+# (H, W, kernel, stride, padding, dilation, ceil_mode): windows with no tap above -inf,
+# starting in the left / top padding; in the first three a dilated window holds only padding
+ALL_PADDING = [
+    (1, 2, 2, 1, 1, 2, False),
+    (1, 2, 2, 2, 1, 2, True),
+    (1, 2, 2, 2, 1, 3, True),
+    (4, 5, 3, 2, 1, 1, False),
+]
+
+
+@pytest.mark.parametrize("h, w, k, s, p, d, ceil", ALL_PADDING)
+def test_max_pool2d_index_of_an_all_minus_inf_window_is_its_first_tap_inside(
+    h, w, k, s, p, d, ceil
+):
+    """PyTorch's rule: a window with nothing above -inf reports its first tap at row >= 0 and
+    column >= 0 (never a negative index into the padding)."""
+    x = np.full((1, 1, h, w), -np.inf, np.float32)
+    _, idx = max_pool2d(mt.tensor(x), k, s, p, d, ceil_mode=ceil, return_indices=True)
+    oh, ow = idx.shape[2:]
+    first = lambda start: start + d * max(0, -(start // d))  # first tap >= 0 of a window
+    want = [[first(i * s - p) * w + first(j * s - p) for j in range(ow)] for i in range(oh)]
+    np.testing.assert_array_equal(idx.numpy()[0, 0], want)
+    torch = pytest.importorskip("torch")
+    _, idxt = torch.nn.functional.max_pool2d(
+        torch.tensor(x), k, s, p, d, ceil_mode=ceil, return_indices=True
+    )
+    np.testing.assert_array_equal(idx.numpy(), idxt.numpy())
+
+
 # --------------------------------------------------------------------------- bad input
 
 
