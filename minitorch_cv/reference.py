@@ -199,8 +199,9 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
       bilinear: align_corners=True:  i * (H-1)/(OH-1);
                 align_corners=False: (i + 0.5) * scale - 0.5, clipped below at 0;
       then the two neighbours floor(src) and floor(src)+1 (clipped), weighted by distance.
-    Coordinates are computed in the input's precision (bilinear) or float32 (nearest), as
-    PyTorch does.
+    Coordinates are computed in the input's precision, as PyTorch does; nearest rounds the
+    product to float32 before the floor, and computes it wholly in float32 when OH + OW <= 128
+    (PyTorch has a separate kernel for such small outputs).
     """
     n_, c_, h_, w_ = x.shape
     if size is not None:
@@ -217,27 +218,22 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
             return t(inp - 1) / t(out - 1) if out > 1 else t(0)
         return t(1.0 / s) if s is not None and s > 0 else t(t(inp) / t(out))
 
-    if mode == "nearest":  # PyTorch's nearest source index is float32 arithmetic for any dtype
+    if mode == "nearest" and oh + ow <= 128:
         t = np.float32
     sh, sw = scale_of(h_, oh, scales[0]), scale_of(w_, ow, scales[1])
+
+    def nearest(i, out, inp, sc):
+        if out == inp:
+            return i
+        if out == 2 * inp:
+            return i >> 1
+        return min(int(math.floor(np.float32(t(i) * sc))), inp - 1)
+
     y = np.empty((n_, c_, oh, ow), dtype=x.dtype)
     for i in range(oh):
         for j in range(ow):
             if mode == "nearest":  # PyTorch's shortcuts for equal and doubled sizes, then floor
-                h = (
-                    i
-                    if oh == h_
-                    else i >> 1
-                    if oh == 2 * h_
-                    else min(int(math.floor(t(i) * sh)), h_ - 1)
-                )
-                w = (
-                    j
-                    if ow == w_
-                    else j >> 1
-                    if ow == 2 * w_
-                    else min(int(math.floor(t(j) * sw)), w_ - 1)
-                )
+                h, w = nearest(i, oh, h_, sh), nearest(j, ow, w_, sw)
                 y[:, :, i, j] = x[:, :, h, w]
                 continue
             if align_corners:

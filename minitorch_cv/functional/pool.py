@@ -538,9 +538,9 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 # --------------------------------------------------------------------------- interpolate
 
 
-def _source_index(mode, size, out, scale, align_corners, dtype):
+def _source_index(mode, size, out, scale, align_corners, dtype, small=True):
     """Per output index along one axis: (i0, i1, weight of i1), PyTorch's coordinate rules,
-    computed in the input's precision (bilinear) or in float32 (nearest), as PyTorch does."""
+    computed in the input's precision as PyTorch does; `small`: OH + OW <= 128 (see below)."""
     t = np.float32 if dtype == np.float32 else np.float64
     dst = np.arange(out)
     if mode == "nearest":
@@ -548,10 +548,14 @@ def _source_index(mode, size, out, scale, align_corners, dtype):
             src = dst
         elif out == 2 * size:
             src = dst >> 1
-        else:  # PyTorch computes the nearest source in float32 whatever the dtype
+        else:  # PyTorch's kernel for small outputs works in float32 whatever the dtype; the
+            # one for larger outputs in the input's precision, rounded to float32 before floor
             f32 = np.float32
-            sc = f32(1.0 / scale) if scale else f32(size) / f32(out)
-            src = np.minimum(np.floor(dst.astype(f32) * sc).astype(np.int64), size - 1)
+            if small or t is f32:
+                real = dst.astype(f32) * (f32(1.0 / scale) if scale else f32(size) / f32(out))
+            else:
+                real = (dst * (1.0 / scale if scale else size / out)).astype(f32)
+            src = np.minimum(np.floor(real).astype(np.int64), size - 1)
         return src, src, None
     if align_corners:
         sc = t(size - 1) / t(out - 1) if out > 1 else t(0)
@@ -588,8 +592,9 @@ class Interpolate(Function):
     def forward(ctx, x, *, out_hw, scales, mode, align_corners):
         xp = xp_of(x)
         (h, w), (oh, ow) = x.shape[2:], out_hw
-        ih = _source_index(mode, h, oh, scales[0], align_corners, x.dtype)
-        iw = _source_index(mode, w, ow, scales[1], align_corners, x.dtype)
+        small = oh + ow <= 128
+        ih = _source_index(mode, h, oh, scales[0], align_corners, x.dtype, small)
+        iw = _source_index(mode, w, ow, scales[1], align_corners, x.dtype, small)
         ctx.ih, ctx.iw, ctx.hw = ih, iw, (h, w)
         if mode == "nearest":
             return x[:, :, xp.asarray(ih[0])][:, :, :, xp.asarray(iw[0])]

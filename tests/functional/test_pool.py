@@ -292,18 +292,19 @@ def test_interpolate_matches_torch_float32(hw, how, mode, seed):
 
 @pytest.mark.parity
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_interpolate_nearest_source_index_is_float32_as_torch(dtype):
-    """torch picks the nearest source in float32 arithmetic even for float64 input: at size 31 and
-    scale 1.3, output 39 reads source 30 (float32) where float64 arithmetic would give 29."""
+@pytest.mark.parametrize("height", [1, 64], ids=["small-output", "large-output"])
+def test_interpolate_nearest_source_index_rounding_as_torch(dtype, height):
+    """torch's nearest source index: on outputs with OH + OW <= 128 float32 arithmetic even for
+    float64 input (size 31, scale 1.3: output 39 reads source 30, float64 would give 29); on
+    larger outputs the float64 product rounded to float32 (size 64, scale 2.3: they differ)."""
     torch = pytest.importorskip("torch")
-    for n in range(25, 45):
-        x = np.arange(float(n), dtype=dtype).reshape(1, 1, 1, n)
-        y = interpolate(mt.tensor(x), scale_factor=1.3)
-        yt = torch.nn.functional.interpolate(torch.tensor(x), scale_factor=1.3)
-        np.testing.assert_array_equal(y.numpy(), yt.numpy(), err_msg=f"size {n}")
-        np.testing.assert_array_equal(
-            reference.interpolate(x, scale_factor=1.3), yt.numpy(), err_msg=f"size {n}"
-        )
+    for n in range(25, 45) if height == 1 else range(60, 70):
+        x = np.arange(float(n), dtype=dtype) * np.ones((1, 1, height, 1), dtype)
+        kw = dict(scale_factor=(1.0, 1.3 if height == 1 else 2.3))
+        yt = torch.nn.functional.interpolate(torch.tensor(x), **kw).numpy()
+        y = interpolate(mt.tensor(x), **kw).numpy()
+        np.testing.assert_array_equal(y, yt, err_msg=f"size {n}")
+        np.testing.assert_array_equal(reference.interpolate(x, **kw), yt, err_msg=f"size {n}")
 
 
 @pytest.mark.parity
