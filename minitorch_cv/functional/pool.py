@@ -299,7 +299,12 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     if output_size is None:
         out_hw = tuple((n - 1) * si - 2 * pi + ki for n, si, pi, ki in zip(x.shape[2:], s, p, k))
     else:
-        out_hw = tuple(int(v) for v in tuple(output_size)[-2:])
+        out_hw = tuple(int(v) for v in output_size)
+        if len(out_hw) not in (2, 4):  # (OH, OW), or a full size whose last two are taken
+            raise ValueError(
+                f"{op}: output_size should have 2 or 4 elements, got {tuple(output_size)!r}"
+            )
+        out_hw = out_hw[-2:]
         for d, (n, si, pi, ki, o) in enumerate(zip(x.shape[2:], s, p, k, out_hw)):
             default = (n - 1) * si - 2 * pi + ki  # torch's rule: within a stride of it
             if not default - si < o < default + si:

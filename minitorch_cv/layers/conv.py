@@ -78,19 +78,19 @@ class _ConvNd(Module):
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
             init.uniform_(self.bias, -bound, bound)
 
-    def _label(self) -> str:
+    def _error_label(self) -> str:
         k = self.kernel_size[0] if self.kernel_size[0] == self.kernel_size[1] else self.kernel_size
         return f"{type(self).__name__}({self.in_channels}->{self.out_channels}, k={k})"
 
     def _check_input(self, input) -> None:
         if input.ndim not in (3, 4):
             raise ValueError(
-                f"{self._label()}: expected 4-D input (N, {self.in_channels}, H, W) or "
+                f"{self._error_label()}: expected 4-D input (N, {self.in_channels}, H, W) or "
                 f"unbatched 3-D ({self.in_channels}, H, W), got shape {tuple(input.shape)}"
             )
         if input.shape[-3] != self.in_channels:
             raise ValueError(
-                f"{self._label()}: expected input with {self.in_channels} channels, "
+                f"{self._error_label()}: expected input with {self.in_channels} channels, "
                 f"got shape {tuple(input.shape)}"
             )
 
@@ -180,8 +180,9 @@ class Conv2d(_ConvNd):
             ]
             if min(out) < 1:
                 raise ValueError(
-                    f"{self._label()}: kernel {self.kernel_size} (dilation {self.dilation}) is "
-                    f"larger than the padded input: got shape {tuple(input.shape)}, padding {pads}"
+                    f"{self._error_label()}: kernel {self.kernel_size} (dilation "
+                    f"{self.dilation}) is larger than the padded input: got shape "
+                    f"{tuple(input.shape)}, padding {pads}"
                 )
         if self.padding_mode != "zeros" and self.padding not in ("valid", (0, 0)):
             if self.padding == "same":
@@ -278,14 +279,20 @@ class ConvTranspose2d(_ConvNd):
 
     def _output_padding_for(self, input, output_size):
         """The output_padding that makes the output exactly `output_size` (as PyTorch's forward)."""
-        size = tuple(output_size)[-2:]
+        size = tuple(output_size)
+        if len(size) not in (2, input.ndim):  # (OH, OW), or the full output shape
+            raise ValueError(
+                f"{self._error_label()}: for {input.ndim}-D input, output_size must have 2 or "
+                f"{input.ndim} elements, got {size!r}"
+            )
+        size = size[-2:]
         pads = []
         for i, want in enumerate(size):
             k, s, p, d = self.kernel_size[i], self.stride[i], self.padding[i], self.dilation[i]
             smallest = conv_transpose_out(input.shape[-2 + i], k, s, p, 0, d)
             if not smallest <= want < smallest + s:  # torch's range: less than a stride more
                 raise ValueError(
-                    f"{self._label()}: output size {tuple(size)} is not reachable from input "
+                    f"{self._error_label()}: output size {tuple(size)} is not reachable from input "
                     f"{tuple(input.shape)}; valid sizes for dim {i} are "
                     f"{smallest}..{smallest + s - 1}"
                 )

@@ -429,10 +429,8 @@ class Module:
         try:
             out = self.forward(*args, **kwargs)
         except ValueError as e:
-            named = self._named_error(e)
-            if named is None:
-                raise
-            raise named from None
+            self._name_in_error(e)
+            raise
         for hid, hook in tuple(self._forward_hooks.items()):
             if hid in self._forward_hooks_with_kwargs:
                 r = hook(self, args, kwargs, out)
@@ -442,14 +440,25 @@ class Module:
                 out = r
         return out
 
-    def _named_error(self, e: ValueError) -> ValueError | None:
-        """A bad-input error of a leaf layer's forward, prefixed with the layer as printed
+    def _name_in_error(self, e: ValueError) -> None:
+        """Prefix a bad-input error from a built-in leaf layer's forward with the layer
         (`MaxPool2d(kernel_size=3, ...): max_pool2d: ... input of shape ...`), so a user sees
-        which layer of the model refused which shape. Errors that already name this layer, and
-        those of containers (their failing child named itself), pass unchanged (None)."""
-        if self._modules or type(e) is not ValueError or str(e).startswith(self._get_name()):
-            return None
-        return ValueError(f"{self!r}: {e}")
+        which layer of the model refused which shape; type, traceback and other args stay.
+        Errors that already name this layer, those of containers (their failing child named
+        itself) and those of user-defined modules are left as they are."""
+        if (
+            self._modules
+            or not type(self).__module__.startswith("minitorch_cv.")
+            or not e.args
+            or not isinstance(e.args[0], str)
+            or e.args[0].startswith(self._get_name() + "(")
+        ):
+            return
+        e.args = (f"{self._error_label()}: {e.args[0]}", *e.args[1:])
+
+    def _error_label(self) -> str:
+        """How this layer names itself in error messages: its repr; Conv2d has a short form."""
+        return repr(self)
 
     # ------------------------------------------------------------------ state dict
 

@@ -160,8 +160,8 @@ class Upsample(Module):
         super().__init__()
         if isinstance(scale_factor, tuple):  # floats, as torch stores (and prints) them
             scale_factor = tuple(float(f) for f in scale_factor)
-        elif scale_factor:
-            scale_factor = float(scale_factor)
+        else:
+            scale_factor = float(scale_factor) if scale_factor else None
         self.size, self.scale_factor, self.mode, self.align_corners = (
             size,
             scale_factor,

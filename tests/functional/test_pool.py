@@ -401,6 +401,15 @@ def _t(*shape, dtype=np.float32):
             ),
             r"invalid output_size \(4, 6\) .*\(dim 1 must be between 3 and 5\)",
         ),
+        (
+            lambda: max_unpool2d(
+                _t(2, 3, 2, 2),
+                mt.tensor(np.zeros((2, 3, 2, 2), np.int64)),
+                2,
+                output_size=(3, 4, 4),
+            ),
+            r"output_size should have 2 or 4 elements, got \(3, 4, 4\)",
+        ),
     ],
 )
 def test_bad_input_raises_value_error_naming_op_and_shapes(call, match):

@@ -115,6 +115,19 @@ def test_conv_layers_take_unbatched_input_as_a_batch_of_one(layer):
     np.testing.assert_allclose(y.numpy(), layer(mt.tensor(x[None])).numpy()[0], rtol=1e-6)
 
 
+def test_conv_transpose2d_output_size_range_is_a_stride_wide_and_takes_unbatched_input():
+    """As torch: the reachable sizes are smallest .. smallest + stride - 1 whatever the dilation
+    (with stride 1 only the smallest), and output_size has 2 elements or the input's rank."""
+    layer = nn.ConvTranspose2d(2, 3, 3, stride=1, dilation=3)
+    x = mt.tensor(np.zeros((2, 5, 5), np.float32))  # unbatched: smallest (5-1) + 3*(3-1) + 1
+    assert layer(x, output_size=(11, 11)).shape == (3, 11, 11)
+    assert layer(x, output_size=(3, 11, 11)).shape == (3, 11, 11)
+    with pytest.raises(ValueError, match=r"valid sizes for dim 0 are 11\.\.11"):
+        layer(x, output_size=(12, 11))
+    with pytest.raises(ValueError, match="for 3-D input, output_size must have 2 or 3 elements"):
+        layer(x, output_size=(1, 3, 11, 11))
+
+
 def test_max_pool2d_indices_drive_max_unpool2d():
     pool = nn.MaxPool2d(2, stride=2, return_indices=True)
     unpool = nn.MaxUnpool2d(2)

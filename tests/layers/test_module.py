@@ -437,3 +437,21 @@ def test_repr_matches_torch():
     )
     ours = Sequential(Linear(2, 3), ReLU(), Sequential(Linear(3, 4, bias=False), Tanh()))
     assert repr(ours) == repr(tn)
+
+
+def test_bad_input_error_of_a_built_in_layer_is_prefixed_in_place():
+    """The raised object itself gets the layer's name: its type, further args and the traceback
+    down to the failing check stay; user-defined modules' messages are left as written."""
+    pool = mt.nn.MaxPool2d(3)
+    with pytest.raises(ValueError) as e:
+        pool(mt.tensor(np.zeros((1, 1, 2, 2), np.float32)))
+    assert e.value.args[0].startswith(repr(pool) + ": max_pool2d: ")
+    assert e.traceback[-1].name != "__call__"  # the frame of the check, not Module.__call__
+
+    class Check(Module):
+        def forward(self, x):
+            raise ValueError("expected something else", 42)
+
+    with pytest.raises(ValueError) as e:
+        Check()(mt.tensor(np.zeros(2)))
+    assert e.value.args == ("expected something else", 42)
