@@ -628,6 +628,8 @@ def run_recipe(
         out=out,
         epochs=None if epochs == full_epochs else epochs,
         device=device,
+        weights=weights,
+        seed=None if seed == recipe.seed else seed,
         limit=limit,
     )
     config = {

@@ -143,7 +143,10 @@ def test_run_recipe_writes_the_run_folder_and_a_results_row(tmp_path):
     assert len(rows) == 1
     with pytest.raises(FileExistsError, match="already holds a run"):
         run_recipe(r, out=out, progress=False)
-    run_recipe(r, out=out, progress=False, overwrite=True, epochs=1, results_table=table)
+    again = run_recipe(r, out=out, progress=False, overwrite=True, epochs=1, seed=3,
+                       results_table=table)  # fmt: skip
+    assert "--seed" not in row["command"]  # the recipe's own seed
+    assert again["command"].endswith("--epochs 1 --seed 3")  # the command reruns this run
     assert sum(line.startswith("f-default,") for line in table.read_text().splitlines()) == 2
     resumed = run_recipe(r, out=out, progress=False, resume=True)  # the second of 2 epochs
     assert resumed["epochs_run"] == 2 and not resumed["shortened"]
