@@ -172,7 +172,9 @@ class Conv2d(_ConvNd):
 
     def forward(self, input):
         self._check_input(input)
-        if self.padding != "same":  # 'same' always fits; otherwise name this layer, not conv2d
+        # checked before padding_mode's pad, so the message shows the layer's input and padding
+        # ('same' always fits)
+        if self.padding != "same":
             pads = (0, 0) if self.padding == "valid" else self.padding
             out = [
                 conv_out(*a)
