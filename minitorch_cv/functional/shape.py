@@ -330,6 +330,11 @@ def pad(input, pad, mode="constant", value=None):
         elif mode == "replicate":
             pos = np.clip(pos, 0, n - 1)
         else:
+            if lo > n or hi > n:  # PyTorch refuses to wrap around more than once
+                raise ValueError(
+                    f"pad: circular padding {(lo, hi)} wraps around dim {d} of {input.shape} more "
+                    f"than once (at most {n} per side)"
+                )
             pos = pos % n
         out = index(out, (slice(None),) * d + (xp_of(out.data).asarray(pos),))
     return out

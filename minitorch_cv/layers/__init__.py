@@ -6,7 +6,7 @@ from minitorch_cv import layers as nn
 from .. import init  # nn.init, as in PyTorch
 from .activation import ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .container import ModuleDict, ModuleList, Sequential
-from .conv import Conv2d, ConvTranspose2d
+from .conv import Conv2d, ConvTranspose2d, Fold, Unfold
 from .dropout import Dropout, Dropout2d
 from .linear import Flatten, Identity, Linear, Unflatten
 from .loss import (
@@ -20,6 +20,13 @@ from .loss import (
 )
 from .module import IncompatibleKeys, Module, Parameter, RemovableHandle, StateDictError
 from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm
+from .padding import (
+    CircularPad2d,
+    ConstantPad2d,
+    ReflectionPad2d,
+    ReplicationPad2d,
+    ZeroPad2d,
+)
 from .pool import (
     AdaptiveAvgPool2d,
     AdaptiveMaxPool2d,
@@ -27,4 +34,6 @@ from .pool import (
     MaxPool2d,
     MaxUnpool2d,
     Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
 )

@@ -300,3 +300,46 @@ class ConvTranspose2d(_ConvNd):
                 )
             pads.append(want - smallest)
         return tuple(pads)
+
+
+class Unfold(Module):
+    """Sliding windows as columns (im2col as a layer): (N, C, H, W) -> (N, C*KH*KW, L).
+
+    Args: kernel_size, dilation=1, padding=0, stride=1, as Conv2d; L = OH*OW. Conv2d equals
+    Unfold, then a matrix product with the weight viewed as (C_out, C*KH*KW), then a reshape.
+    """
+
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.kernel_size, self.dilation = kernel_size, dilation
+        self.padding, self.stride = padding, stride
+
+    def forward(self, input):
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self) -> str:
+        return (
+            f"kernel_size={self.kernel_size}, dilation={self.dilation}, padding={self.padding}, "
+            f"stride={self.stride}"
+        )
+
+
+class Fold(Module):
+    """Columns summed back into an image (col2im as a layer), the adjoint of Unfold:
+    (N, C*KH*KW, L) -> (N, C, *output_size); overlapping windows add up."""
+
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.output_size, self.kernel_size, self.dilation = output_size, kernel_size, dilation
+        self.padding, self.stride = padding, stride
+
+    def forward(self, input):
+        return F.fold(
+            input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"output_size={self.output_size}, kernel_size={self.kernel_size}, "
+            f"dilation={self.dilation}, padding={self.padding}, stride={self.stride}"
+        )

@@ -175,3 +175,17 @@ class Upsample(Module):
     def extra_repr(self) -> str:
         s = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
         return s + f", mode='{self.mode}'"
+
+
+class UpsamplingNearest2d(Upsample):
+    """Upsample with mode='nearest' (PyTorch's older name for it)."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """Upsample with mode='bilinear' and align_corners=True (so PyTorch defines this layer)."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
