@@ -701,7 +701,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data-dir", default=None, help="folder of the dataset files")
     r.add_argument("--out", default=None, help="run folder (default runs/<experiment>)")
     r.add_argument(
-        "--epochs", type=_positive_int, default=None, help="fewer epochs than the recipe"
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        help="this many epochs instead of the recipe's (fewer: a shortened run, said so)",
     )
     r.add_argument("--device", default=None, help="cpu (default), cuda or cuda:N")
     r.add_argument("--weights", default=None, help="ImageNet ResNet-18 .pth/.npz (pretrained ones)")

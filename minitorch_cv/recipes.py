@@ -539,7 +539,8 @@ def run_recipe(
         data_dir: folder of the dataset files (default: the data package's default).
         out: the run folder (default runs/<name>). It must not already hold a run unless
             `resume` or `overwrite`.
-        epochs (int): override the recipe's epochs (a shortened schedule; the row says so).
+        epochs (int): override the recipe's epochs; fewer is a shortened schedule (the row says
+            so), more a longer one (epochs_run above max_epochs). Schedulers keep the recipe's.
         device: 'cpu' (default) or 'cuda'.
         weights: ImageNet resnet18 `.pth` / `.npz` for recipes with `pretrained` (required there).
         seed (int): override the recipe's seed.

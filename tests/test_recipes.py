@@ -176,3 +176,11 @@ def test_run_recipe_segmentation_with_class_weights(tmp_path):
 def test_pretrained_recipes_need_weights(tmp_path):
     with pytest.raises(ValueError, match="ImageNet weights: pass weights="):
         run_recipe("e-resnet18-transfer", out=tmp_path / "x", progress=False)
+
+
+def test_run_recipe_runs_longer_than_the_recipe_when_asked(tmp_path):
+    r = tiny(get_recipe("f-default"), dataset="shapes", dataset_options={"n": 32},
+             model_options={"num_classes": 3, "filters": (4, 8, 8)})  # fmt: skip
+    row = run_recipe(r, out=tmp_path / "longer", progress=False, epochs=3)
+    assert row["epochs_run"] == 3 and row["max_epochs"] == 2 and not row["shortened"]
+    assert row["command"].endswith("--epochs 3")
