@@ -540,7 +540,8 @@ def run_recipe(
         out: the run folder (default runs/<name>). It must not already hold a run unless
             `resume` or `overwrite`.
         epochs (int): override the recipe's epochs; fewer is a shortened schedule (the row says
-            so), more a longer one (epochs_run above max_epochs). Schedulers keep the recipe's.
+            so), more a longer one (epochs_run above max_epochs; a cosine schedule then spans
+            all of them).
         device: 'cpu' (default) or 'cuda'.
         weights: ImageNet resnet18 `.pth` / `.npz` for recipes with `pretrained` (required there).
         seed (int): override the recipe's seed.
@@ -617,7 +618,8 @@ def run_recipe(
         else:
             models.load_weights(model, weights, skip=("fc.",))
     optimizer = build_optimizer(recipe, trainable_parameters(model))
-    scheduler = build_scheduler(recipe, optimizer, full_epochs)
+    # a shortened run is the start of the recipe's schedule; a longer one stretches it
+    scheduler = build_scheduler(recipe, optimizer, max(epochs, full_epochs))
     loss_fn = build_loss(recipe, train_set, num_classes)
     metrics = build_metrics(recipe, num_classes)
     callbacks = [HistoryWriter(out)]

@@ -275,18 +275,18 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 
     Shape:
         (N, C, H, W) -> (N, C*KH*KW, L), L = OH*OW with OH from kernels.shapes.conv_out; column
-        row index c*KH*KW + i*KW + j.
+        row index c*KH*KW + i*KW + j. Unbatched (C, H, W) -> (C*KH*KW, L).
     """
     op = "unfold"
-    if input.ndim != 4:
-        raise ValueError(f"{op}: expected 4-D input (N, C, H, W), got shape {tuple(input.shape)}")
+    x, unbatched = _batched(op, input, "(N, C, H, W)")
     k, d, pads, s = _window_args(op, kernel_size, dilation, padding, stride)
-    out = [conv_out(size, *a) for size, *a in zip(input.shape[2:], k, s, pads, d)]
+    out = [conv_out(size, *a) for size, *a in zip(x.shape[2:], k, s, pads, d)]
     if min(out) < 1:
         raise ValueError(
             f"{op}: kernel {k} (dilation {d}) is larger than the padded input {tuple(input.shape)}"
         )
-    return Unfold.apply(input, kernel_size=k, stride=s, padding=pads, dilation=d)
+    cols = Unfold.apply(x, kernel_size=k, stride=s, padding=pads, dilation=d)
+    return cols.reshape(*cols.shape[1:]) if unbatched else cols
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
@@ -294,15 +294,19 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
 
     Shape:
         (N, C*KH*KW, L) -> (N, C, H, W) with (H, W) = output_size and L = OH*OW as for unfold.
+        Unbatched (C*KH*KW, L) -> (C, H, W).
     """
     op = "fold"
-    if input.ndim != 3:
+    if input.ndim not in (2, 3):
         raise ValueError(
-            f"{op}: expected 3-D input (N, C*KH*KW, L), got shape {tuple(input.shape)}"
+            f"{op}: expected 3-D input (N, C*KH*KW, L) or unbatched 2-D (C*KH*KW, L), "
+            f"got shape {tuple(input.shape)}"
         )
+    unbatched = input.ndim == 2
+    x = input.reshape(1, *input.shape) if unbatched else input
     k, d, pads, s = _window_args(op, kernel_size, dilation, padding, stride)
     h, w = pair(output_size, "output_size")
-    n, ckk, length = input.shape
+    n, ckk, length = x.shape
     out = [conv_out(size, *a) for size, *a in zip((h, w), k, s, pads, d)]
     if ckk % (k[0] * k[1]) or min(out) < 1 or out[0] * out[1] != length:
         raise ValueError(
@@ -311,4 +315,5 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
             f"expected (N, C*{k[0] * k[1]}, {max(out[0], 0) * max(out[1], 0)})"
         )
     shape = (n, ckk // (k[0] * k[1]), h, w)
-    return Fold.apply(input, x_shape=shape, kernel_size=k, stride=s, padding=pads, dilation=d)
+    y = Fold.apply(x, x_shape=shape, kernel_size=k, stride=s, padding=pads, dilation=d)
+    return y.reshape(*y.shape[1:]) if unbatched else y

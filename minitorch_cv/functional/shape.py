@@ -293,48 +293,59 @@ def chunk(input, chunks, dim=0):
 def pad(input, pad, mode="constant", value=None):
     """Pad the last len(pad)//2 dims; `pad` lists (left, right) for the last dim first, as PyTorch.
 
-    Modes: 'constant' (with `value`, default 0), 'reflect', 'replicate', 'circular'.
+    Modes: 'constant' (with `value`, default 0), 'reflect', 'replicate', 'circular'. A negative
+    width crops, as in PyTorch: constant and circular crop first and pad the rest; reflect and
+    replicate read every output position off the uncropped input, so (-1, 3) on [a b c d] gives
+    [b c d c b a]. Reflect widths must be smaller than the dim, circular ones at most the dim.
     """
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise ValueError(
             f"pad: padding {pad} must be pairs for at most {input.ndim} dims of {input.shape}"
         )
+    if mode not in ("constant", "reflect", "replicate", "circular"):
+        raise ValueError(
+            f"pad: unknown mode {mode!r}; expected constant, reflect, replicate or circular"
+        )
     widths = [(0, 0)] * input.ndim
     for i in range(len(pad) // 2):
         widths[input.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
-    if any(lo < 0 or hi < 0 for lo, hi in widths):
-        # negative padding crops, as in PyTorch
+    for d, ((lo, hi), n) in enumerate(zip(widths, input.shape)):
+        kept = n - max(-lo, 0) - max(-hi, 0)  # what the cropping leaves
+        if (kept if mode in ("constant", "circular") else n + lo + hi) < 0:
+            raise ValueError(f"pad: padding {(lo, hi)} crops more than dim {d} of {input.shape}")
+        if mode == "circular" and kept == 0 and max(lo, hi) > 0:
+            raise ValueError(
+                f"pad: circular padding {(lo, hi)} crops dim {d} of {input.shape} to nothing "
+                "to wrap"
+            )
+        if mode == "reflect" and max(lo, hi) >= n:
+            raise ValueError(
+                f"pad: reflect padding {(lo, hi)} must be smaller than dim {d} of {input.shape}"
+            )
+        if mode == "circular" and max(lo, hi) > n:  # PyTorch will not wrap around twice
+            raise ValueError(
+                f"pad: circular padding {(lo, hi)} wraps around dim {d} of {input.shape} more "
+                f"than once (at most {n} per side)"
+            )
+    if mode in ("constant", "circular") and any(min(w) < 0 for w in widths):
         key = tuple(slice(max(-lo, 0), n - max(-hi, 0)) for (lo, hi), n in zip(widths, input.shape))
         input = index(input, key)
         widths = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
     if mode == "constant":
         return PadConstant.apply(input, widths=tuple(widths), value=0 if value is None else value)
-    if mode not in ("reflect", "replicate", "circular"):
-        raise ValueError(
-            f"pad: unknown mode {mode!r}; expected constant, reflect, replicate or circular"
-        )
-    # non-constant modes are a gather along each padded dim: the gradient is Index's scatter-add
+    # the other modes are a gather along each padded dim: the gradient is Index's scatter-add
     out = input
     for d, (lo, hi) in enumerate(widths):
         if lo == hi == 0:
             continue
         n = out.shape[d]
-        pos = np.arange(-lo, n + hi)
+        pos = np.arange(-lo, n + hi)  # output positions in input coordinates
         if mode == "reflect":
-            if lo >= n or hi >= n:
-                raise ValueError(
-                    f"pad: reflect padding {(lo, hi)} must be smaller than dim {d} of {input.shape}"
-                )
             pos = np.abs(pos)
             pos = np.where(pos > n - 1, 2 * (n - 1) - pos, pos)
         elif mode == "replicate":
             pos = np.clip(pos, 0, n - 1)
         else:
-            if lo > n or hi > n:  # PyTorch refuses to wrap around more than once
-                raise ValueError(
-                    f"pad: circular padding {(lo, hi)} wraps around dim {d} of {input.shape} more "
-                    f"than once (at most {n} per side)"
-                )
             pos = pos % n
         out = index(out, (slice(None),) * d + (xp_of(out.data).asarray(pos),))
     return out

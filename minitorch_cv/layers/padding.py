@@ -1,10 +1,13 @@
 """Padding layers (PyTorch's ZeroPad2d ... CircularPad2d): F.pad with a fixed width and mode.
 
 `padding` is an int (all four sides) or (left, right, top, bottom), as in PyTorch; negative
-widths crop. Shape: (N, C, H, W) or (C, H, W) -> (..., H + top + bottom, W + left + right).
+widths crop (see F.pad). Shape: (N, C, H, W) or (C, H, W) -> (..., H + top + bottom,
+W + left + right); the constant pads take any input with at least two dims.
 """
 
 from __future__ import annotations
+
+import operator
 
 from ..functional.shape import pad
 from .module import Module
@@ -15,9 +18,15 @@ class _Pad2d(Module):
 
     def __init__(self, padding) -> None:
         super().__init__()
-        if isinstance(padding, int):
-            padding = (padding,) * 4
-        padding = tuple(int(p) for p in padding)
+        try:  # ints only, as PyTorch: 1.7 is an error, not a width of 1
+            padding = (operator.index(padding),) * 4
+        except TypeError:
+            try:
+                padding = tuple(operator.index(p) for p in padding)
+            except TypeError:
+                raise TypeError(
+                    f"{type(self).__name__}: padding must be an int or ints, got {padding!r}"
+                ) from None
         if len(padding) != 4:
             raise ValueError(
                 f"{type(self).__name__}: padding must be an int or (left, right, top, bottom), "

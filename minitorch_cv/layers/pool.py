@@ -173,7 +173,12 @@ class Upsample(Module):
         return F.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners)
 
     def extra_repr(self) -> str:
-        s = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
+        # as torch: the scale factor when there is one, else the size
+        s = (
+            f"scale_factor={self.scale_factor}"
+            if self.scale_factor is not None
+            else f"size={self.size}"
+        )
         return s + f", mode='{self.mode}'"
 
 

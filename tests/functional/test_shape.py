@@ -165,10 +165,12 @@ def pad_case(draw):
     shape = (2, 2) + tuple(draw(st.integers(2, 4)) for _ in range(spatial))
     pad = []
     for n in shape[::-1][:spatial]:
-        hi = n - 1 if mode == "reflect" else n
-        pad += [draw(st.integers(0, hi)), draw(st.integers(0, hi))]
-    if mode == "constant":  # constant mode also crops with negative widths
-        pad = [p - draw(st.integers(0, 1)) for p in pad]
+        most = n - 1 if mode == "reflect" else n
+        lo, hi = draw(st.integers(-1, most)), draw(st.integers(-1, most))  # negative: crops
+        kept = n - max(-lo, 0) - max(-hi, 0)
+        if mode == "circular" and max(lo, hi) > kept:  # torch itself fails on wrapping twice
+            lo, hi = max(lo, 0), max(hi, 0)
+        pad += [lo, hi]
     value = draw(st.sampled_from([0.0, 1.5]))
 
     def fn(L, a):
@@ -260,6 +262,11 @@ def test_views_share_memory_and_do_not_copy():
         (lambda x: mt.functional.pad(x, [1, 1, 1]), r"pad: padding \[1, 1, 1\] must be pairs"),
         (lambda x: mt.functional.pad(x, [3, 0], mode="reflect"), r"pad: reflect padding \(3, 0\)"),
         (lambda x: mt.functional.pad(x, [1, 0], mode="edge"), r"pad: unknown mode 'edge'"),
+        (lambda x: mt.functional.pad(x, [-4, 1]), r"pad: padding \(-4, 1\) crops more than dim 1"),
+        (
+            lambda x: mt.functional.pad(x, [-3, 1], mode="circular"),
+            r"pad: circular padding \(-3, 1\) crops dim 1 of \(2, 3\) to nothing to wrap",
+        ),
         (lambda x: x.repeat(2), r"repeat: need at least 2 repeat counts for shape \(2, 3\)"),
         (lambda x: x.split([1, 1], dim=1), r"split: sizes \[1, 1\] do not add up to 3"),
     ],
@@ -274,3 +281,15 @@ def test_bad_shape_arguments_name_the_op(call, message):
 def test_out_of_range_index_names_the_shape():
     with pytest.raises(IndexError, match=r"index: .*\(tensor of shape \(2, 3\)\)"):
         mt.ones(2, 3)[mt.tensor([0, 5])]
+
+
+@pytest.mark.parametrize("mode, np_mode", [("reflect", "reflect"), ("replicate", "edge")])
+def test_reflect_and_replicate_pad_the_uncropped_input_then_crop(mode, np_mode):
+    """As PyTorch: a negative width on one side does not move the other side's mirror or edge,
+    so (-1, 3) on [0 1 2 3] reflects to [1 2 3 2 1 0] (constant mode crops first instead)."""
+    x = np.arange(4.0).reshape(1, 1, 4)
+    for lo, hi in [(-1, 3), (2, -4), (-3, 3), (-2, -1), (-4, 0)]:
+        want = np.pad(x, ((0, 0), (0, 0), (max(lo, 0), max(hi, 0))), mode=np_mode)
+        want = want[..., max(-lo, 0) : want.shape[-1] - max(-hi, 0)]
+        got = mt.functional.pad(mt.tensor(x), (lo, hi), mode=mode).numpy()
+        np.testing.assert_array_equal(got, want, err_msg=f"{(lo, hi)}")

@@ -151,6 +151,9 @@ def test_repr_like_pytorch():
     assert repr(nn.Upsample(scale_factor=2, mode="bilinear")) == (
         "Upsample(scale_factor=2.0, mode='bilinear')"
     )
+    # the scale factor wins when both are given; a zero one is no scale factor
+    assert repr(nn.Upsample(size=3, scale_factor=2)) == "Upsample(scale_factor=2.0, mode='nearest')"
+    assert repr(nn.Upsample(scale_factor=0)) == "Upsample(size=None, mode='nearest')"
 
 
 def test_conv2d_kernel_larger_than_padded_input_names_the_layer():

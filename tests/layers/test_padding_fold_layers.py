@@ -54,11 +54,21 @@ def test_pad_layers_gradcheck_float64(name, data, seed):
     assert mt.gradcheck(make(padding), [x])
 
 
+def test_unfold_and_fold_take_unbatched_input():
+    x = array(3, (2, 5, 6))
+    cols = nn.Unfold(2, stride=2)(mt.tensor(x))
+    np.testing.assert_array_equal(
+        cols.numpy(), nn.Unfold(2, stride=2)(mt.tensor(x[None])).numpy()[0]
+    )
+    back = nn.Fold((5, 6), 2, stride=2)(cols)
+    np.testing.assert_array_equal(back.numpy(), nn.Fold((5, 6), 2, stride=2)(cols[None]).numpy()[0])
+
+
 def test_negative_padding_crops_and_an_int_pads_every_side():
     x = np.arange(20.0).reshape(1, 1, 4, 5)
     y = nn.ZeroPad2d((-1, 2, 0, -2))(mt.tensor(x)).numpy()
     np.testing.assert_array_equal(y, np.pad(x[:, :, :2, 1:], ((0, 0), (0, 0), (0, 0), (0, 2))))
-    assert nn.ReflectionPad2d(2).padding == (2, 2, 2, 2)
+    assert nn.ReflectionPad2d(2).padding == nn.ZeroPad2d(np.int64(2)).padding == (2, 2, 2, 2)
 
 
 @FEW
@@ -102,6 +112,8 @@ def test_bad_input_names_the_layer_and_the_shape():
         nn.ReplicationPad2d(1)(mt.tensor(np.zeros(3)))
     with pytest.raises(ValueError, match=r"ZeroPad2d: padding must be an int or \(left, right"):
         nn.ZeroPad2d((1, 2))
+    with pytest.raises(TypeError, match=r"ReflectionPad2d: padding must be an int or ints"):
+        nn.ReflectionPad2d((1.5, 1, 1, 1))
     with pytest.raises(ValueError, match=r"^Fold\(.*\): fold: input \(1, 4, 5\) does not match"):
         nn.Fold((3, 3), 2)(mt.tensor(np.zeros((1, 4, 5))))
 
