@@ -132,9 +132,12 @@ def _parse_shape(text: str) -> tuple:
 
 
 def _cmd_summary(args) -> int:
-    entry = _model_info(args.model)
+    if args.name and args.model and args.name != args.model:
+        raise CLIError(f"two models given: {args.name!r} and --model {args.model!r}")
+    name = args.name or args.model or "small-cnn"
+    entry = _model_info(name)
     shape = _parse_shape(args.input_size) if args.input_size else entry.input_size
-    model = build_model(args.model, shape, args.num_classes or entry.num_classes)
+    model = build_model(name, shape, args.num_classes or entry.num_classes)
     try:
         table = summary(model, shape)
     except ValueError as e:  # the network cannot take this size: names the first failing layer
@@ -720,7 +723,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(func=_cmd_models)
 
     s = sub.add_parser("summary", help="a model's layer table (torchsummary style)")
-    s.add_argument("--model", default="small-cnn", help="model name (default small-cnn); "
+    s.add_argument("name", nargs="?", default=None, metavar="model",
+                   help="model name, as --model")  # fmt: skip
+    s.add_argument("--model", default=None, help="model name (default small-cnn); "
                    "`minitorch-cv models` lists them")  # fmt: skip
     s.add_argument("--input-size", default=None, help="C,H,W (default: the model's own)")
     s.add_argument("--num-classes", type=_positive_int, default=None,

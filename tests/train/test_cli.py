@@ -153,6 +153,15 @@ def test_summary_counts_the_parameters(capsys):
     assert "expected C,H,W" in capsys.readouterr().err
 
 
+def test_summary_takes_the_model_as_a_positional_name_too(capsys):
+    assert main(["summary", "e1"]) == 0
+    by_name = capsys.readouterr().out
+    assert main(["summary", "--model", "e1"]) == 0
+    assert capsys.readouterr().out == by_name and "Total params: 390,410" in by_name
+    assert main(["summary", "e1", "--model", "e2"]) == 2
+    assert "two models given" in capsys.readouterr().err
+
+
 def test_summary_of_a_size_the_network_cannot_take_is_one_line(capsys):
     assert main(["summary", "--model", "small-cnn", "--input-size", "3,4,4"]) == 2
     assert "small-cnn: image_size 4 is too small" in capsys.readouterr().err
