@@ -196,6 +196,7 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
 
     Output size: `size`, or floor(H * scale_factor). Source coordinate of output pixel i:
       nearest:  floor(i * scale), scale = 1/scale_factor if given else H/OH, clipped to H-1;
+      nearest-exact: floor((i + 0.5) * scale), clipped;  area: adaptive_avg_pool2d;
       bilinear: align_corners=True:  i * (H-1)/(OH-1);
                 align_corners=False: (i + 0.5) * scale - 0.5, clipped below at 0;
       then the two neighbours floor(src) and floor(src)+1 (clipped), weighted by distance.
@@ -218,11 +219,15 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
             return t(inp - 1) / t(out - 1) if out > 1 else t(0)
         return t(1.0 / s) if s is not None and s > 0 else t(t(inp) / t(out))
 
-    if mode == "nearest" and oh + ow <= 128:
+    if mode == "area":  # average over PyTorch's adaptive bins
+        return adaptive_avg_pool2d(x, (oh, ow))
+    if mode != "bilinear" and oh + ow <= 128:
         t = np.float32
     sh, sw = scale_of(h_, oh, scales[0]), scale_of(w_, ow, scales[1])
 
     def nearest(i, out, inp, sc):
+        if mode == "nearest-exact":  # the source pixel whose centre is nearest
+            return min(int(math.floor(np.float32((t(i) + t(0.5)) * sc))), inp - 1)
         if out == inp:
             return i
         if out == 2 * inp:
@@ -232,7 +237,7 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     y = np.empty((n_, c_, oh, ow), dtype=x.dtype)
     for i in range(oh):
         for j in range(ow):
-            if mode == "nearest":  # PyTorch's shortcuts for equal and doubled sizes, then floor
+            if mode != "bilinear":  # PyTorch's shortcuts for equal and doubled sizes, then floor
                 h, w = nearest(i, oh, h_, sh), nearest(j, ow, w_, sw)
                 y[:, :, i, j] = x[:, :, h, w]
                 continue

@@ -548,18 +548,22 @@ def _source_index(mode, size, out, scale, align_corners, dtype, small=True):
     computed in the input's precision as PyTorch does; `small`: OH + OW <= 128 (see below)."""
     t = np.float32 if dtype == np.float32 else np.float64
     dst = np.arange(out)
-    if mode == "nearest":
-        if out == size:
+    if mode in ("nearest", "nearest-exact"):
+        # nearest: floor(i * scale); nearest-exact: floor((i + 0.5) * scale), pixel centres
+        exact = mode == "nearest-exact"
+        if not exact and out == size:
             src = dst
-        elif out == 2 * size:
+        elif not exact and out == 2 * size:
             src = dst >> 1
         else:  # PyTorch's kernel for small outputs works in float32 whatever the dtype; the
             # one for larger outputs in the input's precision, rounded to float32 before floor
             f32 = np.float32
             if small or t is f32:
-                real = dst.astype(f32) * (f32(1.0 / scale) if scale else f32(size) / f32(out))
+                pos = dst.astype(f32) + f32(0.5 if exact else 0.0)
+                real = pos * (f32(1.0 / scale) if scale else f32(size) / f32(out))
             else:
-                real = (dst * (1.0 / scale if scale else size / out)).astype(f32)
+                real = (dst + (0.5 if exact else 0.0)) * (1.0 / scale if scale else size / out)
+                real = real.astype(f32)
             src = np.minimum(np.floor(real).astype(np.int64), size - 1)
         return src, src, None
     if align_corners:
@@ -601,7 +605,7 @@ class Interpolate(Function):
         ih = _source_index(mode, h, oh, scales[0], align_corners, x.dtype, small)
         iw = _source_index(mode, w, ow, scales[1], align_corners, x.dtype, small)
         ctx.ih, ctx.iw, ctx.hw = ih, iw, (h, w)
-        if mode == "nearest":
+        if mode != "bilinear":  # nearest, nearest-exact: a gather
             return x[:, :, xp.asarray(ih[0])][:, :, :, xp.asarray(iw[0])]
         h0, h1, lh = (xp.asarray(a) for a in ih)
         w0, w1, lw = (xp.asarray(a) for a in iw)
@@ -619,28 +623,31 @@ class Interpolate(Function):
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None):  # fmt: skip
-    """Resize 4-D input, as torch.nn.functional.interpolate for modes 'nearest' and 'bilinear'.
+    """Resize 4-D input, as torch.nn.functional.interpolate for its 2-D modes but bicubic.
 
     Args:
         input: (N, C, H, W).
         size (int or (OH, OW)): output size; give this or scale_factor.
         scale_factor (float or pair): output size floor(H * scale_factor); the coordinates then
             use 1/scale_factor, unless recompute_scale_factor=True (then H/OH, as with size).
-        mode ('nearest' or 'bilinear'). Default: 'nearest'.
+        mode: 'nearest' (PyTorch's default, source floor(i * scale): shifted towards the top
+            left), 'nearest-exact' (floor((i + 0.5) * scale): pixel centres, as PIL and
+            OpenCV), 'bilinear', or 'area' (adaptive_avg_pool2d to the output size).
         align_corners (bool): bilinear only: map corner pixel centres onto each other (scale
             (H-1)/(OH-1)) instead of half-pixel centres. Default: False.
 
     Shape:
-        (N, C, OH, OW). Nearest picks floor(i * scale); bilinear weights the two nearest rows
-        and columns (see minitorch_cv/reference.py).
+        (N, C, OH, OW). Bilinear weights the two nearest rows and columns (see
+        minitorch_cv/reference.py).
     """
     op = "interpolate"
-    if mode not in ("nearest", "bilinear"):
-        raise ValueError(f"{op}: mode must be 'nearest' or 'bilinear', got {mode!r}")
+    modes = ("nearest", "nearest-exact", "bilinear", "area")
+    if mode not in modes:
+        raise ValueError(f"{op}: mode must be one of {', '.join(modes)}, got {mode!r}")
     if input.ndim != 4:
         raise ValueError(f"{op}: expected 4-D input (N, C, H, W), got shape {tuple(input.shape)}")
     _check_float(op, input)
-    if mode == "nearest" and align_corners is not None:
+    if mode != "bilinear" and align_corners is not None:
         raise ValueError(f"{op}: align_corners only applies to mode='bilinear'")
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{op}: give exactly one of size and scale_factor")
@@ -660,6 +667,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise ValueError(
             f"{op}: output size {out_hw} for input of shape {tuple(input.shape)} is not positive"
         )
+    if mode == "area":
+        return adaptive_avg_pool2d(input, out_hw)
     return Interpolate.apply(
         input, out_hw=out_hw, scales=scales, mode=mode, align_corners=bool(align_corners)
     )

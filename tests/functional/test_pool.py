@@ -189,7 +189,10 @@ resize = st.one_of(
     st.tuples(st.integers(1, 9), st.integers(1, 9)).map(lambda s: dict(size=s)),
     st.sampled_from([2.0, 0.5, 1.5, (1.7, 0.6), 3]).map(lambda f: dict(scale_factor=f)),
 )
-modes = st.sampled_from([("nearest", None), ("bilinear", False), ("bilinear", True)])
+modes = st.sampled_from(
+    [("nearest", None), ("nearest-exact", None), ("bilinear", False), ("bilinear", True),
+     ("area", None)]
+)  # fmt: skip
 
 
 @SETTINGS
@@ -291,16 +294,17 @@ def test_interpolate_matches_torch_float32(hw, how, mode, seed):
 
 
 @pytest.mark.parity
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("height", [1, 64], ids=["small-output", "large-output"])
-def test_interpolate_nearest_source_index_rounding_as_torch(dtype, height):
+def test_interpolate_nearest_source_index_rounding_as_torch(mode, dtype, height):
     """torch's nearest source index: on outputs with OH + OW <= 128 float32 arithmetic even for
     float64 input (size 31, scale 1.3: output 39 reads source 30, float64 would give 29); on
     larger outputs the float64 product rounded to float32 (size 64, scale 2.3: they differ)."""
     torch = pytest.importorskip("torch")
     for n in range(25, 45) if height == 1 else range(60, 70):
         x = np.arange(float(n), dtype=dtype) * np.ones((1, 1, height, 1), dtype)
-        kw = dict(scale_factor=(1.0, 1.3 if height == 1 else 2.3))
+        kw = dict(scale_factor=(1.0, 1.3 if height == 1 else 2.3), mode=mode)
         yt = torch.nn.functional.interpolate(torch.tensor(x), **kw).numpy()
         y = interpolate(mt.tensor(x), **kw).numpy()
         np.testing.assert_array_equal(y, yt, err_msg=f"size {n}")
@@ -379,7 +383,11 @@ def _t(*shape, dtype=np.float32):
         (lambda: adaptive_avg_pool2d(_t(2, 3, 8, 8), 0), r"output_size must be positive"),
         (
             lambda: interpolate(_t(2, 3, 8, 8), size=4, mode="bicubic"),
-            r"mode must be 'nearest' or 'bilinear'",
+            r"mode must be one of nearest, nearest-exact, bilinear, area, got 'bicubic'",
+        ),
+        (
+            lambda: interpolate(_t(2, 3, 8, 8), size=4, mode="area", align_corners=False),
+            r"align_corners only applies to mode='bilinear'",
         ),
         (lambda: interpolate(_t(2, 3, 8, 8)), r"exactly one of size and scale_factor"),
         (lambda: interpolate(_t(3, 8, 8), size=4), r"expected 4-D input"),

@@ -263,7 +263,7 @@ def test_adaptive_pools(h, w, oh, ow, seed):
     h=st.integers(1, 9),
     w=st.integers(1, 9),
     size=st.tuples(st.integers(1, 14), st.integers(1, 14)),
-    mode=st.sampled_from(["nearest", "bilinear"]),
+    mode=st.sampled_from(["nearest", "nearest-exact", "bilinear", "area"]),
     align=st.booleans(),
     seed=seeds,
 )
