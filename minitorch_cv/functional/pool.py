@@ -622,7 +622,7 @@ class Interpolate(Function):
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
-                recompute_scale_factor=None):  # fmt: skip
+                recompute_scale_factor=None, antialias=False):  # fmt: skip
     """Resize 4-D input, as torch.nn.functional.interpolate for its 2-D modes but bicubic.
 
     Args:
@@ -635,6 +635,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             OpenCV), 'bilinear', or 'area' (adaptive_avg_pool2d to the output size).
         align_corners (bool): bilinear only: map corner pixel centres onto each other (scale
             (H-1)/(OH-1)) instead of half-pixel centres. Default: False.
+        antialias (bool): PyTorch's low-pass filter for bilinear downsampling; only False (the
+            default) is implemented.
 
     Shape:
         (N, C, OH, OW). Bilinear weights the two nearest rows and columns (see
@@ -649,6 +651,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     _check_float(op, input)
     if mode != "bilinear" and align_corners is not None:
         raise ValueError(f"{op}: align_corners only applies to mode='bilinear'")
+    if antialias:
+        raise ValueError(f"{op}: antialias=True is not implemented; use antialias=False")
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{op}: give exactly one of size and scale_factor")
     h, w = input.shape[2:]

@@ -31,6 +31,8 @@ class _BatchNorm(Module):
         track_running_stats: bool = True,
         device=None,
         dtype=None,
+        *,
+        bias: bool = True,
     ):
         super().__init__()
         name = type(self).__name__
@@ -48,12 +50,13 @@ class _BatchNorm(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         c = self.num_features
-        if affine:
-            self.weight = Parameter(empty(c, dtype=dtype, device=device))
-            self.bias = Parameter(empty(c, dtype=dtype, device=device))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        # bias=False keeps the learned scale but no shift (PyTorch 2.x's keyword)
+        self.register_parameter(
+            "weight", Parameter(empty(c, dtype=dtype, device=device)) if affine else None
+        )
+        self.register_parameter(
+            "bias", Parameter(empty(c, dtype=dtype, device=device)) if affine and bias else None
+        )
         if track_running_stats:
             self.register_buffer("running_mean", zeros(c, dtype=dtype, device=device))
             self.register_buffer("running_var", ones(c, dtype=dtype, device=device))
@@ -74,8 +77,9 @@ class _BatchNorm(Module):
     def reset_parameters(self) -> None:
         """Reset the running statistics, and weight = 1, bias = 0 (PyTorch's init)."""
         self.reset_running_stats()
-        if self.affine:
+        if self.weight is not None:
             init.ones_(self.weight)
+        if self.bias is not None:
             init.zeros_(self.bias)
 
     def _check_input(self, input) -> None:
@@ -111,7 +115,8 @@ class _BatchNorm(Module):
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+            f"affine={self.affine}, bias={self.bias is not None}, "
+            f"track_running_stats={self.track_running_stats}"
         )
 
 
@@ -125,6 +130,7 @@ class BatchNorm1d(_BatchNorm):
         affine (bool): learn weight and bias. Default: True.
         track_running_stats (bool): keep running_mean / running_var for eval mode. Default: True.
         device, dtype: where and in which float type the state lives. Default: cpu, float32.
+        bias (bool, keyword): with affine, also learn the bias. Default: True.
 
     Shape:
         input (N, C) or (N, C, L) -> output of the same shape.
@@ -226,7 +232,8 @@ class LayerNorm(Module):
 
     def extra_repr(self) -> str:
         return (
-            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+            f"{self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
         )
 
 
@@ -239,6 +246,7 @@ class GroupNorm(Module):
         num_channels (int): C.
         eps (float): added to the variance. Default: 1e-5.
         affine (bool): learn per-channel weight (ones) and bias (zeros). Default: True.
+        bias (bool, keyword): with affine, also learn the bias. Default: True.
         device, dtype: Default: cpu, float32.
 
     Shape:
@@ -253,6 +261,8 @@ class GroupNorm(Module):
         affine: bool = True,
         device=None,
         dtype=None,
+        *,
+        bias: bool = True,
     ):
         super().__init__()
         if num_groups < 1 or num_channels % num_groups:
@@ -264,16 +274,18 @@ class GroupNorm(Module):
         self.num_channels = int(num_channels)
         self.eps = eps
         self.affine = affine
-        if affine:
-            self.weight = Parameter(ones(num_channels, dtype=dtype, device=device))
-            self.bias = Parameter(zeros(num_channels, dtype=dtype, device=device))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        c = num_channels
+        self.register_parameter(
+            "weight", Parameter(ones(c, dtype=dtype, device=device)) if affine else None
+        )
+        self.register_parameter(
+            "bias", Parameter(zeros(c, dtype=dtype, device=device)) if affine and bias else None
+        )
 
     def reset_parameters(self) -> None:
-        if self.affine:
+        if self.weight is not None:
             init.ones_(self.weight)
+        if self.bias is not None:
             init.zeros_(self.bias)
 
     def forward(self, input):
@@ -286,4 +298,7 @@ class GroupNorm(Module):
         return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
+        )

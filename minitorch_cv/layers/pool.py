@@ -154,10 +154,15 @@ class AdaptiveMaxPool2d(Module):
 
 
 class Upsample(Module):
-    """Resize by `size` or `scale_factor`; mode nearest or bilinear (align_corners as PyTorch)."""
+    """Resize by `size` or `scale_factor` with F.interpolate: mode 'nearest' (default),
+    'nearest-exact', 'bilinear' (align_corners as PyTorch) or 'area'."""
 
-    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    def __init__(
+        self, size=None, scale_factor=None, mode="nearest", align_corners=None,
+        recompute_scale_factor=None,
+    ):  # fmt: skip
         super().__init__()
+        self.recompute_scale_factor = recompute_scale_factor
         if isinstance(scale_factor, tuple):  # floats, as torch stores (and prints) them
             scale_factor = tuple(float(f) for f in scale_factor)
         else:
@@ -170,7 +175,10 @@ class Upsample(Module):
         )
 
     def forward(self, input):
-        return F.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners)
+        return F.interpolate(
+            input, self.size, self.scale_factor, self.mode, self.align_corners,
+            self.recompute_scale_factor,
+        )  # fmt: skip
 
     def extra_repr(self) -> str:
         # as torch: the scale factor when there is one, else the size

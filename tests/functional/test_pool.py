@@ -389,6 +389,10 @@ def _t(*shape, dtype=np.float32):
             lambda: interpolate(_t(2, 3, 8, 8), size=4, mode="area", align_corners=False),
             r"align_corners only applies to mode='bilinear'",
         ),
+        (
+            lambda: interpolate(_t(2, 3, 8, 8), size=4, mode="bilinear", antialias=True),
+            r"antialias=True is not implemented",
+        ),
         (lambda: interpolate(_t(2, 3, 8, 8)), r"exactly one of size and scale_factor"),
         (lambda: interpolate(_t(3, 8, 8), size=4), r"expected 4-D input"),
         (

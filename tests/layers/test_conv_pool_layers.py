@@ -154,6 +154,10 @@ def test_repr_like_pytorch():
     # the scale factor wins when both are given; a zero one is no scale factor
     assert repr(nn.Upsample(size=3, scale_factor=2)) == "Upsample(scale_factor=2.0, mode='nearest')"
     assert repr(nn.Upsample(scale_factor=0)) == "Upsample(size=None, mode='nearest')"
+    # recompute_scale_factor reaches interpolate: scale 1.7 on 5 -> 8 pixels, sampled at 5/8
+    x = mt.tensor(np.arange(5.0).reshape(1, 1, 1, 5))
+    y = nn.Upsample(scale_factor=(1, 1.7), recompute_scale_factor=True)(x)
+    np.testing.assert_array_equal(y.numpy().ravel(), np.floor(np.arange(8) * 5 / 8))
 
 
 def test_conv2d_kernel_larger_than_padded_input_names_the_layer():

@@ -136,12 +136,24 @@ def test_input_checks_name_the_layer_and_shapes():
         BatchNorm2d(0)
 
 
-def test_repr_like_pytorch():
+def test_repr_like_pytorch():  # PyTorch 2.13's format, which shows whether there is a bias
     assert repr(BatchNorm2d(8)) == (
-        "BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
+        "BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)"
     )
-    assert repr(LayerNorm(4)) == "LayerNorm((4,), eps=1e-05, elementwise_affine=True)"
-    assert repr(GroupNorm(2, 4)) == "GroupNorm(2, 4, eps=1e-05, affine=True)"
+    assert repr(LayerNorm(4)) == "LayerNorm((4,), eps=1e-05, elementwise_affine=True, bias=True)"
+    assert repr(GroupNorm(2, 4)) == "GroupNorm(2, 4, eps=1e-05, affine=True, bias=True)"
+
+
+@pytest.mark.parametrize("affine, bias", [(True, False), (False, True)])
+def test_bias_false_keeps_the_scale_and_drops_the_shift(affine, bias):
+    x = mt.tensor(np.random.default_rng(0).normal(3.0, 2.0, (4, 3, 5, 5)))
+    # normalised with weight 1 and no shift: mean 0 over what each layer normalises
+    for layer, axes in ((BatchNorm2d(3, affine=affine, bias=bias), (0, 2, 3)),
+                        (GroupNorm(1, 3, affine=affine, bias=bias), (1, 2, 3))):  # fmt: skip
+        assert layer.bias is None and (layer.weight is not None) == affine
+        assert "bias" not in layer.state_dict() and "bias=False" in repr(layer)
+        y = layer.double()(x).numpy()
+        np.testing.assert_allclose(y.mean(axis=axes), 0, atol=1e-12)
 
 
 @pytest.mark.parity
