@@ -459,6 +459,8 @@ def _cmd_evaluate(args) -> int:
         path = found[0]
     ck = load_checkpoint(path)
     cfg = (ck.get("meta") or {}).get("config")
+    if cfg is None and (ck.get("meta") or {}).get("recipe"):  # a `reproduce` run
+        return _evaluate_recipe_run(path, args)
     if cfg is None:
         raise CLIError(f"{path} does not record the config of its run (model and dataset); "
                        "it was not written by `minitorch-cv train`")  # fmt: skip
@@ -493,6 +495,22 @@ def _cmd_evaluate(args) -> int:
     shown = result if args.full else {k: v for k, v in result.items()
                                       if k not in ("confusion_matrix", "per_class")}  # fmt: skip
     print(json.dumps(shown, indent=1))
+    return 0
+
+
+def _evaluate_recipe_run(path: Path, args) -> int:
+    """evaluate for a checkpoint of `minitorch-cv reproduce`: the run's recipe decides the model,
+    transforms and metrics (recipes.evaluate_run)."""
+    if path.stem not in ("best", "last"):
+        raise CLIError(f"{path}: a reproduce run's checkpoints are best.npz and last.npz")
+    _check_device(args.device or "cpu")
+    result = recipes.evaluate_run(
+        path.parent, path.stem, data_dir=args.data_dir, split=args.split, device=args.device
+    )
+    out = Path(args.out) if args.out else path.parent
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / f"metrics-{args.split}-{path.stem}.json", result)
+    print(json.dumps(result, indent=1))
     return 0
 
 
@@ -685,7 +703,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
 
     e = sub.add_parser("evaluate", help="evaluate a checkpoint on a split: metrics JSON and plots")
-    e.add_argument("checkpoint", help="a run folder (its best.npz) or a .npz checkpoint")
+    e.add_argument("checkpoint", help="a train or reproduce run folder (its best.npz) or a "
+                   ".npz checkpoint")  # fmt: skip
     e.add_argument("--split", default="test", help="train, val or test (default test)")
     e.add_argument("--data-dir", default=None, help="folder of the dataset files")
     e.add_argument("--batch-size", type=_positive_int, default=128)

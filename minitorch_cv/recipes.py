@@ -95,6 +95,14 @@ class Recipe:
         d["assumed"] = list(self.assumed)
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Recipe:
+        """The Recipe that `to_dict` wrote (e.g. a run folder's config.json 'recipe')."""
+        d = dict(d)
+        d["augmentation"] = tuple(dict(a) for a in d.get("augmentation", ()))
+        d["assumed"] = tuple(d.get("assumed", ()))
+        return cls(**d)
+
     def command(self, **overrides) -> str:
         """The `minitorch-cv reproduce` command line that runs this recipe."""
         args = ["minitorch-cv", "reproduce", self.name]
@@ -710,6 +718,52 @@ def run_recipe(
     if results_table is not None:
         _append_row(Path(results_table), row)
     return row
+
+
+def evaluate_run(run, checkpoint: str = "best", data_dir=None, split: str | None = None,
+                 device=None) -> dict:  # fmt: skip
+    """Evaluate a `run_recipe` folder's best.npz or last.npz with the recipe's own
+    transforms and metrics (e.g. the last epoch's weights where early stopping restored the
+    best): the recipe comes from the folder's config.json.
+
+    Args:
+        run: the run folder. checkpoint: 'best' or 'last'.
+        data_dir: folder of the dataset files (default: the run's own).
+        split: the dataset split (default: the recipe's evaluation split).
+        device: 'cpu' (default) or 'cuda'.
+
+    Returns:
+        {'checkpoint', 'epoch', 'split', 'loss' (plain cross-entropy), the recipe's metrics}.
+    """
+    from . import models
+    from .data import DataLoader, get_dataset
+    from .layers import CrossEntropyLoss
+    from .train import evaluate, load_checkpoint, load_model_state
+
+    run = Path(run)
+    config_path, ck_path = run / "config.json", run / f"{checkpoint}.npz"
+    for f in (config_path, ck_path):
+        if not f.is_file():
+            raise FileNotFoundError(f"evaluate_run: {run} is not a reproduce run: no {f.name}")
+    config = json.loads(config_path.read_text())
+    recipe = Recipe.from_dict(config["recipe"])
+    data_dir = data_dir if data_dir is not None else config.get("data_dir")
+    split = split or recipe.eval_split
+    dataset = get_dataset(recipe.dataset, split, data_dir, **recipe.dataset_options)
+    options = dict(recipe.model_options)
+    num_classes = options.get("num_classes", models.info(recipe.model).num_classes)
+    model = models.get(recipe.model, **options)
+    if device is not None:
+        model.to(device)
+    ck = load_checkpoint(ck_path)
+    load_model_state(model, ck)
+    loader = DataLoader(dataset, recipe.batch_size, transform=build_transforms(recipe)[1],
+                        device=device)  # fmt: skip
+    loss_fn = CrossEntropyLoss(ignore_index=recipe.loss.get("ignore_index", -100))  # unweighted
+    results = evaluate(model, loss_fn, loader, metrics=build_metrics(recipe, num_classes),
+                       device=device)  # fmt: skip
+    scalars = {k: float(v) for k, v in results.items() if np.ndim(v) == 0}
+    return {"checkpoint": str(ck_path), "epoch": ck["epoch"], "split": split, **scalars}
 
 
 def _append_row(path: Path, row: dict) -> None:

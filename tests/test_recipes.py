@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 
 from minitorch_cv import models
+from minitorch_cv.cli import main
 from minitorch_cv.data import get_dataset
 from minitorch_cv.recipes import (
     Recipe,
@@ -16,6 +17,7 @@ from minitorch_cv.recipes import (
     build_optimizer,
     build_scheduler,
     build_transforms,
+    evaluate_run,
     get_recipe,
     list_recipes,
     run_recipe,
@@ -161,6 +163,11 @@ def test_run_recipe_with_validation_split_early_stopping_and_augmentation(tmp_pa
     assert row["shortened"] and (tmp_path / "e2" / "best.npz").is_file()
     hist = json.loads((tmp_path / "e2" / "history.json").read_text())
     assert "val_loss" in (hist[0] if isinstance(hist, list) else hist["epochs"][0])
+    # the run's own evaluation is its best.npz under the recipe's transforms and metric
+    assert evaluate_run(tmp_path / "e2")["acc"] == row["ours"]
+    assert main(["evaluate", str(tmp_path / "e2" / "last.npz"), "--out", str(tmp_path)]) == 0
+    last = json.loads((tmp_path / "metrics-test-last.json").read_text())
+    assert last["epoch"] == 2 and 0 <= last["acc"] <= 1
 
 
 def test_run_recipe_segmentation_with_class_weights(tmp_path):
@@ -184,3 +191,8 @@ def test_run_recipe_runs_longer_than_the_recipe_when_asked(tmp_path):
     row = run_recipe(r, out=tmp_path / "longer", progress=False, epochs=3)
     assert row["epochs_run"] == 3 and row["max_epochs"] == 2 and not row["shortened"]
     assert row["command"].endswith("--epochs 3")
+
+
+def test_recipe_dict_round_trip():
+    for recipe in list_recipes():
+        assert Recipe.from_dict(recipe.to_dict()) == recipe, recipe.name
