@@ -505,8 +505,9 @@ def _evaluate_recipe_run(path: Path, args) -> int:
         raise CLIError(f"{path}: a reproduce run's checkpoints are best.npz and last.npz")
     _check_device(args.device or "cpu")
     result = recipes.evaluate_run(
-        path.parent, path.stem, data_dir=args.data_dir, split=args.split, device=args.device
-    )
+        path.parent, path.stem, data_dir=args.data_dir, split=args.split, device=args.device,
+        batch_size=args.batch_size, limit=args.limit,
+    )  # fmt: skip
     out = Path(args.out) if args.out else path.parent
     out.mkdir(parents=True, exist_ok=True)
     _write_json(out / f"metrics-{args.split}-{path.stem}.json", result)

@@ -720,8 +720,15 @@ def run_recipe(
     return row
 
 
-def evaluate_run(run, checkpoint: str = "best", data_dir=None, split: str | None = None,
-                 device=None) -> dict:  # fmt: skip
+def evaluate_run(
+    run,
+    checkpoint: str = "best",
+    data_dir=None,
+    split: str | None = None,
+    device=None,
+    batch_size: int | None = None,
+    limit: int | None = None,
+) -> dict:
     """Evaluate a `run_recipe` folder's best.npz or last.npz with the recipe's own
     transforms and metrics (e.g. the last epoch's weights where early stopping restored the
     best): the recipe comes from the folder's config.json.
@@ -731,12 +738,14 @@ def evaluate_run(run, checkpoint: str = "best", data_dir=None, split: str | None
         data_dir: folder of the dataset files (default: the run's own).
         split: the dataset split (default: the recipe's evaluation split).
         device: 'cpu' (default) or 'cuda'.
+        batch_size: default the recipe's. limit: the first `limit` items only.
 
     Returns:
-        {'checkpoint', 'epoch', 'split', 'loss' (plain cross-entropy), the recipe's metrics}.
+        {'checkpoint', 'epoch', 'split', 'n', 'loss' (plain cross-entropy), the recipe's
+        metrics}.
     """
     from . import models
-    from .data import DataLoader, get_dataset
+    from .data import DataLoader, Subset, get_dataset
     from .layers import CrossEntropyLoss
     from .train import evaluate, load_checkpoint, load_model_state
 
@@ -750,6 +759,8 @@ def evaluate_run(run, checkpoint: str = "best", data_dir=None, split: str | None
     data_dir = data_dir if data_dir is not None else config.get("data_dir")
     split = split or recipe.eval_split
     dataset = get_dataset(recipe.dataset, split, data_dir, **recipe.dataset_options)
+    if limit is not None and limit < len(dataset):
+        dataset = Subset(dataset, np.arange(int(limit)))
     options = dict(recipe.model_options)
     num_classes = options.get("num_classes", models.info(recipe.model).num_classes)
     model = models.get(recipe.model, **options)
@@ -757,13 +768,14 @@ def evaluate_run(run, checkpoint: str = "best", data_dir=None, split: str | None
         model.to(device)
     ck = load_checkpoint(ck_path)
     load_model_state(model, ck)
-    loader = DataLoader(dataset, recipe.batch_size, transform=build_transforms(recipe)[1],
-                        device=device)  # fmt: skip
+    loader = DataLoader(dataset, batch_size or recipe.batch_size,
+                        transform=build_transforms(recipe)[1], device=device)  # fmt: skip
     loss_fn = CrossEntropyLoss(ignore_index=recipe.loss.get("ignore_index", -100))  # unweighted
     results = evaluate(model, loss_fn, loader, metrics=build_metrics(recipe, num_classes),
                        device=device)  # fmt: skip
     scalars = {k: float(v) for k, v in results.items() if np.ndim(v) == 0}
-    return {"checkpoint": str(ck_path), "epoch": ck["epoch"], "split": split, **scalars}
+    return {"checkpoint": str(ck_path), "epoch": ck["epoch"], "split": split, "n": len(dataset),
+            **scalars}  # fmt: skip
 
 
 def _append_row(path: Path, row: dict) -> None:

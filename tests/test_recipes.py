@@ -165,9 +165,10 @@ def test_run_recipe_with_validation_split_early_stopping_and_augmentation(tmp_pa
     assert "val_loss" in (hist[0] if isinstance(hist, list) else hist["epochs"][0])
     # the run's own evaluation is its best.npz under the recipe's transforms and metric
     assert evaluate_run(tmp_path / "e2")["acc"] == row["ours"]
-    assert main(["evaluate", str(tmp_path / "e2" / "last.npz"), "--out", str(tmp_path)]) == 0
+    args = ["evaluate", str(tmp_path / "e2" / "last.npz"), "--out", str(tmp_path), "--limit", "9"]
+    assert main(args) == 0
     last = json.loads((tmp_path / "metrics-test-last.json").read_text())
-    assert last["epoch"] == 2 and 0 <= last["acc"] <= 1
+    assert last["epoch"] == 2 and last["n"] == 9 and 0 <= last["acc"] <= 1
 
 
 def test_run_recipe_segmentation_with_class_weights(tmp_path):
