@@ -27,6 +27,9 @@ from pathlib import Path
 import numpy as np
 
 # CIFAR-10 per-channel statistics of the training set, and ImageNet's (for pretrained ResNets)
+# the reports say when training stops, not which weights are then evaluated
+RESTORES_BEST = "early stopping restores the best epoch's weights"
+
 CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -126,7 +129,7 @@ _A = dict(
     assumed=(
         "epochs (an upper bound; the early-stopping rule ends the run)",
         "shuffle",
-        "early stopping restores the best epoch's weights",
+        RESTORES_BEST,
     ),
 )
 A_MNIST = Recipe(
@@ -214,6 +217,7 @@ _D = dict(
         "lr 1e-3 and AdamW's default weight decay 0.01",
         "epochs (an upper bound)",
         "images resized (not cropped) to 224x224",
+        RESTORES_BEST,
     ),
 )
 _VOC_AUG = (
@@ -303,7 +307,12 @@ E2 = Recipe(
     metric="acc",
     reported={"acc": 0.801},
     target=0.80,
-    assumed=("10 % validation split", "the usual CIFAR-10 channel mean / std", "shuffle"),
+    assumed=(
+        "10 % validation split",
+        "the usual CIFAR-10 channel mean / std",
+        "shuffle",
+        RESTORES_BEST,
+    ),
 )
 E2_EXTRA = replace(
     E2,
@@ -340,6 +349,7 @@ E_TRANSFER = Recipe(
         "input kept at 32x32",
         "ImageNet normalization",
         "early stopping as E2",
+        RESTORES_BEST,
     ),
 )
 
