@@ -461,6 +461,7 @@ def _cmd_evaluate(args) -> int:
     cfg = (ck.get("meta") or {}).get("config")
     if cfg is None and (ck.get("meta") or {}).get("recipe"):  # a `reproduce` run
         return _evaluate_recipe_run(path, args)
+    args.split = args.split or "test"
     if cfg is None:
         raise CLIError(f"{path} does not record the config of its run (model and dataset); "
                        "it was not written by `minitorch-cv train`")  # fmt: skip
@@ -510,7 +511,7 @@ def _evaluate_recipe_run(path: Path, args) -> int:
     )  # fmt: skip
     out = Path(args.out) if args.out else path.parent
     out.mkdir(parents=True, exist_ok=True)
-    _write_json(out / f"metrics-{args.split}-{path.stem}.json", result)
+    _write_json(out / f"metrics-{result['split']}-{path.stem}.json", result)
     print(json.dumps(result, indent=1))
     return 0
 
@@ -706,7 +707,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="evaluate a checkpoint on a split: metrics JSON and plots")
     e.add_argument("checkpoint", help="a train or reproduce run folder (its best.npz) or a "
                    ".npz checkpoint")  # fmt: skip
-    e.add_argument("--split", default="test", help="train, val or test (default test)")
+    e.add_argument("--split", default=None, help="train, val or test (default test; a "
+                   "reproduce run: its recipe's evaluation split)")  # fmt: skip
     e.add_argument("--data-dir", default=None, help="folder of the dataset files")
     e.add_argument("--batch-size", type=_positive_int, default=128)
     e.add_argument("--device", default=None, help="cpu (default), cuda or cuda:N")

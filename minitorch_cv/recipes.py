@@ -448,6 +448,15 @@ def list_recipes() -> list[Recipe]:
 # --------------------------------------------------------------------------- building the pieces
 
 
+def build_model(recipe: Recipe):
+    """(the recipe's model with its options, its number of classes)."""
+    from . import models
+
+    options = dict(recipe.model_options)
+    num_classes = options.get("num_classes", models.info(recipe.model).num_classes)
+    return models.get(recipe.model, **options), num_classes
+
+
 def build_transforms(recipe: Recipe):
     """(training transform, evaluation transform): augmentation then normalization for
     training, normalization only for evaluation; None where there is nothing to do."""
@@ -626,10 +635,7 @@ def run_recipe(
     eval_loader = DataLoader(eval_set, bs, transform=eval_tf, device=device)
 
     # model, optimizer, scheduler, loss, metrics, callbacks
-    info = models.info(recipe.model)
-    options = dict(recipe.model_options)
-    num_classes = options.get("num_classes", info.num_classes)
-    model = models.get(recipe.model, **options)
+    model, num_classes = build_model(recipe)
     if recipe.pretrained:
         if hasattr(model, "load_encoder_weights"):
             model.load_encoder_weights(weights)
@@ -754,7 +760,6 @@ def evaluate_run(
         {'checkpoint', 'epoch', 'split', 'n', 'loss' (plain cross-entropy), the recipe's
         metrics}.
     """
-    from . import models
     from .data import DataLoader, Subset, get_dataset
     from .layers import CrossEntropyLoss
     from .train import evaluate, load_checkpoint, load_model_state
@@ -771,9 +776,7 @@ def evaluate_run(
     dataset = get_dataset(recipe.dataset, split, data_dir, **recipe.dataset_options)
     if limit is not None and limit < len(dataset):
         dataset = Subset(dataset, np.arange(int(limit)))
-    options = dict(recipe.model_options)
-    num_classes = options.get("num_classes", models.info(recipe.model).num_classes)
-    model = models.get(recipe.model, **options)
+    model, num_classes = build_model(recipe)
     if device is not None:
         model.to(device)
     ck = load_checkpoint(ck_path)
