@@ -237,7 +237,7 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     y = np.empty((n_, c_, oh, ow), dtype=x.dtype)
     for i in range(oh):
         for j in range(ow):
-            if mode != "bilinear":  # PyTorch's shortcuts for equal and doubled sizes, then floor
+            if mode != "bilinear":  # nearest and nearest-exact: one source pixel
                 h, w = nearest(i, oh, h_, sh), nearest(j, ow, w_, sw)
                 y[:, :, i, j] = x[:, :, h, w]
                 continue

@@ -14,7 +14,7 @@ from .module import Module
 
 
 class _Pad2d(Module):
-    mode = "constant"
+    mode, value = "constant", None  # value: ConstantPad2d's fill (None: zeros)
 
     def __init__(self, padding) -> None:
         super().__init__()
@@ -37,10 +37,7 @@ class _Pad2d(Module):
     def forward(self, input):
         if self.mode != "constant" and input.ndim not in (3, 4):  # as PyTorch
             raise ValueError(f"expected 3-D or 4-D input, got shape {tuple(input.shape)}")
-        return pad(input, self.padding, self.mode, self._value())
-
-    def _value(self):
-        return None
+        return pad(input, self.padding, self.mode, self.value)
 
     def extra_repr(self) -> str:
         return str(self.padding)
@@ -52,9 +49,6 @@ class ConstantPad2d(_Pad2d):
     def __init__(self, padding, value: float) -> None:
         super().__init__(padding)
         self.value = value
-
-    def _value(self):
-        return self.value
 
     def extra_repr(self) -> str:
         return f"padding={self.padding}, value={self.value}"
