@@ -166,3 +166,18 @@ def test_batch_slices_on_threads_equal_one_pass(pool, monkeypatch):
         mt.set_num_threads(before)
     for a, b in zip(one_pass, sliced):
         np.testing.assert_array_equal(a, b)
+
+
+def test_even_bounds_split_into_near_equal_runs():
+    """The batch slices of for_slices and the runs of the weight-gradient sum: every index in
+    exactly one run, in order, run lengths differing by at most one (checked exhaustively over
+    the sizes a step meets)."""
+    from minitorch_cv.kernels import _even_bounds
+
+    assert _even_bounds(0, 0) == [0]
+    for n in range(1, 300):
+        for parts in range(1, min(n, 16) + 1):
+            b = _even_bounds(n, parts)
+            assert len(b) == parts + 1 and b[0] == 0 and b[-1] == n
+            sizes = {b1 - b0 for b0, b1 in zip(b[:-1], b[1:])}
+            assert sizes <= {n // parts, -(-n // parts)}, (n, parts, b)
