@@ -256,11 +256,39 @@ def logsumexp(input, dim, keepdim=False):
     return LogSumExp.apply(input, axes=_axes(dim, input.ndim, "logsumexp"), keepdim=keepdim)
 
 
+class Norm(Function):
+    """p-norm (sum |x|^p)^(1/p) over `axes`, p finite and > 0. Its gradient
+    sign(x) |x|^(p-1) / norm^(p-1) is 0/0 at a zero norm (a zero-initialised bias): there it
+    is 0, the subgradient PyTorch uses, and so is every entry where x = 0."""
+
+    @staticmethod
+    def forward(ctx, a, *, p, axes, keepdim):
+        xp = xp_of(a)
+        power = a * a if p == 2 else xp.abs(a) ** p
+        n = power.sum(axis=axes, keepdims=True) ** (1.0 / p)
+        ctx.save_for_backward(a, n)
+        ctx.p = p
+        return n if keepdim else n.reshape(_dropped(a.shape, axes))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, n = ctx.saved_tensors
+        xp, p = xp_of(a), ctx.p
+        zero = n == 0
+        n = xp.where(zero, 1, n)
+        with np.errstate(divide="ignore", invalid="ignore"):  # |0|^(p-1) for p < 1
+            d = a / n if p == 2 else xp.sign(a) * xp.abs(a) ** (p - 1) / n ** (p - 1)
+        d = xp.where(zero | (a == 0), 0, d)
+        return (g.reshape(n.shape) * d).astype(a.dtype, copy=False)
+
+
 def norm(input, p=2, dim=None, keepdim=False):
-    from .elementwise import abs, pow
+    """The p-norm over `dim` (int, tuple, or None for all); p a positive number or inf
+    (the largest |x|). The gradient at a zero norm is 0, as in PyTorch."""
+    if p in (math.inf, "inf"):
+        from .elementwise import abs
 
-    if p == 2:
-        from .elementwise import sqrt
-
-        return sqrt(sum(input * input, dim, keepdim))
-    return pow(sum(pow(abs(input), p), dim, keepdim), 1.0 / p)
+        return amax(abs(input), dim, keepdim)
+    if isinstance(p, str) or not p > 0:
+        raise ValueError(f"norm: p must be a positive number or inf, got {p!r}")
+    return Norm.apply(input, p=float(p), axes=_axes(dim, input.ndim, "norm"), keepdim=keepdim)

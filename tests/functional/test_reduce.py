@@ -160,3 +160,22 @@ def test_norm_names_the_reduction_despite_the_norm_submodule():
 
     assert mt.functional.norm is reduce.norm
     assert mt.tensor([3.0, 4.0]).norm().item() == 5.0
+
+
+@pytest.mark.parametrize("p", [2, 1, 3, 0.5])
+def test_norm_gradient_at_zero_is_zero_not_nan(p):
+    """A zero-initialised bias in a norm penalty: PyTorch's subgradient 0, never 0/0 = nan."""
+    x = mt.tensor([[0.0, 0.0], [3.0, -4.0]], dtype=mt.float64, requires_grad=True)
+    x.norm(p=p, dim=1).sum().backward()
+    g = x.grad.numpy()
+    assert np.array_equal(g[0], [0.0, 0.0])
+    row = np.array([3.0, -4.0])
+    expect = np.sign(row) * np.abs(row) ** (p - 1) / np.sum(np.abs(row) ** p) ** ((p - 1) / p)
+    np.testing.assert_allclose(g[1], expect, rtol=1e-12)
+
+
+def test_norm_inf_and_bad_p():
+    x = mt.tensor([[1.0, -5.0], [2.0, 0.5]])
+    np.testing.assert_array_equal(x.norm(p=float("inf"), dim=1).numpy(), [5.0, 2.0])
+    with pytest.raises(ValueError, match="p must be a positive number"):
+        x.norm(p=0)
