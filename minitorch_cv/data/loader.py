@@ -229,7 +229,8 @@ class DataLoader:
             (see _CudaBatchMover); iterate the loader in the thread that trains.
 
     Yields:
-        x: Tensor (B, C, H, W) float32; y: Tensor (B,) or (B, H, W) int64.
+        x: Tensor (B, C, H, W) float32; y: Tensor (B,) or (B, H, W) int64 (integer labels of
+        any width become int64; float targets keep their dtype, as torch's default collate).
 
     Each `iter(loader)` is one epoch and advances `loader.epoch` by one.
     """
@@ -300,8 +301,8 @@ class DataLoader:
         stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
         for start in range(0, stop, self.batch_size):
             x, y = self._fetch(order[start : start + self.batch_size])
-            if y.dtype != np.int64:
-                y = y.astype(np.int64)
+            if y.dtype.kind in "biu" and y.dtype != np.int64:  # labels: the loss wants int64
+                y = y.astype(np.int64)  # (float targets, regression or soft labels, stay float)
             where = contextlib.nullcontext()
             if mover is not None and isinstance(x, np.ndarray) and isinstance(y, np.ndarray):
                 x, y = mover(x, y)

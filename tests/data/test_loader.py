@@ -251,3 +251,22 @@ def test_cuda_loader_matches_cpu():
         assert str(xg.device).startswith("cuda")
         np.testing.assert_allclose(xg.numpy(), xc.numpy(), atol=1e-5)
         np.testing.assert_array_equal(yg.numpy(), yc.numpy())
+
+
+def test_float_targets_keep_their_values_and_dtype():
+    """Regression / multi-label / soft targets: only integer labels are widened to int64."""
+
+    class Soft:
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return np.zeros((1, 2, 2), np.float32), np.array([0.25 * i, 0.9], np.float32)
+
+    _, y = next(iter(DataLoader(Soft(), batch_size=4, prefetch=False)))
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y.numpy()[:, 0], [0.0, 0.25, 0.5, 0.75])
+
+    labels = ArrayDataset(np.zeros((3, 1, 2, 2), np.float32), np.array([1, 2, 3], np.uint8), ["a", "b", "c", "d"])
+    _, y = next(iter(DataLoader(labels, batch_size=3, prefetch=False)))
+    assert y.dtype == np.int64 and y.tolist() == [1, 2, 3]
