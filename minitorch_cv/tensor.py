@@ -344,6 +344,21 @@ class Tensor:
 
     # --- attributes
     @property
+    def data(self):
+        """The underlying NumPy / CuPy array (no autograd history)."""
+        return self._data
+
+    @data.setter
+    def data(self, value) -> None:
+        # `param.data = other_tensor` (PyTorch's way to swap a parameter's values) stores the
+        # other tensor's array; optimizers keep the parameter object, so they follow the swap.
+        if isinstance(value, Tensor):
+            value = value._data
+        elif not _is_array(value):
+            value = _as_array(value)
+        self._data = value
+
+    @property
     def requires_grad(self) -> bool:
         return self._requires_grad
 

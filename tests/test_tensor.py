@@ -409,3 +409,19 @@ def test_comparisons_make_boolean_tensors_outside_the_graph(shape, data):
     m = a > 0
     assert m.dtype == mt.bool_ and not m.requires_grad
     np.testing.assert_array_equal(m.numpy(), a.numpy() > 0)
+
+
+def test_assigning_data_swaps_the_values_and_the_optimizer_follows():
+    """`param.data = tensor` (PyTorch's way to set weights by hand) stores the array, not the
+    Tensor, so the parameter keeps training."""
+    m = mt.nn.Linear(2, 1)
+    m.weight.data = mt.ones(1, 2)
+    assert isinstance(m.weight.data, np.ndarray)
+    opt = mt.optim.SGD(m.parameters(), lr=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        m(mt.ones(1, 2)).sum().backward()
+        opt.step()
+    np.testing.assert_allclose(m.weight.numpy(), [[0.7, 0.7]], rtol=1e-6)
+    m.bias.data = [0.5]  # plain data is converted as by mt.tensor
+    assert m.bias.data.dtype == np.float32 and m.bias.item() == 0.5

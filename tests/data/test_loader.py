@@ -267,6 +267,7 @@ def test_float_targets_keep_their_values_and_dtype():
     assert y.dtype == np.float32
     np.testing.assert_array_equal(y.numpy()[:, 0], [0.0, 0.25, 0.5, 0.75])
 
-    labels = ArrayDataset(np.zeros((3, 1, 2, 2), np.float32), np.array([1, 2, 3], np.uint8), ["a", "b", "c", "d"])
+    x = np.zeros((3, 1, 2, 2), np.float32)
+    labels = ArrayDataset(x, np.array([1, 2, 3], np.uint8), ["a", "b", "c", "d"])
     _, y = next(iter(DataLoader(labels, batch_size=3, prefetch=False)))
     assert y.dtype == np.int64 and y.tolist() == [1, 2, 3]
