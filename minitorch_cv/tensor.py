@@ -641,6 +641,56 @@ class Tensor:
         key = _raw_key(key)
         self.data[key] = value.data if isinstance(value, Tensor) else value
 
+    # In-place arithmetic, as PyTorch's `p -= lr * p.grad` (under no_grad) and `x.add_(y)`. There
+    # are no version counters here, so a tensor with autograd history (or an operand that needs a
+    # gradient) under grad mode is never mutated: `total += loss` then rebinds to total + loss,
+    # which autograd follows, and the explicit `add_` family refuses.
+    def _mutable(self, name, o) -> bool:
+        self._check_inplace(name)
+        tracked = self._ctx is not None or (isinstance(o, Tensor) and o.requires_grad)
+        return not (tracked and _grad_mode.enabled)
+
+    def _inplace(self, name, fn, o):
+        if not self._mutable(name, o):
+            raise RuntimeError(
+                f"{name} on a tensor that is part of a graph is not supported; "
+                "write x = x + y (or work under no_grad())"
+            )
+        o = o.data if isinstance(o, Tensor) else o
+        try:
+            fn(self.data, o)
+        except TypeError as e:  # numpy's casting error, e.g. an int tensor += a float
+            msg = f"{name}: cannot update a tensor of dtype {self.dtype} in place: {e}"
+            raise TypeError(msg) from None
+        return self
+
+    def add_(self, other, alpha=1) -> Tensor:
+        return self._inplace("add_", lambda d, o: d.__iadd__(o if alpha == 1 else o * alpha), other)
+
+    def sub_(self, other, alpha=1) -> Tensor:
+        return self._inplace("sub_", lambda d, o: d.__isub__(o if alpha == 1 else o * alpha), other)
+
+    def mul_(self, other) -> Tensor:
+        return self._inplace("mul_", lambda d, o: d.__imul__(o), other)
+
+    def div_(self, other) -> Tensor:
+        return self._inplace("div_", lambda d, o: d.__itruediv__(o), other)
+
+    def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002 (PyTorch's names)
+        return self._inplace("clamp_", lambda d, _: xp_of(d).clip(d, min, max, out=d), None)
+
+    def __iadd__(self, o):
+        return self.add_(o) if self._mutable("+=", o) else self + o
+
+    def __isub__(self, o):
+        return self.sub_(o) if self._mutable("-=", o) else self - o
+
+    def __imul__(self, o):
+        return self.mul_(o) if self._mutable("*=", o) else self * o
+
+    def __itruediv__(self, o):
+        return self.div_(o) if self._mutable("/=", o) else self / o
+
     def clone(self) -> Tensor:
         return _ops().clone(self)
 

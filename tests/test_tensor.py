@@ -425,3 +425,36 @@ def test_assigning_data_swaps_the_values_and_the_optimizer_follows():
     np.testing.assert_allclose(m.weight.numpy(), [[0.7, 0.7]], rtol=1e-6)
     m.bias.data = [0.5]  # plain data is converted as by mt.tensor
     assert m.bias.data.dtype == np.float32 and m.bias.item() == 0.5
+
+
+def test_inplace_arithmetic_mutates_like_pytorch():
+    x = mt.ones(3)
+    alias = x
+    alias += 1
+    alias.mul_(3).sub_(mt.ones(3), alpha=2).div_(2).clamp_(max=1.5)
+    np.testing.assert_array_equal(x.numpy(), [1.5, 1.5, 1.5])  # the alias saw every update
+
+    model = mt.nn.Linear(3, 1)
+    w0 = model.weight.numpy().copy()
+    model(mt.ones(2, 3)).sum().backward()
+    with mt.no_grad():
+        for p in model.parameters():
+            p -= 0.1 * p.grad  # a hand-written SGD step
+    np.testing.assert_allclose(model.weight.numpy(), w0 - 0.1 * 2, rtol=1e-6)
+
+
+def test_inplace_arithmetic_on_graph_tensors():
+    w = mt.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+        w += 1
+    total = mt.zeros(())
+    before = total
+    total += (w * w).sum()  # grad mode, operand in a graph: rebinds, autograd follows
+    assert before.item() == 0.0 and total.item() == 5.0
+    total.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [2.0, 4.0])
+    y = w * 2
+    with pytest.raises(RuntimeError, match="add_ on a tensor that is part of a graph"):
+        y.add_(1)
+    with pytest.raises(TypeError, match="cannot update a tensor of dtype int64 in place"):
+        mt.tensor([1, 2]).add_(0.5)
