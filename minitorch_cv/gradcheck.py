@@ -32,14 +32,15 @@ def gradcheck(
 
     Args:
         fn: maps the input tensors to a tensor (or a tuple of tensors).
-        inputs: tensors; those with requires_grad=True are checked and must be float64.
+        inputs: a tensor or a sequence of tensors (and other arguments); those with
+            requires_grad=True are checked and must be float64. Their .grad is left as it was.
         eps: finite-difference step (default 1e-6).
         atol, rtol: allowed |analytic - numeric| <= atol + rtol * |numeric| (1e-5, 1e-3).
         seed: seed of the random output weights (default 0).
 
     Returns True, or raises AssertionError naming the input, the index, and both values.
     """
-    inputs = list(inputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     for i, t in enumerate(inputs):
         if isinstance(t, Tensor) and t.requires_grad and t.dtype != np.float64:
             raise TypeError(
@@ -61,15 +62,23 @@ def gradcheck(
         with no_grad():
             return float(_scalar_of(fn(*inputs), weights).item())
 
-    for t in inputs:
-        if isinstance(t, Tensor):
-            t.grad = None
-    _scalar_of(fn(*inputs), weights).backward()
+    tensors = [t for t in inputs if isinstance(t, Tensor)]
+    kept = [t.grad for t in tensors]  # the caller's gradients, restored below
+    for t in tensors:
+        t.grad = None
+    try:
+        _scalar_of(fn(*inputs), weights).backward()
+        # by id: `in` / index() would call Tensor.__eq__, which is elementwise
+        grads = {id(t): None if t.grad is None else np.asarray(t.grad) for t in tensors}
+    finally:
+        for t, g in zip(tensors, kept):
+            t.grad = g
 
     for i, t in enumerate(inputs):
         if not (isinstance(t, Tensor) and t.requires_grad):
             continue
-        analytic = np.zeros(t.shape) if t.grad is None else np.asarray(t.grad)
+        analytic = grads[id(t)]
+        analytic = np.zeros(t.shape) if analytic is None else analytic
         numeric = np.zeros(t.shape)
         for idx in np.ndindex(*t.shape):  # index t.data itself: works for any memory layout
             orig = t.data[idx].item()

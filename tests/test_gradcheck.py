@@ -77,3 +77,13 @@ def test_gradcheck_leaves_inputs_unchanged():
 def test_gradcheck_refuses_float32():
     with pytest.raises(TypeError, match="gradcheck: input 0 has dtype float32; use float64"):
         mt.gradcheck(lambda t: t * 2, [mt.ones(2, requires_grad=True)])
+
+
+def test_gradcheck_takes_a_single_tensor_and_keeps_the_callers_grads():
+    x = mt.tensor(np.arange(6.0).reshape(3, 2), dtype=mt.float64, requires_grad=True)
+    y = mt.tensor([1.0, 2.0], dtype=mt.float64, requires_grad=True)
+    x.grad = mt.full((3, 2), 7.0, dtype=mt.float64)
+    assert mt.gradcheck(lambda a: (a * a).sum(), x)
+    assert mt.gradcheck(lambda a, b: a * b, (x, y))
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((3, 2), 7.0))
+    assert y.grad is None
