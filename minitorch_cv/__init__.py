@@ -75,3 +75,15 @@ from .functional import (  # noqa: E402
     tanh,
     where,
 )
+
+# Subpackages imported on first use, so `import minitorch_cv as mt; mt.train.fit(...)` works as
+# the README shows without every `import minitorch_cv` paying for the training and data code.
+_LAZY_SUBMODULES = ("data", "train", "recipes", "exercises", "reference")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
