@@ -250,6 +250,9 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=((0, 0), (0, 0)), d
     kh, kw = kernel_size
     cg, fg = c // groups, f // groups
     gw = xp.empty((f, cg, kh, kw), dtype=x.dtype)
+    if n == 0 or oh * ow == 0:  # an empty batch: nothing to sum (and no chunk to sum it in)
+        gw[...] = 0
+        return gw
     cl = cg >= CHANNELS_LAST_MIN
     kk = cg * kh * kw
     row_bytes = ow * kk * x.dtype.itemsize

@@ -274,3 +274,13 @@ def test_max_pool_and_unpool_layers_match_torch():
     back = unpool(y, idx, output_size=x.shape)
     backt = tunpool(yt, idxt, output_size=x.shape)
     np.testing.assert_array_equal(back.numpy(), backt.numpy())
+
+
+@pytest.mark.parametrize("channels", [3, 32])  # channel-major and channels-last unfolding
+def test_conv_forward_and_backward_of_an_empty_batch(channels):
+    conv = mt.nn.Conv2d(channels, 4, 3)
+    x = mt.zeros(0, channels, 7, 7, requires_grad=True)
+    y = conv(x)
+    y.sum().backward()
+    assert y.shape == (0, 4, 5, 5) and x.grad.shape == (0, channels, 7, 7)
+    assert not conv.weight.grad.numpy().any() and not conv.bias.grad.numpy().any()
