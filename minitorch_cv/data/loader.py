@@ -221,6 +221,9 @@ class DataLoader:
         transform: applied to each batch: `transform(x, rng=...)` for classification, and
             `transform(x, mask, rng=...) -> (x, mask)` when targets are (N, H, W) masks (the
             `rng=` keyword is passed only to callables that accept it).
+        collate_fn: builds a batch from the list of a batch's items, for datasets whose items
+            are not (image, target) pairs (a dict, a triple): the loader yields its return value
+            as it is; with it, transform and device are not used (do them in collate_fn).
         prefetch: build the next batch in a background thread while the caller works on the
             current one (default True).
         device: 'cpu', 'cuda', 'cuda:N' or None (= where the dataset's arrays are). Transforms
@@ -245,6 +248,7 @@ class DataLoader:
         transform: Callable | None = None,
         prefetch: bool = True,
         device=None,
+        collate_fn: Callable | None = None,
     ):
         if (
             isinstance(batch_size, bool)
@@ -263,6 +267,12 @@ class DataLoader:
         self._transform_takes_rng = transform is not None and _takes_rng(transform)
         self.prefetch = bool(prefetch)
         self.device = None if device is None else parse_device(device)
+        if collate_fn is not None and (transform is not None or device is not None):
+            raise ValueError(
+                "DataLoader: with collate_fn, apply the transform and the device move in it "
+                "(the loader yields what collate_fn returns)"
+            )
+        self.collate_fn = collate_fn
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -286,6 +296,19 @@ class DataLoader:
             x, y = self.dataset[idx]
         else:
             items = [self.dataset[int(i)] for i in idx]
+            bad = next(
+                (it for it in items if not (isinstance(it, (tuple, list)) and len(it) == 2)), None
+            )
+            if bad is not None:
+                what = (
+                    f"a {len(bad)}-tuple"
+                    if isinstance(bad, (tuple, list))
+                    else f"a {type(bad).__name__}"
+                )
+                raise ValueError(
+                    f"DataLoader: {self.dataset!r} yields {what}, not an (image, target) pair; "
+                    "pass collate_fn= to batch such items"
+                )
             x = np.stack([np.asarray(a) for a, _ in items])
             y = np.stack([np.asarray(b) for _, b in items])
         if isinstance(x, list):
@@ -300,6 +323,10 @@ class DataLoader:
         aug_rng = np.random.default_rng([self.seed, epoch, 1])
         stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
         for start in range(0, stop, self.batch_size):
+            if self.collate_fn is not None:
+                idx = order[start : start + self.batch_size]
+                yield self.collate_fn([self.dataset[int(i)] for i in idx])
+                continue
             x, y = self._fetch(order[start : start + self.batch_size])
             if y.dtype.kind in "biu" and y.dtype != np.int64:  # labels: the loss wants int64
                 y = y.astype(np.int64)  # (float targets, regression or soft labels, stay float)

@@ -271,3 +271,25 @@ def test_float_targets_keep_their_values_and_dtype():
     labels = ArrayDataset(x, np.array([1, 2, 3], np.uint8), ["a", "b", "c", "d"])
     _, y = next(iter(DataLoader(labels, batch_size=3, prefetch=False)))
     assert y.dtype == np.int64 and y.tolist() == [1, 2, 3]
+
+
+def test_items_other_than_pairs_need_a_collate_fn():
+    class Triples:
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, i):
+            return np.full((1, 2, 2), i, np.float32), i, {"id": i}
+
+    with pytest.raises(ValueError, match="yields a 3-tuple, not an \\(image, target\\) pair"):
+        next(iter(DataLoader(Triples(), batch_size=2, prefetch=False)))
+
+    def collate(items):
+        return Tensor(np.stack([x for x, _, _ in items])), [meta["id"] for _, _, meta in items]
+
+    for prefetch in (False, True):
+        batches = list(DataLoader(Triples(), batch_size=2, collate_fn=collate, prefetch=prefetch))
+        assert [ids for _, ids in batches] == [[0, 1], [2, 3], [4]]
+        assert batches[2][0].shape == (1, 1, 2, 2)
+    with pytest.raises(ValueError, match="with collate_fn, apply the transform"):
+        DataLoader(Triples(), collate_fn=collate, transform=lambda x: x)
