@@ -61,20 +61,50 @@ long = int64
 
 # torch-style top-level ops: mt.cat, mt.stack, mt.where, mt.exp, ...
 from .functional import (  # noqa: E402
+    abs,
+    amax,
+    amin,
     cat,
+    clamp,
     exp,
     flatten,
     log,
+    log_softmax,
     matmul,
+    max,
     maximum,
+    mean,
+    min,
     minimum,
+    norm,
+    permute,
+    pow,
+    relu,
+    reshape,
     sigmoid,
     softmax,
     sqrt,
+    squeeze,
     stack,
+    std,
+    sum,
     tanh,
+    transpose,
+    unsqueeze,
+    var,
     where,
 )
+
+
+def argmax(input, dim=None, keepdim=False):
+    """Index of the largest value over `dim` (of the flattened tensor for None), int64."""
+    return input.argmax(dim, keepdim)
+
+
+def argmin(input, dim=None, keepdim=False):
+    """Index of the smallest value over `dim` (of the flattened tensor for None), int64."""
+    return input.argmin(dim, keepdim)
+
 
 # Subpackages imported on first use, so `import minitorch_cv as mt; mt.train.fit(...)` works as
 # the README shows without every `import minitorch_cv` paying for the training and data code.

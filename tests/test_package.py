@@ -13,3 +13,20 @@ def test_subpackages_are_reachable_from_the_top_level_import():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "has no attribute 'no_such_name'" in out.stdout
+
+
+def test_torch_style_top_level_reductions_and_shape_ops():
+    import numpy as np
+
+    import minitorch_cv as mt
+
+    a = np.array([[1.0, 5.0, -2.0], [3.0, 2.0, 0.5]], np.float32)
+    x = mt.tensor(a)
+    np.testing.assert_allclose(mt.sum(x, 1).numpy(), a.sum(1))
+    np.testing.assert_allclose(mt.mean(x).item(), a.mean(), rtol=1e-6)
+    assert mt.max(x, 1).indices.tolist() == mt.argmax(x, 1).tolist() == [1, 0]
+    assert mt.argmin(x).item() == 2 and mt.amax(x).item() == 5.0
+    np.testing.assert_array_equal(mt.transpose(x, 0, 1).numpy(), a.T)
+    np.testing.assert_array_equal(x.t().numpy(), a.T)
+    np.testing.assert_array_equal(mt.clamp(x, min=0).numpy(), a.clip(0))
+    np.testing.assert_array_equal(mt.abs(x).numpy(), np.abs(a))
