@@ -4,7 +4,19 @@ Each op is a `Function` (forward + backward side by side) in the module named fo
 lowercase function here checks its arguments and calls `Function.apply`.
 """
 
-from .activation import elu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from .activation import (
+    elu,
+    hardtanh,
+    leaky_relu,
+    log_softmax,
+    relu,
+    relu6,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    tanh,
+)
 from .conv import conv2d, conv_transpose2d, fold, unfold
 from .dropout import dropout, dropout2d
 from .elementwise import (

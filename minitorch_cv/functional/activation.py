@@ -60,6 +60,56 @@ class ELU(Function):
         return xp_of(g).where(mask, g, g * (y + ctx.alpha))
 
 
+class Hardtanh(Function):
+    """x clipped to [lo, hi]; derivative 1 strictly inside, 0 outside and at the ends (PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x, *, lo, hi):
+        ctx.save_for_backward((x > lo) & (x < hi))
+        return xp_of(x).clip(x, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        (inside,) = ctx.saved_tensors
+        return g * inside
+
+
+class SiLU(Function):
+    """silu(x) = x sigmoid(x);  derivative s (1 + x (1 - s)) with s = sigmoid(x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        s = 0.5 * (1 + xp_of(x).tanh(0.5 * x))  # sigmoid without exp overflow
+        ctx.save_for_backward(x, s)
+        return x * s
+
+    @staticmethod
+    def backward(ctx, g):
+        x, s = ctx.saved_tensors
+        return g * (s * (1 + x * (1 - s)))
+
+
+class Softplus(Function):
+    """softplus(x) = log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (as
+    PyTorch); derivative sigmoid(beta x), 1 above the threshold."""
+
+    @staticmethod
+    def forward(ctx, x, *, beta, threshold):
+        xp = xp_of(x)
+        z = beta * x
+        linear = z > threshold
+        # log1p(exp(z)) = max(z, 0) + log1p(exp(-|z|)): no overflow for large z
+        y = xp.where(linear, x, (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / beta)
+        ctx.save_for_backward(z, linear)
+        return y.astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        z, linear = ctx.saved_tensors
+        s = 0.5 * (1 + xp_of(z).tanh(0.5 * z))
+        return g * xp_of(z).where(linear, 1, s).astype(g.dtype, copy=False)
+
+
 class Sigmoid(Function):
     """s = 1 / (1 + e^-x), computed without overflow;  ds/dx = s (1 - s)."""
 
@@ -144,6 +194,24 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 def elu(input, alpha=1.0, inplace=False):
     return ELU.apply(input, alpha=alpha)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val {min_val} must not exceed max_val {max_val}")
+    return Hardtanh.apply(input, lo=min_val, hi=max_val)
+
+
+def relu6(input, inplace=False):
+    return Hardtanh.apply(input, lo=0.0, hi=6.0)
+
+
+def silu(input, inplace=False):
+    return SiLU.apply(input)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    return Softplus.apply(input, beta=beta, threshold=threshold)
 
 
 def sigmoid(input):

@@ -14,6 +14,11 @@ ACTIVATIONS = {
     "leaky_relu": lambda L, a, d: L.F.leaky_relu(a),
     "leaky_relu_0.2": lambda L, a, d: L.F.leaky_relu(a, 0.2),
     "elu": lambda L, a, d: L.F.elu(a, alpha=1.5),
+    "hardtanh": lambda L, a, d: L.F.hardtanh(a, -2.0, 1.5),
+    "relu6": lambda L, a, d: L.F.relu6(a * 3),
+    "silu": lambda L, a, d: L.F.silu(a),
+    "softplus": lambda L, a, d: L.F.softplus(a),
+    "softplus_beta": lambda L, a, d: L.F.softplus(a, beta=2.0, threshold=3.0),
     "sigmoid": lambda L, a, d: a.sigmoid(),
     "tanh": lambda L, a, d: a.tanh(),
     "softmax": lambda L, a, d: L.F.softmax(a, dim=d),
@@ -51,8 +56,8 @@ def test_activation_matches_torch(name, data):
 @pytest.mark.parity
 def test_kinks_at_zero_match_torch():
     torch = pytest.importorskip("torch")
-    x = np.array([-1.0, 0.0, 1.0])
-    for name in ("relu", "leaky_relu", "elu"):
+    x = np.array([-2.0, -1.0, 0.0, 1.0, 1.5, 2.0])
+    for name in ("relu", "leaky_relu", "elu", "hardtanh", "relu6", "softplus_beta"):
         check_parity(torch, lambda L, a, fn=ACTIVATIONS[name]: fn(L, a, 0), [x])
 
 

@@ -4,7 +4,19 @@ import numpy as np
 import pytest
 
 import minitorch_cv as mt
-from minitorch_cv.layers.activation import ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from minitorch_cv.layers.activation import (
+    ELU,
+    Hardtanh,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 
 
 def _softmax(x, axis):
@@ -20,6 +32,12 @@ CASES = [
     (ELU(0.5), lambda x: np.where(x > 0, x, 0.5 * np.expm1(x))),
     (Sigmoid(), lambda x: 1 / (1 + np.exp(-x))),
     (Tanh(), np.tanh),
+    (Hardtanh(), lambda x: np.clip(x, -1, 1)),
+    (Hardtanh(-2.5, 0.5), lambda x: np.clip(x, -2.5, 0.5)),
+    (ReLU6(), lambda x: np.clip(x, 0, 6)),
+    (SiLU(), lambda x: x / (1 + np.exp(-x))),
+    (Softplus(), lambda x: np.log1p(np.exp(x))),
+    (Softplus(beta=2, threshold=3), lambda x: np.where(2 * x > 3, x, np.log1p(np.exp(2 * x)) / 2)),
     (Softmax(dim=1), lambda x: _softmax(x, 1)),
     (Softmax(dim=-1), lambda x: _softmax(x, -1)),
     (LogSoftmax(dim=1), lambda x: np.log(_softmax(x, 1))),
@@ -59,6 +77,8 @@ def test_activation_layers_match_torch_values_and_repr():
         (LeakyReLU(), nn.LeakyReLU()), (LeakyReLU(0.1), nn.LeakyReLU(0.1)),
         (ELU(), nn.ELU()), (ELU(alpha=0.3), nn.ELU(alpha=0.3)),
         (Sigmoid(), nn.Sigmoid()), (Tanh(), nn.Tanh()),
+        (Hardtanh(), nn.Hardtanh()), (Hardtanh(-2, 3), nn.Hardtanh(-2, 3)), (ReLU6(), nn.ReLU6()),
+        (SiLU(), nn.SiLU()), (Softplus(), nn.Softplus()), (Softplus(2, 3), nn.Softplus(2, 3)),
         (Softmax(dim=1), nn.Softmax(dim=1)), (LogSoftmax(dim=0), nn.LogSoftmax(dim=0)),
     ]  # fmt: skip
     x = np.random.default_rng(2).standard_normal((3, 4)).astype(np.float32) * 4
