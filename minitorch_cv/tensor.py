@@ -682,7 +682,7 @@ class Tensor:
     def div_(self, other) -> Tensor:
         return self._inplace("div_", lambda d, o: d.__itruediv__(o), other)
 
-    def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002 (PyTorch's names)
+    def clamp_(self, min=None, max=None) -> Tensor:
         return self._inplace("clamp_", lambda d, _: xp_of(d).clip(d, min, max, out=d), None)
 
     def __iadd__(self, o):
