@@ -7,6 +7,13 @@ from ..backend import xp_of
 from ..tensor import Function
 
 
+def _sigmoid(x):
+    """1 / (1 + e^-x) without overflow: e^-|x| is in (0, 1]. Shared by sigmoid, silu, softplus."""
+    xp = xp_of(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
 class ReLU(Function):
     """relu(x) = max(x, 0);  derivative 1 where x > 0, else 0 (0 at x = 0, as PyTorch).
     Both passes run over batch slices on the worker threads (kernels.for_slices)."""
@@ -79,7 +86,7 @@ class SiLU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        s = 0.5 * (1 + xp_of(x).tanh(0.5 * x))  # sigmoid without exp overflow
+        s = _sigmoid(x)
         ctx.save_for_backward(x, s)
         return x * s
 
@@ -106,7 +113,7 @@ class Softplus(Function):
     @staticmethod
     def backward(ctx, g):
         z, linear = ctx.saved_tensors
-        s = 0.5 * (1 + xp_of(z).tanh(0.5 * z))
+        s = _sigmoid(z)
         return g * xp_of(z).where(linear, 1, s).astype(g.dtype, copy=False)
 
 
@@ -115,9 +122,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
-        xp = xp_of(x)
-        e = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows
-        y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        y = _sigmoid(x)
         ctx.save_for_backward(y)
         return y
 
