@@ -362,3 +362,471 @@ class ReduceLROnPlateau(LRScheduler):
     def load_state_dict(self, state_dict: dict) -> None:
         self.__dict__.update(state_dict)
         self._init_is_better(self.mode, self.threshold, self.threshold_mode)
+
+
+class MultiplicativeLR(LRScheduler):
+    """Multiply the lr by lr_lambda(epoch) at every step after the first.
+
+    Args:
+        lr_lambda (callable or list of callables, one per group): epoch -> factor.
+    """
+
+    def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1):
+        n = len(optimizer.param_groups)
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != n:
+                raise ValueError(f"MultiplicativeLR: expected {n} lr_lambdas, got {len(lr_lambda)}")
+            self.lr_lambdas = list(lr_lambda)
+        else:
+            self.lr_lambdas = [lr_lambda] * n
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        if self._is_initial:
+            return self._current_lrs()
+        return [lr * f(self.last_epoch) for f, lr in zip(self.lr_lambdas, self._current_lrs())]
+
+    state_dict = LambdaLR.state_dict
+    load_state_dict = LambdaLR.load_state_dict
+
+
+class ConstantLR(LRScheduler):
+    """lr = base_lr * factor for the first `total_iters` epochs, then base_lr.
+
+    Args:
+        factor (float): in [0, 1]. Default: 1/3.
+        total_iters (int): epochs at the reduced lr. Default: 5.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        factor: float = 1.0 / 3,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ):
+        if not 0 <= factor <= 1:
+            raise ValueError(f"ConstantLR: factor must be in [0, 1], got {factor}")
+        self.factor = factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in self._current_lrs()]
+        if self.last_epoch != self.total_iters:
+            return self._current_lrs()
+        return [lr / self.factor for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self) -> list:
+        f = self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor)
+        return [base * f for base in self.base_lrs]
+
+
+class LinearLR(LRScheduler):
+    """Scale the lr linearly from base_lr * start_factor to base_lr * end_factor over
+    `total_iters` epochs, then hold it (the usual warm-up):
+
+        lr = base_lr * (start + (end - start) * min(epoch, total_iters) / total_iters)
+
+    Args:
+        start_factor (float): in (0, 1]. Default: 1/3.
+        end_factor (float): in [0, 1]. Default: 1.
+        total_iters (int): length of the ramp. Default: 5.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ):
+        if not 0 < start_factor <= 1:
+            raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor}")
+        if not 0 <= end_factor <= 1:
+            raise ValueError(f"LinearLR: end_factor must be in [0, 1], got {end_factor}")
+        self.start_factor = start_factor
+        self.end_factor = end_factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        e, s, d = self.last_epoch, self.start_factor, self.end_factor - self.start_factor
+        if e == 0:
+            return [lr * s for lr in self._current_lrs()]
+        if e > self.total_iters:
+            return self._current_lrs()
+        # ratio of this epoch's factor to the last one's
+        ratio = 1.0 + d / (self.total_iters * s + (e - 1) * d)
+        return [lr * ratio for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self) -> list:
+        e, s, d = self.last_epoch, self.start_factor, self.end_factor - self.start_factor
+        return [
+            base * (s + d * min(self.total_iters, e) / self.total_iters) for base in self.base_lrs
+        ]
+
+
+class PolynomialLR(LRScheduler):
+    """Polynomial decay to zero over `total_iters` epochs (the 'poly' schedule of segmentation
+    nets): lr = base_lr * (1 - min(epoch, total_iters) / total_iters) ** power.
+
+    Args:
+        total_iters (int): epochs until the lr reaches 0. Default: 5.
+        power (float): Default: 1 (linear).
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1
+    ):
+        self.total_iters = total_iters
+        self.power = power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        e, T = self.last_epoch, self.total_iters
+        if self._is_initial or e > T:
+            return self._current_lrs()
+        factor = ((1.0 - e / T) / (1.0 - (e - 1) / T)) ** self.power
+        return [lr * factor for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self) -> list:
+        f = (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
+        return [base * f for base in self.base_lrs]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """Cosine annealing restarted every T_i epochs (SGDR), T_i = T_0 * T_mult^i:
+
+        lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2
+
+    `step(epoch)` takes fractional epochs, for stepping every batch:
+    `scheduler.step(epoch + i / len(loader))`.
+
+    Args:
+        T_0 (int): length of the first period, > 0.
+        T_mult (int): growth of the period after each restart, >= 1. Default: 1.
+        eta_min (float): lowest lr. Default: 0.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        T_0: int,
+        T_mult: int = 1,
+        eta_min: float = 0.0,
+        last_epoch: int = -1,
+    ):
+        if not isinstance(T_0, numbers.Integral) or T_0 <= 0:
+            raise ValueError(
+                f"CosineAnnealingWarmRestarts: T_0 must be a positive int, got {T_0!r}"
+            )
+        if not isinstance(T_mult, numbers.Integral) or T_mult < 1:
+            raise ValueError(
+                f"CosineAnnealingWarmRestarts: T_mult must be an int >= 1, got {T_mult!r}"
+            )
+        self.T_0, self.T_i, self.T_mult, self.eta_min = T_0, T_0, T_mult, eta_min
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        c = (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+        return [self.eta_min + (base - self.eta_min) * c for base in self.base_lrs]
+
+    def step(self, epoch=None) -> None:
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur += 1
+            if self.T_cur >= self.T_i:
+                self.T_cur -= self.T_i
+                self.T_i *= self.T_mult
+        else:
+            if epoch < 0:
+                raise ValueError(f"CosineAnnealingWarmRestarts: epoch must be >= 0, got {epoch}")
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur = epoch % self.T_0
+                else:
+                    # n completed periods: T_0 * (T_mult^n - 1) / (T_mult - 1) <= epoch
+                    n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult**n
+            else:
+                self.T_i = self.T_0
+                self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        self._step_count += 1
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = self._current_lrs()
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy (Smith & Topin): the lr climbs from max_lr / div_factor to max_lr over
+    the first pct_start of the steps, then anneals to max_lr / (div_factor * final_div_factor);
+    the momentum (SGD's momentum or Adam's beta1) moves the opposite way. Step it every batch.
+
+    Args:
+        max_lr (float or list, one per group): the peak lr.
+        total_steps (int): steps in the cycle; or give epochs and steps_per_epoch.
+        epochs, steps_per_epoch (int): total_steps = epochs * steps_per_epoch.
+        pct_start (float): share of the steps spent climbing. Default: 0.3.
+        anneal_strategy (str): 'cos' or 'linear'. Default: 'cos'.
+        cycle_momentum (bool): cycle the momentum inversely to the lr. Default: True.
+        base_momentum, max_momentum (float or list): its range. Default: 0.85, 0.95.
+        div_factor (float): initial_lr = max_lr / div_factor. Default: 25.
+        final_div_factor (float): min_lr = initial_lr / final_div_factor. Default: 1e4.
+        three_phase (bool): climb, descend symmetrically back to initial_lr, then anneal to
+            min_lr (fast.ai's schedule is the two-phase default). Default: False.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        max_lr,
+        total_steps: int | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
+        pct_start: float = 0.3,
+        anneal_strategy: str = "cos",
+        cycle_momentum: bool = True,
+        base_momentum=0.85,
+        max_momentum=0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+        last_epoch: int = -1,
+    ):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"OneCycleLR: {type(optimizer).__name__} is not an Optimizer")
+        if total_steps is None:
+            if epochs is None or steps_per_epoch is None:
+                raise ValueError("OneCycleLR: give total_steps, or both epochs and steps_per_epoch")
+            for name, v in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
+                if not isinstance(v, numbers.Integral) or v <= 0:
+                    raise ValueError(f"OneCycleLR: {name} must be a positive int, got {v!r}")
+            total_steps = epochs * steps_per_epoch
+        if not isinstance(total_steps, numbers.Integral) or total_steps <= 0:
+            raise ValueError(f"OneCycleLR: total_steps must be a positive int, got {total_steps!r}")
+        if not 0 <= pct_start <= 1:
+            raise ValueError(f"OneCycleLR: pct_start must be in [0, 1], got {pct_start!r}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(
+                f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}"
+            )
+        self.total_steps = int(total_steps)
+        self.anneal_strategy = anneal_strategy
+        up = float(pct_start * total_steps) - 1
+        if three_phase:
+            self._schedule_phases = [
+                {"end_step": up, "start_lr": "initial_lr", "end_lr": "max_lr",
+                 "start_momentum": "max_momentum", "end_momentum": "base_momentum"},
+                {"end_step": float(2 * pct_start * total_steps) - 2, "start_lr": "max_lr",
+                 "end_lr": "initial_lr", "start_momentum": "base_momentum",
+                 "end_momentum": "max_momentum"},
+                {"end_step": total_steps - 1, "start_lr": "initial_lr", "end_lr": "min_lr",
+                 "start_momentum": "max_momentum", "end_momentum": "max_momentum"},
+            ]  # fmt: skip
+        else:
+            self._schedule_phases = [
+                {"end_step": up, "start_lr": "initial_lr", "end_lr": "max_lr",
+                 "start_momentum": "max_momentum", "end_momentum": "base_momentum"},
+                {"end_step": total_steps - 1, "start_lr": "max_lr", "end_lr": "min_lr",
+                 "start_momentum": "base_momentum", "end_momentum": "max_momentum"},
+            ]  # fmt: skip
+        groups = optimizer.param_groups
+        max_lrs = _per_group("OneCycleLR", "max_lr", max_lr, len(groups))
+        if last_epoch == -1:
+            for group, peak in zip(groups, max_lrs):
+                group["initial_lr"] = peak / div_factor
+                group["max_lr"] = peak
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError(
+                    f"OneCycleLR: {type(optimizer).__name__} has neither momentum nor betas; "
+                    "pass cycle_momentum=False"
+                )
+            self.use_beta1 = "betas" in optimizer.defaults
+            lows = _per_group("OneCycleLR", "base_momentum", base_momentum, len(groups))
+            highs = _per_group("OneCycleLR", "max_momentum", max_momentum, len(groups))
+            if last_epoch == -1:
+                for group, lo, hi in zip(groups, lows, highs):
+                    self._set_momentum(group, hi)
+                    group["max_momentum"], group["base_momentum"] = hi, lo
+        super().__init__(optimizer, last_epoch)
+
+    def _set_momentum(self, group: dict, m: float) -> None:
+        if self.use_beta1:
+            group["betas"] = (m, *group["betas"][1:])
+        else:
+            group["momentum"] = m
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self.anneal_strategy == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def get_lr(self) -> list:
+        step = self.last_epoch
+        if step > self.total_steps:
+            raise ValueError(
+                f"OneCycleLR: tried to step {step} times; the schedule has total_steps="
+                f"{self.total_steps}"
+            )
+        lrs = []
+        for group in self.optimizer.param_groups:
+            start = 0.0
+            last = len(self._schedule_phases) - 1
+            for i, phase in enumerate(self._schedule_phases):
+                end = phase["end_step"]
+                if step <= end or i == last:
+                    pct = (step - start) / (end - start)
+                    lrs.append(self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct))
+                    if self.cycle_momentum:
+                        self._set_momentum(
+                            group,
+                            self._anneal(
+                                group[phase["start_momentum"]], group[phase["end_momentum"]], pct
+                            ),
+                        )
+                    break
+                start = end
+        return lrs
+
+
+def _per_group(owner: str, name: str, value, n: int) -> list:
+    """`value` repeated for n groups, or a list/tuple of n values."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(f"{owner}: expected {n} values of {name}, got {len(value)}")
+        return list(value)
+    return [value] * n
+
+
+class SequentialLR(LRScheduler):
+    """Hand the schedule from one scheduler to the next at each milestone, e.g. a linear warm-up
+    then cosine annealing:
+
+        warm = LinearLR(opt, start_factor=0.1, total_iters=5)
+        cos = CosineAnnealingLR(opt, T_max=95)
+        sched = SequentialLR(opt, [warm, cos], milestones=[5])
+
+    Each scheduler after the first starts over (its epoch 0) at its milestone.
+
+    Args:
+        schedulers (list): schedulers of this optimizer, in order.
+        milestones (list of int): the epochs at which the next one takes over
+            (len(schedulers) - 1 of them, increasing).
+    """
+
+    def __init__(self, optimizer: Optimizer, schedulers, milestones, last_epoch: int = -1):
+        schedulers, milestones = list(schedulers), list(milestones)
+        if not schedulers:
+            raise ValueError("SequentialLR: expected at least one scheduler")
+        for i, s in enumerate(schedulers):
+            if isinstance(s, ReduceLROnPlateau):
+                raise ValueError(
+                    f"SequentialLR: schedulers[{i}] is a ReduceLROnPlateau, which steps on a "
+                    "metric and cannot be sequenced"
+                )
+            if getattr(s, "optimizer", None) is not optimizer:
+                raise ValueError(
+                    f"SequentialLR: schedulers[{i}] ({type(s).__name__}) drives another optimizer"
+                )
+        if len(milestones) != len(schedulers) - 1:
+            raise ValueError(
+                f"SequentialLR: {len(schedulers)} schedulers need {len(schedulers) - 1} "
+                f"milestones, got {len(milestones)}"
+            )
+        if any(b <= a for a, b in zip(milestones, milestones[1:])):
+            raise ValueError(f"SequentialLR: milestones must increase, got {milestones}")
+        self.optimizer = optimizer
+        self._schedulers = schedulers
+        self._milestones = milestones
+        self.last_epoch = last_epoch + 1
+        # each scheduler's constructor already took its first step: undo them all, then take
+        # the first one's again from the groups' initial lrs
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"]
+        for s in schedulers:
+            s.last_epoch -= 1
+        first = schedulers[0]
+        first._step_count, first._is_initial = 0, True
+        try:
+            first.step()
+        finally:
+            first._is_initial = False
+        self._step_count = 1
+        self._last_lr = first.get_last_lr()
+
+    def step(self) -> None:
+        self._step_count += 1
+        self.last_epoch += 1
+        i = bisect_right(self._milestones, self.last_epoch)
+        scheduler = self._schedulers[i]
+        if i > 0 and self._milestones[i - 1] == self.last_epoch:
+            scheduler.step(0)
+        else:
+            scheduler.step()
+        self._last_lr = scheduler.get_last_lr()
+
+    def state_dict(self) -> dict:
+        sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        sd["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return sd
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        saved = state_dict.pop("_schedulers")
+        self.__dict__.update(state_dict)
+        for s, sd in zip(self._schedulers, saved):
+            s.load_state_dict(sd)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(type(s).__name__ for s in self._schedulers)
+        return f"{type(self).__name__}([{inner}], last_lr={self._last_lr})"
+
+
+class ChainedScheduler(LRScheduler):
+    """Step several schedulers together, each multiplying into the lr the others set (e.g.
+    ConstantLR warm-up times ExponentialLR decay).
+
+    Args:
+        schedulers (list): the schedulers, all of one optimizer.
+        optimizer: that optimizer (default: the first scheduler's).
+    """
+
+    def __init__(self, schedulers, optimizer: Optimizer | None = None):
+        schedulers = list(schedulers)
+        if not schedulers:
+            raise ValueError("ChainedScheduler: expected at least one scheduler")
+        optimizer = optimizer or schedulers[0].optimizer
+        for i, s in enumerate(schedulers):
+            if isinstance(s, ReduceLROnPlateau):
+                raise ValueError(
+                    f"ChainedScheduler: schedulers[{i}] is a ReduceLROnPlateau, which steps on a "
+                    "metric and cannot be chained"
+                )
+            if s.optimizer is not optimizer:
+                raise ValueError(
+                    f"ChainedScheduler: schedulers[{i}] ({type(s).__name__}) drives another "
+                    "optimizer"
+                )
+        self.optimizer = optimizer
+        self._schedulers = schedulers
+        self._last_lr = self._current_lrs()
+
+    def step(self) -> None:
+        for s in self._schedulers:
+            s.step()
+        self._last_lr = self._current_lrs()
+
+    state_dict = SequentialLR.state_dict
+    load_state_dict = SequentialLR.load_state_dict
+    __repr__ = SequentialLR.__repr__

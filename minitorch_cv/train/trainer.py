@@ -242,6 +242,7 @@ def fit(
     callbacks=(),
     device=None,
     grad_clip=None,
+    scheduler_interval: str = "epoch",
     checkpoint_dir=None,
     resume=False,
     progress: bool = True,
@@ -260,6 +261,8 @@ def fit(
         epochs (int): the total number of epochs (a resumed run continues up to it). Default: 1.
         scheduler: stepped once per epoch; ReduceLROnPlateau gets the validation loss (the
             training loss without val_loader).
+        scheduler_interval (str): 'epoch' (default) or 'step': step the scheduler after every
+            optimizer step instead (OneCycleLR, or a warm-up counted in iterations).
         metrics: 'auto' (accuracy for labels; pixel accuracy and mean IoU for masks), a list of
             Metric objects (copied for the training and validation sides), or None.
         callbacks: Callback objects, e.g. EarlyStopping (whose best weights are put back into
@@ -295,6 +298,17 @@ def fit(
         raise ValueError(
             f"fit: grad_clip must be a positive max norm or a function, got {grad_clip!r}"
         )
+    if scheduler_interval not in ("epoch", "step"):
+        raise ValueError(
+            f"fit: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}"
+        )
+    if scheduler_interval == "step" and isinstance(scheduler, ReduceLROnPlateau):
+        raise ValueError(
+            "fit: ReduceLROnPlateau steps on the validation loss, once per epoch; "
+            "use scheduler_interval='epoch'"
+        )
+    step_scheduler = scheduler if scheduler_interval == "step" else None
+    epoch_scheduler = scheduler if scheduler_interval == "epoch" else None
     callbacks = list(callbacks or [])
     if device is not None:
         model.to(device)
@@ -361,6 +375,8 @@ def fit(
                     else:
                         clip_grad_norm_(model.parameters(), float(grad_clip))
                 optimizer.step()
+                if step_scheduler is not None:
+                    step_scheduler.step()
 
                 if train_metrics is None:  # 'auto': decided by the first batch's shapes
                     train_metrics = _auto_metrics(loss_fn, out, y)
@@ -398,10 +414,10 @@ def fit(
             bar.close()
 
         # --- schedule, record, callbacks
-        if isinstance(scheduler, ReduceLROnPlateau):
-            scheduler.step(logs.get("val_loss", logs["train_loss"]))
-        elif scheduler is not None:
-            scheduler.step()
+        if isinstance(epoch_scheduler, ReduceLROnPlateau):
+            epoch_scheduler.step(logs.get("val_loss", logs["train_loss"]))
+        elif epoch_scheduler is not None:
+            epoch_scheduler.step()
         history.append(logs)
         for cb in callbacks:
             if cb.on_epoch_end(epoch, logs):

@@ -10,12 +10,20 @@ import pytest
 from minitorch_cv.layers.module import Parameter
 from minitorch_cv.optim import SGD
 from minitorch_cv.optim.lr_scheduler import (
+    ChainedScheduler,
+    ConstantLR,
     CosineAnnealingLR,
+    CosineAnnealingWarmRestarts,
     ExponentialLR,
     LambdaLR,
+    LinearLR,
     LRScheduler,
+    MultiplicativeLR,
     MultiStepLR,
+    OneCycleLR,
+    PolynomialLR,
     ReduceLROnPlateau,
+    SequentialLR,
     StepLR,
 )
 
@@ -250,3 +258,225 @@ def test_scheduler_drives_the_optimizer_lr():
         opt.step()
         sched.step()
     assert p.item() == pytest.approx(-(1 + 0.5 + 0.25))
+
+
+# ---------------------------------------------------------------- warm-up, poly, restarts, 1cycle
+
+
+def test_linear_and_constant_warmups_by_hand():
+    s = LinearLR(make_opt(1.0), start_factor=0.25, end_factor=1.0, total_iters=3)
+    np.testing.assert_allclose(run(s, 6), [0.25, 0.5, 0.75, 1, 1, 1])
+    s = ConstantLR(make_opt(2.0), factor=0.5, total_iters=2)
+    np.testing.assert_allclose(run(s, 5), [1, 1, 2, 2, 2])
+
+
+def test_polynomial_lr_by_hand():
+    s = PolynomialLR(make_opt(1.0), total_iters=4, power=2.0)
+    np.testing.assert_allclose(run(s, 6), [1, 0.5625, 0.25, 0.0625, 0, 0], atol=1e-15)
+
+
+def test_multiplicative_lr_by_hand():
+    s = MultiplicativeLR(make_opt(1.0), lr_lambda=lambda e: 0.5 if e % 2 else 1.0)
+    np.testing.assert_allclose(run(s, 5), [1, 0.5, 0.5, 0.25, 0.25])
+
+
+def test_warm_restarts_by_hand_and_fractional_epochs():
+    s = CosineAnnealingWarmRestarts(make_opt(1.0), T_0=2, T_mult=2)
+    # periods of 2 then 4 epochs, each starting back at base_lr
+    expected = [
+        1,
+        0.5,
+        1,
+        (1 + math.cos(math.pi / 4)) / 2,
+        0.5,
+        (1 + math.cos(3 * math.pi / 4)) / 2,
+    ]
+    np.testing.assert_allclose(run(s, 6), expected)
+    s.step(2.5)  # a quarter into the second period (epoch 2 + half an epoch of 4)
+    assert s.T_i == 4 and s.T_cur == pytest.approx(0.5) and s.last_epoch == 2
+    assert s.get_last_lr()[0] == pytest.approx((1 + math.cos(math.pi / 8)) / 2)
+
+
+def test_one_cycle_by_hand():
+    opt = SGD([Parameter(np.zeros(1))], lr=0.0, momentum=0.9)
+    s = OneCycleLR(opt, max_lr=1.0, total_steps=10, pct_start=0.3, div_factor=4.0,
+                   final_div_factor=10.0, anneal_strategy="linear")  # fmt: skip
+    lrs, moms = [], []
+    for _ in range(10):
+        lrs.append(opt.param_groups[0]["lr"])
+        moms.append(opt.param_groups[0]["momentum"])
+        s.step()
+    # up from 0.25 to 1 over steps 0..2, down to 0.025 over steps 2..9
+    np.testing.assert_allclose(lrs[:3], [0.25, 0.625, 1.0])
+    np.testing.assert_allclose(lrs[2:], np.linspace(1.0, 0.025, 8))
+    np.testing.assert_allclose(moms[:3], [0.95, 0.9, 0.85])
+    assert moms[-1] == pytest.approx(0.95)
+    with pytest.raises(ValueError, match="tried to step 11 times"):
+        s.step()
+
+
+def test_sequential_lr_warmup_then_cosine_by_hand():
+    opt = make_opt(1.0)
+    warm = LinearLR(opt, start_factor=0.5, total_iters=2)
+    cos = CosineAnnealingLR(opt, T_max=4)
+    s = SequentialLR(opt, [warm, cos], milestones=[2])
+    expected = [0.5, 0.75] + [(1 + math.cos(math.pi * e / 4)) / 2 for e in range(5)]
+    np.testing.assert_allclose(run(s, 7), expected, atol=1e-15)
+    assert "SequentialLR([LinearLR, CosineAnnealingLR]" in repr(s)
+
+
+def test_chained_scheduler_multiplies_the_factors():
+    opt = make_opt(1.0)
+    s = ChainedScheduler([ConstantLR(opt, factor=0.5, total_iters=2), ExponentialLR(opt, 0.9)])
+    np.testing.assert_allclose(run(s, 4), [0.5, 0.5 * 0.9, 0.81, 0.729])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda o: LinearLR(o, start_factor=0.1, end_factor=0.9, total_iters=6),
+        lambda o: ConstantLR(o, factor=0.2, total_iters=3),
+        lambda o: PolynomialLR(o, total_iters=7, power=1.7),
+    ],
+)
+def test_recursive_form_equals_closed_form(make):
+    a, b = make(make_opt(lrs=[0.1, 0.03])), make(make_opt(lrs=[0.1, 0.03]))
+    for e in range(1, 12):
+        a.step()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            b.step(e)
+        assert a.get_last_lr() == pytest.approx(b.get_last_lr(), rel=1e-12, abs=1e-15)
+
+
+def test_sequential_lr_state_dict_resume_continues_the_schedule():
+    def build():
+        opt = make_opt(1.0)
+        return opt, SequentialLR(
+            opt, [LinearLR(opt, 0.1, total_iters=3), StepLR(opt, 2, 0.5)], milestones=[3]
+        )
+
+    opt, s = build()
+    run(s, 4)
+    opt2, s2 = build()
+    opt2.load_state_dict(opt.state_dict())
+    s2.load_state_dict(s.state_dict())
+    assert run(s2, 6) == pytest.approx(run(s, 6), rel=1e-12)
+
+
+def test_new_scheduler_validation_errors():
+    opt = make_opt()
+    with pytest.raises(ValueError, match="start_factor must be in"):
+        LinearLR(opt, start_factor=0)
+    with pytest.raises(ValueError, match="factor must be in"):
+        ConstantLR(opt, factor=1.5)
+    with pytest.raises(ValueError, match="T_0 must be a positive int"):
+        CosineAnnealingWarmRestarts(opt, T_0=0)
+    with pytest.raises(ValueError, match="T_mult must be an int >= 1"):
+        CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=0)
+    with pytest.raises(ValueError, match="give total_steps, or both epochs and steps_per_epoch"):
+        OneCycleLR(opt, max_lr=0.1)
+    with pytest.raises(ValueError, match="pct_start must be in"):
+        OneCycleLR(opt, max_lr=0.1, total_steps=10, pct_start=1.5)
+    with pytest.raises(ValueError, match="expected 1 values of max_lr, got 2"):
+        OneCycleLR(opt, max_lr=[0.1, 0.2], total_steps=10)
+    with pytest.raises(ValueError, match="drives another optimizer"):
+        SequentialLR(opt, [StepLR(make_opt(), 2)], milestones=[])
+    with pytest.raises(ValueError, match="2 schedulers need 1 milestones, got 0"):
+        SequentialLR(opt, [StepLR(opt, 2), StepLR(opt, 3)], milestones=[])
+    with pytest.raises(ValueError, match="ReduceLROnPlateau"):
+        ChainedScheduler([ReduceLROnPlateau(opt)])
+
+
+NEW_SCHEDULERS = [
+    ("LinearLR", dict(start_factor=0.2, end_factor=0.9, total_iters=7)),
+    ("ConstantLR", dict(factor=0.4, total_iters=4)),
+    ("PolynomialLR", dict(total_iters=9, power=1.5)),
+    ("CosineAnnealingWarmRestarts", dict(T_0=3, T_mult=2, eta_min=0.001)),
+    ("CosineAnnealingWarmRestarts", dict(T_0=4)),
+]
+
+
+@pytest.mark.parametrize("name,kw", NEW_SCHEDULERS, ids=[f"{n}-{k}" for n, k in NEW_SCHEDULERS])
+def test_new_schedulers_match_torch(name, kw):
+    test_schedulers_match_torch(name, kw)
+
+
+def _torch_groups(torch, **options):
+    return [
+        {"params": [torch.zeros(1)], "lr": 0.1, **options},
+        {"params": [torch.zeros(1)], "lr": 0.03, **options},
+    ]
+
+
+@pytest.mark.parametrize("opt_name", ["SGD", "Adam"])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(max_lr=0.5, total_steps=25),
+        dict(
+            max_lr=[0.5, 0.2],
+            epochs=4,
+            steps_per_epoch=6,
+            anneal_strategy="linear",
+            three_phase=True,
+            base_momentum=[0.8, 0.7],
+            div_factor=10.0,
+        ),  # fmt: skip
+        dict(max_lr=0.3, total_steps=20, pct_start=0.5, cycle_momentum=False),
+    ],
+)
+def test_one_cycle_matches_torch(opt_name, kw):
+    torch = pytest.importorskip("torch")
+    from minitorch_cv import optim
+
+    extra = {"momentum": 0.9} if opt_name == "SGD" else {}
+    groups = [{"params": [Parameter(np.zeros(1))], "lr": v} for v in (0.1, 0.03)]
+    ours_opt = getattr(optim, opt_name)(groups, lr=0.1, **extra)
+    theirs_opt = getattr(torch.optim, opt_name)(_torch_groups(torch), lr=0.1, **extra)
+    ours = OneCycleLR(ours_opt, **kw)
+    theirs = torch.optim.lr_scheduler.OneCycleLR(theirs_opt, **kw)
+    key = "momentum" if opt_name == "SGD" else "betas"
+    for _ in range(theirs.total_steps):
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12)
+        for g, tg in zip(ours_opt.param_groups, theirs_opt.param_groups):
+            assert g[key] == pytest.approx(tg[key], rel=1e-12)
+        theirs_opt.step()
+        ours.step()
+        theirs.step()
+
+
+def test_sequential_and_chained_match_torch():
+    torch = pytest.importorskip("torch")
+    tl = torch.optim.lr_scheduler
+    ours_opt = make_opt(lrs=[0.1, 0.03])
+    theirs_opt = torch.optim.SGD(_torch_groups(torch))
+    ours = SequentialLR(
+        ours_opt,
+        [LinearLR(ours_opt, 0.1, total_iters=4), ExponentialLR(ours_opt, 0.9),
+         CosineAnnealingLR(ours_opt, T_max=5)],
+        milestones=[4, 9],
+    )  # fmt: skip
+    theirs = tl.SequentialLR(
+        theirs_opt,
+        [tl.LinearLR(theirs_opt, 0.1, total_iters=4), tl.ExponentialLR(theirs_opt, 0.9),
+         tl.CosineAnnealingLR(theirs_opt, T_max=5)],
+        milestones=[4, 9],
+    )  # fmt: skip
+    ours_c_opt = make_opt(lrs=[0.1, 0.03])
+    theirs_c_opt = torch.optim.SGD(_torch_groups(torch))
+    ours_c = ChainedScheduler(
+        [ConstantLR(ours_c_opt, 0.3, total_iters=3), ExponentialLR(ours_c_opt, 0.95)]
+    )
+    theirs_c = tl.ChainedScheduler(
+        [tl.ConstantLR(theirs_c_opt, 0.3, total_iters=3), tl.ExponentialLR(theirs_c_opt, 0.95)]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(20):
+            assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12)
+            assert ours_c.get_last_lr() == pytest.approx(theirs_c.get_last_lr(), rel=1e-12)
+            for o, t, tc in ((ours, theirs, theirs_opt), (ours_c, theirs_c, theirs_c_opt)):
+                tc.step()
+                o.step()
+                t.step()

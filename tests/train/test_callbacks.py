@@ -218,6 +218,37 @@ def test_reduce_lr_on_plateau_gets_the_validation_loss():
     assert history.column("train_loss") == sorted(history.column("train_loss"), reverse=True)
 
 
+def test_scheduler_interval_step_steps_after_every_batch():
+    model = Scale()
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, epochs=2, steps_per_epoch=3)
+    x, y = Tensor(np.ones((4, 1), np.float32)), Tensor(np.zeros(4, np.int64))
+    values = [1.0] * 6
+    history = fit(model, ScriptedLoss(model, values), opt, [(x, y)] * 3, epochs=2,
+                  scheduler=sched, scheduler_interval="step", metrics=None,
+                  progress=False)  # fmt: skip
+    # the same schedule stepped by hand: the lr of steps 0 and 3 open the two epochs
+    ref_opt = optim.SGD(Scale().parameters(), lr=0.1, momentum=0.9)
+    ref = optim.lr_scheduler.OneCycleLR(ref_opt, max_lr=1.0, total_steps=6)
+    lrs = []
+    for _ in range(6):
+        lrs.append(ref_opt.param_groups[0]["lr"])
+        ref.step()
+    assert sched.last_epoch == 6
+    assert history.column("lr") == pytest.approx([lrs[0], lrs[3]])
+    assert opt.param_groups[0]["lr"] == pytest.approx(ref_opt.param_groups[0]["lr"])
+
+
+def test_scheduler_interval_errors():
+    model = Scale()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="scheduler_interval must be 'epoch' or 'step'"):
+        fit(model, None, opt, [], scheduler_interval="batch", progress=False)
+    plateau = optim.lr_scheduler.ReduceLROnPlateau(opt)
+    with pytest.raises(ValueError, match="ReduceLROnPlateau steps on the validation loss"):
+        fit(model, None, opt, [], scheduler=plateau, scheduler_interval="step", progress=False)
+
+
 def test_history_writer_writes_every_epoch(tmp_path):
     seen = []
 
