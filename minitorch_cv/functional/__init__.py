@@ -6,9 +6,14 @@ lowercase function here checks its arguments and calls `Function.apply`.
 
 from .activation import (
     elu,
+    gelu,
+    hardsigmoid,
+    hardswish,
     hardtanh,
     leaky_relu,
     log_softmax,
+    mish,
+    prelu,
     relu,
     relu6,
     sigmoid,

@@ -6,9 +6,14 @@ from minitorch_cv import layers as nn
 from .. import init  # nn.init, as in PyTorch
 from .activation import (
     ELU,
+    GELU,
+    Hardsigmoid,
+    Hardswish,
     Hardtanh,
     LeakyReLU,
     LogSoftmax,
+    Mish,
+    PReLU,
     ReLU,
     ReLU6,
     Sigmoid,

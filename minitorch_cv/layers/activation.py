@@ -9,7 +9,9 @@ from __future__ import annotations
 import warnings
 
 from .. import functional as F
-from .module import Module
+from .. import init as init_
+from ..tensor import empty
+from .module import Module, Parameter
 
 
 def _legacy_softmax_dim(ndim: int) -> int:
@@ -136,6 +138,99 @@ class Softplus(Module):
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class GELU(Module):
+    """x * Phi(x), Phi the standard normal CDF (the activation of transformers and ConvNeXt).
+
+    Args:
+        approximate (str): 'none' (exact, through erf) or 'tanh' (the tanh formula of the
+            original paper). Default: 'none'.
+    """
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, input):
+        return F.gelu(input, approximate=self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class Mish(Module):
+    """x * tanh(softplus(x)). Shape: any -> same."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.mish(input)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class Hardswish(Module):
+    """x * relu6(x + 3) / 6 (MobileNetV3's cheap swish). Shape: any -> same."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.hardswish(input)
+
+
+class Hardsigmoid(Module):
+    """relu6(x + 3) / 6. Shape: any -> same."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.hardsigmoid(input)
+
+
+class PReLU(Module):
+    """x where x > 0, else a * x with a learned slope a: one for all channels, or one per
+    channel (dim 1) with num_parameters=C.
+
+    Args:
+        num_parameters (int): 1 or the number of input channels. Default: 1.
+        init (float): the slopes' initial value. Default: 0.25.
+
+    Weights: weight (num_parameters,). Note: no weight decay on it is the usual advice.
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
+        super().__init__()
+        if not isinstance(num_parameters, int) or num_parameters < 1:
+            raise ValueError(f"PReLU: num_parameters must be an int >= 1, got {num_parameters!r}")
+        self.num_parameters = num_parameters
+        self.init = init
+        self.weight = Parameter(empty(num_parameters, dtype=dtype, device=device))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init_.constant_(self.weight, self.init)
+
+    def forward(self, input):
+        n = self.num_parameters
+        if n != 1 and (input.ndim < 2 or input.shape[1] != n):
+            raise ValueError(
+                f"PReLU(num_parameters={n}): expected input with {n} channels in dim 1, got "
+                f"shape {tuple(input.shape)}"
+            )
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
 
 
 class Sigmoid(Module):

@@ -1,6 +1,8 @@
 """Activations and (log-)softmax: gradients vs central differences, parity with torch, and
 numerical stability on huge logits (no nan, no inf) in float32 and float64."""
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -19,6 +21,11 @@ ACTIVATIONS = {
     "silu": lambda L, a, d: L.F.silu(a),
     "softplus": lambda L, a, d: L.F.softplus(a),
     "softplus_beta": lambda L, a, d: L.F.softplus(a, beta=2.0, threshold=3.0),
+    "gelu": lambda L, a, d: L.F.gelu(a * 2),
+    "gelu_tanh": lambda L, a, d: L.F.gelu(a * 2, approximate="tanh"),
+    "mish": lambda L, a, d: L.F.mish(a * 2),
+    "hardswish": lambda L, a, d: L.F.hardswish(a * 3),
+    "hardsigmoid": lambda L, a, d: L.F.hardsigmoid(a * 3),
     "sigmoid": lambda L, a, d: a.sigmoid(),
     "tanh": lambda L, a, d: a.tanh(),
     "softmax": lambda L, a, d: L.F.softmax(a, dim=d),
@@ -59,6 +66,83 @@ def test_kinks_at_zero_match_torch():
     x = np.array([-2.0, -1.0, 0.0, 1.0, 1.5, 2.0])
     for name in ("relu", "leaky_relu", "elu", "hardtanh", "relu6", "softplus_beta"):
         check_parity(torch, lambda L, a, fn=ACTIVATIONS[name]: fn(L, a, 0), [x])
+    # hardswish / hardsigmoid bend at -3 and 3 (one closed end each, as torch)
+    for name in ("hardswish", "hardsigmoid", "prelu"):
+        fn = {"hardswish": lambda L, a: L.F.hardswish(a * 1.5),
+              "hardsigmoid": lambda L, a: L.F.hardsigmoid(a * 1.5),
+              "prelu": lambda L, a: L.F.prelu(a, a[:1] * 0 + 0.25)}[name]  # fmt: skip
+        check_parity(torch, fn, [x])
+
+
+def _erf_ref(x):
+    return np.vectorize(math.erf)(x)
+
+
+@pytest.mark.parametrize("dtype,atol", [(np.float64, 4e-15), (np.float32, 6e-7)])
+def test_erf_matches_math_erf(dtype, atol):
+    from minitorch_cv.functional.activation import _erf
+
+    x = np.concatenate([np.linspace(-7, 7, 20001), [0.0, 2.5, -2.5, 6.0, -6.0, 1e-300, -1e-8]])
+    got = _erf(x.astype(dtype))
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, _erf_ref(x.astype(dtype).astype(np.float64)), rtol=0, atol=atol)
+
+
+def test_gelu_matches_the_normal_cdf_formula():
+    x = np.linspace(-8, 8, 1601)
+    exact = x * 0.5 * (1 + _erf_ref(x / math.sqrt(2)))
+    # 1 + erf(z) cancels where erf is near -1: relative error 1e-12 there, as in any erf-based gelu
+    np.testing.assert_allclose(mt.functional.gelu(mt.tensor(x)).numpy(), exact, rtol=1e-11,
+                               atol=1e-15)  # fmt: skip
+    y32 = mt.functional.gelu(mt.tensor(x.astype(np.float32))).numpy()
+    np.testing.assert_allclose(y32, exact, rtol=2e-6, atol=1e-6)
+    u = math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)
+    np.testing.assert_allclose(
+        mt.functional.gelu(mt.tensor(x), approximate="tanh").numpy(), 0.5 * x * (1 + np.tanh(u))
+    )
+    with pytest.raises(ValueError, match="approximate must be 'none' or 'tanh'"):
+        mt.functional.gelu(mt.tensor(x), approximate="erf")
+
+
+@st.composite
+def prelu_case(draw):
+    shape = draw(shapes(min_dims=1, max_dims=4))
+    per_channel = len(shape) >= 2 and draw(st.booleans())
+    n = shape[1] if per_channel else 1
+    return [draw(arrays(shape, -2.0, 2.0)), draw(arrays((n,), -1.0, 1.0))]
+
+
+def _prelu_loop(x, w):
+    """The textbook PReLU: every element by itself, its channel's slope when negative."""
+    out = np.empty_like(x)
+    for idx in np.ndindex(x.shape):
+        a = w[idx[1]] if len(w) > 1 else w[0]
+        out[idx] = x[idx] if x[idx] > 0 else a * x[idx]
+    return out
+
+
+@SETTINGS
+@given(xs=prelu_case())
+def test_prelu_gradcheck_and_loop_reference(xs):
+    check_grad(lambda L, x, w: L.F.prelu(x, w), xs)
+    got = mt.functional.prelu(mt.tensor(xs[0]), mt.tensor(xs[1])).numpy()
+    np.testing.assert_allclose(got, _prelu_loop(*xs))
+
+
+@pytest.mark.parity
+@SETTINGS
+@given(xs=prelu_case())
+def test_prelu_matches_torch(xs):
+    torch = pytest.importorskip("torch")
+    check_parity(torch, lambda L, x, w: L.F.prelu(x, w), xs)
+
+
+def test_prelu_needs_one_slope_per_channel():
+    with pytest.raises(ValueError, match=r"prelu: 3 slopes need input with 3 channels in dim 1, "
+                                         r"got shape \(2, 4, 5\)"):  # fmt: skip
+        mt.functional.prelu(mt.zeros(2, 4, 5), mt.zeros(3))
+    with pytest.raises(ValueError, match=r"prelu: weight must be 1-D, got shape \(1, 1\)"):
+        mt.functional.prelu(mt.zeros(2, 4, 5), mt.zeros(1, 1))
 
 
 HUGE = st.sampled_from([1e4, 1e30])

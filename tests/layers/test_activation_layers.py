@@ -1,14 +1,20 @@
 """Activation layers: values vs the textbook formula, gradients, repr, parity with torch.nn."""
 
+import math
+
 import numpy as np
 import pytest
 
 import minitorch_cv as mt
 from minitorch_cv.layers.activation import (
     ELU,
+    GELU,
+    Hardsigmoid,
+    Hardswish,
     Hardtanh,
     LeakyReLU,
     LogSoftmax,
+    Mish,
     ReLU,
     ReLU6,
     Sigmoid,
@@ -38,6 +44,14 @@ CASES = [
     (SiLU(), lambda x: x / (1 + np.exp(-x))),
     (Softplus(), lambda x: np.log1p(np.exp(x))),
     (Softplus(beta=2, threshold=3), lambda x: np.where(2 * x > 3, x, np.log1p(np.exp(2 * x)) / 2)),
+    (GELU(), lambda x: x * 0.5 * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))),
+    (
+        GELU("tanh"),
+        lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))),
+    ),
+    (Mish(), lambda x: x * np.tanh(np.log1p(np.exp(x)))),
+    (Hardswish(), lambda x: x * np.clip(x + 3, 0, 6) / 6),
+    (Hardsigmoid(), lambda x: np.clip(x + 3, 0, 6) / 6),
     (Softmax(dim=1), lambda x: _softmax(x, 1)),
     (Softmax(dim=-1), lambda x: _softmax(x, -1)),
     (LogSoftmax(dim=1), lambda x: np.log(_softmax(x, 1))),
@@ -79,6 +93,8 @@ def test_activation_layers_match_torch_values_and_repr():
         (Sigmoid(), nn.Sigmoid()), (Tanh(), nn.Tanh()),
         (Hardtanh(), nn.Hardtanh()), (Hardtanh(-2, 3), nn.Hardtanh(-2, 3)), (ReLU6(), nn.ReLU6()),
         (SiLU(), nn.SiLU()), (Softplus(), nn.Softplus()), (Softplus(2, 3), nn.Softplus(2, 3)),
+        (GELU(), nn.GELU()), (GELU("tanh"), nn.GELU("tanh")), (Mish(), nn.Mish()),
+        (Hardswish(), nn.Hardswish()), (Hardsigmoid(), nn.Hardsigmoid()),
         (Softmax(dim=1), nn.Softmax(dim=1)), (LogSoftmax(dim=0), nn.LogSoftmax(dim=0)),
     ]  # fmt: skip
     x = np.random.default_rng(2).standard_normal((3, 4)).astype(np.float32) * 4
@@ -86,3 +102,29 @@ def test_activation_layers_match_torch_values_and_repr():
         assert repr(ours) == repr(theirs)
         expected = theirs(torch.from_numpy(x.copy())).numpy()
         np.testing.assert_allclose(ours(mt.tensor(x)).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_prelu_layer_learns_its_slopes_like_torch():
+    torch = pytest.importorskip("torch")
+    from minitorch_cv.layers import PReLU
+
+    x = np.random.default_rng(3).standard_normal((2, 3, 4, 4)).astype(np.float32)
+    for ours, theirs in ((PReLU(), torch.nn.PReLU()), (PReLU(3, 0.1), torch.nn.PReLU(3, 0.1))):
+        assert repr(ours) == repr(theirs)
+        assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weight"]
+        np.testing.assert_array_equal(ours.weight.numpy(), theirs.weight.detach().numpy())
+        y, yt = ours(mt.tensor(x)), theirs(torch.from_numpy(x))
+        np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-6)
+        (y * y).sum().backward()
+        (yt * yt).sum().backward()
+        np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-4)
+
+
+def test_prelu_layer_errors():
+    from minitorch_cv.layers import PReLU
+
+    with pytest.raises(ValueError, match=r"PReLU\(num_parameters=3\): expected input with 3 "
+                                         r"channels in dim 1, got shape \(2, 5\)"):  # fmt: skip
+        PReLU(3)(mt.zeros(2, 5))
+    with pytest.raises(ValueError, match="num_parameters must be an int >= 1"):
+        PReLU(0)
