@@ -142,3 +142,34 @@ def test_cuda_mode_without_a_gpu_fails_with_a_clear_message():
     assert proc.returncode == 2
     assert "--device cuda needs a visible NVIDIA GPU" in proc.stderr
     assert "pip install" in proc.stderr  # the backend's install hint is passed on
+
+
+# --------------------------------------------------------------------------- torch_recipe.py
+
+
+def test_torch_recipe_refuses_what_it_cannot_replay():
+    pytest.importorskip("torch")
+    tr = _load("torch_recipe")
+    from minitorch_cv.recipes import get_recipe
+
+    assert tr.unsupported(get_recipe("f-default")) is None
+    assert "default options only" in tr.unsupported(get_recipe("f-wider"))
+    assert "val_split" in tr.unsupported(get_recipe("e1"))
+    assert "no PyTorch twin" in tr.unsupported(get_recipe("c-mnist"))
+
+
+def test_torch_recipe_starts_from_our_weights_on_our_batches(shared_datasets, tmp_path):
+    """One epoch of F default on 640 CIFAR-10 images: PyTorch replaying our start and batches
+    ends with our training loss (float32 rounding apart), so the script compares engines."""
+    torch = pytest.importorskip("torch")
+    tr = _load("torch_recipe")
+    from minitorch_cv.recipes import get_recipe, run_recipe
+
+    torch.set_num_threads(1)
+    theirs = tr.train_torch(get_recipe("f-default"), shared_datasets, epochs=1, limit=640,
+                            log=lambda text: None)  # fmt: skip
+    row = run_recipe("f-default", data_dir=shared_datasets, out=tmp_path / "run", epochs=1,
+                     limit=640, progress=False)  # fmt: skip
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert theirs[0]["train_loss"] == pytest.approx(history[0]["train_loss"], rel=1e-5)
+    assert theirs[0]["test_mean_recall"] == pytest.approx(row["ours"], abs=2e-3)
