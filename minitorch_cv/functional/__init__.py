@@ -23,6 +23,7 @@ from .activation import (
     tanh,
 )
 from .conv import conv2d, conv_transpose2d, fold, unfold
+from .distance import cosine_similarity, normalize, pairwise_distance
 from .dropout import dropout, dropout2d
 from .elementwise import (
     abs,
@@ -52,13 +53,15 @@ from .loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
+    huber_loss,
+    kl_div,
     l1_loss,
     mse_loss,
     nll_loss,
     smooth_l1_loss,
 )
 from .matmul import bmm, linear, matmul, mm
-from .norm import batch_norm, group_norm, layer_norm
+from .norm import batch_norm, group_norm, instance_norm, layer_norm
 from .pool import (
     adaptive_avg_pool2d,
     adaptive_max_pool2d,
@@ -91,8 +94,11 @@ from .shape import (
     expand_as,
     flatten,
     index,
+    one_hot,
     pad,
     permute,
+    pixel_shuffle,
+    pixel_unshuffle,
     repeat,
     reshape,
     split,

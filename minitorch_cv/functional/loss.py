@@ -673,3 +673,58 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
             ) from None
     tgt = _in_dtype(target, x.dtype) if isinstance(target, Tensor) else y
     return BCE.apply(input, tgt, weight, reduction=reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """Huber loss (PyTorch's `F.huber_loss`): 0.5 d^2 where |d| < delta, else
+    delta (|d| - 0.5 delta); that is delta * smooth_l1_loss(beta=delta).
+
+    Args: delta (float): the switch point, > 0. Default 1.0.
+    """
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
+    return smooth_l1_loss(input, target, reduction, beta=delta) * float(delta)
+
+
+def kl_div(input, target, reduction="mean", log_target=False):
+    """Kullback-Leibler divergence KL(target || model) with `input` the model's
+    log-probabilities (PyTorch's `F.kl_div`): pointwise target (log target - input), 0 where
+    target is 0 (unless log_target, where target holds log-probabilities too).
+
+    Args:
+        reduction (str): 'mean' (over every element, PyTorch's default, which is not the KL
+            divergence), 'batchmean' (sum / batch size: the mathematical KL per sample), 'sum'
+            or 'none'.
+        log_target (bool): target is given as log-probabilities. Default False.
+    """
+    from .elementwise import exp, log, where
+
+    if reduction not in ("none", "mean", "sum", "batchmean"):
+        raise ValueError(
+            f"kl_div: reduction must be 'none', 'mean', 'sum' or 'batchmean', got {reduction!r}"
+        )
+    if reduction == "mean":
+        warnings.warn(
+            "kl_div: reduction='mean' divides by the number of elements, not of samples; "
+            "'batchmean' gives the KL divergence (as PyTorch warns too)",
+            UserWarning,
+            stacklevel=2,
+        )
+    x = _raw(input)
+    y = _float_target(x, target)
+    _check_pair("kl_div", x, y, same_shape=False)
+    tgt = _in_dtype(target, x.dtype) if isinstance(target, Tensor) else Tensor(y)
+    if log_target:
+        pointwise = exp(tgt) * (tgt - input)
+    else:
+        positive = tgt.data > 0
+        # where(t > 0, t log t, 0): log of a clamped copy, so no log(0) reaches the graph
+        safe = where(positive, tgt, 1.0)
+        pointwise = where(positive, tgt * log(safe), 0.0) - tgt * input
+    if reduction == "batchmean":
+        return pointwise.sum() / (x.shape[0] if x.ndim else 1)
+    if reduction == "mean":
+        return pointwise.mean()
+    if reduction == "sum":
+        return pointwise.sum()
+    return pointwise

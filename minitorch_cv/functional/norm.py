@@ -418,3 +418,58 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                 f"(input shape {tuple(x.shape)})"
             )
     return GroupNorm.apply(input, weight, bias, groups=int(num_groups), eps=float(eps))
+
+
+# --------------------------------------------------------------------------- instance norm
+
+
+def instance_norm(
+    input,
+    running_mean=None,
+    running_var=None,
+    weight=None,
+    bias=None,
+    use_input_stats=True,
+    momentum=0.1,
+    eps=1e-5,
+):
+    """Instance normalisation (PyTorch's `F.instance_norm`): each sample's each channel is
+    normalised over its own spatial values (style transfer, GANs, small-batch segmentation).
+
+    It is batch_norm seen from the right angle: (N, C, *) reshaped to (1, N*C, *) makes every
+    (sample, channel) plane a channel of its own; the affine weight and running statistics are
+    repeated N times, and the running statistics averaged back over the samples afterwards.
+
+    Args:
+        input: (N, C, *). running_mean, running_var: (C,) buffers or None (updated in place
+            when use_input_stats). weight, bias: (C,) or None.
+        use_input_stats (bool): normalise with each instance's statistics (default); False uses
+            the running ones (a layer with track_running_stats in eval mode).
+        momentum (float): running-stats update factor. eps (float): added to the variance.
+    """
+    from .shape import repeat, reshape
+
+    x = _raw(input)
+    if x.ndim < 2:
+        raise ValueError(
+            f"instance_norm: expected input of shape (N, C, *), got shape {tuple(x.shape)}"
+        )
+    if not use_input_stats:
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    n, c = x.shape[:2]
+    for name, v in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):  # fmt: skip
+        if v is not None and tuple(_raw(v).shape) != (c,):
+            raise ValueError(
+                f"instance_norm: {name} has shape {_shape_of(_raw(v))} but the input has {c} "
+                f"channels (input shape {tuple(x.shape)}); expected {name} of shape ({c},)"
+            )
+    xp = xp_of(x)
+    stats = [None if v is None else xp.tile(_raw(v), n) for v in (running_mean, running_var)]
+    affine = [None if v is None else repeat(v, n) for v in (weight, bias)]
+    y = batch_norm(reshape(input, (1, n * c) + x.shape[2:]), *stats, *affine,
+                   training=True, momentum=momentum, eps=eps)  # fmt: skip
+    for buffer, tiled in zip((running_mean, running_var), stats):
+        if buffer is not None:
+            _raw(buffer)[...] = tiled.reshape(n, c).mean(axis=0)
+    return reshape(y, x.shape)

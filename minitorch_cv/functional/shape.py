@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import xp_of
-from ..tensor import Function, _raw_key
+from ..tensor import Function, Tensor, _raw_key
 
 
 def _shape_args(shape):
@@ -349,3 +349,61 @@ def pad(input, pad, mode="constant", value=None):
             pos = pos % n
         out = index(out, (slice(None),) * d + (xp_of(out.data).asarray(pos),))
     return out
+
+
+def pixel_shuffle(input, upscale_factor):
+    """(*, C r^2, H, W) -> (*, C, H r, W r): each group of r^2 channels becomes an r x r block of
+    pixels (sub-pixel convolution upsampling, ESPCN). A reshape and a permute, so its gradient is
+    the inverse rearrangement."""
+    r = int(upscale_factor)
+    if r < 1:
+        raise ValueError(f"pixel_shuffle: upscale_factor must be >= 1, got {upscale_factor}")
+    if input.ndim < 3 or input.shape[-3] % (r * r):
+        raise ValueError(
+            f"pixel_shuffle: expected input (*, C*{r}^2, H, W) with channels divisible by "
+            f"{r * r}, got shape {tuple(input.shape)}"
+        )
+    *lead, c, h, w = input.shape
+    k = len(lead)
+    x = reshape(input, (*lead, c // (r * r), r, r, h, w))
+    x = permute(x, *range(k), k, k + 3, k + 1, k + 4, k + 2)  # (*, C, H, r, W, r)
+    return reshape(x, (*lead, c // (r * r), h * r, w * r))
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """(*, C, H r, W r) -> (*, C r^2, H, W): the inverse of pixel_shuffle."""
+    r = int(downscale_factor)
+    if r < 1:
+        raise ValueError(f"pixel_unshuffle: downscale_factor must be >= 1, got {downscale_factor}")
+    if input.ndim < 3 or input.shape[-2] % r or input.shape[-1] % r:
+        raise ValueError(
+            f"pixel_unshuffle: expected input (*, C, H, W) with H and W divisible by {r}, got "
+            f"shape {tuple(input.shape)}"
+        )
+    *lead, c, h, w = input.shape
+    k = len(lead)
+    x = reshape(input, (*lead, c, h // r, r, w // r, r))
+    x = permute(x, *range(k), k, k + 2, k + 4, k + 1, k + 3)  # (*, C, r, r, H, W)
+    return reshape(x, (*lead, c * r * r, h // r, w // r))
+
+
+def one_hot(tensor, num_classes=-1):
+    """Integer class indices (*) -> (*, num_classes) int64 with a 1 at each index (PyTorch's
+    `F.one_hot`); num_classes=-1 takes max(index) + 1. Not differentiable (integer output)."""
+    t = tensor.data if isinstance(tensor, Tensor) else tensor
+    xp = xp_of(t)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected integer class indices, got dtype {t.dtype}")
+    if t.size and int(t.min()) < 0:
+        raise ValueError(f"one_hot: class indices must be >= 0, got {int(t.min())}")
+    top = int(t.max()) + 1 if t.size else 0
+    if num_classes == -1:
+        if not t.size:
+            raise ValueError("one_hot: cannot infer num_classes from an empty tensor")
+        num_classes = top
+    elif top > num_classes:
+        raise ValueError(
+            f"one_hot: class index {top - 1} is out of range for {num_classes} classes"
+        )
+    out = (t[..., None] == xp.arange(num_classes)).astype(xp.int64)
+    return Tensor(out)

@@ -283,3 +283,16 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels of (N, C, H, W) or (C, H, W) input: a class distribution at
+    every pixel."""
+
+    def forward(self, input):
+        if input.ndim not in (3, 4):
+            raise ValueError(
+                f"Softmax2d: expected (N, C, H, W) or (C, H, W) input, got shape "
+                f"{tuple(input.shape)}"
+            )
+        return F.softmax(input, -3)

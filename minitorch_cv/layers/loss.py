@@ -9,6 +9,8 @@ from ..functional.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
+    huber_loss,
+    kl_div,
     l1_loss,
     mse_loss,
     nll_loss,
@@ -209,3 +211,39 @@ class BCELoss(_WeightedLoss):
 
     def forward(self, input, target):
         return binary_cross_entropy(input, target, self.weight, self.reduction)
+
+
+class HuberLoss(_Loss):
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta), d = input - target.
+
+    Args: reduction (str): default 'mean'. delta (float): switch point, > 0, default 1.0.
+    """
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction=reduction)
+        if not delta > 0:
+            raise ValueError(f"HuberLoss: delta must be > 0, got {delta}")
+        self.delta = delta
+
+    def forward(self, input, target):
+        return huber_loss(input, target, self.reduction, self.delta)
+
+
+class KLDivLoss(_Loss):
+    """KL(target || model) with the input as the model's log-probabilities (log_softmax output).
+
+    Args:
+        reduction (str): 'mean' (per element, PyTorch's default), 'batchmean' (per sample: the
+            actual KL divergence), 'sum' or 'none'.
+        log_target (bool): the target holds log-probabilities. Default False.
+    """
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean",
+                 log_target: bool = False):  # fmt: skip
+        batchmean = reduction == "batchmean"
+        super().__init__(size_average, reduce, "mean" if batchmean else reduction)
+        self.reduction = "batchmean" if batchmean else self.reduction
+        self.log_target = log_target
+
+    def forward(self, input, target):
+        return kl_div(input, target, self.reduction, self.log_target)

@@ -1,12 +1,14 @@
-"""Normalisation layers: BatchNorm1d/2d/3d, LayerNorm, GroupNorm (PyTorch's names, defaults and
-state_dict keys). Each forward is one call into functional/norm.py."""
+"""Normalisation layers: BatchNorm1d/2d/3d, InstanceNorm1d/2d, LayerNorm, GroupNorm (PyTorch's
+names, defaults and state_dict keys). Each forward is one call into functional/norm.py."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
 from .. import init
-from ..functional.norm import batch_norm, group_norm, layer_norm
+from ..functional.norm import batch_norm, group_norm, instance_norm, layer_norm
 from ..tensor import empty, ones, tensor, zeros
 from .module import Module, Parameter
 
@@ -167,6 +169,78 @@ class BatchNorm3d(_BatchNorm):
 
     _dims = (5,)
     _layout = "5-D input (N, {c}, D, H, W)"
+
+
+class _InstanceNorm(_BatchNorm):
+    """Shared body of InstanceNorm1d/2d: statistics per sample and channel, over the spatial
+    dims. PyTorch's defaults differ from batch norm's: affine=False, track_running_stats=False
+    (then eval mode normalises with each instance's own statistics too)."""
+
+    _spatial = 0  # spatial dims after (N, C)
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = False,
+        track_running_stats: bool = False,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    def forward(self, input):
+        name, c, k = self._get_name(), self.num_features, self._spatial
+        if input.ndim not in (k + 1, k + 2):
+            raise ValueError(
+                f"{name}({c}): expected {self._layout.format(c=c)} or unbatched "
+                f"({c}, {'spatial, ' * k}...), got shape {tuple(input.shape)}"
+            )
+        if input.ndim == k + 1:  # unbatched: one instance
+            return self.forward(input.unsqueeze(0)).squeeze(0)
+        if input.shape[1] != c:
+            if self.affine or self.track_running_stats:
+                raise ValueError(
+                    f"{name}({c}): expected input with {c} channels (dim 1), got shape "
+                    f"{tuple(input.shape)}"
+                )
+            warnings.warn(
+                f"{name}({c}): input has {input.shape[1]} channels (shape {tuple(input.shape)}); "
+                "with affine=False and no running stats it runs anyway, as in PyTorch",
+                stacklevel=2,
+            )
+        return instance_norm(
+            input,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            use_input_stats=self.training or not self.track_running_stats,
+            momentum=self.momentum if self.momentum is not None else 0.0,
+            eps=self.eps,
+        )
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalisation of (N, C, L) or (C, L) input: statistics per sample and channel.
+
+    Args: num_features (C), eps=1e-5, momentum=0.1, affine=False, track_running_stats=False.
+    """
+
+    _spatial = 1
+    _layout = "3-D input (N, {c}, L)"
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalisation of (N, C, H, W) or (C, H, W) input: each image's each channel is
+    normalised over its H x W values.
+
+    Args: num_features (C), eps=1e-5, momentum=0.1, affine=False, track_running_stats=False.
+    """
+
+    _spatial = 2
+    _layout = "4-D input (N, {c}, H, W)"
 
 
 class LayerNorm(Module):

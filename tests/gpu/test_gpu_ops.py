@@ -304,6 +304,7 @@ UNARY = {
     "hardsigmoid": lambda x: F.hardsigmoid(x * 4),
     "sigmoid": F.sigmoid,
     "tanh": F.tanh,
+    "normalize": lambda x: F.normalize(x, dim=-1),
     "softmax": lambda x: F.softmax(x, dim=-1),
     "log_softmax": lambda x: F.log_softmax(x, dim=0),
     "exp": F.exp,

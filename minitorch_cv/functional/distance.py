@@ -1,0 +1,27 @@
+"""Vector normalisation and similarity, composed of differentiable ops (norm, clamp, div), so
+their gradients are those ops' own: `normalize`, `cosine_similarity`, `pairwise_distance`."""
+
+from __future__ import annotations
+
+from .elementwise import clamp
+from .reduce import norm, sum
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    """input / max(||input||_p over dim, eps) (PyTorch's `F.normalize`): unit vectors along dim;
+    eps keeps a zero vector at zero instead of dividing by 0."""
+    return input / clamp(norm(input, p, dim, keepdim=True), min=eps)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 x2) / sqrt(max(||x1||^2 ||x2||^2, eps^2)) along dim, after broadcasting x1 and x2
+    (PyTorch's formula, which bounds the product of the norms rather than each one)."""
+    dot = sum(x1 * x2, dim)
+    sq = sum(x1 * x1, dim) * sum(x2 * x2, dim)
+    return dot / clamp(sq, min=eps * eps).sqrt()
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """||x1 - x2 + eps||_p over the last dim (PyTorch's `F.pairwise_distance`; the eps keeps the
+    gradient finite where x1 == x2)."""
+    return norm(x1 - x2 + eps, p, -1, keepdim=keepdim)
