@@ -98,4 +98,13 @@ def linear(input, weight, bias=None):
         raise ValueError(
             f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}"
         )
+    # as torch: no silent promotion (an int64 or float64 batch into a float32 layer is a bug
+    # upstream, and a float64 result would double every activation's memory from here on)
+    dtypes = [t.dtype for t in (input, weight, bias) if t is not None]
+    if len(set(dtypes)) > 1 or dtypes[0].kind != "f":
+        raise TypeError(
+            "linear: input, weight and bias must share one floating dtype, got "
+            + ", ".join(str(d) for d in dtypes)
+            + " (cast the input with .float() or the layer with .double())"
+        )
     return Linear.apply(input, weight, bias)

@@ -126,3 +126,13 @@ def test_flatten_and_unflatten_errors():
         Unflatten(1, (5, -1))(mt.zeros(2, 12))
     assert Unflatten(1, (3, -1))(mt.zeros(2, 12)).shape == (2, 3, 4)
     assert repr(Unflatten(1, (2, 2))) == "Unflatten(dim=1, unflattened_size=(2, 2))"
+
+
+def test_linear_refuses_a_dtype_other_than_its_weights():
+    layer = Linear(3, 4)
+    for bad in (np.int64, np.float64):
+        with pytest.raises(TypeError, match=rf"linear: input, weight and bias must share one "
+                                            rf"floating dtype, got {np.dtype(bad)}, float32, "
+                                            r"float32 \(cast the input"):  # fmt: skip
+            layer(mt.tensor(np.ones((2, 3), bad)))
+    assert layer.double()(mt.tensor(np.ones((2, 3)))).dtype == mt.float64
