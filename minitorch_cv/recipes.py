@@ -459,25 +459,34 @@ def build_model(recipe: Recipe):
 
 def build_transforms(recipe: Recipe):
     """(training transform, evaluation transform): augmentation then normalization for
-    training, normalization only for evaluation; None where there is nothing to do."""
+    training (random erasing after it, so its 0 fills with the mean), normalization only for
+    evaluation; None where there is nothing to do. Each augmentation is {'name': ..., **the
+    transform's arguments}: hflip, vflip, rotation, crop, resized_crop, color_jitter, erasing."""
     from .data import transforms as T
 
+    kinds = {
+        "hflip": T.RandomHorizontalFlip,
+        "vflip": T.RandomVerticalFlip,
+        "rotation": T.RandomRotation,
+        "crop": T.RandomCrop,
+        "resized_crop": T.RandomResizedCrop,
+        "color_jitter": T.ColorJitter,
+        "erasing": T.RandomErasing,
+    }
     norm = (
         [T.Normalize(recipe.normalize["mean"], recipe.normalize["std"])] if recipe.normalize else []
     )
-    aug = []
+    before, after = [], []
     for a in recipe.augmentation:
-        kind = a["name"]
-        if kind == "hflip":
-            aug.append(T.RandomHorizontalFlip(a.get("p", 0.5)))
-        elif kind == "rotation":
-            aug.append(T.RandomRotation(a["degrees"]))
-        elif kind == "crop":
-            aug.append(T.RandomCrop(a["size"], padding=a.get("padding", 0)))
-        else:
-            raise ValueError(f"recipe {recipe.name}: unknown augmentation {kind!r}")
-    train = T.Compose(aug + norm) if aug or norm else None
-    return train, (T.Compose(norm) if norm else None)
+        options = dict(a)
+        kind = options.pop("name")
+        if kind not in kinds:
+            raise ValueError(
+                f"recipe {recipe.name}: unknown augmentation {kind!r}; known: {', '.join(kinds)}"
+            )
+        (after if kind == "erasing" else before).append(kinds[kind](**options))
+    train = before + norm + after
+    return (T.Compose(train) if train else None), (T.Compose(norm) if norm else None)
 
 
 def build_optimizer(recipe: Recipe, parameters):

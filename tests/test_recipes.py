@@ -113,6 +113,12 @@ def test_building_blocks():
     train_tf, eval_tf = build_transforms(e2)
     assert "RandomHorizontalFlip" in repr(train_tf) and "Normalize" in repr(eval_tf)
     assert build_transforms(get_recipe("c-mnist")) == (None, None)
+    custom = replace(e2, augmentation=({"name": "erasing", "p": 1.0}, {"name": "color_jitter",
+                                        "brightness": 0.2}, {"name": "vflip"}))  # fmt: skip
+    kinds = [type(t).__name__ for t in build_transforms(custom)[0].transforms]
+    assert kinds == ["ColorJitter", "RandomVerticalFlip", "Normalize", "RandomErasing"]
+    with pytest.raises(ValueError, match="unknown augmentation 'blur'; known: hflip, vflip"):
+        build_transforms(replace(e2, augmentation=({"name": "blur"},)))
     model = models.get("e2")
     opt = build_optimizer(e2, model.parameters())
     assert type(opt).__name__ == "Adam" and opt.param_groups[0]["weight_decay"] == 5e-4

@@ -163,6 +163,87 @@ def resize(x, size, interpolation: str = "bilinear"):
     return xp.ascontiguousarray(y[..., c0] * (1 - lc) + y[..., c1] * lc)
 
 
+def vflip(x):
+    """Mirror top-bottom: (..., H, W) -> (..., H, W), second-last axis reversed."""
+    return x[..., ::-1, :]
+
+
+def resized_crop(x, top, left, height, width, size, interpolation: str = "bilinear"):
+    """Cut a per-item window (top[i], left[i], height[i], width[i]) and resize it to `size`, as
+    cropping then `F.interpolate(align_corners=False)` would, in one gather for the batch.
+
+    Args:
+        x: images (N, C, H, W) or masks (N, H, W) (masks: nearest).
+        top, left, height, width: (N,) int arrays; windows inside the array.
+        size: int or (H', W').
+        interpolation: 'bilinear' (default) or 'nearest' (source index floor(i * h / H')).
+    """
+    xp = xp_of(x)
+    n = len(x)
+    oh, ow = _pair(size, "resized_crop: size")
+    box = [xp.asarray(v, dtype=xp.int64).reshape(n, 1) for v in (top, left, height, width)]
+    top, left, height, width = box
+    idx = xp.arange(n)[:, None, None]
+
+    def taps(start, extent, n_out):  # per-item source positions along one axis: (N, n_out)
+        scale = extent.astype(xp.float64) / n_out
+        if interpolation == "nearest" or x.ndim == 3:
+            i = xp.minimum(xp.floor(xp.arange(n_out) * scale).astype(xp.int64), extent - 1)
+            return start + i, None, None
+        src = xp.maximum((xp.arange(n_out) + 0.5) * scale - 0.5, 0.0)
+        i0 = xp.minimum(xp.floor(src).astype(xp.int64), extent - 1)
+        i1 = xp.minimum(i0 + 1, extent - 1)
+        return start + i0, start + i1, (src - i0).astype(x.dtype)
+
+    def gather(r, c):  # (N, H', W') positions -> (N, H', W'[, C])
+        return (
+            x[idx, r[:, :, None], c[:, None, :]]
+            if x.ndim == 3
+            else x[idx, :, r[:, :, None], c[:, None, :]]
+        )
+
+    r0, r1, fr = taps(top, height, oh)
+    c0, c1, fc = taps(left, width, ow)
+    if r1 is None:
+        out = gather(r0, c0)
+    else:
+        fr, fc = fr[:, :, None, None], fc[:, None, :, None]
+        out = ((1 - fr) * ((1 - fc) * gather(r0, c0) + fc * gather(r0, c1))
+               + fr * ((1 - fc) * gather(r1, c0) + fc * gather(r1, c1)))  # fmt: skip
+    return out if x.ndim == 3 else xp.ascontiguousarray(out.transpose(0, 3, 1, 2))
+
+
+def _grayscale(x):
+    """ITU-R 601-2 luma of RGB images (N, 3, H, W) -> (N, 1, H, W), torchvision's weights."""
+    return 0.2989 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
+
+
+def _rgb_to_hsv(x):
+    xp = xp_of(x)
+    r, g, b = x[:, 0], x[:, 1], x[:, 2]
+    maxc, minc = x.max(axis=1), x.min(axis=1)
+    delta = maxc - minc
+    s = xp.where(maxc > 0, delta / xp.where(maxc > 0, maxc, 1), 0)
+    d = xp.where(delta > 0, delta, 1)
+    rc, gc, bc = (maxc - r) / d, (maxc - g) / d, (maxc - b) / d
+    h = xp.where(maxc == r, bc - gc, xp.where(maxc == g, 2.0 + rc - bc, 4.0 + gc - rc))
+    h = xp.where(delta > 0, (h / 6.0) % 1.0, 0)
+    return h, s, maxc
+
+
+def _hsv_to_rgb(h, s, v):
+    xp = xp_of(h)
+    i = xp.floor(h * 6.0)
+    f = h * 6.0 - i
+    i = i.astype(xp.int64) % 6
+    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
+    # the six sectors of the hue circle, each a permutation of (v, t, p, q)
+    r = xp.choose(i, [v, q, p, p, t, v])
+    g = xp.choose(i, [t, v, v, q, p, p])
+    b = xp.choose(i, [p, p, t, v, v, q])
+    return xp.stack([r, g, b], axis=1)
+
+
 # --------------------------------------------------------------------------- transform objects
 
 
@@ -388,4 +469,308 @@ class Resize(Transform):
         x = resize(x, self.size, self.interpolation)
         if mask is not None:
             mask = resize(mask, self.size, "nearest")
+        return x, mask
+
+
+class RandomVerticalFlip(Transform):
+    """Mirror each item top-bottom with probability p (image and mask together).
+
+    Args:
+        p: flip probability (default 0.5).
+        rng: Generator or seed.
+    """
+
+    def __init__(self, p: float = 0.5, rng=None):
+        super().__init__(rng)
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"RandomVerticalFlip: p must be in [0, 1], got {p}")
+        self.p = float(p)
+
+    def apply(self, x, mask, rng):
+        xp = xp_of(x)
+        flip = xp.asarray(rng.random(len(x)) < self.p)
+        x = xp.where(flip[:, None, None, None], vflip(x), x)
+        if mask is not None:
+            mask = xp.where(flip[:, None, None], vflip(mask), mask)
+        return x, mask
+
+
+def _padding4(padding, name: str) -> tuple[int, int, int, int]:
+    """torchvision's padding: int (all sides), (left/right, top/bottom) or
+    (left, top, right, bottom) -> (left, top, right, bottom)."""
+    p = (padding,) if isinstance(padding, (int, np.integer)) else tuple(padding)
+    if len(p) not in (1, 2, 4) or any(int(v) != v or v < 0 for v in p):
+        raise ValueError(
+            f"{name}: padding must be an int >= 0 or a tuple of 2 or 4 of them, got {padding!r}"
+        )
+    p = tuple(int(v) for v in p)
+    return p * 4 if len(p) == 1 else (p[0], p[1], p[0], p[1]) if len(p) == 2 else p
+
+
+class Pad(Transform):
+    """Pad every item (torchvision's argument order and modes).
+
+    Args:
+        padding: int (all sides), (left/right, top/bottom) or (left, top, right, bottom).
+        fill: image value for 'constant' (default 0).
+        padding_mode: 'constant' (default), 'edge', 'reflect' or 'symmetric'.
+        mask_fill: mask value for 'constant' (default 255); other modes pad masks alike.
+    """
+
+    MODES = ("constant", "edge", "reflect", "symmetric")
+
+    def __init__(self, padding, fill: float = 0.0, padding_mode: str = "constant",
+                 mask_fill: int = IGNORE_INDEX):  # fmt: skip
+        super().__init__()
+        self.padding = _padding4(padding, "Pad")
+        if padding_mode not in self.MODES:
+            raise ValueError(f"Pad: padding_mode must be one of {self.MODES}, got {padding_mode!r}")
+        self.fill, self.padding_mode, self.mask_fill = fill, padding_mode, mask_fill
+
+    def apply(self, x, mask, rng):
+        xp = xp_of(x)
+        left, top, right, bottom = self.padding
+        if self.padding_mode == "reflect" and (max(top, bottom) >= x.shape[2]
+                                               or max(left, right) >= x.shape[3]):  # fmt: skip
+            raise ValueError(
+                f"Pad: reflect padding {self.padding} needs images larger than it, got shape "
+                f"{tuple(x.shape)}"
+            )
+        spec = ((top, bottom), (left, right))
+        extra = {"constant_values": self.fill} if self.padding_mode == "constant" else {}
+        x = xp.pad(x, ((0, 0), (0, 0), *spec), mode=self.padding_mode, **extra)
+        if mask is not None:
+            extra = {"constant_values": self.mask_fill} if self.padding_mode == "constant" else {}
+            mask = xp.pad(mask, ((0, 0), *spec), mode=self.padding_mode, **extra)
+        return x, mask
+
+
+class CenterCrop(Transform):
+    """Cut the central `size` window of every item (padded with `fill` first where the image is
+    smaller, as torchvision). An odd surplus puts the extra row / column at the bottom / right:
+    top = round((H - h) / 2) as torchvision.
+
+    Args:
+        size: int or (H', W').
+        fill, mask_fill: values of any padding (default 0 and 255).
+    """
+
+    def __init__(self, size, fill: float = 0.0, mask_fill: int = IGNORE_INDEX):
+        super().__init__()
+        self.size = _pair(size, "CenterCrop: size")
+        self.fill, self.mask_fill = fill, mask_fill
+
+    def apply(self, x, mask, rng):
+        (h, w), (ih, iw) = self.size, x.shape[2:]
+        if h > ih or w > iw:  # pad up to the crop, split as torchvision's center_crop does
+            ph, pw = max(h - ih, 0), max(w - iw, 0)
+            pad = Pad((pw // 2, ph // 2, (pw + 1) // 2, (ph + 1) // 2), self.fill,
+                      mask_fill=self.mask_fill)  # fmt: skip
+            x, mask = pad.apply(x, mask, rng)
+            ih, iw = x.shape[2:]
+        top, left = int(round((ih - h) / 2.0)), int(round((iw - w) / 2.0))
+        x = x[:, :, top : top + h, left : left + w]
+        if mask is not None:
+            mask = mask[:, top : top + h, left : left + w]
+        return x, mask
+
+
+def _uniform_range(value, name: str, center: float = 1.0, bound=(0.0, float("inf"))):
+    """ColorJitter's argument: v -> [center - v, center + v] clipped to bound, or (lo, hi)."""
+    if np.isscalar(value):
+        if value < 0:
+            raise ValueError(f"ColorJitter: {name} must be >= 0, got {value}")
+        lo, hi = center - float(value), center + float(value)
+        lo = max(lo, bound[0])
+    else:
+        lo, hi = (float(v) for v in value)
+    if not bound[0] <= lo <= hi <= bound[1]:
+        raise ValueError(f"ColorJitter: {name} range must lie in {bound}, got ({lo}, {hi})")
+    return (lo, hi)
+
+
+class ColorJitter(Transform):
+    """Random brightness, contrast, saturation and hue, each item with its own factors and its
+    own order of the four (as torchvision applies them image by image). Images are float in
+    [0, 1] (apply it before Normalize); results are clipped to [0, 1]; masks pass through.
+
+    brightness: x * f.  contrast: f x + (1 - f) mean(gray(x)).  saturation: f x + (1 - f) gray(x).
+    hue: shift the HSV hue by h (a turn is 1). gray = 0.2989 R + 0.587 G + 0.114 B.
+
+    Args:
+        brightness, contrast, saturation: v >= 0 draws f from [max(0, 1 - v), 1 + v], or a
+            (min, max) pair. Default 0 (off).
+        hue: v in [0, 0.5] draws h from [-v, v], or a pair in [-0.5, 0.5]. Default 0 (off).
+        rng: Generator or seed.
+    """
+
+    def __init__(self, brightness=0, contrast=0, saturation=0, hue=0, rng=None):
+        super().__init__(rng)
+        self.brightness = _uniform_range(brightness, "brightness")
+        self.contrast = _uniform_range(contrast, "contrast")
+        self.saturation = _uniform_range(saturation, "saturation")
+        self.hue = _uniform_range(hue, "hue", center=0.0, bound=(-0.5, 0.5))
+
+    def _ops(self, x):
+        """(identity factor, range, fn(x, factors (N, 1, 1, 1))) of the ops that are on;
+        saturation and hue leave single-channel images alone, as torchvision."""
+        rgb = x.shape[1] == 3
+        gray = _grayscale if rgb else (lambda x: x)
+
+        def contrast(x, f):  # towards the mean grey level of each image
+            return f * x + (1 - f) * gray(x).mean(axis=(1, 2, 3), keepdims=True)
+
+        ops = [
+            (1.0, self.brightness, lambda x, f: x * f),
+            (1.0, self.contrast, contrast),
+            (1.0, self.saturation if rgb else (1.0, 1.0), lambda x, f: f * x + (1 - f) * gray(x)),
+            (0.0, self.hue if rgb else (0.0, 0.0), self._shift_hue),
+        ]  # fmt: skip
+        return [op for op in ops if op[1] != (op[0], op[0])]
+
+    @staticmethod
+    def get_params(ops, n: int, rng):
+        """Per item: one factor per op that is on (a list of (n,) arrays) and the order of the
+        ops (an (n, len(ops)) permutation per row)."""
+        factors = [rng.uniform(lo, hi, n) for _, (lo, hi), _ in ops]
+        order = np.argsort(rng.random((n, len(ops))), axis=1)
+        return factors, order
+
+    @staticmethod
+    def _shift_hue(x, f):
+        h, s, v = _rgb_to_hsv(x)
+        return _hsv_to_rgb((h + f[:, 0]) % 1.0, s, v).astype(x.dtype, copy=False)
+
+    def apply(self, x, mask, rng):
+        xp = xp_of(x)
+        ops = self._ops(x)
+        if not ops:
+            return x, mask
+        n = len(x)
+        factors, order = self.get_params(ops, n, rng)
+        for step in range(len(ops)):
+            for k, (identity, _, fn) in enumerate(ops):
+                chosen = order[:, step] == k
+                if not chosen.any():
+                    continue
+                f = np.where(chosen, factors[k], identity).astype(x.dtype)
+                y = fn(x, xp.asarray(f).reshape(n, 1, 1, 1))
+                x = xp.clip(xp.where(xp.asarray(chosen)[:, None, None, None], y, x), 0, 1)
+        return x.astype(x.dtype, copy=False), mask
+
+
+class RandomErasing(Transform):
+    """Erase a random rectangle of each item with probability p (Cutout / Random Erasing,
+    torchvision's sampling: area fraction from `scale`, log-uniform aspect from `ratio`, ten
+    tries, none erased when all ten fail). Apply it after Normalize; masks pass through.
+
+    Args:
+        p: probability of erasing an item (default 0.5).
+        scale: (min, max) fraction of the image area (default (0.02, 0.33)).
+        ratio: (min, max) aspect ratio h / w (default (0.3, 3.3)).
+        value: fill: a number, one per channel, or 'random' (standard normal noise). Default 0.
+        rng: Generator or seed.
+    """
+
+    def __init__(self, p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0.0, rng=None):
+        super().__init__(rng)
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"RandomErasing: p must be in [0, 1], got {p}")
+        if scale[0] > scale[1] or ratio[0] > ratio[1] or scale[0] < 0 or ratio[0] <= 0:
+            raise ValueError(
+                f"RandomErasing: scale and ratio must be increasing (min, max) pairs with "
+                f"scale >= 0 and ratio > 0, got scale={scale}, ratio={ratio}"
+            )
+        if isinstance(value, str) and value != "random":
+            raise ValueError(
+                f"RandomErasing: value must be a number, a tuple or 'random', got {value!r}"
+            )
+        self.p, self.scale, self.ratio, self.value = float(p), tuple(scale), tuple(ratio), value
+
+    def apply(self, x, mask, rng):
+        xp = xp_of(x)
+        n, c, h, w = x.shape
+        tries = 10
+        area = h * w * rng.uniform(self.scale[0], self.scale[1], (n, tries))
+        aspect = np.exp(rng.uniform(np.log(self.ratio[0]), np.log(self.ratio[1]), (n, tries)))
+        eh = np.rint(np.sqrt(area * aspect)).astype(np.int64)
+        ew = np.rint(np.sqrt(area / aspect)).astype(np.int64)
+        fits = (eh < h) & (ew < w)
+        pick = np.argmax(fits, axis=1)  # the first try that fits
+        rows = np.arange(n)
+        eh, ew = eh[rows, pick], ew[rows, pick]
+        erase = (rng.random(n) < self.p) & fits.any(axis=1)
+        top = np.floor(rng.random(n) * (h - eh + 1)).astype(np.int64)
+        left = np.floor(rng.random(n) * (w - ew + 1)).astype(np.int64)
+        eh, ew = np.where(erase, eh, 0), np.where(erase, ew, 0)
+        r, cc = np.arange(h), np.arange(w)
+        inside = ((r >= top[:, None]) & (r < (top + eh)[:, None]))[:, :, None] & (
+            (cc >= left[:, None]) & (cc < (left + ew)[:, None]))[:, None, :]  # fmt: skip
+        inside = xp.asarray(inside)[:, None]
+        if isinstance(self.value, str):
+            fill = xp.asarray(rng.standard_normal(x.shape).astype(x.dtype))
+        else:
+            fill = xp.asarray(np.atleast_1d(self.value), dtype=x.dtype).reshape(1, -1, 1, 1)
+        return xp.where(inside, fill, x).astype(x.dtype, copy=False), mask
+
+
+class RandomResizedCrop(Transform):
+    """A random window of each item (area fraction from `scale`, log-uniform aspect ratio w / h
+    from `ratio`, torchvision's ten tries then a central fallback) resized to `size`: the
+    ImageNet-style augmentation. Bilinear without antialiasing for images, nearest for masks.
+
+    Args:
+        size: int or (H', W').
+        scale: (min, max) fraction of the area (default (0.08, 1.0)).
+        ratio: (min, max) aspect ratio w / h (default (3/4, 4/3)).
+        interpolation: 'bilinear' (default) or 'nearest'.
+        rng: Generator or seed.
+    """
+
+    def __init__(self, size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), interpolation="bilinear",
+                 rng=None):  # fmt: skip
+        super().__init__(rng)
+        self.size = _pair(size, "RandomResizedCrop: size")
+        if scale[0] > scale[1] or ratio[0] > ratio[1] or scale[0] <= 0 or ratio[0] <= 0:
+            raise ValueError(
+                f"RandomResizedCrop: scale and ratio must be increasing positive (min, max) "
+                f"pairs, got scale={scale}, ratio={ratio}"
+            )
+        if interpolation not in ("nearest", "bilinear"):
+            raise ValueError(
+                f"RandomResizedCrop: interpolation must be 'nearest' or 'bilinear', "
+                f"got {interpolation!r}"
+            )
+        self.scale, self.ratio, self.interpolation = tuple(scale), tuple(ratio), interpolation
+
+    def boxes(self, n: int, h: int, w: int, rng):
+        """(top, left, height, width), each (n,): torchvision's get_params for n images."""
+        tries = 10
+        area = h * w * rng.uniform(self.scale[0], self.scale[1], (n, tries))
+        aspect = np.exp(rng.uniform(np.log(self.ratio[0]), np.log(self.ratio[1]), (n, tries)))
+        bw = np.rint(np.sqrt(area * aspect)).astype(np.int64)
+        bh = np.rint(np.sqrt(area / aspect)).astype(np.int64)
+        fits = (bw > 0) & (bw <= w) & (bh > 0) & (bh <= h)
+        pick = np.argmax(fits, axis=1)
+        rows = np.arange(n)
+        bh, bw = bh[rows, pick], bw[rows, pick]
+        # fallback: the whole image, cut to the nearest allowed aspect ratio, centred
+        in_ratio = w / h
+        if in_ratio < self.ratio[0]:
+            fw, fh = w, int(round(w / self.ratio[0]))
+        elif in_ratio > self.ratio[1]:
+            fh, fw = h, int(round(h * self.ratio[1]))
+        else:
+            fh, fw = h, w
+        ok = fits.any(axis=1)
+        bh, bw = np.where(ok, bh, fh), np.where(ok, bw, fw)
+        top = np.where(ok, np.floor(rng.random(n) * (h - bh + 1)), (h - fh) // 2).astype(np.int64)
+        left = np.where(ok, np.floor(rng.random(n) * (w - bw + 1)), (w - fw) // 2).astype(np.int64)
+        return top, left, bh, bw
+
+    def apply(self, x, mask, rng):
+        box = self.boxes(len(x), x.shape[2], x.shape[3], rng)
+        x = resized_crop(x, *box, self.size, self.interpolation)
+        if mask is not None:
+            mask = resized_crop(mask, *box, self.size, "nearest")
         return x, mask

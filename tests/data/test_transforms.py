@@ -192,3 +192,154 @@ def test_shape_errors_name_the_transform():
         T.RandomCrop(4)(batch(), np.zeros((4, 9, 9), np.int64))
     with pytest.raises(ValueError, match="interpolation"):
         T.RandomRotation(10, interpolation="cubic")
+
+
+# --------------------------------------------------------------------------- flips, pad, crops
+
+
+def test_vertical_flip_moves_image_and_mask_together():
+    x, mask = labelled()
+    y, m = T.RandomVerticalFlip(p=1.0)(x, mask)
+    np.testing.assert_array_equal(y, x[:, :, ::-1])
+    assert_joint(y, m)
+    np.testing.assert_array_equal(T.RandomVerticalFlip(p=0.0)(x), x)
+
+
+@pytest.mark.parametrize("mode", ["constant", "edge", "reflect", "symmetric"])
+@pytest.mark.parametrize("padding", [2, (1, 3), (1, 2, 3, 0)])
+def test_pad_takes_torchvision_order_and_modes(mode, padding):
+    x, mask = labelled(h=6, w=7)
+    left, top, right, bottom = {2: (2, 2, 2, 2), (1, 3): (1, 3, 1, 3)}.get(padding, padding)
+    y, m = T.Pad(padding, fill=0.0, padding_mode=mode)(x, mask)
+    kw = {"constant_values": 0} if mode == "constant" else {}
+    np.testing.assert_array_equal(y, np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)),
+                                            mode=mode, **kw))  # fmt: skip
+    assert m.shape == y[:, 0].shape
+    if mode == "constant":
+        assert_joint(y, m)
+    else:
+        np.testing.assert_array_equal(y[:, 0], m)  # other modes move mask pixels alike
+
+
+@pytest.mark.parametrize("size", [(4, 4), (3, 6), (5, 2), (10, 12)])
+def test_center_crop_takes_the_middle_as_torchvision(size):
+    x, mask = labelled(h=7, w=8)
+    y, m = T.CenterCrop(size)(x, mask)
+    assert y.shape[2:] == size and m.shape[1:] == size
+    h, w = size
+    if h <= 7 and w <= 8:
+        top, left = int(round((7 - h) / 2)), int(round((8 - w) / 2))
+        np.testing.assert_array_equal(y, x[:, :, top : top + h, left : left + w])
+    assert_joint(y, m)  # padding (when larger) fills images with 0, masks with 255
+
+
+def test_resized_crop_equals_crop_then_resize_per_item():
+    x, mask = batch(n=5, h=12, w=10), labelled(n=5, h=12, w=10)[1]
+    box = (np.array([0, 3, 5, 1, 2]), np.array([0, 2, 1, 4, 0]),
+           np.array([12, 5, 7, 3, 10]), np.array([10, 8, 4, 6, 1]))  # fmt: skip
+    for mode in ("bilinear", "nearest"):
+        got = T.resized_crop(x, *box, (6, 9), mode)
+        got_mask = T.resized_crop(mask, *box, (6, 9))
+        for i, (t, l, h, w) in enumerate(zip(*box)):
+            one = T.resize(x[i : i + 1, :, t : t + h, l : l + w], (6, 9), mode)
+            np.testing.assert_allclose(got[i], one[0], rtol=1e-6, atol=1e-6)
+            want = T.resize(mask[i : i + 1, t : t + h, l : l + w], (6, 9))
+            np.testing.assert_array_equal(got_mask[i], want[0])
+
+
+def test_random_resized_crop_draws_boxes_by_torchvision_rules():
+    t = T.RandomResizedCrop(8, scale=(0.2, 0.6), ratio=(0.5, 2.0))
+    top, left, h, w = t.boxes(2000, 30, 40, np.random.default_rng(0))
+    assert (
+        (top >= 0).all() and (left >= 0).all() and (top + h <= 30).all() and (left + w <= 40).all()
+    )
+    frac = h * w / 1200
+    assert 0.15 < frac.min() and frac.max() < 0.66  # scale, give or take the rounding of sides
+    aspect = w / h
+    assert 0.4 < aspect.min() and aspect.max() < 2.3
+    # nothing fits (a scale above 1 of a narrow image): the centred fallback, ratio clipped
+    top, left, h, w = T.RandomResizedCrop(4, scale=(2.0, 3.0), ratio=(1.0, 1.0)).boxes(
+        3, 10, 30, np.random.default_rng(1))  # fmt: skip
+    assert (h == 10).all() and (w == 10).all() and (left == 10).all() and (top == 0).all()
+    x, mask = labelled(n=8, h=16, w=16)
+    y, m = T.RandomResizedCrop(12, interpolation="nearest", rng=3)(x, mask)
+    assert y.shape == (8, 2, 12, 12)
+    np.testing.assert_array_equal(y[:, 0], m)  # image and mask cut from the same window
+
+
+# --------------------------------------------------------------------------- colour, erasing
+
+
+def _jitter_one(img, factors, order, ops):
+    """One image, the textbook way: the four adjustments in the drawn order, HSV via colorsys."""
+    import colorsys
+
+    img = img.astype(np.float64)
+    gray = lambda a: 0.2989 * a[0] + 0.587 * a[1] + 0.114 * a[2]  # noqa: E731
+    for k in order:
+        name, f = ops[k], factors[k]
+        if name == "brightness":
+            img = img * f
+        elif name == "contrast":
+            img = f * img + (1 - f) * gray(img).mean()
+        elif name == "saturation":
+            img = f * img + (1 - f) * gray(img)
+        else:
+            out = np.empty_like(img)
+            for i, j in np.ndindex(img.shape[1:]):
+                h, s, v = colorsys.rgb_to_hsv(*img[:, i, j])
+                out[:, i, j] = colorsys.hsv_to_rgb((h + f) % 1.0, s, v)
+            img = out
+        img = np.clip(img, 0, 1)
+    return img
+
+
+def test_color_jitter_matches_a_per_image_loop():
+    x = batch(n=6, h=5, w=4, seed=4)
+    t = T.ColorJitter(brightness=0.4, contrast=0.5, saturation=0.6, hue=0.2)
+    got = t(x, rng=np.random.default_rng(7))
+    ops = t._ops(x)
+    factors, order = t.get_params(ops, len(x), np.random.default_rng(7))
+    names = ["brightness", "contrast", "saturation", "hue"]
+    for i in range(len(x)):
+        want = _jitter_one(x[i], [f[i] for f in factors], order[i], names)
+        np.testing.assert_allclose(got[i], want, atol=2e-6)
+    assert got.dtype == np.float32
+
+
+def test_color_jitter_ranges_identity_and_grayscale():
+    x = batch(n=3, seed=1)
+    np.testing.assert_array_equal(T.ColorJitter()(x), x)  # all off
+    gray = batch(n=3, c=1, seed=2)
+    y = T.ColorJitter(saturation=0.9, hue=0.4)(gray)  # no colour to change
+    np.testing.assert_array_equal(y, gray)
+    with pytest.raises(ValueError, match="hue range must lie in"):
+        T.ColorJitter(hue=0.7)
+    with pytest.raises(ValueError, match="brightness must be >= 0"):
+        T.ColorJitter(brightness=-1)
+
+
+def test_random_erasing_cuts_one_rectangle_within_scale_and_ratio():
+    x = batch(n=200, h=20, w=20, seed=5) + 1.0  # no pixel is 0 before erasing
+    y = T.RandomErasing(p=1.0, scale=(0.1, 0.3), ratio=(0.5, 2.0), rng=0)(x)
+    for i in range(len(x)):
+        erased = (y[i] == 0).all(axis=0)
+        rows, cols = np.nonzero(erased.any(axis=1))[0], np.nonzero(erased.any(axis=0))[0]
+        h, w = len(rows), len(cols)
+        assert erased.sum() == h * w  # one full rectangle
+        assert 0.07 <= h * w / 400 <= 0.35 and 0.4 <= h / w <= 2.5
+        np.testing.assert_array_equal(y[i][:, ~erased], x[i][:, ~erased])
+    np.testing.assert_array_equal(T.RandomErasing(p=0.0)(x), x)
+    per_channel = T.RandomErasing(p=1.0, value=(1.0, 2.0, 3.0), rng=1)(batch(n=2, seed=6))
+    assert set(np.unique(per_channel[:, 1])) >= {2.0}
+
+
+def test_random_erasing_and_jitter_options_are_checked():
+    with pytest.raises(ValueError, match="RandomErasing: p must be in"):
+        T.RandomErasing(p=2)
+    with pytest.raises(ValueError, match="value must be a number, a tuple or 'random'"):
+        T.RandomErasing(value="noise")
+    with pytest.raises(ValueError, match="Pad: padding_mode must be one of"):
+        T.Pad(1, padding_mode="wrap")
+    with pytest.raises(ValueError, match="Pad: reflect padding"):
+        T.Pad(8, padding_mode="reflect")(batch(h=8, w=8))
