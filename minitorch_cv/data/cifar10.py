@@ -27,7 +27,7 @@ from ._files import (
     resolve_data_dir,
     safe_extract,
 )
-from .dataset import ArrayDataset
+from .dataset import ArrayDataset, torchvision_args
 
 FOLDER = "cifar-10-batches-py"
 ARCHIVE = RemoteFile(
@@ -190,6 +190,7 @@ class CIFAR10(ArrayDataset):
         data_dir: folder holding `cifar-10-batches-py/` (or the batch files themselves), or
             `cifar-10-python.tar.gz`, which is read without extracting (default:
             `$MINITORCH_CV_DATA`, else `~/.cache/minitorch_cv`).
+        root, train: torchvision's spelling, `CIFAR10(root, train=False)`, accepted too.
         download: fetch the archive when nothing is found, verify its MD5 and extract the
             batches into `<data_dir>/cifar-10-batches-py/` (default False).
 
@@ -199,9 +200,16 @@ class CIFAR10(ArrayDataset):
 
     EXPECTED_PER_BATCH = 10000
 
-    def __init__(self, split: str = "train", data_dir=None, download: bool = False):
-        if split not in FILES:
-            raise ValueError(f"CIFAR10: unknown split {split!r}; valid splits: {', '.join(FILES)}")
+    def __init__(
+        self,
+        split: str = "train",
+        data_dir=None,
+        download: bool = False,
+        *,
+        root=None,
+        train: bool | None = None,
+    ):
+        split, data_dir = torchvision_args("CIFAR10", split, data_dir, root, train, FILES)
         root = resolve_data_dir(data_dir)
         kind, where = _locate(root, download)
         names = FILES[split]

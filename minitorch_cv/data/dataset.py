@@ -172,3 +172,25 @@ class Subset:
 
     def __repr__(self) -> str:
         return f"Subset(n={len(self)} of {self.dataset!r})"
+
+
+def torchvision_args(name: str, split, data_dir, root, train, splits) -> tuple[str, object]:
+    """(split, data_dir) from either call style: ours `MNIST('test', data_dir)` or
+    torchvision's `MNIST(root, train=False)` / `MNIST(root='data', train=True)`."""
+    if root is not None:
+        if data_dir is not None:
+            raise TypeError(f"{name}: give root or data_dir, not both")
+        data_dir = root
+    if train is not None:
+        if split not in (None, "train") and split in splits:
+            raise TypeError(f"{name}: give split or train, not both")
+        if split not in (None, "train") and data_dir is None:
+            data_dir = split  # torchvision's first positional argument is the root folder
+        split = "train" if train else "test"
+    split = "train" if split is None else split
+    if split not in splits:
+        raise ValueError(
+            f"{name}: unknown split {split!r}; valid splits: {', '.join(splits)} (or "
+            f"torchvision's style: {name}(root, train=True))"
+        )
+    return split, data_dir

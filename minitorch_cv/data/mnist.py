@@ -24,7 +24,7 @@ from ._files import (
     missing_file_message,
     resolve_data_dir,
 )
-from .dataset import ArrayDataset
+from .dataset import ArrayDataset, torchvision_args
 
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -141,6 +141,7 @@ class MNIST(ArrayDataset):
         split: 'train' (60000 images) or 'test' (10000).
         data_dir: folder holding the files, directly or in `mnist/` (default: `$MINITORCH_CV_DATA`,
             else `~/.cache/minitorch_cv`). Both `*-ubyte.gz` and uncompressed `*-ubyte` are read.
+        root, train: torchvision's spelling, `MNIST(root, train=False)`, accepted too.
         download: fetch missing files from the standard mirrors into `<data_dir>/mnist/`,
             verifying their SHA-256 (default False).
 
@@ -151,9 +152,16 @@ class MNIST(ArrayDataset):
     CLASSES = tuple(str(d) for d in range(10))
     EXPECTED_COUNTS = {"train": 60000, "test": 10000}
 
-    def __init__(self, split: str = "train", data_dir=None, download: bool = False):
-        if split not in FILES:
-            raise ValueError(f"MNIST: unknown split {split!r}; valid splits: {', '.join(FILES)}")
+    def __init__(
+        self,
+        split: str = "train",
+        data_dir=None,
+        download: bool = False,
+        *,
+        root=None,
+        train: bool | None = None,
+    ):
+        split, data_dir = torchvision_args("MNIST", split, data_dir, root, train, FILES)
         root = resolve_data_dir(data_dir)
         img_path, lbl_path = (_locate(root, stem, download) for stem in FILES[split])
         images = read_idx(img_path, IMAGES_MAGIC)

@@ -176,6 +176,18 @@ def test_unknown_split_lists_the_valid_ones(tmp_path):
         MNIST("val", tmp_path)
 
 
+def test_torchvision_call_style_is_accepted(tmp_path, small):
+    for split, (x, y) in small.items():
+        write_split(tmp_path / "mnist", split, x, y)
+    for ds, split in ((MNIST(tmp_path, train=False), "test"), (MNIST(str(tmp_path), train=True),
+                      "train"), (MNIST(root=tmp_path, train=False), "test")):  # fmt: skip
+        assert ds.split == split and np.array_equal(ds.targets, small[split][1])
+    with pytest.raises(TypeError, match="give split or train, not both"):
+        MNIST("test", tmp_path, train=True)
+    with pytest.raises(TypeError, match="give root or data_dir, not both"):
+        MNIST("test", tmp_path, root=tmp_path)
+
+
 def _serve(tmp_path, small, corrupt=None):
     """Fake mirrors: the files under tmp_path/server, addressed by file:// URLs."""
     server = tmp_path / "server"
