@@ -44,20 +44,39 @@ def mlp_head(features: int, hidden: int, num_classes: int) -> nn.Sequential:
 
 
 class ThreeLayerCNN(nn.Module):
-    """F default: conv5 24 + ReLU + pool, conv3 48 + ReLU + pool, conv3 96 + pool, 384-512-10."""
+    """F: conv5 24 + ReLU + pool, conv3 48 + ReLU + pool, conv3 96 + pool, 384-512-10, with
+    every ablation of the report as the same options as ours (filters, kernel_sizes, extra_fc,
+    activation, dropout, batch_norm), laid out module for module as ours."""
 
     def __init__(self, in_channels: int = 3, num_classes: int = 10, filters=(24, 48, 96),
-                 kernel_sizes=(5, 3, 3), hidden: int = 512, image_size: int = 32):  # fmt: skip
+                 kernel_sizes=(5, 3, 3), hidden: int = 512, extra_fc: int | None = None,
+                 activation: str = "relu", dropout: float = 0.0, batch_norm: bool = False,
+                 image_size: int = 32):  # fmt: skip
         super().__init__()
+
+        def act():
+            return nn.LeakyReLU(0.01) if activation == "leaky_relu" else nn.ReLU()
+
         layers, cin, side = [], in_channels, image_size
         for i, (c, k) in enumerate(zip(filters, kernel_sizes)):
             layers.append(nn.Conv2d(cin, c, k))
             if i < 2:
-                layers.append(nn.ReLU())
+                layers.append(act())
+                if batch_norm:
+                    layers.append(nn.BatchNorm2d(c))
             layers.append(nn.MaxPool2d(2))
             cin, side = c, (side - k + 1) // 2
         self.features = nn.Sequential(*layers)
-        self.classifier = mlp_head(cin * side * side, hidden, num_classes)
+        widths = [cin * side * side, hidden] + ([extra_fc] if extra_fc else [])
+        head = [nn.Flatten()]
+        for a, b in zip(widths[:-1], widths[1:]):
+            head += [nn.Linear(a, b), act()]
+            if batch_norm:
+                head.append(nn.BatchNorm1d(b))
+            if dropout > 0:
+                head.append(nn.Dropout(dropout))
+        head.append(nn.Linear(widths[-1], num_classes))
+        self.classifier = nn.Sequential(*head)
 
     def forward(self, x):
         return self.classifier(self.features(x))
@@ -232,11 +251,12 @@ BUILDERS = {
 }
 
 
-def build(name: str) -> nn.Module:
-    """The PyTorch twin of `minitorch_cv.models.get(name)` (default options only)."""
+def build(name: str, **options) -> nn.Module:
+    """The PyTorch twin of `minitorch_cv.models.get(name, **options)` (options: those its
+    class takes; F's twin takes all of F's ablations)."""
     if name not in BUILDERS:
         raise ValueError(f"torch_models: no PyTorch twin for {name!r}; known: {sorted(BUILDERS)}")
-    return BUILDERS[name]()
+    return BUILDERS[name](**options)
 
 
 def state_dict_as_torch(model) -> dict:

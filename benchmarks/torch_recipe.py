@@ -14,7 +14,9 @@ steps, so compare the final figures to within seed-to-seed spread, not digit for
     python benchmarks/torch_recipe.py e1 --data-dir ../shared/datasets --epochs 2 --threads 2
 
 Supported: recipes with no validation split, no scheduler and no early stopping, whose model has
-a twin with default options (F default, E2 ...). Others are refused with the reason.
+a twin taking the recipe's model options (F default and every F ablation, ...). Others are
+refused with the reason. Dropout draws its masks from torch's generator, not ours: with dropout
+only the statistics of the two runs can agree, not the runs.
 """
 
 from __future__ import annotations
@@ -37,8 +39,12 @@ def unsupported(recipe) -> str | None:
 
     if recipe.model not in torch_models.BUILDERS:
         return f"no PyTorch twin of model {recipe.model!r}"
-    if recipe.model_options:
-        return f"the twin has default options only, the recipe sets {recipe.model_options}"
+    import inspect
+
+    takes = inspect.signature(torch_models.BUILDERS[recipe.model]).parameters
+    extra = sorted(set(recipe.model_options) - set(takes))
+    if extra:
+        return f"the twin does not take the recipe's model options {extra}"
     for field in ("val_split", "scheduler", "early_stopping", "pretrained"):
         if getattr(recipe, field):
             return f"recipe sets {field}={getattr(recipe, field)!r}"
@@ -97,7 +103,8 @@ def train_torch(recipe, data_dir, epochs=None, seed=None, limit=None, log=print)
     )
     eval_loader = DataLoader(eval_set, recipe.batch_size, transform=eval_tf)
     ours, num_classes = build_model(recipe)
-    model = torch_models.copy_weights(ours, torch_models.build(recipe.model))
+    twin = torch_models.build(recipe.model, **recipe.model_options)
+    model = torch_models.copy_weights(ours, twin)
     optimizer = torch_optimizer(torch, recipe, model.parameters())
     loss_fn = torch.nn.CrossEntropyLoss()
 

@@ -14,6 +14,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -153,7 +154,10 @@ def test_torch_recipe_refuses_what_it_cannot_replay():
     from minitorch_cv.recipes import get_recipe
 
     assert tr.unsupported(get_recipe("f-default")) is None
-    assert "default options only" in tr.unsupported(get_recipe("f-wider"))
+    assert tr.unsupported(get_recipe("f-batch-norm")) is None  # the F twin takes every ablation
+    assert "model options ['blocks']" in tr.unsupported(
+        replace(get_recipe("f-default"), model="e2", model_options={"blocks": 2})
+    )
     assert "val_split" in tr.unsupported(get_recipe("e1"))
     assert "no PyTorch twin" in tr.unsupported(get_recipe("c-mnist"))
 
@@ -173,3 +177,21 @@ def test_torch_recipe_starts_from_our_weights_on_our_batches(shared_datasets, tm
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert theirs[0]["train_loss"] == pytest.approx(history[0]["train_loss"], rel=1e-5)
     assert theirs[0]["test_mean_recall"] == pytest.approx(row["ours"], abs=2e-3)
+
+
+@pytest.mark.parity
+def test_three_layer_twin_takes_every_ablation():
+    torch = pytest.importorskip("torch")
+    torch_models = _load("torch_models")
+    options = dict(filters=(8, 12, 16), kernel_sizes=(7, 5, 3), extra_fc=32,
+                   activation="leaky_relu", dropout=0.3, batch_norm=True)  # fmt: skip
+    mt.manual_seed(2)
+    ours = mt.models.get("three-layer", **options).double()
+    theirs = torch_models.copy_weights(ours, torch_models.build("three-layer", **options).double())
+    assert list(theirs.state_dict()) == list(ours.state_dict())
+    ours.eval()
+    theirs.eval()  # dropout off, batch norm on running statistics: the same function
+    x = np.random.default_rng(4).standard_normal((3, 3, 32, 32))
+    np.testing.assert_allclose(ours(mt.tensor(x)).numpy(),
+                               theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-10,
+                               atol=1e-12)  # fmt: skip
