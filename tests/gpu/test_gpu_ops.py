@@ -434,6 +434,19 @@ def test_layer_norm_and_group_norm(n, groups, seed):
     same_on_gpu(lambda x, w, b: F.group_norm(x, groups, w, b), x, w, b)
     w2, b2 = f32(seed + 3, (4, 5)), f32(seed + 4, (4, 5))
     same_on_gpu(lambda x, w, b: F.layer_norm(x, (4, 5), w, b), x, w2, b2)
+    same_on_gpu(lambda x, w, b: F.instance_norm(x, weight=w, bias=b), x, w, b)
+
+
+def test_pixel_shuffle_prelu_and_distances():
+    x = f32(0, (2, 8, 3, 4))
+    same_on_gpu(lambda x: F.pixel_shuffle(x, 2), x)
+    same_on_gpu(lambda x: F.pixel_unshuffle(x, 2), f32(1, (2, 2, 4, 6)))
+    same_on_gpu(lambda x, w: F.prelu(x, w), x, f32(2, (8,)))
+    y = f32(3, (2, 8, 3, 4))
+    same_on_gpu(lambda x, y: F.cosine_similarity(x, y), x, y)
+    same_on_gpu(lambda x, y: F.pairwise_distance(x, y), x, y)
+    same_on_gpu(lambda x, y: F.huber_loss(x, y, delta=0.5), x, y)
+    same_on_gpu(lambda x, y: F.kl_div(x, y.abs(), reduction="batchmean"), x, y)
 
 
 # --------------------------------------------------------------------------- losses

@@ -131,7 +131,10 @@ def test_fit_on_gpu_gives_the_cpu_history(task):
 
 def test_dataloader_on_gpu_gives_the_cpu_batches():
     data = ShapesSegmentation(n=20, image_size=16, seed=2)
-    aug = transforms.Compose([transforms.RandomHorizontalFlip(), transforms.RandomRotation(20)])
+    T = transforms
+    aug = T.Compose([T.RandomHorizontalFlip(), T.RandomRotation(20), T.RandomVerticalFlip(),
+                     T.Pad((1, 2)), T.CenterCrop(16), T.RandomResizedCrop(16, scale=(0.5, 1.0)),
+                     T.ColorJitter(0.3, 0.3, 0.3, 0.1), T.RandomErasing(p=0.5)])  # fmt: skip
     for prefetch in (True, False):
         cpu = DataLoader(data, 6, shuffle=True, seed=7, transform=aug, prefetch=prefetch)
         gpu = DataLoader(data, 6, shuffle=True, seed=7, transform=aug, prefetch=prefetch,
