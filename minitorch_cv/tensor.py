@@ -176,6 +176,7 @@ class Context:
         self.freed = False
         self.hooks = ()  # hooks of the tensor this context made (register_hook)
         self.retained = None  # weak reference to that tensor after retain_grad()
+        self.versions = ()  # (input index or -1 for the output, weakref, version) of saved arrays
 
     def save_for_backward(self, *arrays) -> None:
         self.saved_tensors = arrays
@@ -229,10 +230,28 @@ class Function:
             ctx.fn = cls
             ctx.inputs = tuple(_node(t) for t in tensors)
             ctx._out = result.data.shape, result.data.dtype
+            ctx.versions = _saved_versions(ctx, tensors, result)
             result._ctx = ctx
         if aux:
             return (result, *(Tensor(a) for a in aux))
         return result
+
+
+def _saved_versions(ctx, tensors, result) -> tuple:
+    """The tensors (inputs, or the output as index -1) whose arrays the backward will read, with
+    their versions now: an in-place change before backward() would make the gradient silently
+    wrong, so backward() checks the versions first (PyTorch's version counters)."""
+    saved = set()
+    for v in (*ctx.saved_tensors, *ctx.__dict__.values()):
+        for a in v if isinstance(v, (tuple, list)) else (v,):
+            if _is_array(a):
+                saved.add(id(a))
+                if a.base is not None:  # a view of an input (x.reshape(...)) reads it too
+                    saved.add(id(a.base))
+    if not saved:
+        return ()
+    pairs = [(i, t) for i, t in enumerate(tensors) if t is not None] + [(-1, result)]
+    return tuple((i, weakref.ref(t), t._version) for i, t in pairs if id(t.data) in saved)
 
 
 def _node(t):
@@ -264,6 +283,18 @@ def _unbroadcast(grad, shape):
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
     return grad.reshape(shape)
+
+
+def _check_version(ctx, i, t, version) -> None:
+    if t is None or t._version == version:
+        return
+    which = "its output" if i < 0 else f"its input {i}"
+    raise RuntimeError(
+        f"{ctx.fn.__name__}.backward: {which} (a tensor of shape {t.shape}) was modified by an "
+        f"in-place operation after the forward pass saved it (version {version}, now "
+        f"{t._version}), so its gradient would be wrong; modify a copy (y = x.clone()) or "
+        "modify it after backward()"
+    )
 
 
 # --------------------------------------------------------------------------- Tensor
@@ -340,6 +371,7 @@ class Tensor:
         self.grad: Tensor | None = None
         self._ctx: Context | None = None
         self._hooks = None  # a leaf's hooks (a non-leaf's live in its Context)
+        self._version = 0  # bumped by every in-place change (checked by backward())
         self.requires_grad = requires_grad
 
     # --- attributes
@@ -570,6 +602,8 @@ class Tensor:
             kept = ctx.retained() if ctx.retained is not None else None
             if kept is not None:
                 kept._accumulate(g)
+            for i, ref, version in ctx.versions:
+                _check_version(ctx, i, ref(), version)
             with no_grad():
                 in_grads = ctx.fn.backward(ctx, g)
             if not isinstance(in_grads, tuple):
@@ -608,16 +642,19 @@ class Tensor:
 
     def zero_(self) -> Tensor:
         self._check_inplace("zero_")
+        self._version += 1
         self.data[...] = 0
         return self
 
     def fill_(self, value) -> Tensor:
         self._check_inplace("fill_")
+        self._version += 1
         self.data[...] = value
         return self
 
     def copy_(self, src) -> Tensor:
         self._check_inplace("copy_")
+        self._version += 1
         src = src.data if isinstance(src, Tensor) else src
         src = to_device(xp_of(src).asarray(src), self.device)
         if (
@@ -639,6 +676,7 @@ class Tensor:
 
     def __setitem__(self, key, value) -> None:
         self._check_inplace("__setitem__")
+        self._version += 1
         if self._ctx is not None and _grad_mode.enabled:
             raise RuntimeError(
                 "__setitem__ on a tensor that is part of a graph is not supported; use where() "
@@ -647,10 +685,11 @@ class Tensor:
         key = _raw_key(key)
         self.data[key] = value.data if isinstance(value, Tensor) else value
 
-    # In-place arithmetic, as PyTorch's `p -= lr * p.grad` (under no_grad) and `x.add_(y)`. There
-    # are no version counters here, so a tensor with autograd history (or an operand that needs a
-    # gradient) under grad mode is never mutated: `total += loss` then rebinds to total + loss,
-    # which autograd follows, and the explicit `add_` family refuses.
+    # In-place arithmetic, as PyTorch's `p -= lr * p.grad` (under no_grad) and `x.add_(y)`. A
+    # tensor with autograd history (or an operand that needs a gradient) under grad mode is never
+    # mutated: `total += loss` then rebinds to total + loss, which autograd follows, and the
+    # explicit `add_` family refuses. Every in-place change bumps `_version`, so a tensor that a
+    # backward pass still needs, changed under no_grad, fails backward() instead of corrupting it.
     def _mutable(self, name, o) -> bool:
         self._check_inplace(name)
         tracked = self._ctx is not None or (isinstance(o, Tensor) and o.requires_grad)
@@ -663,6 +702,7 @@ class Tensor:
                 "write x = x + y (or work under no_grad())"
             )
         o = o.data if isinstance(o, Tensor) else o
+        self._version += 1
         try:
             fn(self.data, o)
         except TypeError as e:  # numpy's casting error, e.g. an int tensor += a float

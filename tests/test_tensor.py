@@ -458,3 +458,48 @@ def test_inplace_arithmetic_on_graph_tensors():
         y.add_(1)
     with pytest.raises(TypeError, match="cannot update a tensor of dtype int64 in place"):
         mt.tensor([1, 2]).add_(0.5)
+
+
+def test_changing_a_saved_tensor_before_backward_is_an_error_not_a_wrong_gradient():
+    # an input the backward reads (matmul's x for w's gradient), changed in place
+    x, w = mt.ones(2, 3), mt.ones(3, 1, requires_grad=True)
+    y = (x @ w).sum()
+    x.mul_(5)
+    expected = (
+        r"MatMul.backward: its input 0 \(a tensor of shape \(2, 3\)\) was modified by an "
+        r"in-place operation after the forward pass saved it \(version 0, now 1\)"
+    )
+    with pytest.raises(RuntimeError, match=expected):
+        y.backward()
+    # an output the backward reads (relu keeps its output), changed under no_grad
+    a = mt.tensor([-1.0, 2.0], requires_grad=True)
+    r = a.relu()
+    with mt.no_grad():
+        r.mul_(3)
+    with pytest.raises(RuntimeError, match="ReLU.backward: its output"):
+        r.sum().backward()
+    # an optimizer step between forward and backward changes the weight the backward needs
+    model = mt.nn.Linear(3, 2)
+    opt = mt.optim.SGD(model.parameters(), lr=0.1)
+    loss = (model(mt.ones(4, 3, requires_grad=True)) ** 2).sum()
+    for p in model.parameters():
+        p.grad = mt.ones_like(p)
+    opt.step()
+    with pytest.raises(RuntimeError, match="Linear.backward: its input 1"):
+        loss.backward()
+
+
+def test_in_place_changes_that_no_backward_reads_are_fine():
+    x, w = mt.ones(3), mt.ones(3, requires_grad=True)
+    y = (x + w).sum()  # addition saves nothing
+    x.add_(1)
+    x.zero_()
+    y.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [1, 1, 1])
+    # a clone taken before the change keeps the saved one intact
+    x2, w2 = mt.ones(2, 3), mt.ones(3, 1, requires_grad=True)
+    y2 = (x2 @ w2).sum()
+    x3 = x2.clone()
+    x3.mul_(5)
+    y2.backward()
+    np.testing.assert_array_equal(w2.grad.numpy().ravel(), [2, 2, 2])

@@ -149,6 +149,7 @@ class Optimizer:
                     continue
                 state = self.state.setdefault(p, {})
                 self._update(p.data, p.grad.data, state, group)
+                p._version += 1  # an in-place change: a pending backward that saved p fails
         return loss
 
     # ---------------------------------------------------------------- checkpoints
