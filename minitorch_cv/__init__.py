@@ -106,6 +106,33 @@ def argmin(input, dim=None, keepdim=False):
     return input.argmin(dim, keepdim)
 
 
+def save(obj, f) -> None:
+    """Write a state dict (or any nesting of dicts, lists, tuples, Tensors, arrays, numbers and
+    strings) to the file `f`, as `torch.save` does, in a `.npz` without pickle, atomically:
+
+        mt.save(model.state_dict(), "model.npz")
+        model.load_state_dict(mt.load("model.npz"))
+    """
+    from .train.checkpoint import save_state
+
+    save_state(f, obj)
+
+
+def load(f, map_location=None):
+    """Read what `save` wrote; arrays come back as Tensors, on `map_location` ('cpu',
+    'cuda', ... ; default: the CPU). Nothing in the file is executed (no pickle)."""
+    from .train.checkpoint import load_state
+
+    def wrap(v):
+        if isinstance(v, dict):
+            return type(v)({k: wrap(x) for k, x in v.items()})
+        if isinstance(v, (list, tuple)):
+            return type(v)(wrap(x) for x in v)
+        return Tensor(v, device=map_location) if hasattr(v, "dtype") else v
+
+    return wrap(load_state(f))
+
+
 # Subpackages imported on first use, so `import minitorch_cv as mt; mt.train.fit(...)` works as
 # the README shows without every `import minitorch_cv` paying for the training and data code.
 _LAZY_SUBMODULES = ("data", "train", "recipes", "exercises", "reference")

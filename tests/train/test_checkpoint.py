@@ -217,3 +217,25 @@ def test_unsupported_values_are_refused_before_writing(tmp_path):
     with pytest.raises(TypeError, match="cannot store a set at 'meta/tags'"):
         save_checkpoint(tmp_path / "c.npz", model, meta={"tags": {"a"}})
     assert not (tmp_path / "c.npz").exists()
+
+
+def test_mt_save_and_load_round_trip_a_state_dict_without_pickle(tmp_path):
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Linear(2, 2))
+    mt.save(model.state_dict(), tmp_path / "model.npz")
+    sd = mt.load(tmp_path / "model.npz")
+    assert list(sd) == list(model.state_dict())
+    assert all(isinstance(v, Tensor) for v in sd.values())
+    assert sd["1.num_batches_tracked"].dtype == np.int64
+    other = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Linear(2, 2))
+    other.load_state_dict(sd)
+    for (k, a), b in zip(model.state_dict().items(), other.state_dict().values()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=k)
+    # any nesting of plain values survives; the file is a pickle-free npz
+    mt.save({"epoch": 3, "best": float("inf"), "lrs": (0.1, [2, "x"])}, tmp_path / "o.npz")
+    assert mt.load(tmp_path / "o.npz") == {"epoch": 3, "best": float("inf"), "lrs": (0.1, [2, "x"])}
+    np.load(tmp_path / "model.npz", allow_pickle=False).close()
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(ckpt_mod.CheckpointError, match="corrupt or truncated"):
+        mt.load(tmp_path / "bad.npz")
+    with pytest.raises(TypeError, match="cannot store a object"):
+        mt.save({"x": object()}, tmp_path / "x.npz")
