@@ -30,3 +30,15 @@ def test_torch_style_top_level_reductions_and_shape_ops():
     np.testing.assert_array_equal(x.t().numpy(), a.T)
     np.testing.assert_array_equal(mt.clamp(x, min=0).numpy(), a.clip(0))
     np.testing.assert_array_equal(mt.abs(x).numpy(), np.abs(a))
+
+
+def test_the_readme_tour_runs_as_written(tmp_path, monkeypatch, capsys):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    monkeypatch.chdir(tmp_path)  # the tour saves model.npz in the working folder
+    exec(compile(code, "README.md", "exec"), {})
+    assert "Total params: 256,058" in capsys.readouterr().out
+    assert (tmp_path / "model.npz").is_file()
