@@ -101,7 +101,9 @@ class LambdaLR(LRScheduler):
         n = len(optimizer.param_groups)
         if isinstance(lr_lambda, (list, tuple)):
             if len(lr_lambda) != n:
-                raise ValueError(f"LambdaLR: expected {n} lr_lambdas, got {len(lr_lambda)}")
+                raise ValueError(
+                    f"{type(self).__name__}: expected {n} lr_lambdas, got {len(lr_lambda)}"
+                )
             self.lr_lambdas = list(lr_lambda)
         else:
             self.lr_lambdas = [lr_lambda] * n
@@ -364,30 +366,22 @@ class ReduceLROnPlateau(LRScheduler):
         self._init_is_better(self.mode, self.threshold, self.threshold_mode)
 
 
-class MultiplicativeLR(LRScheduler):
+class MultiplicativeLR(LambdaLR):
     """Multiply the lr by lr_lambda(epoch) at every step after the first.
 
     Args:
         lr_lambda (callable or list of callables, one per group): epoch -> factor.
     """
 
-    def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1):
-        n = len(optimizer.param_groups)
-        if isinstance(lr_lambda, (list, tuple)):
-            if len(lr_lambda) != n:
-                raise ValueError(f"MultiplicativeLR: expected {n} lr_lambdas, got {len(lr_lambda)}")
-            self.lr_lambdas = list(lr_lambda)
-        else:
-            self.lr_lambdas = [lr_lambda] * n
-        super().__init__(optimizer, last_epoch)
-
     def get_lr(self) -> list:
         if self._is_initial:
             return self._current_lrs()
         return [lr * f(self.last_epoch) for f, lr in zip(self.lr_lambdas, self._current_lrs())]
 
-    state_dict = LambdaLR.state_dict
-    load_state_dict = LambdaLR.load_state_dict
+
+def _check_total_iters(owner: str, total_iters) -> None:
+    if not isinstance(total_iters, numbers.Integral) or total_iters < 1:
+        raise ValueError(f"{owner}: total_iters must be an int >= 1, got {total_iters!r}")
 
 
 class ConstantLR(LRScheduler):
@@ -447,6 +441,7 @@ class LinearLR(LRScheduler):
             raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor}")
         if not 0 <= end_factor <= 1:
             raise ValueError(f"LinearLR: end_factor must be in [0, 1], got {end_factor}")
+        _check_total_iters("LinearLR", total_iters)
         self.start_factor = start_factor
         self.end_factor = end_factor
         self.total_iters = total_iters
@@ -481,6 +476,7 @@ class PolynomialLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1
     ):
+        _check_total_iters("PolynomialLR", total_iters)
         self.total_iters = total_iters
         self.power = power
         super().__init__(optimizer, last_epoch)

@@ -368,6 +368,10 @@ def test_new_scheduler_validation_errors():
     opt = make_opt()
     with pytest.raises(ValueError, match="start_factor must be in"):
         LinearLR(opt, start_factor=0)
+    with pytest.raises(ValueError, match="PolynomialLR: total_iters must be an int >= 1, got 0"):
+        PolynomialLR(opt, total_iters=0)
+    with pytest.raises(ValueError, match="MultiplicativeLR: expected 1 lr_lambdas, got 2"):
+        MultiplicativeLR(opt, [lambda e: 1, lambda e: 1])
     with pytest.raises(ValueError, match="factor must be in"):
         ConstantLR(opt, factor=1.5)
     with pytest.raises(ValueError, match="T_0 must be a positive int"):
