@@ -310,11 +310,11 @@ def count_macs(mt, model, x) -> int:
         nonlocal total
         w = module.weight.shape
         if isinstance(module, Conv2d):  # per output element: C/groups * KH * KW
-            total += out.data.size * w[1] * w[2] * w[3]
+            total += out.numel() * w[1] * w[2] * w[3]
         elif isinstance(module, ConvTranspose2d):  # per input element: C_out/groups * KH * KW
-            total += args[0].data.size * w[1] * w[2] * w[3]
+            total += args[0].numel() * w[1] * w[2] * w[3]
         else:  # Linear: per output element, in_features
-            total += out.data.size * w[1]
+            total += out.numel() * w[1]
 
     handles = [m.register_forward_hook(hook) for m in model.modules()
                if isinstance(m, (Conv2d, ConvTranspose2d, Linear))]  # fmt: skip
@@ -346,8 +346,6 @@ def first_step_grads(lib, model, X, Y, spec):
     `lib` is minitorch_cv or torch. The gradients are cleared again afterwards."""
     import numpy as np
 
-    from minitorch_cv.backend import to_device
-
     model.zero_grad()
     if lib.__name__ == "torch":
         loss = lib.nn.functional.cross_entropy(model(X), Y, ignore_index=spec.ignore_index)
@@ -356,11 +354,7 @@ def first_step_grads(lib, model, X, Y, spec):
     loss.backward()
     grads = {}
     for name, p in model.named_parameters():
-        g = (
-            p.grad.detach().cpu().numpy()
-            if lib.__name__ == "torch"
-            else to_device(p.grad.data, "cpu")
-        )
+        g = p.grad.detach().cpu().numpy() if lib.__name__ == "torch" else np.asarray(p.grad)
         grads[name] = np.asarray(g, dtype=np.float64)
     model.zero_grad()
     return float(loss.item()), grads

@@ -262,11 +262,9 @@ def build(name: str, **options) -> nn.Module:
 def state_dict_as_torch(model) -> dict:
     """A minitorch_cv model's state_dict as CPU torch tensors (copies, so later steps of either
     network do not leak into the other)."""
-    from minitorch_cv.backend import to_device
-
     out = {}
     for key, value in model.state_dict().items():
-        arr = np.array(to_device(value.data, "cpu"))  # copy; from CuPy when on the GPU
+        arr = np.array(value)  # a host copy (Tensor.__array__ brings CuPy arrays over)
         out[key] = torch.from_numpy(arr)
     return out
 

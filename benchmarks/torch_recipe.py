@@ -67,8 +67,8 @@ def score(torch, model, loader, num_classes: int) -> dict:
     confusion = np.zeros((num_classes, num_classes), np.int64)
     with torch.no_grad():
         for x, y in loader:
-            pred = model(torch.from_numpy(np.asarray(x.data))).argmax(1).numpy()
-            np.add.at(confusion, (np.asarray(y.data), pred), 1)
+            pred = model(torch.from_numpy(np.asarray(x))).argmax(1).numpy()
+            np.add.at(confusion, (np.asarray(y), pred), 1)
     recall = np.diag(confusion) / np.maximum(confusion.sum(1), 1)
     acc = np.trace(confusion) / confusion.sum()
     return {"acc": float(acc), "mean_recall": float(recall.mean())}
@@ -117,8 +117,8 @@ def train_torch(recipe, data_dir, epochs=None, seed=None, limit=None, log=print)
             train_loader.set_epoch(epoch - 1)  # as fit() does
         start, total, n = time.perf_counter(), 0.0, 0
         for x, y in train_loader:
-            xb = torch.from_numpy(np.asarray(x.data))
-            yb = torch.from_numpy(np.asarray(y.data))
+            xb = torch.from_numpy(np.asarray(x))
+            yb = torch.from_numpy(np.asarray(y))
             optimizer.zero_grad()
             loss = loss_fn(model(xb), yb)
             loss.backward()

@@ -307,7 +307,7 @@ def _result_plots(model, loader, task, classes, cm, folder: Path, suffix: str = 
     with no_grad():
         pred = model(x)
     model.train(was)
-    plots.plot_segmentation(Tensor(x.data), y, pred, folder / f"segmentation{suffix}.png",
+    plots.plot_segmentation(Tensor(x._data), y, pred, folder / f"segmentation{suffix}.png",
                             class_names=names)  # fmt: skip
 
 

@@ -80,13 +80,13 @@ def gradcheck(
         analytic = grads[id(t)]
         analytic = np.zeros(t.shape) if analytic is None else analytic
         numeric = np.zeros(t.shape)
-        for idx in np.ndindex(*t.shape):  # index t.data itself: works for any memory layout
-            orig = t.data[idx].item()
-            t.data[idx] = orig + eps
+        for idx in np.ndindex(*t.shape):  # index t._data itself: works for any memory layout
+            orig = t._data[idx].item()
+            t._data[idx] = orig + eps
             fp = f()
-            t.data[idx] = orig - eps
+            t._data[idx] = orig - eps
             fm = f()
-            t.data[idx] = orig
+            t._data[idx] = orig
             numeric[idx] = (fp - fm) / (2 * eps)
         bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric)
         if bad.any():

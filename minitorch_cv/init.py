@@ -40,7 +40,7 @@ def _check(tensor, fn: str) -> None:
 def _write(tensor: Tensor, values) -> Tensor:
     """Copy CPU `values` into the tensor's array in place (same object, same device, same dtype)."""
     values = np.asarray(values).astype(tensor.dtype, copy=False)
-    tensor.data[...] = to_device(values, tensor.device)
+    tensor._data[...] = to_device(values, tensor.device)
     return tensor
 
 
@@ -106,7 +106,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill with `val`."""
     _check(tensor, "constant_")
-    tensor.data[...] = val
+    tensor._data[...] = val
     return tensor
 
 

@@ -215,7 +215,7 @@ class Function:
     @classmethod
     def apply(cls, *args, **params):
         tensors = tuple(a if isinstance(a, Tensor) else None for a in args)
-        raw = tuple(a.data if isinstance(a, Tensor) else a for a in args)
+        raw = tuple(a._data if isinstance(a, Tensor) else a for a in args)
         _check_same_device(cls.__name__, raw)
         ctx = Context()
         ctx.needs_input_grad = tuple(t is not None and t.requires_grad for t in tensors)
@@ -225,11 +225,11 @@ class Function:
         if isinstance(out, tuple):
             out, aux = out[0], out[1:]
         result = Tensor(out)
-        if record and result.data.dtype.kind == "f":  # integer outputs (casts) carry no gradient
+        if record and result._data.dtype.kind == "f":  # integer outputs (casts) carry no gradient
             result.requires_grad = True
             ctx.fn = cls
             ctx.inputs = tuple(_node(t) for t in tensors)
-            ctx._out = result.data.shape, result.data.dtype
+            ctx._out = result._data.shape, result._data.dtype
             ctx.versions = _saved_versions(ctx, tensors, result)
             result._ctx = ctx
         if aux:
@@ -251,7 +251,7 @@ def _saved_versions(ctx, tensors, result) -> tuple:
     if not saved:
         return ()
     pairs = [(i, t) for i, t in enumerate(tensors) if t is not None] + [(-1, result)]
-    return tuple((i, weakref.ref(t), t._version) for i, t in pairs if id(t.data) in saved)
+    return tuple((i, weakref.ref(t), t._version) for i, t in pairs if id(t._data) in saved)
 
 
 def _node(t):
@@ -265,7 +265,7 @@ def _node(t):
 def _node_meta(node):
     """(shape, dtype) of the tensor a graph node stands for."""
     if isinstance(node, Tensor):
-        return node.data.shape, node.data.dtype
+        return node._data.shape, node._data.dtype
     return node._out
 
 
@@ -317,7 +317,7 @@ def _run_hook(hook, g):
     r = hook(Tensor(g))
     if r is None:
         return g
-    return r.data if isinstance(r, Tensor) else r
+    return r._data if isinstance(r, Tensor) else r
 
 
 def _topological_order(root) -> list:
@@ -360,14 +360,14 @@ class Tensor:
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, device=None):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data._data
         if not _is_array(data):
             data = _as_array(data, dtype)
         elif dtype is not None and data.dtype != np.dtype(dtype):
             data = data.astype(dtype)
         if device is not None:
             data = to_device(data, device)
-        self.data = data
+        self._data = data
         self.grad: Tensor | None = None
         self._ctx: Context | None = None
         self._hooks = None  # a leaf's hooks (a non-leaf's live in its Context)
@@ -376,9 +376,15 @@ class Tensor:
 
     # --- attributes
     @property
-    def data(self):
-        """The underlying NumPy / CuPy array (no autograd history)."""
-        return self._data
+    def data(self) -> Tensor:
+        """The values as a Tensor outside autograd, sharing this one's array (PyTorch's `.data`):
+        `m.weight.data.normal_(0, 0.02)`, `p.data.clamp_(-c, c)`. Autograd does not see changes
+        made through it (as in PyTorch; `with no_grad():` on the tensor itself is the checked
+        way). The raw NumPy array: `t.numpy()` or `np.asarray(t)`."""
+        view = Tensor.__new__(Tensor)
+        view._data, view.grad, view._ctx, view._hooks = self._data, None, None, None
+        view._version, view._requires_grad = 0, False
+        return view
 
     @data.setter
     def data(self, value) -> None:
@@ -396,10 +402,10 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, flag: bool) -> None:
-        if flag and not _is_float(self.data.dtype):
+        if flag and not _is_float(self._data.dtype):
             raise RuntimeError(
-                f"only floating point tensors can require gradients, got dtype {self.data.dtype} "
-                f"with shape {tuple(self.data.shape)}"
+                f"only floating point tensors can require gradients, got dtype {self._data.dtype} "
+                f"with shape {tuple(self._data.shape)}"
             )
         self._requires_grad = bool(flag)
 
@@ -409,28 +415,28 @@ class Tensor:
 
     @property
     def shape(self) -> tuple:
-        return tuple(self.data.shape)
+        return tuple(self._data.shape)
 
     def size(self, dim=None):
         return self.shape if dim is None else self.shape[dim]
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self._data.size)
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def device(self) -> Device:
-        return device_of(self.data)
+        return device_of(self._data)
 
     @property
     def is_leaf(self) -> bool:
@@ -462,25 +468,25 @@ class Tensor:
     # --- conversion
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array (shares memory on the CPU)."""
-        if device_of(self.data).type != "cpu":
+        if device_of(self._data).type != "cpu":
             raise TypeError(f"can't convert {self.device} tensor to numpy: use .cpu() first")
-        return self.data
+        return self._data
 
     def __array__(self, dtype=None, copy=None):
-        a = to_device(self.data, "cpu")
+        a = to_device(self._data, "cpu")
         if dtype is not None and a.dtype != dtype:
             return a.astype(dtype)
         return a.copy() if copy else a
 
     def item(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
                 f"item(): only one-element tensors can be converted, got shape {self.shape}"
             )
-        return self.data.reshape(()).item()
+        return self._data.reshape(()).item()
 
     def tolist(self):
-        return to_device(self.data, "cpu").tolist()
+        return to_device(self._data, "cpu").tolist()
 
     def __float__(self):
         return float(self.item())
@@ -492,13 +498,13 @@ class Tensor:
         return bool(self.item())
 
     def __index__(self):
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph."""
-        return Tensor(self.data)
+        return Tensor(self._data)
 
     def to(self, *args, **kwargs) -> Tensor:
         """`to(device)`, `to(dtype)` or `to(device, dtype)`; differentiable, like PyTorch."""
@@ -564,17 +570,17 @@ class Tensor:
                 "backward(): this tensor does not require grad and has no grad_fn "
                 "(did you compute it under no_grad, or from tensors without requires_grad=True?)"
             )
-        xp = xp_of(self.data)
+        xp = xp_of(self._data)
         if gradient is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise RuntimeError(
                     "backward(): grad can be implicitly created only for scalar outputs, "
                     f"got shape {self.shape}; pass gradient= with that shape"
                 )
-            g = xp.ones_like(self.data)
+            g = xp.ones_like(self._data)
         else:
             g = (
-                gradient.data
+                gradient._data
                 if isinstance(gradient, Tensor)
                 else xp.asarray(gradient, dtype=self.dtype)
             )
@@ -630,7 +636,7 @@ class Tensor:
             # a copy: one array may reach several inputs, and optimizers edit grads in place
             self.grad = Tensor(g.copy())
         else:
-            self.grad = Tensor(self.grad.data + g)
+            self.grad = Tensor(self.grad._data + g)
 
     # --- in-place helpers (no graph; for optimizers, init and data)
     def _check_inplace(self, name):
@@ -643,19 +649,19 @@ class Tensor:
     def zero_(self) -> Tensor:
         self._check_inplace("zero_")
         self._version += 1
-        self.data[...] = 0
+        self._data[...] = 0
         return self
 
     def fill_(self, value) -> Tensor:
         self._check_inplace("fill_")
         self._version += 1
-        self.data[...] = value
+        self._data[...] = value
         return self
 
     def copy_(self, src) -> Tensor:
         self._check_inplace("copy_")
         self._version += 1
-        src = src.data if isinstance(src, Tensor) else src
+        src = src._data if isinstance(src, Tensor) else src
         src = to_device(xp_of(src).asarray(src), self.device)
         if (
             tuple(src.shape) != self.shape
@@ -665,7 +671,7 @@ class Tensor:
                 f"copy_: source of shape {tuple(src.shape)} does not fit tensor of shape "
                 f"{self.shape}"
             )
-        self.data[...] = src
+        self._data[...] = src
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
@@ -683,7 +689,7 @@ class Tensor:
                 "or build a new tensor"
             )
         key = _raw_key(key)
-        self.data[key] = value.data if isinstance(value, Tensor) else value
+        self._data[key] = value._data if isinstance(value, Tensor) else value
 
     # In-place arithmetic, as PyTorch's `p -= lr * p.grad` (under no_grad) and `x.add_(y)`. A
     # tensor with autograd history (or an operand that needs a gradient) under grad mode is never
@@ -701,10 +707,10 @@ class Tensor:
                 f"{name} on a tensor that is part of a graph is not supported; "
                 "write x = x + y (or work under no_grad())"
             )
-        o = o.data if isinstance(o, Tensor) else o
+        o = o._data if isinstance(o, Tensor) else o
         self._version += 1
         try:
-            fn(self.data, o)
+            fn(self._data, o)
         except TypeError as e:  # numpy's casting error, e.g. an int tensor += a float
             msg = f"{name}: cannot update a tensor of dtype {self.dtype} in place: {e}"
             raise TypeError(msg) from None
@@ -808,8 +814,8 @@ class Tensor:
 
     # comparisons give boolean tensors, outside the graph
     def _cmp(self, o, op):
-        o = o.data if isinstance(o, Tensor) else o
-        return Tensor(op(self.data, o))
+        o = o._data if isinstance(o, Tensor) else o
+        return Tensor(op(self._data, o))
 
     def __eq__(self, o):  # noqa: D105
         return self._cmp(o, lambda a, b: a == b)
@@ -835,7 +841,7 @@ class Tensor:
         return self == o
 
     def __invert__(self):
-        return Tensor(~self.data)
+        return Tensor(~self._data)
 
     def __and__(self, o):
         return self._cmp(o, lambda a, b: a & b)
@@ -844,16 +850,16 @@ class Tensor:
         return self._cmp(o, lambda a, b: a | b)
 
     def all(self):
-        return Tensor(self.data.all())
+        return Tensor(self._data.all())
 
     def any(self):
-        return Tensor(self.data.any())
+        return Tensor(self._data.any())
 
     def argmax(self, dim=None, keepdim=False):
-        return Tensor(_arg_reduce(self.data, dim, keepdim, "argmax"))
+        return Tensor(_arg_reduce(self._data, dim, keepdim, "argmax"))
 
     def argmin(self, dim=None, keepdim=False):
-        return Tensor(_arg_reduce(self.data, dim, keepdim, "argmin"))
+        return Tensor(_arg_reduce(self._data, dim, keepdim, "argmin"))
 
 
 def _arg_reduce(a, dim, keepdim, name):
@@ -865,9 +871,9 @@ def _arg_reduce(a, dim, keepdim, name):
 
 def _raw_key(key):
     if isinstance(key, Tensor):
-        return key.data
+        return key._data
     if isinstance(key, tuple):
-        return tuple(k.data if isinstance(k, Tensor) else k for k in key)
+        return tuple(k._data if isinstance(k, Tensor) else k for k in key)
     if isinstance(key, list):
         return np.asarray(key)
     return key
@@ -912,7 +918,7 @@ def _is_array(a) -> bool:
 def _as_array(data, dtype=None):
     """Python data or an array-like -> a NumPy array with PyTorch's default dtypes."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     if _is_array(data):
         return data if dtype is None else data.astype(dtype)
     if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
@@ -937,7 +943,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     """Build a tensor from data (copies): Python floats -> float32, ints -> int64, bools -> bool;
     a NumPy array keeps its dtype (as `torch.tensor` does)."""
     a = _as_array(data, dtype)
-    if a is data or (isinstance(data, Tensor) and a is data.data):
+    if a is data or (isinstance(data, Tensor) and a is data._data):
         a = a.copy()
     return Tensor(a, requires_grad=requires_grad, device=device)
 

@@ -49,9 +49,9 @@ def test_default_dtype_can_be_changed_to_float64():
 
 def test_tensor_copies_and_Tensor_wraps():
     a = np.ones(3)
-    assert not np.shares_memory(mt.tensor(a).data, a)
-    assert mt.Tensor(a).data is a
-    assert mt.as_tensor(a).data is a and mt.from_numpy(a).data is a
+    assert not np.shares_memory(mt.tensor(a).numpy(), a)
+    assert mt.Tensor(a).numpy() is a
+    assert mt.as_tensor(a).numpy() is a and mt.from_numpy(a).numpy() is a
 
 
 @pytest.mark.parametrize("dtype", [mt.int64, mt.int32, mt.bool_, mt.uint8])
@@ -416,7 +416,7 @@ def test_assigning_data_swaps_the_values_and_the_optimizer_follows():
     Tensor, so the parameter keeps training."""
     m = mt.nn.Linear(2, 1)
     m.weight.data = mt.ones(1, 2)
-    assert isinstance(m.weight.data, np.ndarray)
+    assert isinstance(m.weight.numpy(), np.ndarray)
     opt = mt.optim.SGD(m.parameters(), lr=0.1)
     for _ in range(3):
         opt.zero_grad()
@@ -503,3 +503,18 @@ def test_in_place_changes_that_no_backward_reads_are_fine():
     x3.mul_(5)
     y2.backward()
     np.testing.assert_array_equal(w2.grad.numpy().ravel(), [2, 2, 2])
+
+
+def test_data_is_a_detached_tensor_sharing_the_array_as_in_pytorch():
+    m = mt.nn.Conv2d(3, 4, 3)
+    d = m.weight.data
+    assert isinstance(d, mt.Tensor) and not d.requires_grad and d.grad_fn is None
+    assert np.shares_memory(d.numpy(), m.weight.numpy())
+    # the init idioms of PyTorch tutorials work in grad mode, on the parameter's own array
+    m.weight.data.normal_(0.0, 0.02)
+    m.bias.data.fill_(0)
+    assert abs(float(m.weight.numpy().std()) - 0.02) < 0.01 and not m.bias.numpy().any()
+    m.weight.data.clamp_(-0.01, 0.01)  # WGAN's weight clipping
+    assert np.abs(m.weight.numpy()).max() <= 0.01
+    m.weight.data.mul_(2).add_(1)
+    assert m.weight.requires_grad and m.weight.is_leaf

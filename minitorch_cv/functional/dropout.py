@@ -30,7 +30,7 @@ class Dropout(Function):
 
 def _scaled_mask(x, shape: tuple, p: float):
     """keep / (1 - p) of the given shape, in x's dtype and on x's device."""
-    dev = device_of(x.data if isinstance(x, Tensor) else x)
+    dev = device_of(x._data if isinstance(x, Tensor) else x)
     if p == 1.0:  # everything dropped; no division by zero
         return xp_for_device(dev).zeros(shape, dtype=x.dtype)
     keep = default_rng().random(shape, dtype=np.float32) >= p  # P(keep) = 1 - p

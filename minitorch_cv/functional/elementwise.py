@@ -376,7 +376,7 @@ def clamp(input, min=None, max=None):  # noqa: A002
     """Limit values to [min, max]; either bound may be None."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    min, max = (b.data if isinstance(b, Tensor) else b for b in (min, max))
+    min, max = (b._data if isinstance(b, Tensor) else b for b in (min, max))
     return Clamp.apply(input, min=min, max=max)
 
 
@@ -393,7 +393,7 @@ def minimum(input, other):
 
 def where(condition, input, other):
     """Pick `input` where `condition` is true, else `other` (all three broadcast together)."""
-    cond = condition.data if isinstance(condition, Tensor) else condition
+    cond = condition._data if isinstance(condition, Tensor) else condition
     if getattr(cond, "dtype", None) is None or cond.dtype != np.bool_:
         raise TypeError(
             f"where: condition must be a boolean tensor, got {getattr(cond, 'dtype', type(cond))}"

@@ -21,7 +21,7 @@ _REDUCTIONS = ("none", "mean", "sum")
 
 
 def _raw(a):
-    return a.data if isinstance(a, Tensor) else a
+    return a._data if isinstance(a, Tensor) else a
 
 
 def _check_reduction(op, reduction):
@@ -717,7 +717,7 @@ def kl_div(input, target, reduction="mean", log_target=False):
     if log_target:
         pointwise = exp(tgt) * (tgt - input)
     else:
-        positive = tgt.data > 0
+        positive = tgt._data > 0
         # where(t > 0, t log t, 0): log of a clamped copy, so no log(0) reaches the graph
         safe = where(positive, tgt, 1.0)
         pointwise = where(positive, tgt * log(safe), 0.0) - tgt * input

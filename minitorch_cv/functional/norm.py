@@ -87,7 +87,7 @@ def _shape_of(a):
 
 
 def _raw(a):
-    return a.data if isinstance(a, Tensor) else a
+    return a._data if isinstance(a, Tensor) else a
 
 
 # --------------------------------------------------------------------------- batch norm

@@ -317,7 +317,7 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
         raise ValueError(
             f"{op}: output size {out_hw} for input of shape {tuple(input.shape)} is not positive"
         )
-    raw = idx_t.data if isinstance(idx_t, Tensor) else idx_t
+    raw = idx_t._data if isinstance(idx_t, Tensor) else idx_t
     if raw.size and (int(raw.min()) < 0 or int(raw.max()) >= out_hw[0] * out_hw[1]):
         raise ValueError(
             f"{op}: indices must lie in [0, {out_hw[0] * out_hw[1]}) for output size {out_hw}, "

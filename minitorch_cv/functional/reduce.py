@@ -205,7 +205,7 @@ def _max_min(input, dim, keepdim, is_max):
             input, axes=_axes(None, input.ndim, name), keepdim=False, is_max=is_max
         )
     if input.ndim == 0:
-        zero = xp_of(input.data).zeros((), np.int64)  # on the input's device
+        zero = xp_of(input._data).zeros((), np.int64)  # on the input's device
         return values_indices(input, Tensor(zero))  # torch.max(scalar, 0)
     (axis,) = _axes(dim, input.ndim, name)
     values, indices = MaxMinDim.apply(input, dim=axis, keepdim=keepdim, is_max=is_max)

@@ -347,7 +347,7 @@ def pad(input, pad, mode="constant", value=None):
             pos = np.clip(pos, 0, n - 1)
         else:
             pos = pos % n
-        out = index(out, (slice(None),) * d + (xp_of(out.data).asarray(pos),))
+        out = index(out, (slice(None),) * d + (xp_of(out._data).asarray(pos),))
     return out
 
 
@@ -390,7 +390,7 @@ def pixel_unshuffle(input, downscale_factor):
 def one_hot(tensor, num_classes=-1):
     """Integer class indices (*) -> (*, num_classes) int64 with a 1 at each index (PyTorch's
     `F.one_hot`); num_classes=-1 takes max(index) + 1. Not differentiable (integer output)."""
-    t = tensor.data if isinstance(tensor, Tensor) else tensor
+    t = tensor._data if isinstance(tensor, Tensor) else tensor
     xp = xp_of(t)
     if t.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected integer class indices, got dtype {t.dtype}")

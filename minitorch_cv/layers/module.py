@@ -40,7 +40,7 @@ class Parameter(Tensor):
         if data is None:
             data = np.empty((0,), dtype=np.float32)
         if isinstance(data, Tensor):
-            data = data.data
+            data = data._data
         super().__init__(data, requires_grad=requires_grad)
 
     def __repr__(self) -> str:
@@ -100,7 +100,7 @@ def _check_name(module, name, kind: str) -> None:
 def _to_array(value):
     """A state-dict value (Tensor, NumPy/CuPy array, torch tensor, number) as an array."""
     if isinstance(value, Tensor):
-        return value.data
+        return value._data
     if type(value).__module__.startswith("cupy"):
         return value
     if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
@@ -388,7 +388,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad.data[...] = 0
+                p.grad._data[...] = 0
 
     # ------------------------------------------------------------------ calling, hooks
 
@@ -545,7 +545,7 @@ class Module:
         for key, arr in arrays.items():
             target = targets[key]
             arr = to_device(arr, target.device)
-            target.data[...] = arr.astype(target.dtype, copy=False)
+            target._data[...] = arr.astype(target.dtype, copy=False)
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ devices, dtypes
@@ -560,9 +560,9 @@ class Module:
                     if t is None or id(t) in seen:
                         continue
                     seen.add(id(t))
-                    t.data = convert(t.data)
+                    t._data = convert(t._data)
                     if t.grad is not None:
-                        t.grad.data = convert(t.grad.data)
+                        t.grad._data = convert(t.grad._data)
         return self
 
     def to(self, *args, **kwargs) -> Module:

@@ -383,7 +383,7 @@ def load_pth(path):
 
 def _host_array(value) -> np.ndarray:
     if isinstance(value, Tensor):
-        value = value.data
+        value = value._data
     return np.asarray(to_device(value, "cpu")) if not isinstance(value, np.ndarray) else value
 
 

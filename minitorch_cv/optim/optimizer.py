@@ -23,7 +23,7 @@ def _read_array(v):
     import numpy as np
 
     if isinstance(v, Tensor):
-        return v.data
+        return v._data
     mod = type(v).__module__
     if mod.startswith("cupy") or isinstance(v, np.ndarray):
         return v
@@ -130,7 +130,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data[...] = 0
+                    p.grad._data[...] = 0
 
     def step(self, closure=None):
         """One update of every parameter that has a gradient.
@@ -148,7 +148,7 @@ class Optimizer:
                 if p.grad is None:
                     continue
                 state = self.state.setdefault(p, {})
-                self._update(p.data, p.grad.data, state, group)
+                self._update(p._data, p.grad._data, state, group)
                 p._version += 1  # an in-place change: a pending backward that saved p fails
         return loss
 
@@ -215,7 +215,7 @@ class Optimizer:
                         f"{tuple(arr.shape)}, the parameter has shape {p.shape}"
                     )
                 else:
-                    arr = to_device(arr, device_of(p.data))
+                    arr = to_device(arr, device_of(p._data))
                     entry[key] = arr.astype(p.dtype) if arr.dtype.kind == "f" else arr.copy()
             new_state[p] = entry
         for g, s in zip(self.param_groups, saved_groups):

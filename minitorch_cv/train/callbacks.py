@@ -200,7 +200,7 @@ class EarlyStopping(Callback):
 
 def _snapshot(model) -> dict:
     """A copy of the model's state dict, on the model's device (no host round trip)."""
-    return {k: xp_of(v.data).array(v.data, copy=True) for k, v in model.state_dict().items()}
+    return {k: xp_of(v._data).array(v._data, copy=True) for k, v in model.state_dict().items()}
 
 
 class HistoryWriter(Callback):

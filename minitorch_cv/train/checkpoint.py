@@ -53,7 +53,7 @@ def _join(path: str, key) -> str:
 def _encode(obj, path: str, arrays: dict):
     """A JSON-able copy of `obj` with every array moved into `arrays` under a path-like key."""
     if isinstance(obj, Tensor):
-        obj = obj.data
+        obj = obj._data
     if _is_array(obj):
         key = path
         while key in arrays or key == _SKELETON:

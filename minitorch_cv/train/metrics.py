@@ -24,15 +24,15 @@ import numpy as np
 
 from minitorch_cv import kernels
 from minitorch_cv.backend import to_device, xp_of
+from minitorch_cv.tensor import Tensor
 
 
 def _raw(a):
     """The NumPy / CuPy array inside a Tensor, or `a` itself if it is already an array."""
     if isinstance(a, np.ndarray) or type(a).__module__.startswith("cupy"):
         return a
-    data = getattr(a, "data", None)
-    if data is not None and hasattr(data, "shape") and hasattr(data, "dtype"):
-        return data
+    if isinstance(a, Tensor):
+        return a._data
     return np.asarray(a)
 
 

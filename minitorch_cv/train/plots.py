@@ -25,6 +25,7 @@ from matplotlib.patches import Patch
 
 from minitorch_cv.backend import to_device
 from minitorch_cv.data.voc import voc_palette
+from minitorch_cv.tensor import Tensor
 
 __all__ = [
     "plot_activations",
@@ -40,10 +41,8 @@ _NOT_METRICS = {"loss", "lr", "seconds", "time", "epoch"}
 
 def _np(a) -> np.ndarray:
     """A host NumPy array from a Tensor, a CuPy array or anything array-like."""
-    if not isinstance(a, np.ndarray) and not type(a).__module__.startswith("cupy"):
-        data = getattr(a, "data", None)
-        if data is not None and hasattr(data, "shape") and hasattr(data, "dtype"):
-            a = data
+    if isinstance(a, Tensor):
+        a = a._data
     if type(a).__module__.startswith("cupy"):
         a = to_device(a, "cpu")
     return np.asarray(a)

@@ -74,12 +74,12 @@ def _to(t, dev):
     """A batch tensor on `dev` (no copy when it is already there)."""
     if not isinstance(t, Tensor):
         t = Tensor(t)  # arrays (NumPy or CuPy) are wrapped as they are; lists become arrays
-    return t if t.device == dev else Tensor(to_device(t.data, dev))
+    return t if t.device == dev else Tensor(to_device(t._data, dev))
 
 
 def _labels_of(out, y):
     """Predicted labels on the device: arg-max over the class axis when `out` holds scores."""
-    o = out.data
+    o = out._data
     return o.argmax(axis=1) if o.ndim == y.ndim + 1 else o
 
 
@@ -125,7 +125,7 @@ class _Meter:
         self.last_finite, self.last_finite_batch = None, 0
 
     def add(self, loss: Tensor, n: int, pred=None, target=None) -> None:
-        self.pending.append(loss.data.reshape(()))
+        self.pending.append(loss._data.reshape(()))
         self.sizes.append(n)
         if pred is not None:
             self.preds.append((pred, target))
@@ -205,14 +205,14 @@ def evaluate(model, loss_fn, loader, metrics="auto", device=None, progress=False
                 out = model(x)
                 n = x.shape[0]
                 if loss_fn is not None:
-                    s = loss_fn(out, y).data * n  # a device sum, read once at the end
+                    s = loss_fn(out, y)._data * n  # a device sum, read once at the end
                     loss_sum = s if loss_sum is None else loss_sum + s
                 count += n
                 if ms is None:
                     ms = _auto_metrics(loss_fn, out, y)
-                pred = _labels_of(out, y.data)
+                pred = _labels_of(out, y._data)
                 for m in ms:
-                    m.update(pred, y.data)
+                    m.update(pred, y._data)
                 bar.update(1)
     finally:
         model.train(was_training)
@@ -381,8 +381,8 @@ def fit(
                 if train_metrics is None:  # 'auto': decided by the first batch's shapes
                     train_metrics = _auto_metrics(loss_fn, out, y)
                     meter.metrics = train_metrics
-                pred = _labels_of(out, y.data) if train_metrics else None
-                meter.add(loss.detach(), x.shape[0], pred, y.data if train_metrics else None)
+                pred = _labels_of(out, y._data) if train_metrics else None
+                meter.add(loss.detach(), x.shape[0], pred, y._data if train_metrics else None)
                 seen += x.shape[0]
                 bar.update(1)
                 if b % log_interval == 0:

@@ -24,7 +24,7 @@ def _grads(parameters) -> list:
     """The gradient arrays of the parameters that have one."""
     if isinstance(parameters, Tensor):
         parameters = [parameters]
-    return [p.grad.data for p in parameters if p.grad is not None]
+    return [p.grad._data for p in parameters if p.grad is not None]
 
 
 def clip_grad_norm_(
@@ -93,7 +93,7 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
 
 def _raw(a):
     if isinstance(a, Tensor):
-        return a.data
+        return a._data
     if isinstance(a, np.ndarray) or type(a).__module__.startswith("cupy"):
         return a
     return np.asarray(a)

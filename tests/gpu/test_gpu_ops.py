@@ -43,7 +43,7 @@ GPU = "cuda"
 
 def host(a):
     """A NumPy copy of a Tensor or array from any device."""
-    return to_device(a.data if isinstance(a, Tensor) else a, "cpu")
+    return to_device(a._data if isinstance(a, Tensor) else a, "cpu")
 
 
 def _leaf(a, device):

@@ -24,7 +24,7 @@ GPU = "cuda"
 
 
 def host(a):
-    return to_device(a.data if isinstance(a, Tensor) else a, "cpu")
+    return to_device(a._data if isinstance(a, Tensor) else a, "cpu")
 
 
 def small_cnn(num_classes, dropout=0.2):
@@ -184,9 +184,9 @@ def test_freed_batches_are_not_overwritten_before_the_gpu_reads_them():
     sums = []
     for x, y in DataLoader(data, 8, shuffle=False, device=GPU):
         lag()
-        sums.append((x.data.astype(np.float64).sum(), y.data.sum()))
+        sums.append((x._data.astype(np.float64).sum(), y._data.sum()))
     want = [
-        (x.data.astype(np.float64).sum(), y.data.sum())
+        (x._data.astype(np.float64).sum(), y._data.sum())
         for x, y in DataLoader(data, 8, shuffle=False)
     ]
     got = [(float(host(a)), int(host(b))) for a, b in sums]

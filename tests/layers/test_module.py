@@ -51,7 +51,7 @@ def test_parameter_is_a_tensor_requiring_grad_and_shares_the_array():
     a = np.ones((2, 3), dtype=np.float32)
     p = Parameter(mt.Tensor(a))
     assert isinstance(p, mt.Tensor) and p.requires_grad and p.is_leaf
-    assert p.data is a
+    assert p.numpy() is a
     assert not Parameter(mt.zeros(2), requires_grad=False).requires_grad
     assert repr(p).startswith("Parameter containing:\ntensor(")
 
@@ -282,7 +282,7 @@ def test_state_dict_keys_values_and_sharing():
         "head.bias",
     ]  # fmt: skip  ('scratch' is non-persistent)
     assert all(type(v) is mt.Tensor and not v.requires_grad for v in sd.values())
-    assert sd["head.weight"].data is net.head.weight.data  # detached, shares memory (PyTorch)
+    assert sd["head.weight"].numpy() is net.head.weight.numpy()  # detached, shares memory (PyTorch)
     assert net.state_dict(keep_vars=True)["head.weight"] is net.head.weight
 
 
