@@ -249,18 +249,27 @@ def _optimizer(cfg, params):
     raise CLIError(f"unknown optimizer {cfg['optimizer']!r}; valid optimizers: sgd, adam, adamw")
 
 
-def _scheduler(cfg, opt):
+SCHEDULERS = ("none", "cosine", "step", "plateau", "onecycle")
+
+
+def _scheduler(cfg, opt, steps_per_epoch: int):
+    """(scheduler or None, 'epoch' or 'step': when fit steps it)."""
     name = (cfg["scheduler"] or "none").lower()
+    epochs = max(1, cfg["epochs"])
     if name == "none":
-        return None
+        return None, "epoch"
     if name == "cosine":
-        return lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg["epochs"]))
+        return lr_scheduler.CosineAnnealingLR(opt, T_max=epochs), "epoch"
     if name == "step":
-        return lr_scheduler.StepLR(opt, step_size=max(1, cfg["epochs"] // 3), gamma=0.1)
+        return lr_scheduler.StepLR(opt, step_size=max(1, epochs // 3), gamma=0.1), "epoch"
     if name == "plateau":
-        return lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=2)
-    raise CLIError(f"unknown scheduler {cfg['scheduler']!r}; valid schedulers: none, cosine, "
-                   "step, plateau")  # fmt: skip
+        return lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=2), "epoch"
+    if name == "onecycle":  # --lr is the peak; stepped after every batch
+        sched = lr_scheduler.OneCycleLR(opt, max_lr=cfg["lr"], epochs=epochs,
+                                        steps_per_epoch=steps_per_epoch)  # fmt: skip
+        return sched, "step"
+    raise CLIError(f"unknown scheduler {cfg['scheduler']!r}; valid schedulers: "
+                   f"{', '.join(SCHEDULERS)}")  # fmt: skip
 
 
 def _loss(task: str):
@@ -391,11 +400,11 @@ def _cmd_train(args) -> int:
     manual_seed(cfg["seed"])
     model = build_model(cfg["model"], shape, len(classes), task)
     opt = _optimizer(cfg, model.parameters())
-    sched = _scheduler(cfg, opt)
     dev = cfg["device"]
     aug = _augmentation(shape) if cfg["augment"] else None
     train_loader = DataLoader(train_set, cfg["batch_size"], shuffle=True, seed=cfg["seed"],
                               transform=aug, device=dev)  # fmt: skip
+    sched, interval = _scheduler(cfg, opt, len(train_loader))
     val_loader = DataLoader(splits["val"], cfg["batch_size"], device=dev)
     n_params = model.num_parameters()
     info = {"version": __version__, "task": task, "input_shape": list(shape),
@@ -411,7 +420,7 @@ def _cmd_train(args) -> int:
 
     callbacks = ([early] if early else []) + [HistoryWriter(out)]
     history = fit(model, _loss(task), opt, train_loader, val_loader, epochs=cfg["epochs"],
-                  scheduler=sched, callbacks=callbacks, device=dev,
+                  scheduler=sched, scheduler_interval=interval, callbacks=callbacks, device=dev,
                   grad_clip=cfg["grad_clip"], checkpoint_dir=out, resume=bool(args.resume),
                   progress=not args.quiet,
                   meta={"config": config, "model": cfg["model"]})  # fmt: skip
@@ -642,8 +651,9 @@ def _add_train(sub) -> None:
     t.add_argument("--optimizer", default=None, choices=("sgd", "adam", "adamw"),
                    help=f"default {d['optimizer']} (sgd uses momentum 0.9)")  # fmt: skip
     t.add_argument("--weight-decay", type=float, default=None, help="default 0")
-    t.add_argument("--scheduler", default=None, choices=("none", "cosine", "step", "plateau"),
-                   help="learning-rate schedule per epoch (default cosine)")  # fmt: skip
+    t.add_argument("--scheduler", default=None, choices=SCHEDULERS,
+                   help="learning-rate schedule (default cosine, per epoch); onecycle: "
+                        "OneCycleLR peaking at --lr, stepped every batch")  # fmt: skip
     t.add_argument("--augment", action="store_const", const=True, default=None,
                    help="random horizontal flip and random crop with padding (image and "
                    "mask)")  # fmt: skip

@@ -58,6 +58,18 @@ def test_train_writes_every_file_of_a_run(tmp_path, capsys, model):
     assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_onecycle_schedule_steps_every_batch(tmp_path):
+    out = tmp_path / "run"
+    assert train("--epochs", "2", "--scheduler", "onecycle", "--lr", "0.01", "--out", str(out)) == 0
+    history = History.from_json(out / "history.json")
+    # 48 images / 16 = 3 batches an epoch: epoch 2 starts at step 3 of the 6-step cycle
+    # (warm-up over the first 30 %: 1.8 steps from 0.01 / 25 to the peak 0.01)
+    lrs = history.column("lr")
+    assert lrs[0] == pytest.approx(0.01 / 25) and lrs[1] < 0.01 and lrs[1] > lrs[0]
+    sched = load_checkpoint(out / "last.npz")["scheduler"]
+    assert sched["last_epoch"] == 6 and sched["total_steps"] == 6
+
+
 def test_existing_run_folder_is_refused_then_overwritten_or_resumed(tmp_path, capsys):
     out = str(tmp_path / "run")
     assert train("--model", "mlp", "--epochs", "1", "--out", out) == 0
