@@ -106,6 +106,11 @@ def _check_class_target(op, x, t, weight, ignore_index):
             )
 
 
+def _spatial(x) -> int:
+    """Elements per (sample, class) of an (N, C, *) array: prod(*), 1 for (N, C)."""
+    return int(np.prod(x.shape[2:], dtype=np.int64))
+
+
 def _as_batched(x, t):
     """(C,) with a 0-d target is one sample: view it as (1, C) and (1,)."""
     if x.ndim == 1:
@@ -146,8 +151,9 @@ class CrossEntropy(Function):
     def forward(ctx, x, target, weight, *, ignore_index, reduction, label_smoothing):
         xp = xp_of(x)
         n, c = x.shape[:2]
-        x3 = x.reshape(n, c, -1)
-        t3 = target.reshape(n, 1, -1)
+        ln = _spatial(x)  # explicit: -1 cannot be inferred for an empty batch
+        x3 = x.reshape(n, c, ln)
+        t3 = target.reshape(n, 1, ln)
         valid = t3 != ignore_index
         # any in-range class; its contribution is masked to zero
         t3 = xp.where(valid, t3, 0).astype(np.int64, copy=False)
@@ -158,7 +164,7 @@ class CrossEntropy(Function):
         if eps:
             # Σ_c w_c z_c, taken before z is overwritten by exp(z)
             wz = z.sum(axis=1, keepdims=True) if weight is None else weight.astype(x.dtype) @ z
-            wz = wz.reshape(n, 1, -1)
+            wz = wz.reshape(n, 1, ln)
         xp.exp(z, out=z)
         s = z.sum(axis=1, keepdims=True)
         lse = xp.log(s)
@@ -223,7 +229,8 @@ class SoftTargetCrossEntropy(Function):
     def forward(ctx, x, y, weight, *, reduction, label_smoothing):
         xp = xp_of(x)
         n, c = x.shape[:2]
-        x3, y3 = x.reshape(n, c, -1), y.reshape(n, c, -1)
+        ln = _spatial(x)
+        x3, y3 = x.reshape(n, c, ln), y.reshape(n, c, ln)
         logp = x3 - x3.max(axis=1, keepdims=True)
         logp -= xp.log(xp.exp(logp).sum(axis=1, keepdims=True))
         eps = label_smoothing
@@ -348,7 +355,7 @@ class NLLLoss(Function):
     def forward(ctx, x, target, weight, *, ignore_index, reduction):
         xp = xp_of(x)
         n, c = x.shape[:2]
-        t3 = target.reshape(n, 1, -1)
+        t3 = target.reshape(n, 1, _spatial(x))
         valid = t3 != ignore_index
         t3 = xp.where(valid, t3, 0).astype(np.int64, copy=False)
         idx = _gather_index(t3, c)

@@ -237,6 +237,8 @@ def batch_norm(
             "batch_norm: running_mean and running_var are needed when training=False "
             "(there are no batch statistics to fall back on in eval mode)"
         )
+    if x.size == 0 and x.shape[0] == 0:  # an empty batch: nothing to normalise (PyTorch too)
+        return input * 1
     if training and x.size <= c:  # at most one value per channel
         raise ValueError(
             "batch_norm: Expected more than 1 value per channel when training, "

@@ -522,3 +522,24 @@ def test_cross_entropy_cupy_matches_numpy(eps):
         results.append((np.asarray(y), np.asarray(xt.grad)))
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-10)
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_losses_on_an_empty_batch_follow_pytorch(smoothing):
+    """mean over nothing is nan, sum is 0, 'none' is empty; no NumPy reshape error."""
+    F = mt.functional
+    for red, check in (
+        ("mean", np.isnan),
+        ("sum", lambda v: v == 0),
+        ("none", lambda v: v.size == 0),
+    ):
+        cases = [((0, 5), (0,)), ((0, 5, 3, 3), (0, 3, 3))]
+        for x, t in (
+            (mt.zeros(*a, requires_grad=True), mt.zeros(*b, dtype=mt.int64)) for a, b in cases
+        ):
+            y = F.cross_entropy(x, t, reduction=red, label_smoothing=smoothing)
+            assert check(y.numpy()), (red, x.shape)
+            y.sum().backward()
+            assert x.grad.shape == x.shape
+            assert check(F.nll_loss(x, t, reduction=red).numpy())
+        assert check(F.cross_entropy(mt.zeros(0, 5), mt.zeros(0, 5), reduction=red).numpy())

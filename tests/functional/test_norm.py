@@ -400,3 +400,12 @@ def test_batch_norm_cupy_matches_numpy(training):
         results.append([np.asarray(t) for t in (y, rmt, rvt, xt.grad, wt.grad, bt.grad)])
     for a, b_ in zip(*results):
         np.testing.assert_allclose(a, b_, rtol=1e-10, atol=1e-12)
+
+
+def test_batch_norm_passes_an_empty_batch_through():
+    for layer, shape in ((mt.nn.BatchNorm2d(3), (0, 3, 4, 4)), (mt.nn.BatchNorm1d(3), (0, 3))):
+        x = mt.zeros(*shape, requires_grad=True)
+        y = layer(x)
+        y.sum().backward()
+        assert y.shape == shape and x.grad.shape == shape
+        np.testing.assert_array_equal(layer.running_mean.numpy(), 0)  # nothing to learn from
