@@ -55,6 +55,8 @@ from .tensor import (
 
 __version__ = "0.1.0"
 
+inference_mode = no_grad  # torch.inference_mode: here the same as no_grad (no graph is built)
+
 float = float32  # noqa: A001  (torch.float)
 double = float64
 long = int64

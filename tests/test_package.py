@@ -42,3 +42,18 @@ def test_the_readme_tour_runs_as_written(tmp_path, monkeypatch, capsys):
     exec(compile(code, "README.md", "exec"), {})
     assert "Total params: 256,058" in capsys.readouterr().out
     assert (tmp_path / "model.npz").is_file()
+
+
+def test_inference_mode_builds_no_graph():
+    import minitorch_cv as mt
+
+    w = mt.ones(2, requires_grad=True)
+    with mt.inference_mode():
+        y = w * 2
+    assert not y.requires_grad
+
+    @mt.inference_mode()
+    def predict(x):
+        return x * w
+
+    assert not predict(mt.ones(2)).requires_grad

@@ -105,6 +105,41 @@ class ArrayDataset:
         )
 
 
+class TensorDataset:
+    """Samples taken from tensors (or arrays) that share their first dim, as PyTorch's
+    `TensorDataset`: `ds[i]` is `(t[i] for t in tensors)`, and an int array, slice or bool
+    array gives the batches at once (the DataLoader's fast path). Data of any shape: feature
+    vectors, images, sequences.
+
+        ds = TensorDataset(features, labels)
+        loader = DataLoader(ds, batch_size=32, shuffle=True)
+    """
+
+    def __init__(self, *tensors):
+        if not tensors:
+            raise ValueError("TensorDataset: give at least one tensor")
+        arrays = [t._data if hasattr(t, "_data") else np.asarray(t) for t in tensors]
+        n = len(arrays[0]) if arrays[0].ndim else None
+        if n is None or any(a.ndim == 0 or len(a) != n for a in arrays):
+            shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
+            raise ValueError(f"TensorDataset: the tensors must share their first dim, got {shapes}")
+        self.tensors = tuple(arrays)
+
+    def __len__(self) -> int:
+        return len(self.tensors[0])
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)):
+            n = len(self)
+            if not -n <= index < n:
+                raise IndexError(f"TensorDataset: index {index} is out of range for {n} items")
+        return tuple(a[index] for a in self.tensors)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(str(tuple(a.shape)) for a in self.tensors)
+        return f"TensorDataset(n={len(self)}, tensors=[{shapes}])"
+
+
 class Subset:
     """A view of a dataset through a list of indices (what `random_split` returns).
 

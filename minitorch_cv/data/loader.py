@@ -17,7 +17,7 @@ from minitorch_cv.backend import cupy_module, to_device
 from minitorch_cv.backend import device as parse_device
 from minitorch_cv.tensor import Tensor, default_rng
 
-from .dataset import ArrayDataset, Subset
+from .dataset import ArrayDataset, Subset, TensorDataset
 
 _END = object()
 
@@ -209,8 +209,9 @@ class DataLoader:
     """Iterate a dataset in batches of Tensors `(x, y)`.
 
     Args:
-        dataset: an ArrayDataset or Subset (batches are one fancy-index), or any object with
-            `__len__` and `__getitem__(int) -> (image, target)` (items are stacked).
+        dataset: an ArrayDataset, TensorDataset or Subset (batches are one fancy-index), or
+            any object with `__len__` and `__getitem__(int) -> (image, target)` (items are
+            stacked).
         batch_size: items per batch (default 1).
         shuffle: visit items in a new random order each epoch (default False).
         drop_last: drop the last, smaller batch (default False).
@@ -273,6 +274,11 @@ class DataLoader:
                 "(the loader yields what collate_fn returns)"
             )
         self.collate_fn = collate_fn
+        if isinstance(dataset, TensorDataset) and len(dataset.tensors) != 2 and not collate_fn:
+            raise ValueError(
+                f"DataLoader: {dataset!r} yields {len(dataset.tensors)}-tuples, not (input, "
+                "target) pairs; pass collate_fn= to batch them"
+            )
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -292,7 +298,7 @@ class DataLoader:
         return np.random.default_rng([self.seed, epoch, 0]).permutation(n)
 
     def _fetch(self, idx: np.ndarray):
-        if isinstance(self.dataset, (ArrayDataset, Subset)):
+        if isinstance(self.dataset, (ArrayDataset, Subset, TensorDataset)):
             x, y = self.dataset[idx]
         else:
             items = [self.dataset[int(i)] for i in idx]

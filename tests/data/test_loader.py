@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 
+import minitorch_cv as mt
 from minitorch_cv.backend import gpu_available
 from minitorch_cv.data import ArrayDataset, DataLoader, Subset, random_split
 from minitorch_cv.data import transforms as T
@@ -293,3 +294,28 @@ def test_items_other_than_pairs_need_a_collate_fn():
         assert batches[2][0].shape == (1, 1, 2, 2)
     with pytest.raises(ValueError, match="with collate_fn, apply the transform"):
         DataLoader(Triples(), collate_fn=collate, transform=lambda x: x)
+
+
+def test_tensor_dataset_batches_any_data_like_pytorch():
+    from minitorch_cv.data import TensorDataset
+
+    x = mt.tensor(np.arange(30, dtype=np.float32).reshape(10, 3))
+    y = np.arange(10, dtype=np.int32) % 4
+    ds = TensorDataset(x, y)
+    assert len(ds) == 10 and np.array_equal(ds[2][0], [6, 7, 8]) and ds[2][1] == 2
+    seen = []
+    for xb, yb in DataLoader(ds, 4, shuffle=True, seed=1):
+        assert xb.shape[1:] == (3,) and yb.dtype == mt.int64  # labels widened, as any loader's
+        np.testing.assert_array_equal(
+            xb.numpy()[:, 0] / 3, yb.numpy() + 4 * (xb.numpy()[:, 0] // 12)
+        )
+        seen += yb.tolist()
+    assert sorted(seen) == sorted(y.tolist())
+    train, val = random_split(ds, (0.7, 0.3), seed=0)
+    assert sum(len(b[0]) for b in DataLoader(train, 3)) == 7
+    with pytest.raises(ValueError, match="must share their first dim"):
+        TensorDataset(x, y[:5])
+    with pytest.raises(ValueError, match="yields 3-tuples, not \\(input, target\\) pairs"):
+        DataLoader(TensorDataset(x, y, y), 2)
+    triples = DataLoader(TensorDataset(x, y, y), 5, collate_fn=lambda items: len(items))
+    assert list(triples) == [5, 5]
