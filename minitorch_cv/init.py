@@ -41,6 +41,7 @@ def _write(tensor: Tensor, values) -> Tensor:
     """Copy CPU `values` into the tensor's array in place (same object, same device, same dtype)."""
     values = np.asarray(values).astype(tensor.dtype, copy=False)
     tensor._data[...] = to_device(values, tensor.device)
+    tensor._version += 1
     return tensor
 
 
@@ -107,6 +108,7 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill with `val`."""
     _check(tensor, "constant_")
     tensor._data[...] = val
+    tensor._version += 1
     return tensor
 
 

@@ -546,6 +546,7 @@ class Module:
             target = targets[key]
             arr = to_device(arr, target.device)
             target._data[...] = arr.astype(target.dtype, copy=False)
+            target._version += 1  # a pending backward that saved it must not use new values
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ devices, dtypes
