@@ -66,36 +66,120 @@ from .functional import (  # noqa: E402
     abs,
     amax,
     amin,
+    argsort,
+    bmm,
     cat,
+    ceil,
+    chunk,
     clamp,
+    cumsum,
     exp,
+    expm1,
     flatten,
+    flip,
+    floor,
+    gather,
+    index_select,
+    isfinite,
+    isnan,
     log,
+    log1p,
     log_softmax,
+    logsumexp,
+    masked_fill,
     matmul,
     max,
     maximum,
     mean,
     min,
     minimum,
+    mm,
+    narrow,
     norm,
     permute,
     pow,
+    prod,
     relu,
     reshape,
+    roll,
+    round,
     sigmoid,
+    sign,
     softmax,
+    sort,
+    split,
     sqrt,
     squeeze,
     stack,
     std,
     sum,
     tanh,
+    topk,
     transpose,
+    tril,
+    triu,
+    trunc,
+    unbind,
     unsqueeze,
     var,
     where,
 )
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(input) -> int:
+    return input.numel()
+
+
+def eq(input, other):
+    return input == other
+
+
+def ne(input, other):
+    return input != other
+
+
+def gt(input, other):
+    return input > other
+
+
+def lt(input, other):
+    return input < other
+
+
+def ge(input, other):
+    return input >= other
+
+
+def le(input, other):
+    return input <= other
+
+
+def all(input):  # noqa: A001
+    return input.all()
+
+
+def any(input):  # noqa: A001
+    return input.any()
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+    """|input - other| <= atol + rtol * |other| everywhere (torch.allclose), as a Python bool."""
+    import numpy as np
+
+    return bool(np.allclose(np.asarray(input), np.asarray(other), rtol, atol, equal_nan))
+
+
+def equal(input, other) -> bool:
+    """Same shape and the same values (torch.equal), as a Python bool."""
+    import numpy as np
+
+    return tuple(input.shape) == tuple(other.shape) and bool(
+        np.array_equal(np.asarray(input), np.asarray(other))
+    )
 
 
 def argmax(input, dim=None, keepdim=False):

@@ -840,6 +840,35 @@ class Tensor:
     def eq(self, o):
         return self == o
 
+    def ne(self, o):
+        return self != o
+
+    def lt(self, o):
+        return self < o
+
+    def le(self, o):
+        return self <= o
+
+    def gt(self, o):
+        return self > o
+
+    def ge(self, o):
+        return self >= o
+
+    # new tensors on this one's device, of its dtype unless given (PyTorch's new_* family)
+    def new_zeros(self, *size, dtype=None) -> Tensor:
+        return self.new_full(_size_args(size), 0, dtype=dtype)
+
+    def new_ones(self, *size, dtype=None) -> Tensor:
+        return self.new_full(_size_args(size), 1, dtype=dtype)
+
+    def new_full(self, size, fill_value, dtype=None) -> Tensor:
+        xp = xp_of(self._data)
+        return Tensor(xp.full(tuple(size), fill_value, dtype=dtype or self.dtype))
+
+    def new_tensor(self, data, dtype=None) -> Tensor:
+        return Tensor(_as_array(data, dtype or self.dtype), device=self.device)
+
     def __invert__(self):
         return Tensor(~self._data)
 
@@ -860,6 +889,11 @@ class Tensor:
 
     def argmin(self, dim=None, keepdim=False):
         return Tensor(_arg_reduce(self._data, dim, keepdim, "argmin"))
+
+
+def _size_args(size) -> tuple:
+    """(2, 3) from new_zeros(2, 3) or new_zeros((2, 3))."""
+    return tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
 
 
 def _arg_reduce(a, dim, keepdim, name):
@@ -886,7 +920,9 @@ def _add_methods():
         "clamp", "tanh", "sigmoid", "relu", "softmax", "log_softmax", "reshape", "view", "flatten",
         "permute", "transpose", "squeeze", "unsqueeze", "expand", "expand_as", "matmul", "maximum",
         "minimum", "pow", "neg", "add", "sub", "mul", "div", "prod", "logsumexp", "sin", "cos",
-        "square", "split", "chunk", "repeat", "norm", "rsqrt",
+        "square", "split", "chunk", "repeat", "norm", "rsqrt", "log1p", "expm1", "floor", "ceil",
+        "round", "trunc", "sign", "isnan", "isfinite", "gather", "index_select", "masked_fill",
+        "flip", "roll", "narrow", "unbind", "argsort", "sort", "topk", "cumsum", "tril", "triu",
     ]  # fmt: skip
 
     def make(name):
@@ -900,7 +936,14 @@ def _add_methods():
     for n in names:
         setattr(Tensor, n, make(n))
     Tensor.clip = Tensor.clamp
+    Tensor.clamp_min = lambda self, min: self.clamp(min=min)  # noqa: A006
+    Tensor.clamp_max = lambda self, max: self.clamp(max=max)  # noqa: A006
     Tensor.mm = Tensor.matmul
+    Tensor.bmm = Tensor.matmul
+    Tensor.nelement = Tensor.numel
+    Tensor.view_as = lambda self, other: self.reshape(other.shape)
+    Tensor.reshape_as = Tensor.view_as
+    Tensor.where = lambda self, condition, other: _ops().where(condition, self, other)
     Tensor.multiply = Tensor.mul
     Tensor.divide = Tensor.div
 

@@ -518,3 +518,21 @@ def test_data_is_a_detached_tensor_sharing_the_array_as_in_pytorch():
     assert np.abs(m.weight.numpy()).max() <= 0.01
     m.weight.data.mul_(2).add_(1)
     assert m.weight.requires_grad and m.weight.is_leaf
+
+
+def test_pytorch_method_spellings():
+    x = mt.tensor([[1.0, -2.0, 3.0]])
+    assert x.ne(1.0).tolist() == [[False, True, True]] and x.gt(0).tolist() == [[True, False, True]]
+    assert x.le(1.0).tolist() == [[True, True, False]] and x.ge(3).tolist() == [
+        [False, False, True]
+    ]
+    assert x.lt(0).tolist() == [[False, True, False]] and mt.eq(x, x).all().item()
+    assert x.new_zeros(2, 3).shape == (2, 3) and x.new_ones((4,)).dtype == mt.float32
+    assert x.new_full((2,), 7, dtype=mt.int64).tolist() == [7, 7]
+    assert x.new_tensor([1, 2]).dtype == mt.float32
+    assert x.view_as(mt.zeros(3, 1)).shape == (3, 1) and x.nelement() == 3 == mt.numel(x)
+    assert x.clamp_min(0).tolist() == [[1.0, 0.0, 3.0]] and x.clamp_max(0).tolist() == [
+        [0.0, -2.0, 0.0]
+    ]
+    assert x.where(x > 0, 0.0).tolist() == [[1.0, 0.0, 3.0]]
+    assert mt.allclose(x, x + 1e-9) and not mt.equal(x, x + 1) and mt.is_tensor(x)

@@ -156,6 +156,48 @@ class Log(Function):
         return g / a
 
 
+class Log1p(Function):
+    """log(1 + x), accurate for small x;  d/dx = 1 / (1 + x)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return xp_of(a).log1p(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g / (1 + a)
+
+
+class Expm1(Function):
+    """exp(x) - 1, accurate for small x;  d/dx = exp(x) = y + 1."""
+
+    @staticmethod
+    def forward(ctx, a):
+        y = xp_of(a).expm1(a)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (y + 1)
+
+
+class Step(Function):
+    """floor, ceil, round, trunc, sign: piecewise constant, so the gradient is 0 (PyTorch's
+    choice too, rather than no gradient at all)."""
+
+    @staticmethod
+    def forward(ctx, a, *, fn):
+        return getattr(xp_of(a), fn)(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return xp_of(g).zeros_like(g)
+
+
 class Sqrt(Function):
     @staticmethod
     def forward(ctx, a):
@@ -346,6 +388,42 @@ def exp(input):
 
 def log(input):
     return Log.apply(input)
+
+
+def log1p(input):
+    return Log1p.apply(input)
+
+
+def expm1(input):
+    return Expm1.apply(input)
+
+
+def floor(input):
+    return Step.apply(input, fn="floor")
+
+
+def ceil(input):
+    return Step.apply(input, fn="ceil")
+
+
+def round(input):  # noqa: A001  (torch.round: halves to even, as NumPy's rint)
+    return Step.apply(input, fn="rint")
+
+
+def trunc(input):
+    return Step.apply(input, fn="trunc")
+
+
+def sign(input):
+    return Step.apply(input, fn="sign")
+
+
+def isnan(input):
+    return Tensor(xp_of(input._data).isnan(input._data))
+
+
+def isfinite(input):
+    return Tensor(xp_of(input._data).isfinite(input._data))
 
 
 def sqrt(input):
