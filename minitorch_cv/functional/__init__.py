@@ -110,6 +110,7 @@ from .reduce import (
     sum,
     var,
 )
+from .sampling import affine_grid, grid_sample
 from .shape import (
     cat,
     chunk,

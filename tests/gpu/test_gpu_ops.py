@@ -444,6 +444,14 @@ def test_layer_norm_and_group_norm(n, groups, seed):
     same_on_gpu(lambda x, w, b: F.instance_norm(x, weight=w, bias=b), x, w, b)
 
 
+def test_grid_sample_and_affine_grid():
+    x, theta = f32(0, (2, 3, 5, 6)), f32(1, (2, 2, 3))
+    for mode in ("bilinear", "nearest"):
+        for padding_mode in ("zeros", "border"):
+            same_on_gpu(lambda x, t: F.grid_sample(x, F.affine_grid(t, (2, 3, 4, 7)), mode,
+                                                   padding_mode), x, theta)  # fmt: skip
+
+
 def test_pixel_shuffle_prelu_and_distances():
     x = f32(0, (2, 8, 3, 4))
     same_on_gpu(lambda x: F.pixel_shuffle(x, 2), x)
