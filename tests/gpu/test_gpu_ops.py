@@ -448,8 +448,11 @@ def test_grid_sample_and_affine_grid():
     x, theta = f32(0, (2, 3, 5, 6)), f32(1, (2, 2, 3))
     for mode in ("bilinear", "nearest"):
         for padding_mode in ("zeros", "border"):
-            same_on_gpu(lambda x, t: F.grid_sample(x, F.affine_grid(t, (2, 3, 4, 7)), mode,
-                                                   padding_mode), x, theta)  # fmt: skip
+
+            def warp(x, t, mode=mode, padding_mode=padding_mode):
+                return F.grid_sample(x, F.affine_grid(t, (2, 3, 4, 7)), mode, padding_mode)
+
+            same_on_gpu(warp, x, theta)
 
 
 def test_pixel_shuffle_prelu_and_distances():
