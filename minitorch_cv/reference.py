@@ -192,7 +192,8 @@ def adaptive_max_pool2d(x, output_size):
 
 
 def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
-    """Resize (N, C, H, W) by nearest neighbour or bilinear interpolation, PyTorch's coordinates.
+    """Resize (N, C, H, W) by nearest neighbour, bilinear or bicubic interpolation, PyTorch's
+    coordinates.
 
     Output size: `size`, or floor(H * scale_factor). Source coordinate of output pixel i:
       nearest:  floor(i * scale), scale = 1/scale_factor if given else H/OH, clipped to H-1;
@@ -215,13 +216,13 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     t = np.float32 if x.dtype == np.float32 else np.float64
 
     def scale_of(inp, out, s):
-        if mode == "bilinear" and align_corners:
+        if mode in ("bilinear", "bicubic") and align_corners:
             return t(inp - 1) / t(out - 1) if out > 1 else t(0)
         return t(1.0 / s) if s is not None and s > 0 else t(t(inp) / t(out))
 
     if mode == "area":  # average over PyTorch's adaptive bins
         return adaptive_avg_pool2d(x, (oh, ow))
-    if mode != "bilinear" and oh + ow <= 128:
+    if mode not in ("bilinear", "bicubic") and oh + ow <= 128:
         t = np.float32
     sh, sw = scale_of(h_, oh, scales[0]), scale_of(w_, ow, scales[1])
 
@@ -235,6 +236,8 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
         return min(int(math.floor(np.float32(t(i) * sc))), inp - 1)
 
     y = np.empty((n_, c_, oh, ow), dtype=x.dtype)
+    if mode == "bicubic":
+        return _bicubic(x, oh, ow, sh, sw, align_corners, t)
     for i in range(oh):
         for j in range(ow):
             if mode != "bilinear":  # nearest and nearest-exact: one source pixel
@@ -255,6 +258,35 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
             bottom = (1 - lw) * x[:, :, h1, w0] + lw * x[:, :, h1, w1]
             y[:, :, i, j] = (1 - lh) * top + lh * bottom
     return y
+
+
+def _cubic_weight(d, a=-0.75):
+    """Keys' cubic convolution kernel at distance d (PyTorch's A = -0.75)."""
+    d = abs(d)
+    if d <= 1:
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+    if d < 2:
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+    return 0.0
+
+
+def _bicubic(x, oh, ow, sh, sw, align_corners, t):
+    """Bicubic: the 4 x 4 source pixels around each output pixel's source position, weighted by
+    the cubic kernel of their distance along each axis; positions off the image read the edge
+    pixel. Source position: i * scale (align_corners) or (i + 0.5) * scale - 0.5, not clipped."""
+    n_, c_, h_, w_ = x.shape
+    y = np.zeros((n_, c_, oh, ow), dtype=np.float64)
+    for i in range(oh):
+        fh = float(sh * t(i) if align_corners else sh * (t(i) + t(0.5)) - t(0.5))
+        for j in range(ow):
+            fw = float(sw * t(j) if align_corners else sw * (t(j) + t(0.5)) - t(0.5))
+            h0, w0 = math.floor(fh), math.floor(fw)
+            for a in range(h0 - 1, h0 + 3):
+                for b in range(w0 - 1, w0 + 3):
+                    weight = _cubic_weight(fh - a) * _cubic_weight(fw - b)
+                    ha, wb = min(max(a, 0), h_ - 1), min(max(b, 0), w_ - 1)
+                    y[:, :, i, j] += weight * x[:, :, ha, wb]
+    return y.astype(x.dtype)
 
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,

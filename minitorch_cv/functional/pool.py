@@ -578,6 +578,36 @@ def _source_index(mode, size, out, scale, align_corners, dtype, small=True):
     return i0, i1, lam
 
 
+def _bicubic_matrix(size, out, scale, align_corners, dtype):
+    """The (out, size) matrix of PyTorch's bicubic resampling along one axis: Keys' cubic
+    convolution with A = -0.75 over the 4 nearest source pixels, indices clamped to the edge
+    (a clamped tap adds its weight to the edge pixel). Source coordinates as bilinear's, but
+    not clamped at 0 (PyTorch's cubic rule)."""
+    t = np.float32 if dtype == np.float32 else np.float64
+    dst = np.arange(out).astype(t)
+    if align_corners:
+        real = (t(size - 1) / t(out - 1) if out > 1 else t(0)) * dst
+    else:
+        sc = t(1.0 / scale) if scale else t(size) / t(out)
+        real = sc * (dst + t(0.5)) - t(0.5)
+    i0 = np.floor(real)
+    f = (real - i0).astype(np.float64)
+    a = -0.75
+
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    weights = [far(f + 1), near(f), near(1 - f), far(2 - f)]
+    m = np.zeros((out, size), dtype=np.float64)
+    rows = np.arange(out)
+    for k, wk in enumerate(weights):
+        np.add.at(m, (rows, np.clip(i0.astype(np.int64) - 1 + k, 0, size - 1)), wk)
+    return m.astype(dtype)
+
+
 def _resample_matrix(i0, i1, lam, size, dtype):
     """The (out, size) matrix of the 1-D resampling: y = A @ x along one axis."""
     a = np.zeros((len(i0), size), dtype=np.float64)
@@ -591,9 +621,11 @@ def _resample_matrix(i0, i1, lam, size, dtype):
 
 
 class Interpolate(Function):
-    """Nearest or bilinear resize. Both are separable linear maps, y = A_h @ x @ A_w^T with each
-    row of A_h holding one 1 (nearest) or the two weights 1-l, l (bilinear); the forward gathers
-    rows/columns directly, the gradient applies the transposes: gx = A_h^T @ gy @ A_w.
+    """Nearest, bilinear or bicubic resize. All are separable linear maps, y = A_h @ x @ A_w^T
+    with each row of A_h holding one 1 (nearest), the two weights 1-l, l (bilinear) or four
+    cubic-convolution weights (bicubic); nearest and bilinear gather rows/columns directly,
+    bicubic multiplies by the matrices; the gradient applies the transposes:
+    gx = A_h^T @ gy @ A_w.
 
     Shapes: x (N, C, H, W) -> y (N, C, OH, OW)."""
 
@@ -601,6 +633,11 @@ class Interpolate(Function):
     def forward(ctx, x, *, out_hw, scales, mode, align_corners):
         xp = xp_of(x)
         (h, w), (oh, ow) = x.shape[2:], out_hw
+        if mode == "bicubic":  # 4 taps a row: the two matrices directly, y = A_h @ x @ A_w^T
+            ah = xp.asarray(_bicubic_matrix(h, oh, scales[0], align_corners, x.dtype))
+            aw = xp.asarray(_bicubic_matrix(w, ow, scales[1], align_corners, x.dtype))
+            ctx.matrices = ah, aw
+            return xp.matmul(xp.matmul(ah, x), aw.T)
         small = oh + ow <= 128
         ih = _source_index(mode, h, oh, scales[0], align_corners, x.dtype, small)
         iw = _source_index(mode, w, ow, scales[1], align_corners, x.dtype, small)
@@ -616,14 +653,17 @@ class Interpolate(Function):
     @staticmethod
     def backward(ctx, gy):
         xp = xp_of(gy)
-        ah = xp.asarray(_resample_matrix(*ctx.ih, ctx.hw[0], gy.dtype))
-        aw = xp.asarray(_resample_matrix(*ctx.iw, ctx.hw[1], gy.dtype))
+        if getattr(ctx, "matrices", None) is not None:
+            ah, aw = ctx.matrices
+        else:
+            ah = xp.asarray(_resample_matrix(*ctx.ih, ctx.hw[0], gy.dtype))
+            aw = xp.asarray(_resample_matrix(*ctx.iw, ctx.hw[1], gy.dtype))
         return (xp.matmul(xp.matmul(ah.T, gy), aw),)
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):  # fmt: skip
-    """Resize 4-D input, as torch.nn.functional.interpolate for its 2-D modes but bicubic.
+    """Resize 4-D input, as torch.nn.functional.interpolate for its 2-D modes.
 
     Args:
         input: (N, C, H, W).
@@ -632,8 +672,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             use 1/scale_factor, unless recompute_scale_factor=True (then H/OH, as with size).
         mode: 'nearest' (PyTorch's default, source floor(i * scale): shifted towards the top
             left), 'nearest-exact' (floor((i + 0.5) * scale): pixel centres, as PIL and
-            OpenCV), 'bilinear', or 'area' (adaptive_avg_pool2d to the output size).
-        align_corners (bool): bilinear only: map corner pixel centres onto each other (scale
+            OpenCV), 'bilinear', 'bicubic' (Keys' cubic with A = -0.75, as PyTorch: it can
+            overshoot the input's range), or 'area' (adaptive_avg_pool2d to the output size).
+        align_corners (bool): bilinear and bicubic: map corner pixel centres onto each other (scale
             (H-1)/(OH-1)) instead of half-pixel centres. Default: False.
         antialias (bool): PyTorch's low-pass filter for bilinear downsampling; only False (the
             default) is implemented.
@@ -643,14 +684,14 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         minitorch_cv/reference.py).
     """
     op = "interpolate"
-    modes = ("nearest", "nearest-exact", "bilinear", "area")
+    modes = ("nearest", "nearest-exact", "bilinear", "bicubic", "area")
     if mode not in modes:
         raise ValueError(f"{op}: mode must be one of {', '.join(modes)}, got {mode!r}")
     if input.ndim != 4:
         raise ValueError(f"{op}: expected 4-D input (N, C, H, W), got shape {tuple(input.shape)}")
     _check_float(op, input)
-    if mode != "bilinear" and align_corners is not None:
-        raise ValueError(f"{op}: align_corners only applies to mode='bilinear'")
+    if mode not in ("bilinear", "bicubic") and align_corners is not None:
+        raise ValueError(f"{op}: align_corners only applies to mode='bilinear' or 'bicubic'")
     if antialias:
         raise ValueError(f"{op}: antialias=True is not implemented; use antialias=False")
     if (size is None) == (scale_factor is None):

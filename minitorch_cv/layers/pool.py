@@ -155,7 +155,7 @@ class AdaptiveMaxPool2d(Module):
 
 class Upsample(Module):
     """Resize by `size` or `scale_factor` with F.interpolate: mode 'nearest' (default),
-    'nearest-exact', 'bilinear' (align_corners as PyTorch) or 'area'."""
+    'nearest-exact', 'bilinear', 'bicubic' (align_corners as PyTorch) or 'area'."""
 
     def __init__(
         self, size=None, scale_factor=None, mode="nearest", align_corners=None,

@@ -191,7 +191,7 @@ resize = st.one_of(
 )
 modes = st.sampled_from(
     [("nearest", None), ("nearest-exact", None), ("bilinear", False), ("bilinear", True),
-     ("area", None)]
+     ("bicubic", False), ("bicubic", True), ("area", None)]
 )  # fmt: skip
 
 
@@ -382,12 +382,12 @@ def _t(*shape, dtype=np.float32):
         (lambda: avg_pool2d(_t(2, 3, 8, 8), 2, divisor_override=0), r"divisor_override"),
         (lambda: adaptive_avg_pool2d(_t(2, 3, 8, 8), 0), r"output_size must be positive"),
         (
-            lambda: interpolate(_t(2, 3, 8, 8), size=4, mode="bicubic"),
-            r"mode must be one of nearest, nearest-exact, bilinear, area, got 'bicubic'",
+            lambda: interpolate(_t(2, 3, 8, 8), size=4, mode="trilinear"),
+            r"mode must be one of nearest, nearest-exact, bilinear, bicubic, area, got 'trilinear'",
         ),
         (
             lambda: interpolate(_t(2, 3, 8, 8), size=4, mode="area", align_corners=False),
-            r"align_corners only applies to mode='bilinear'",
+            r"align_corners only applies to mode='bilinear' or 'bicubic'",
         ),
         (
             lambda: interpolate(_t(2, 3, 8, 8), size=4, mode="bilinear", antialias=True),

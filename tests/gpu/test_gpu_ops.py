@@ -263,13 +263,13 @@ def test_adaptive_pools(h, w, oh, ow, seed):
     h=st.integers(1, 9),
     w=st.integers(1, 9),
     size=st.tuples(st.integers(1, 14), st.integers(1, 14)),
-    mode=st.sampled_from(["nearest", "nearest-exact", "bilinear", "area"]),
+    mode=st.sampled_from(["nearest", "nearest-exact", "bilinear", "bicubic", "area"]),
     align=st.booleans(),
     seed=seeds,
 )
 def test_interpolate(h, w, size, mode, align, seed):
     x = f32(seed, (2, 3, h, w))
-    corners = align if mode == "bilinear" else None
+    corners = align if mode in ("bilinear", "bicubic") else None
     same_on_gpu(lambda x: F.interpolate(x, size=size, mode=mode, align_corners=corners), x)
 
 
