@@ -48,7 +48,7 @@ def _run(argv) -> tuple[int, str, str]:
 
 
 def test_all_topics_are_there_in_order():
-    assert NUMBERS == list(range(1, 12))
+    assert NUMBERS == list(range(1, 13))
     index = (E.exercises_dir() / "README.md").read_text(encoding="utf-8")
     for e in EXERCISES:
         assert e.path.name in index, f"exercises/README.md does not link {e.path.name}"
@@ -135,6 +135,22 @@ def _planted():
     s = {n: _solution(n) for n in NUMBERS}
     one, two, three, four = s[1], s[2], s[3], s[4]
     five, six, seven, eight, nine, ten, eleven = s[5], s[6], s[7], s[8], s[9], s[10], s[11]
+    twelve = s[12]
+
+    def batch_stats_per_sample(x, kind, groups=1, eps=1e-5):  # batch norm taken as layer norm
+        return twelve.normalise(x, "layer" if kind == "batch" else kind, groups, eps)
+
+    def unbiased_normalise(x, kind, groups=1, eps=1e-5):  # var divided by count - 1
+        out = twelve.normalise(x, kind, groups, eps)
+        n, c, length = np.shape(x)
+        count = {"batch": n * length, "layer": c * length, "instance": length,
+                 "group": (c // groups) * length}[kind]  # fmt: skip
+        return twelve.normalise(x, kind, groups, eps) | {"var": out["var"] * count / (count - 1)}
+
+    def layer_norm_per_channel(kind, channels, length, groups=1):
+        if kind == "layer":
+            return 2 * channels, 0
+        return twelve.norm_parameters(kind, channels, length, groups)
 
     def flip_rows_only(image, kernel, padding=0):
         return one.cross_correlate(image, np.asarray(kernel)[::-1], padding)
@@ -307,6 +323,9 @@ def _planted():
         (9, "backprop", d_logits_without_onehot),
         (10, "batch_norm_step", biased_running_var),
         (10, "batch_norm_step", momentum_swapped),
+        (12, "normalise", batch_stats_per_sample),
+        (12, "normalise", unbiased_normalise),
+        (12, "norm_parameters", layer_norm_per_channel),
         (11, "audit", audit_against_stated_rows),
         (
             11,
