@@ -73,6 +73,7 @@ from .functional import (  # noqa: E402
     chunk,
     clamp,
     cumsum,
+    einsum,
     exp,
     expm1,
     flatten,

@@ -84,7 +84,7 @@ from .loss import (
     nll_loss,
     smooth_l1_loss,
 )
-from .matmul import bmm, linear, matmul, mm
+from .matmul import bmm, einsum, linear, matmul, mm
 from .norm import batch_norm, group_norm, instance_norm, layer_norm
 from .pool import (
     adaptive_avg_pool2d,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import xp_of
 from ..tensor import Function
 
 
@@ -108,3 +109,73 @@ def linear(input, weight, bias=None):
             + " (cast the input with .float() or the layer with .double())"
         )
     return Linear.apply(input, weight, bias)
+
+
+class Einsum(Function):
+    """Einstein summation, e.g. 'bij,bjk->bik' (batched matmul) or 'nchw,nc->nhw'.
+
+    The gradient of operand i is itself an einsum: contract the output gradient with every
+    other operand onto operand i's subscripts ('...ik,...jk->...ij' for matmul's left factor);
+    an index that only operand i has was summed away, so its gradient is broadcast along it."""
+
+    @staticmethod
+    def forward(ctx, *operands, inputs, output):
+        xp = xp_of(*operands)
+        ctx.save_for_backward(*operands)
+        ctx.subscripts, ctx.output = inputs, output  # not ctx.inputs: the tape's
+        spec = ",".join(inputs) + "->" + output
+        return xp.asarray(xp.einsum(spec, *operands, optimize=True))
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = xp_of(g)
+        ops = ctx.saved_tensors
+        grads = []
+        for i, (sub, a) in enumerate(zip(ctx.subscripts, ops)):
+            if not ctx.needs_input_grad[i]:
+                grads.append(None)
+                continue
+            others = [(s, o) for j, (s, o) in enumerate(zip(ctx.subscripts, ops)) if j != i]
+            seen = set(ctx.output).union(*(set(s) for s, _ in others))
+            kept = "".join(c for c in sub if c in seen)  # indices the other terms still carry
+            spec = ",".join([ctx.output] + [s for s, _ in others]) + "->" + kept
+            gi = xp.einsum(spec, g, *(o for _, o in others), optimize=True)
+            # summed-away indices: the same gradient at every position along them
+            gi = gi.reshape([a.shape[k] if c in seen else 1 for k, c in enumerate(sub)])
+            grads.append(xp.broadcast_to(gi, a.shape).astype(a.dtype))
+        return tuple(grads)
+
+
+def einsum(equation, *operands):
+    """torch.einsum: `einsum('ij,jk->ik', a, b)`; operands may also come as one list. Explicit
+    output subscripts are required ('->' form), letters only (no '...'), and no letter twice in
+    one operand (no diagonals), each with a clear error."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    eq = equation.replace(" ", "")
+    if "->" not in eq or "." in eq:
+        raise ValueError(
+            f"einsum: give the output subscripts explicitly and no '...', e.g. 'ij,jk->ik'; "
+            f"got {equation!r}"
+        )
+    lhs, output = eq.split("->")
+    inputs = lhs.split(",")
+    if len(inputs) != len(operands):
+        raise ValueError(f"einsum: {equation!r} names {len(inputs)} operands, got {len(operands)}")
+    sizes = {}
+    for sub, op in zip(inputs, operands):
+        if (sub and not sub.isalpha()) or len(set(sub)) != len(sub):
+            raise ValueError(f"einsum: subscripts {sub!r} must be distinct letters in {equation!r}")
+        if len(sub) != op.ndim:
+            raise ValueError(
+                f"einsum: subscripts {sub!r} name {len(sub)} dims, the operand has shape "
+                f"{tuple(op.shape)}"
+            )
+        for c, n in zip(sub, op.shape):
+            if sizes.setdefault(c, n) != n:
+                raise ValueError(
+                    f"einsum: index {c!r} is {sizes[c]} in one operand and {n} in another"
+                )
+    if not set(output) <= set(sizes) or len(set(output)) != len(output):
+        raise ValueError(f"einsum: output {output!r} must use distinct input letters")
+    return Einsum.apply(*operands, inputs=tuple(inputs), output=output)

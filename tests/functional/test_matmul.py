@@ -108,3 +108,51 @@ def test_linear_shape_errors():
         mt.functional.linear(mt.ones(2, 5), w)
     with pytest.raises(ValueError, match=r"linear: bias of shape \(3,\) does not fit weight"):
         mt.functional.linear(x, w, mt.ones(3))
+
+
+EINSUMS = [
+    ("ij,jk->ik", [(3, 4), (4, 5)]),
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+    ("nchw,nc->nhw", [(2, 3, 4, 5), (2, 3)]),  # a per-channel weighting, as in attention maps
+    ("ij->", [(3, 4)]),
+    ("i,j->ij", [(3,), (4,)]),
+    ("ijk->kji", [(2, 3, 4)]),
+    ("ij,ij->i", [(3, 4), (3, 4)]),
+    ("ij,k->i", [(3, 4), (5,)]),  # k only in one operand: summed away, gradient broadcast
+    ("bhqd,bhkd->bhqk", [(2, 2, 3, 4), (2, 2, 5, 4)]),
+]
+
+
+@pytest.mark.parametrize("eq,shapes", EINSUMS, ids=[e for e, _ in EINSUMS])
+def test_einsum_matches_numpy_and_gradchecks(eq, shapes):
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal(s) for s in shapes]
+    np.testing.assert_allclose(mt.einsum(eq, *[mt.tensor(x) for x in xs]).numpy(),
+                               np.einsum(eq, *xs), rtol=1e-12, atol=1e-12)  # fmt: skip
+    assert mt.gradcheck(
+        lambda *t: mt.einsum(eq, *t), [mt.tensor(x, requires_grad=True) for x in xs]
+    )
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("eq,shapes", EINSUMS, ids=[e for e, _ in EINSUMS])
+def test_einsum_matches_torch(eq, shapes):
+    torch = pytest.importorskip("torch")
+    xs = [np.random.default_rng(1).standard_normal(s) for s in shapes]
+    check_parity(torch, lambda L, *t: L.mt.einsum(eq, *t), xs)
+
+
+def test_einsum_errors_are_plain():
+    a = mt.zeros(2, 3)
+    with pytest.raises(ValueError, match="give the output subscripts explicitly"):
+        mt.einsum("ij,jk", a, a)
+    with pytest.raises(ValueError, match="names 2 operands, got 1"):
+        mt.einsum("ij,jk->ik", a)
+    with pytest.raises(
+        ValueError, match=r"subscripts 'ijk' name 3 dims, the operand has shape \(2, 3\)"
+    ):
+        mt.einsum("ijk->i", a)
+    with pytest.raises(ValueError, match="index 'j' is 3 in one operand and 2 in another"):
+        mt.einsum("ij,jk->ik", a, a)
+    with pytest.raises(ValueError, match="must be distinct letters"):
+        mt.einsum("ii->i", mt.zeros(2, 2))
