@@ -176,10 +176,14 @@ class Context:
         self.freed = False
         self.hooks = ()  # hooks of the tensor this context made (register_hook)
         self.retained = None  # weak reference to that tensor after retain_grad()
-        self.versions = ()  # (input index or -1 for the output, weakref, version) of saved arrays
+        self.versions = ()  # (input index or -1 for the output, counter, version, shape)
 
     def save_for_backward(self, *arrays) -> None:
         self.saved_tensors = arrays
+
+    def __getstate__(self) -> dict:
+        # a weak reference does not pickle: a pickled graph drops retain_grad's link
+        return {**self.__dict__, "retained": None}
 
     def free(self) -> None:
         """Drop everything saved, so the graph's memory goes back; a second backward then fails."""
@@ -225,6 +229,12 @@ class Function:
         if isinstance(out, tuple):
             out, aux = out[0], out[1:]
         result = Tensor(out)
+        base = getattr(out, "base", None)
+        if base is not None:  # a view (reshape, transpose, slicing): the input's counter
+            for t, a in zip(tensors, raw):
+                if t is not None and (base is a or base is getattr(a, "base", None)):
+                    result._vc = t._vc
+                    break
         if record and result._data.dtype.kind == "f":  # integer outputs (casts) carry no gradient
             result.requires_grad = True
             ctx.fn = cls
@@ -251,7 +261,9 @@ def _saved_versions(ctx, tensors, result) -> tuple:
     if not saved:
         return ()
     pairs = [(i, t) for i, t in enumerate(tensors) if t is not None] + [(-1, result)]
-    return tuple((i, weakref.ref(t), t._version) for i, t in pairs if id(t._data) in saved)
+    # the counter list itself, not the tensor: a temporary view (W.t()) dies, its memory and
+    # counter (shared with W) live on
+    return tuple((i, t._vc, t._vc[0], t.shape) for i, t in pairs if id(t._data) in saved)
 
 
 def _node(t):
@@ -285,14 +297,14 @@ def _unbroadcast(grad, shape):
     return grad.reshape(shape)
 
 
-def _check_version(ctx, i, t, version) -> None:
-    if t is None or t._version == version:
+def _check_version(ctx, i, counter, version, shape) -> None:
+    if counter[0] == version:
         return
     which = "its output" if i < 0 else f"its input {i}"
     raise RuntimeError(
-        f"{ctx.fn.__name__}.backward: {which} (a tensor of shape {t.shape}) was modified by an "
+        f"{ctx.fn.__name__}.backward: {which} (a tensor of shape {shape}) was modified by an "
         f"in-place operation after the forward pass saved it (version {version}, now "
-        f"{t._version}), so its gradient would be wrong; modify a copy (y = x.clone()) or "
+        f"{counter[0]}), so its gradient would be wrong; modify a copy (y = x.clone()) or "
         "modify it after backward()"
     )
 
@@ -371,10 +383,20 @@ class Tensor:
         self.grad: Tensor | None = None
         self._ctx: Context | None = None
         self._hooks = None  # a leaf's hooks (a non-leaf's live in its Context)
-        self._version = 0  # bumped by every in-place change (checked by backward())
+        # bumped by every in-place change (checked by backward()); one list shared by a tensor,
+        # its detach() and the views ops make of it, since they change the same memory
+        self._vc = [0]
         self.requires_grad = requires_grad
 
     # --- attributes
+    @property
+    def _version(self) -> int:
+        return self._vc[0]
+
+    @_version.setter
+    def _version(self, value: int) -> None:
+        self._vc[0] = value
+
     @property
     def data(self) -> Tensor:
         """The values as a Tensor outside autograd, sharing this one's array (PyTorch's `.data`):
@@ -383,7 +405,7 @@ class Tensor:
         way). The raw NumPy array: `t.numpy()` or `np.asarray(t)`."""
         view = Tensor.__new__(Tensor)
         view._data, view.grad, view._ctx, view._hooks = self._data, None, None, None
-        view._version, view._requires_grad = 0, False
+        view._vc, view._requires_grad = [0], False  # not shared: autograd does not see .data
         return view
 
     @data.setter
@@ -503,8 +525,11 @@ class Tensor:
         return int(self.item())
 
     def detach(self) -> Tensor:
-        """The same data, cut from the graph."""
-        return Tensor(self._data)
+        """The same data, cut from the graph (in-place changes through it are still seen by the
+        version check, as in PyTorch)."""
+        out = Tensor(self._data)
+        out._vc = self._vc
+        return out
 
     def to(self, *args, **kwargs) -> Tensor:
         """`to(device)`, `to(dtype)` or `to(device, dtype)`; differentiable, like PyTorch."""
@@ -608,8 +633,8 @@ class Tensor:
             kept = ctx.retained() if ctx.retained is not None else None
             if kept is not None:
                 kept._accumulate(g)
-            for i, ref, version in ctx.versions:
-                _check_version(ctx, i, ref(), version)
+            for i, counter, version, shape in ctx.versions:
+                _check_version(ctx, i, counter, version, shape)
             with no_grad():
                 in_grads = ctx.fn.backward(ctx, g)
             if not isinstance(in_grads, tuple):
@@ -660,7 +685,6 @@ class Tensor:
 
     def copy_(self, src) -> Tensor:
         self._check_inplace("copy_")
-        self._version += 1
         src = src._data if isinstance(src, Tensor) else src
         src = to_device(xp_of(src).asarray(src), self.device)
         if (
@@ -672,6 +696,7 @@ class Tensor:
                 f"{self.shape}"
             )
         self._data[...] = src
+        self._version += 1
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
@@ -682,7 +707,6 @@ class Tensor:
 
     def __setitem__(self, key, value) -> None:
         self._check_inplace("__setitem__")
-        self._version += 1
         if self._ctx is not None and _grad_mode.enabled:
             raise RuntimeError(
                 "__setitem__ on a tensor that is part of a graph is not supported; use where() "
@@ -690,6 +714,7 @@ class Tensor:
             )
         key = _raw_key(key)
         self._data[key] = value._data if isinstance(value, Tensor) else value
+        self._version += 1
 
     # In-place arithmetic, as PyTorch's `p -= lr * p.grad` (under no_grad) and `x.add_(y)`. A
     # tensor with autograd history (or an operand that needs a gradient) under grad mode is never
@@ -708,12 +733,12 @@ class Tensor:
                 "write x = x + y (or work under no_grad())"
             )
         o = o._data if isinstance(o, Tensor) else o
-        self._version += 1
         try:
             fn(self._data, o)
         except TypeError as e:  # numpy's casting error, e.g. an int tensor += a float
             msg = f"{name}: cannot update a tensor of dtype {self.dtype} in place: {e}"
             raise TypeError(msg) from None
+        self._version += 1
         return self
 
     def add_(self, other, alpha=1) -> Tensor:

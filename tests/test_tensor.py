@@ -536,3 +536,53 @@ def test_pytorch_method_spellings():
     ]
     assert x.where(x > 0, 0.0).tolist() == [[1.0, 0.0, 3.0]]
     assert mt.allclose(x, x + 1e-9) and not mt.equal(x, x + 1) and mt.is_tensor(x)
+
+
+def test_views_and_detach_share_the_version_counter_as_in_pytorch():
+    # a weight seen through a temporary view (W.t()), stepped between two backward passes
+    w = mt.nn.Parameter(mt.ones(2, 2) * 2)
+    x = mt.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    opt = mt.optim.SGD([w], lr=1.0)
+    y = x @ w.t()
+    y.sum().backward(retain_graph=True)
+    opt.step()
+    with pytest.raises(RuntimeError, match="MatMul.backward: its input 1"):
+        y.sum().backward()
+    # detach() shares memory, so a change through it is a change of x
+    x = mt.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x * x).sum()
+    x.detach().add_(1)
+    with pytest.raises(RuntimeError, match="Mul.backward: its input 0"):
+        y.backward()
+    # .data does not (PyTorch's documented escape hatch)
+    x = mt.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    x.data.add_(1)
+    y.backward()
+
+
+def test_no_false_alarms_from_the_version_check():
+    # Linear keeps the weight only for the input's gradient: a step between two backward
+    # passes of a graph whose input needs none is fine (as in PyTorch)
+    lin = mt.nn.Linear(3, 2)
+    opt = mt.optim.SGD(lin.parameters(), lr=0.1)
+    out = lin(mt.randn(4, 3))
+    out.sum().backward(retain_graph=True)
+    opt.step()
+    (out**2).sum().backward()
+    # a refused in-place write changes nothing, so it does not count as a change
+    x = mt.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    z = (y * y).sum()
+    with pytest.raises(RuntimeError, match="part of a graph"):
+        y[0] = 5.0
+    z.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [8.0, 16.0])
+
+
+def test_a_graph_pickles():
+    import pickle
+
+    x = mt.tensor([1.0, 2.0], requires_grad=True)
+    y = pickle.loads(pickle.dumps((x * x).sum()))
+    assert y.item() == 5.0

@@ -131,7 +131,8 @@ def _erf(x):
         poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
                     + t * 1.061405429))))  # fmt: skip
         return (xp.sign(x) * (1 - poly * xp.exp(-a * a))).astype(x.dtype, copy=False)
-    out = xp.sign(x)  # |x| >= 6: erf is 1 to within float64
+    out = xp.array(xp.sign(x), dtype=x.dtype)  # |x| >= 6: erf is +-1 within float64 (an array
+    # even for 0-d input, which NumPy's sign returns as a scalar)
     small = a < 2.5
     if small.any():
         # erf(z) = 2/sqrt(pi) e^(-z^2) sum_n 2^n z^(2n+1) / (2n+1)!!: positive terms

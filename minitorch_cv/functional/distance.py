@@ -14,11 +14,10 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
-    """sum(x1 x2) / sqrt(max(||x1||^2 ||x2||^2, eps^2)) along dim, after broadcasting x1 and x2
-    (PyTorch's formula, which bounds the product of the norms rather than each one)."""
+    """sum(x1 x2) / (max(||x1||, eps) max(||x2||, eps)) along dim, after broadcasting x1 and x2
+    (PyTorch 2's formula: each norm bounded by eps, so tiny vectors keep their angle)."""
     dot = sum(x1 * x2, dim)
-    sq = sum(x1 * x1, dim) * sum(x2 * x2, dim)
-    return dot / clamp(sq, min=eps * eps).sqrt()
+    return dot / (clamp(norm(x1, 2, dim), min=eps) * clamp(norm(x2, 2, dim), min=eps))
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):

@@ -191,6 +191,8 @@ class Step(Function):
 
     @staticmethod
     def forward(ctx, a, *, fn):
+        if a.dtype.kind in "iub" and fn != "sign":  # integers are already whole: keep dtype
+            return a.copy()
         return getattr(xp_of(a), fn)(a)
 
     @staticmethod

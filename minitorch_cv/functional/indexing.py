@@ -44,7 +44,7 @@ def gather(input, dim, index_):
             f"gather: index of shape {tuple(idx.shape)} is larger than the input "
             f"{tuple(input.shape)} off dim {d}"
         )
-    if idx.size and (int(idx.min()) < -input.shape[d] or int(idx.max()) >= input.shape[d]):
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= input.shape[d]):
         raise IndexError(f"gather: index out of range for dim {d} of size {input.shape[d]}")
     return index(input, _mesh(idx.shape, d, idx))
 
@@ -69,6 +69,8 @@ def flip(input, dims):
     """Reverse the order of the entries along each of `dims` (an int or a tuple)."""
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     axes = {_dim(d, input.ndim, "flip") for d in dims}
+    if len(axes) != len(dims):
+        raise ValueError(f"flip: dims {dims} name a dim twice")
     return index(input, tuple(slice(None, None, -1) if i in axes else slice(None)
                               for i in range(input.ndim)))  # fmt: skip
 
@@ -118,8 +120,12 @@ def argsort(input, dim=-1, descending=False, stable=False):
     d = _dim(dim, x.ndim, "argsort") if x.ndim else 0
     if x.ndim == 0:
         return Tensor(xp.zeros((), dtype=xp.int64))
-    if descending:  # a stable ascending sort of -x keeps ties in index order
-        x = -x if x.dtype.kind == "f" else -x.astype(xp.int64)
+    if descending:
+        # the stable ascending order of the reversed tensor, reversed back: the largest first,
+        # ties in index order, NaN first (as PyTorch), no negation (which overflows integers)
+        n = x.shape[d]
+        order = n - 1 - xp.argsort(xp.flip(x, d), axis=d, kind="stable")
+        return Tensor(xp.flip(order, d).astype(xp.int64))
     return Tensor(xp.argsort(x, axis=d, kind="stable").astype(xp.int64))
 
 
@@ -159,7 +165,9 @@ class CumSum(Function):
     @staticmethod
     def forward(ctx, x, *, dim):
         ctx.dim = dim
-        return xp_of(x).cumsum(x, axis=dim, dtype=x.dtype)
+        # integers and bools add up in int64, as PyTorch (a bool cumsum counts)
+        dtype = x.dtype if x.dtype.kind == "f" else np.int64
+        return xp_of(x).cumsum(x, axis=dim, dtype=dtype)
 
     @staticmethod
     def backward(ctx, g):
@@ -189,4 +197,4 @@ def _triangle(input, diagonal, op):
     keep = (xp.arange(c)[None, :] - xp.arange(r)[:, None]) <= diagonal
     if op == "triu":
         keep = (xp.arange(c)[None, :] - xp.arange(r)[:, None]) >= diagonal
-    return where(keep, input, 0.0)
+    return where(keep, input, Tensor(xp.zeros((), dtype=input.dtype)))  # keeps int / bool

@@ -20,26 +20,33 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        # each factor is kept only for the other's gradient (as PyTorch: less memory, and a
+        # weight updated in place does not invalidate a graph that never needs it)
+        need_a, need_b = ctx.needs_input_grad
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
+        ctx.shapes = a.shape, b.shape
         return a @ b
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        a2 = a[None, :] if a.ndim == 1 else a  # (..., m, k)
-        b2 = b[:, None] if b.ndim == 1 else b  # (..., k, n)
-        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
-        g = g.reshape(batch + (a2.shape[-2], b2.shape[-1]))  # put the dropped unit dims back
+        (sa, sb), (need_a, need_b) = ctx.shapes, ctx.needs_input_grad
+        sa2 = (1,) + sa if len(sa) == 1 else sa  # (..., m, k)
+        sb2 = sb + (1,) if len(sb) == 1 else sb  # (..., k, n)
+        batch = np.broadcast_shapes(sa2[:-2], sb2[:-2])
+        g = g.reshape(batch + (sa2[-2], sb2[-1]))  # put the dropped unit dims back
         ga = gb = None
-        if ctx.needs_input_grad[0]:
+        if need_a:
+            b2 = b[:, None] if b.ndim == 1 else b
             ga = g @ _swap(b2)
-            ga = ga.reshape(ga.shape[:-2] + (-1,)) if a.ndim == 1 else ga
-        if ctx.needs_input_grad[1]:
-            if b.ndim == 2 and a2.ndim > 2:  # shared weight: one GEMM over all batch rows
+            ga = ga.reshape(ga.shape[:-2] + (-1,)) if len(sa) == 1 else ga
+        if need_b:
+            a2 = a[None, :] if a.ndim == 1 else a
+            if len(sb) == 2 and a2.ndim > 2:  # shared weight: one GEMM over all batch rows
                 gb = a2.reshape(-1, a2.shape[-1]).T @ g.reshape(-1, g.shape[-1])
             else:
                 gb = _swap(a2) @ g
-            gb = gb[..., 0] if b.ndim == 1 else gb
+            gb = gb[..., 0] if len(sb) == 1 else gb
         return ga, gb
 
 
@@ -50,7 +57,8 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, w, b):
-        ctx.save_for_backward(x, w)
+        need_x, need_w, _ = ctx.needs_input_grad
+        ctx.save_for_backward(x if need_w else None, w if need_x else None)
         y = x @ w.T
         if b is not None:
             y += b

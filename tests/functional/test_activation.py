@@ -204,3 +204,10 @@ def test_softmax_needs_a_valid_dim():
         IndexError, match=r"log_softmax: dim 2 out of range for input of shape \(2, 3\)"
     ):
         mt.functional.log_softmax(x, dim=2)
+
+
+def test_gelu_takes_a_0d_float64_tensor():
+    x = mt.tensor(-3.0, dtype=mt.float64, requires_grad=True)
+    y = mt.functional.gelu(x)
+    y.backward()
+    assert y.shape == () and y.item() == pytest.approx(-3 * 0.5 * (1 + math.erf(-3 / math.sqrt(2))))

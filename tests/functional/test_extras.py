@@ -287,3 +287,9 @@ def test_loss_option_errors():
         F.kl_div(mt.zeros(2), mt.zeros(2), reduction="avg")
     with pytest.warns(UserWarning, match="'batchmean' gives the KL divergence"):
         F.kl_div(mt.zeros(2), mt.zeros(2))
+
+
+def test_cosine_similarity_of_tiny_vectors_keeps_their_angle():
+    tiny = mt.tensor([[1e-5, 0.0, 0.0]])
+    assert F.cosine_similarity(tiny, tiny).item() == pytest.approx(1.0)
+    assert F.cosine_similarity(tiny, mt.zeros(1, 3)).item() == 0.0

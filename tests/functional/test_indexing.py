@@ -133,3 +133,18 @@ def test_indexing_ops_match_torch(case):
     unique = x + np.arange(x.size).reshape(x.shape) * 1e-3  # no ties: the same order in both
     check_parity(torch, lambda L, a: L.mt.topk(a, k, d)[0], [unique])
     check_parity(torch, lambda L, a: L.mt.sort(a, d, descending=True)[0], [unique])
+
+
+def test_edge_cases_follow_pytorch():
+    values, _ = mt.sort(mt.tensor([1.0, float("nan"), 3.0, 3.0, 0.0]), descending=True)
+    assert np.isnan(values.numpy()[0]) and values.numpy()[1:].tolist() == [3.0, 3.0, 1.0, 0.0]
+    big = mt.tensor(np.array([0, 2**63 - 1, -(2**63), 5]))
+    assert mt.argsort(big, descending=True).tolist() == [1, 3, 0, 2]  # no overflow
+    mask = mt.ones(3, 3, dtype=mt.bool_).tril()
+    assert mask.dtype == mt.bool_ and mask.numpy().sum() == 6
+    assert mt.cumsum(mt.tensor([True, False, True, True]), 0).tolist() == [1, 1, 2, 3]
+    assert mt.tensor([1, 2]).round().dtype == mt.int64
+    with pytest.raises(IndexError, match="gather: index out of range"):
+        F.gather(mt.zeros(2, 3), 1, mt.tensor([[-1]]))
+    with pytest.raises(ValueError, match="name a dim twice"):
+        F.flip(mt.zeros(2, 3), (0, 0))
