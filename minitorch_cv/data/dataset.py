@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..backend import xp_of
+
 CLASSIFICATION = "classification"
 SEGMENTATION = "segmentation"
 
@@ -107,9 +109,9 @@ class ArrayDataset:
 
 class TensorDataset:
     """Samples taken from tensors (or arrays) that share their first dim, as PyTorch's
-    `TensorDataset`: `ds[i]` is `(t[i] for t in tensors)`, and an int array, slice or bool
-    array gives the batches at once (the DataLoader's fast path). Data of any shape: feature
-    vectors, images, sequences.
+    `TensorDataset`: `ds[i]` is the tuple of Tensors `t[i]`, and an int array, slice or bool
+    array gives the batches at once, as arrays (the DataLoader's fast path). Data of any shape:
+    feature vectors, images, sequences.
 
         ds = TensorDataset(features, labels)
         loader = DataLoader(ds, batch_size=32, shuffle=True)
@@ -133,7 +135,10 @@ class TensorDataset:
             n = len(self)
             if not -n <= index < n:
                 raise IndexError(f"TensorDataset: index {index} is out of range for {n} items")
-        return tuple(a[index] for a in self.tensors)
+            from ..tensor import Tensor
+
+            return tuple(Tensor(xp_of(a).asarray(a[index])) for a in self.tensors)  # as PyTorch
+        return tuple(a[index] for a in self.tensors)  # a batch: arrays, for the DataLoader
 
     def __repr__(self) -> str:
         shapes = ", ".join(str(tuple(a.shape)) for a in self.tensors)

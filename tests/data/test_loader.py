@@ -302,7 +302,8 @@ def test_tensor_dataset_batches_any_data_like_pytorch():
     x = mt.tensor(np.arange(30, dtype=np.float32).reshape(10, 3))
     y = np.arange(10, dtype=np.int32) % 4
     ds = TensorDataset(x, y)
-    assert len(ds) == 10 and np.array_equal(ds[2][0], [6, 7, 8]) and ds[2][1] == 2
+    assert len(ds) == 10 and np.array_equal(ds[2][0].numpy(), [6, 7, 8]) and ds[2][1].item() == 2
+    assert isinstance(ds[2][0], mt.Tensor)  # items are Tensors, as PyTorch's
     seen = []
     for xb, yb in DataLoader(ds, 4, shuffle=True, seed=1):
         assert xb.shape[1:] == (3,) and yb.dtype == mt.int64  # labels widened, as any loader's
