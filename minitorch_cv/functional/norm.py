@@ -458,6 +458,8 @@ def instance_norm(
         )
     if not use_input_stats:
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    if x.size == 0 and x.shape[0] == 0:  # an empty batch passes through, as in batch_norm
+        return input * 1
     n, c = x.shape[:2]
     for name, v in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):  # fmt: skip

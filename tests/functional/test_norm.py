@@ -403,7 +403,9 @@ def test_batch_norm_cupy_matches_numpy(training):
 
 
 def test_batch_norm_passes_an_empty_batch_through():
-    for layer, shape in ((mt.nn.BatchNorm2d(3), (0, 3, 4, 4)), (mt.nn.BatchNorm1d(3), (0, 3))):
+    layers = [(mt.nn.BatchNorm2d(3), (0, 3, 4, 4)), (mt.nn.BatchNorm1d(3), (0, 3)),
+              (mt.nn.InstanceNorm2d(3, track_running_stats=True), (0, 3, 4, 4))]  # fmt: skip
+    for layer, shape in layers:
         x = mt.zeros(*shape, requires_grad=True)
         y = layer(x)
         y.sum().backward()
