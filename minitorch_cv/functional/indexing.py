@@ -113,8 +113,9 @@ def unbind(input, dim=0):
 
 
 def argsort(input, dim=-1, descending=False, stable=False):
-    """Indices that sort `input` along dim (int64; ties keep their order, NaN sorts last in
-    ascending order). Not differentiable."""
+    """Indices that sort `input` along dim (int64). Always stable (ties keep their index
+    order, so `stable` is accepted and needs nothing); NaN counts as the largest value, as in
+    PyTorch. Not differentiable."""
     x = input._data if isinstance(input, Tensor) else input
     xp = xp_of(x)
     d = _dim(dim, x.ndim, "argsort") if x.ndim else 0
