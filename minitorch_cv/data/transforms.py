@@ -341,7 +341,27 @@ class Normalize(Transform):
         return (x - mean) / std, mask
 
 
-class RandomHorizontalFlip(Transform):
+class _RandomFlip(Transform):
+    """Mirror each item with probability p, image and mask together, by `_flip`."""
+
+    _flip = staticmethod(hflip)
+
+    def __init__(self, p: float = 0.5, rng=None):
+        super().__init__(rng)
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"{type(self).__name__}: p must be in [0, 1], got {p}")
+        self.p = float(p)
+
+    def apply(self, x, mask, rng):
+        xp = xp_of(x)
+        flip = xp.asarray(rng.random(len(x)) < self.p)
+        x = xp.where(flip[:, None, None, None], self._flip(x), x)
+        if mask is not None:
+            mask = xp.where(flip[:, None, None], self._flip(mask), mask)
+        return x, mask
+
+
+class RandomHorizontalFlip(_RandomFlip):
     """Mirror each item left-right with probability p (image and mask together).
 
     Args:
@@ -349,19 +369,7 @@ class RandomHorizontalFlip(Transform):
         rng: Generator or seed (default: the call's, else the package generator).
     """
 
-    def __init__(self, p: float = 0.5, rng=None):
-        super().__init__(rng)
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"RandomHorizontalFlip: p must be in [0, 1], got {p}")
-        self.p = float(p)
-
-    def apply(self, x, mask, rng):
-        xp = xp_of(x)
-        flip = xp.asarray(rng.random(len(x)) < self.p)
-        x = xp.where(flip[:, None, None, None], hflip(x), x)
-        if mask is not None:
-            mask = xp.where(flip[:, None, None], hflip(mask), mask)
-        return x, mask
+    _flip = staticmethod(hflip)
 
 
 class RandomCrop(Transform):
@@ -472,7 +480,7 @@ class Resize(Transform):
         return x, mask
 
 
-class RandomVerticalFlip(Transform):
+class RandomVerticalFlip(_RandomFlip):
     """Mirror each item top-bottom with probability p (image and mask together).
 
     Args:
@@ -480,19 +488,7 @@ class RandomVerticalFlip(Transform):
         rng: Generator or seed.
     """
 
-    def __init__(self, p: float = 0.5, rng=None):
-        super().__init__(rng)
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"RandomVerticalFlip: p must be in [0, 1], got {p}")
-        self.p = float(p)
-
-    def apply(self, x, mask, rng):
-        xp = xp_of(x)
-        flip = xp.asarray(rng.random(len(x)) < self.p)
-        x = xp.where(flip[:, None, None, None], vflip(x), x)
-        if mask is not None:
-            mask = xp.where(flip[:, None, None], vflip(mask), mask)
-        return x, mask
+    _flip = staticmethod(vflip)
 
 
 def _padding4(padding, name: str) -> tuple[int, int, int, int]:
