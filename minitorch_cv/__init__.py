@@ -195,7 +195,8 @@ def argmin(input, dim=None, keepdim=False):
 
 def save(obj, f) -> None:
     """Write a state dict (or any nesting of dicts, lists, tuples, Tensors, arrays, numbers and
-    strings) to the file `f`, as `torch.save` does, in a `.npz` without pickle, atomically:
+    strings) to `f`, a path (written atomically) or a binary file object, as `torch.save` does,
+    in a `.npz` without pickle:
 
         mt.save(model.state_dict(), "model.npz")
         model.load_state_dict(mt.load("model.npz"))

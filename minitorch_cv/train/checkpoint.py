@@ -151,22 +151,28 @@ def atomic_copy(src, dst) -> Path:
     return _replace_with(dst, write)
 
 
-def save_state(path, state: dict) -> Path:
+def save_state(path, state: dict) -> Path | None:
     """Write a nested structure of arrays / Tensors, numbers, strings, lists, tuples and dicts as
-    a checkpoint file (atomically). `load_state` reads it back."""
+    a checkpoint file (atomically), or into a binary file object (e.g. io.BytesIO). `load_state`
+    reads it back."""
     arrays: dict = {}
     skeleton = {"format": FORMAT, "version": VERSION, "state": _encode(state, "", arrays)}
     # allow_nan: inf / nan (e.g. a scheduler's initial best) must survive the round trip
     arrays[_SKELETON] = np.array(json.dumps(skeleton, allow_nan=True))
+    if hasattr(path, "write"):
+        np.savez(path, **arrays)
+        return None
     return atomic_savez(path, arrays)
 
 
 def load_state(path) -> dict:
-    """Read a file written by `save_state` (CheckpointError if it is corrupt, truncated or not a
-    minitorch_cv checkpoint; FileNotFoundError if it does not exist)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    """Read what `save_state` wrote, from a path or a binary file object (CheckpointError if it
+    is corrupt, truncated or not a minitorch_cv checkpoint; FileNotFoundError if it does not
+    exist)."""
+    if not hasattr(path, "read"):
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
         with np.load(path, allow_pickle=False) as z:
             if _SKELETON not in z.files:

@@ -239,3 +239,9 @@ def test_mt_save_and_load_round_trip_a_state_dict_without_pickle(tmp_path):
         mt.load(tmp_path / "bad.npz")
     with pytest.raises(TypeError, match="cannot store a object"):
         mt.save({"x": object()}, tmp_path / "x.npz")
+    import io
+
+    buffer = io.BytesIO()  # file objects too, as torch.save / torch.load
+    mt.save(model.state_dict(), buffer)
+    buffer.seek(0)
+    assert list(mt.load(buffer)) == list(model.state_dict())
