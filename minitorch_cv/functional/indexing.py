@@ -62,6 +62,8 @@ def masked_fill(input, mask, value):
     """`value` where mask (broadcast to input) is True, else input; no gradient reaches input
     where it was filled."""
     m = mask._data if isinstance(mask, Tensor) else mask
+    if input.dtype.kind != "f" and not isinstance(value, Tensor):  # the value takes input's
+        value = Tensor(xp_of(m).asarray(value).astype(input.dtype))  # dtype, as PyTorch
     return where(m, value, input)
 
 

@@ -148,3 +148,9 @@ def test_edge_cases_follow_pytorch():
         F.gather(mt.zeros(2, 3), 1, mt.tensor([[-1]]))
     with pytest.raises(ValueError, match="name a dim twice"):
         F.flip(mt.zeros(2, 3), (0, 0))
+
+
+def test_masked_fill_keeps_an_integer_dtype():
+    x = mt.tensor([1, 2, 3])
+    out = x.masked_fill(x > 1, 9)
+    assert out.dtype == mt.int64 and out.tolist() == [1, 9, 9]
