@@ -86,7 +86,8 @@ def rotate(x, angles, interpolation: str = "nearest", fill=0.0):
         x: images (N, C, H, W) or masks (N, H, W) (masks: nearest only).
         angles: (N,) angles in degrees (or a scalar for all).
         interpolation: 'nearest' or 'bilinear' (default 'nearest').
-        fill: value of pixels that come from outside the input (default 0).
+        fill: value of pixels that come from outside the input: a number or one per channel
+            (default 0).
     """
     if interpolation not in ("nearest", "bilinear"):
         raise ValueError(
@@ -105,11 +106,12 @@ def rotate(x, angles, interpolation: str = "nearest", fill=0.0):
     src_r = cy + cos * di + sin * dj  # (N, H, W)
     src_c = cx - sin * di + cos * dj
     idx = xp.arange(n)[:, None, None]
+    fill_value = _channel_fill(fill, xs, "rotate").reshape(-1)  # broadcasts over (N, H, W, C)
 
     def sample(r, c):  # gather (N, H, W, C) at integer positions, `fill` outside
         inside = ((r >= 0) & (r < h) & (c >= 0) & (c < w))[..., None]
         vals = xs[idx, :, xp.clip(r, 0, h - 1), xp.clip(c, 0, w - 1)]
-        return xp.where(inside, vals, xp.asarray(fill, dtype=xs.dtype))
+        return xp.where(inside, vals, fill_value)
 
     if interpolation == "nearest" or is_mask:
         out = sample(xp.rint(src_r).astype(xp.int64), xp.rint(src_c).astype(xp.int64))
@@ -373,37 +375,57 @@ class RandomHorizontalFlip(_RandomFlip):
 
 
 class RandomCrop(Transform):
-    """Pad by `padding` on every side, then cut a random `size` window per item.
+    """Pad, then cut a random `size` window per item (torchvision's arguments).
 
     Args:
         size: output (H', W') or an int for both.
-        padding: int or (pad_h, pad_w) added on both sides of each axis (default 0).
-        fill: image value in the padding (default 0).
-        mask_fill: mask value in the padding (default 255, ignored by losses and metrics).
+        padding: int (all sides), (left/right, top/bottom) or (left, top, right, bottom);
+            default 0.
+        pad_if_needed: pad images smaller than `size` first (as torchvision: by the shortfall on
+            both sides of that axis). Default False.
+        fill: image value of 'constant' padding: a number or one per channel (default 0).
+        padding_mode: 'constant' (default), 'edge', 'reflect' or 'symmetric'.
+        mask_fill: mask value of 'constant' padding (default 255, ignored by losses and metrics).
         rng: Generator or seed.
 
     Shape:
-        (N, C, H, W) -> (N, C, H', W'); needs H + 2 pad_h >= H' and W + 2 pad_w >= W'.
+        (N, C, H, W) -> (N, C, H', W'); without pad_if_needed the padded images must be at least
+        H' x W'.
     """
 
-    def __init__(self, size, padding=0, fill: float = 0.0, mask_fill: int = IGNORE_INDEX, rng=None):
+    def __init__(
+        self,
+        size,
+        padding=0,
+        pad_if_needed: bool = False,
+        fill=0.0,
+        padding_mode: str = "constant",
+        mask_fill: int = IGNORE_INDEX,
+        rng=None,
+    ):
         super().__init__(rng)
         self.size = _pair(size, "RandomCrop: size")
-        self.padding = _pair(padding, "RandomCrop: padding")
+        self.padding = _padding4(padding, "RandomCrop")
+        _check_mode(padding_mode, "RandomCrop")
+        self.pad_if_needed, self.padding_mode = bool(pad_if_needed), padding_mode
         self.fill, self.mask_fill = fill, mask_fill
 
+    def _pad_by(self, x, mask, padding):
+        return _pad(x, mask, padding, self.fill, self.mask_fill, self.padding_mode, "RandomCrop")
+
     def apply(self, x, mask, rng):
-        xp = xp_of(x)
-        (h, w), (ph, pw) = self.size, self.padding
-        if ph or pw:
-            x = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=self.fill)
-            if mask is not None:
-                mask = xp.pad(mask, ((0, 0), (ph, ph), (pw, pw)), constant_values=self.mask_fill)
+        h, w = self.size
+        if any(self.padding):
+            x, mask = self._pad_by(x, mask, self.padding)
+        if self.pad_if_needed and (x.shape[2] < h or x.shape[3] < w):
+            dh, dw = max(h - x.shape[2], 0), max(w - x.shape[3], 0)
+            x, mask = self._pad_by(x, mask, (dw, dh, dw, dh))
         hp, wp = x.shape[2:]
         if hp < h or wp < w:
             raise ValueError(
                 f"RandomCrop(size={self.size}, padding={self.padding}): images "
-                f"{tuple(x.shape)} (after padding) are smaller than the crop"
+                f"{tuple(x.shape)} (after padding) are smaller than the crop; "
+                f"pad_if_needed=True pads them"
             )
         top = rng.integers(0, hp - h + 1, len(x))
         left = rng.integers(0, wp - w + 1, len(x))
@@ -419,7 +441,8 @@ class RandomRotation(Transform):
     Args:
         degrees: d for [-d, d], or (min, max).
         interpolation: 'nearest' (default) or 'bilinear' for images; masks always nearest.
-        fill: image value where the rotated image does not reach (default 0).
+        fill: image value where the rotated image does not reach: a number or one per channel
+            (default 0).
         mask_fill: mask value there (default 255).
         rng: Generator or seed.
     """
@@ -503,42 +526,70 @@ def _padding4(padding, name: str) -> tuple[int, int, int, int]:
     return p * 4 if len(p) == 1 else (p[0], p[1], p[0], p[1]) if len(p) == 2 else p
 
 
+PADDING_MODES = ("constant", "edge", "reflect", "symmetric")
+
+
+def _check_mode(mode, name: str) -> None:
+    if mode not in PADDING_MODES:
+        raise ValueError(f"{name}: padding_mode must be one of {PADDING_MODES}, got {mode!r}")
+
+
+def _channel_fill(fill, x, name: str):
+    """`fill` as an array that broadcasts over (N, C, H, W) images: a number, or one value per
+    channel (torchvision's tuple fill, e.g. an RGB colour)."""
+    xp = xp_of(x)
+    values = np.atleast_1d(np.asarray(fill, dtype=np.float64))
+    if values.ndim != 1 or len(values) not in (1, x.shape[1]):
+        raise ValueError(
+            f"{name}: fill must be a number or one per channel ({x.shape[1]}), got {fill!r} "
+            f"for images of shape {tuple(x.shape)}"
+        )
+    return xp.asarray(values, dtype=x.dtype).reshape(1, -1, 1, 1)
+
+
+def _pad(x, mask, padding, fill, mask_fill, mode: str, name: str):
+    """Pad images (and masks alike) by (left, top, right, bottom) in one of `PADDING_MODES`."""
+    xp = xp_of(x)
+    left, top, right, bottom = padding
+    n, c, h, w = x.shape
+    if mode == "reflect" and (max(top, bottom) >= h or max(left, right) >= w):
+        raise ValueError(
+            f"{name}: reflect padding {padding} needs images larger than it, got shape "
+            f"{tuple(x.shape)}"
+        )
+    spec = ((top, bottom), (left, right))
+    if mode == "constant":  # one buffer, filled per channel, the images copied into its middle
+        out = xp.empty((n, c, h + top + bottom, w + left + right), dtype=x.dtype)
+        out[...] = _channel_fill(fill, x, name)
+        out[:, :, top : top + h, left : left + w] = x
+        x = out
+    else:
+        x = xp.pad(x, ((0, 0), (0, 0), *spec), mode=mode)
+    if mask is not None:
+        extra = {"constant_values": mask_fill} if mode == "constant" else {}
+        mask = xp.pad(mask, ((0, 0), *spec), mode=mode, **extra)
+    return x, mask
+
+
 class Pad(Transform):
     """Pad every item (torchvision's argument order and modes).
 
     Args:
         padding: int (all sides), (left/right, top/bottom) or (left, top, right, bottom).
-        fill: image value for 'constant' (default 0).
+        fill: image value for 'constant': a number or one per channel (default 0).
         padding_mode: 'constant' (default), 'edge', 'reflect' or 'symmetric'.
         mask_fill: mask value for 'constant' (default 255); other modes pad masks alike.
     """
 
-    MODES = ("constant", "edge", "reflect", "symmetric")
-
-    def __init__(self, padding, fill: float = 0.0, padding_mode: str = "constant",
+    def __init__(self, padding, fill=0.0, padding_mode: str = "constant",
                  mask_fill: int = IGNORE_INDEX):  # fmt: skip
         super().__init__()
         self.padding = _padding4(padding, "Pad")
-        if padding_mode not in self.MODES:
-            raise ValueError(f"Pad: padding_mode must be one of {self.MODES}, got {padding_mode!r}")
+        _check_mode(padding_mode, "Pad")
         self.fill, self.padding_mode, self.mask_fill = fill, padding_mode, mask_fill
 
     def apply(self, x, mask, rng):
-        xp = xp_of(x)
-        left, top, right, bottom = self.padding
-        if self.padding_mode == "reflect" and (max(top, bottom) >= x.shape[2]
-                                               or max(left, right) >= x.shape[3]):  # fmt: skip
-            raise ValueError(
-                f"Pad: reflect padding {self.padding} needs images larger than it, got shape "
-                f"{tuple(x.shape)}"
-            )
-        spec = ((top, bottom), (left, right))
-        extra = {"constant_values": self.fill} if self.padding_mode == "constant" else {}
-        x = xp.pad(x, ((0, 0), (0, 0), *spec), mode=self.padding_mode, **extra)
-        if mask is not None:
-            extra = {"constant_values": self.mask_fill} if self.padding_mode == "constant" else {}
-            mask = xp.pad(mask, ((0, 0), *spec), mode=self.padding_mode, **extra)
-        return x, mask
+        return _pad(x, mask, self.padding, self.fill, self.mask_fill, self.padding_mode, "Pad")
 
 
 class CenterCrop(Transform):
@@ -706,7 +757,7 @@ class RandomErasing(Transform):
         if isinstance(self.value, str):
             fill = xp.asarray(rng.standard_normal(x.shape).astype(x.dtype))
         else:
-            fill = xp.asarray(np.atleast_1d(self.value), dtype=x.dtype).reshape(1, -1, 1, 1)
+            fill = _channel_fill(self.value, x, "RandomErasing")
         return xp.where(inside, fill, x).astype(x.dtype, copy=False), mask
 
 

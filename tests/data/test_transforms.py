@@ -126,6 +126,58 @@ def test_random_crop_with_padding_is_a_window_of_the_padded_batch():
     np.testing.assert_array_equal(T.RandomCrop(8)(x), x)  # no padding, full size: identity
 
 
+@pytest.mark.parametrize("mode", ["constant", "edge", "reflect", "symmetric"])
+@pytest.mark.parametrize("padding", [(2, 1), (0, 3, 1, 2)])
+def test_random_crop_pads_in_torchvision_order_and_modes(mode, padding):
+    x, mask = labelled(n=8, h=6, w=7)
+    left, top, right, bottom = padding * 2 if len(padding) == 2 else padding
+    spec = ((0, 0), (top, bottom), (left, right))
+    kw = {"constant_values": 0} if mode == "constant" else {}
+    padded = np.pad(x[:, 0], spec, mode=mode, **kw)
+    y, m = T.RandomCrop((6, 7), padding=padding, padding_mode=mode, rng=1)(x, mask)
+    for i in range(8):  # channel 0 is the mask, so every window is found in both
+        wins = [(a, b) for a in range(top + bottom + 1) for b in range(left + right + 1)
+                if np.array_equal(padded[i, a : a + 6, b : b + 7], y[i, 0])]  # fmt: skip
+        assert wins, f"item {i}: not a window of the {mode}-padded image"
+    if mode == "constant":
+        assert_joint(y, m)
+    else:
+        np.testing.assert_array_equal(y[:, 0], m)
+
+
+def test_random_crop_pad_if_needed_pads_the_shortfall_on_both_sides():
+    x = batch(n=3, h=5, w=8)
+    y = T.RandomCrop((9, 6), pad_if_needed=True, fill=(1.0, 2.0, 3.0), rng=0)(x)
+    assert y.shape == (3, 3, 9, 6)
+    # as torchvision: 4 rows short, so 4 above and 4 below (13 rows), then a 9-row window;
+    # every window keeps some padding rows, which hold the per-channel fill
+    border = np.all(y == np.array([1.0, 2.0, 3.0], np.float32)[:, None, None], axis=(1, 3))
+    assert border.any(axis=1).all()
+    with pytest.raises(ValueError, match=r"pad_if_needed=True"):
+        T.RandomCrop((9, 6))(x)
+
+
+def test_per_channel_fill_of_pad_center_crop_rotation_and_erasing():
+    x = batch(n=2, h=4, w=4)
+    fill = (0.25, 0.5, 0.75)
+    colour = np.array(fill, np.float32)[None, :, None, None]
+    y = T.Pad((1, 2), fill=fill)(x)
+    np.testing.assert_array_equal(y[:, :, :2], np.broadcast_to(colour, (2, 3, 2, 6)))
+    np.testing.assert_array_equal(y[:, :, 2:6, 1:5], x)
+    y = T.CenterCrop(6, fill=fill)(x)
+    np.testing.assert_array_equal(y[:, :, 0], np.broadcast_to(colour[..., 0], (2, 3, 6)))
+    y = T.rotate(x, 45.0, fill=fill)  # the corners come from outside the input
+    np.testing.assert_array_equal(y[:, :, 0, 0], np.broadcast_to(colour[:, :, 0, 0], (2, 3)))
+    y = T.RandomErasing(p=1.0, value=fill, rng=0)(x)
+    erased = y != x
+    assert erased.any()
+    np.testing.assert_array_equal(y[erased], np.broadcast_to(colour, x.shape)[erased])
+    for bad in (T.Pad(1, fill=(1.0, 2.0)), T.RandomCrop(4, padding=1, fill=(0, 0)),
+                T.RandomRotation(10, fill=(1, 2)), T.RandomErasing(1.0, value=(1, 2))):  # fmt: skip
+        with pytest.raises(ValueError, match=r"fill must be a number or one per channel \(3\)"):
+            bad(x)
+
+
 def test_random_crop_too_large_is_an_error():
     with pytest.raises(ValueError, match=r"RandomCrop\(size=\(12, 12\).*smaller than the crop"):
         T.RandomCrop(12, padding=1)(batch())
