@@ -28,11 +28,26 @@ def _mesh(shape, dim, idx):
     return tuple(key)
 
 
+def _scalar_as_1d(input, dim, op):
+    """A 0-d tensor takes dim 0 / -1 as a one-entry 1-D tensor, as in PyTorch: that tensor."""
+    _check_scalar_dim(dim, op)
+    return input.reshape(1)
+
+
+def _check_scalar_dim(dim, op):
+    if dim not in (0, -1):
+        raise IndexError(f"{op}: dim {dim} out of range for a 0-d tensor (it takes 0 or -1)")
+
+
 def gather(input, dim, index_):
     """out[i][j][k] = input[i][index[i][j][k]][k] for dim=1 (PyTorch's `gather`): `index`
     has input's number of dims and at most its sizes off `dim`; the gradient adds back into
     the gathered positions (repeats accumulate)."""
     idx = index_._data if isinstance(index_, Tensor) else index_
+    if min(input.ndim, idx.ndim) == 0 and max(input.ndim, idx.ndim) <= 1:
+        _check_scalar_dim(dim, "gather")
+        out = gather(input.reshape(-1), 0, idx.reshape(-1))
+        return out.reshape(idx.shape)  # 0-d read as one entry, the shape the index's (PyTorch)
     d = _dim(dim, input.ndim, "gather")
     if idx.ndim != input.ndim or idx.dtype.kind not in "iu":
         raise ValueError(
@@ -54,6 +69,10 @@ def index_select(input, dim, index_):
     idx = index_._data if isinstance(index_, Tensor) else np.asarray(index_)
     if idx.ndim != 1:
         raise ValueError(f"index_select: index must be 1-D, got shape {tuple(idx.shape)}")
+    if input.ndim == 0:
+        if idx.shape != (1,):
+            raise IndexError(f"index_select: a 0-d input takes one index, got {idx.shape[0]}")
+        return index_select(_scalar_as_1d(input, dim, "index_select"), 0, idx).reshape(())
     d = _dim(dim, input.ndim, "index_select")
     return index(input, (slice(None),) * d + (idx,))
 
@@ -70,6 +89,10 @@ def masked_fill(input, mask, value):
 def flip(input, dims):
     """Reverse the order of the entries along each of `dims` (an int or a tuple)."""
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if input.ndim == 0:
+        for d in dims:
+            _check_scalar_dim(d, "flip")
+        return flip(input.reshape(1), dims).reshape(())
     axes = {_dim(d, input.ndim, "flip") for d in dims}
     if len(axes) != len(dims):
         raise ValueError(f"flip: dims {dims} name a dim twice")
@@ -143,8 +166,12 @@ def sort(input, dim=-1, descending=False, stable=False):
 
 def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002  (torch's name)
     """(values, indices) of the k largest (or smallest) entries along dim, in order."""
-    d = _dim(dim, input.ndim, "topk") if input.ndim else 0
-    n = input.shape[d] if input.ndim else 1
+    if input.ndim == 0:
+        # as PyTorch: the value itself and index 0, for k 0 or 1
+        values, idx = topk(_scalar_as_1d(input, dim, "topk"), max(k, 1), 0, largest, sorted)
+        return _ValuesIndices(values.reshape(()), idx.reshape(()))
+    d = _dim(dim, input.ndim, "topk")
+    n = input.shape[d]
     if not 0 <= k <= n:
         raise ValueError(f"topk: k={k} is out of range for dim {d} of size {n}")
     idx = argsort(input, d, descending=largest)._data
@@ -179,6 +206,8 @@ class CumSum(Function):
 
 
 def cumsum(input, dim):
+    if input.ndim == 0:
+        return cumsum(_scalar_as_1d(input, dim, "cumsum"), 0).reshape(())
     return CumSum.apply(input, dim=_dim(dim, input.ndim, "cumsum"))
 
 

@@ -154,3 +154,35 @@ def test_masked_fill_keeps_an_integer_dtype():
     x = mt.tensor([1, 2, 3])
     out = x.masked_fill(x > 1, 9)
     assert out.dtype == mt.int64 and out.tolist() == [1, 9, 9]
+
+
+ZERO_D_OPS = {  # a 0-d tensor takes dim 0 / -1 as a one-entry 1-D one, as in PyTorch
+    "gather": lambda L, a: L.mt.gather(a, 0, L.mt.tensor(np.array(0))),
+    "gather 1-d index": lambda L, a: L.mt.gather(a, -1, L.mt.tensor(np.array([0, 0]))),
+    "gather 0-d index": lambda L, a: L.mt.gather(a * L.mt.ones(3), 0, L.mt.tensor(np.array(2))),
+    "index_select": lambda L, a: L.mt.index_select(a, 0, L.mt.tensor(np.array([0]))),
+    "flip": lambda L, a: L.mt.flip(a, (-1,)),
+    "cumsum": lambda L, a: L.mt.cumsum(a, 0),
+    "topk": lambda L, a: L.mt.topk(a, 1)[0],
+    "topk k=0": lambda L, a: L.mt.topk(a, 0, 0)[0],
+    "sort": lambda L, a: L.mt.sort(a)[0],
+}
+
+
+@pytest.mark.parametrize("op", ZERO_D_OPS)
+def test_zero_d_input_reads_as_one_entry(op):
+    x = np.array(1.5)
+    check_grad(ZERO_D_OPS[op], [x])
+    torch = pytest.importorskip("torch")
+    check_parity(torch, ZERO_D_OPS[op], [x])
+
+
+def test_zero_d_input_still_checks_dims():
+    with pytest.raises(IndexError, match=r"cumsum: dim 1 out of range for a 0-d tensor"):
+        F.cumsum(mt.tensor(2.0), 1)
+    with pytest.raises(IndexError, match=r"gather: dim 1 out of range for a 0-d tensor"):
+        F.gather(mt.tensor([2.0, 3.0]), 1, mt.tensor(1))
+    with pytest.raises(ValueError, match="topk: k=2 is out of range for dim 0 of size 1"):
+        F.topk(mt.tensor(2.0), 2)
+    with pytest.raises(IndexError, match="index_select: a 0-d input takes one index, got 2"):
+        F.index_select(mt.tensor(2.0), 0, mt.tensor([0, 0]))
