@@ -238,6 +238,9 @@ def parse_early_stopping(spec: str):
     )
 
 
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+
+
 def _optimizer(cfg, params):
     name, lr, wd = cfg["optimizer"].lower(), cfg["lr"], cfg["weight_decay"]
     if name == "sgd":
@@ -246,7 +249,13 @@ def _optimizer(cfg, params):
         return optim.Adam(params, lr=lr, weight_decay=wd)
     if name == "adamw":
         return optim.AdamW(params, lr=lr, weight_decay=wd)
-    raise CLIError(f"unknown optimizer {cfg['optimizer']!r}; valid optimizers: sgd, adam, adamw")
+    if name == "rmsprop":
+        return optim.RMSprop(params, lr=lr, weight_decay=wd)
+    if name == "adagrad":
+        return optim.Adagrad(params, lr=lr, weight_decay=wd)
+    raise CLIError(
+        f"unknown optimizer {cfg['optimizer']!r}; valid optimizers: {', '.join(OPTIMIZERS)}"
+    )
 
 
 SCHEDULERS = ("none", "cosine", "step", "plateau", "onecycle")
@@ -648,7 +657,7 @@ def _add_train(sub) -> None:
     t.add_argument("--batch-size", type=_positive_int, default=None,
                    help=f"default {d['batch_size']}")  # fmt: skip
     t.add_argument("--lr", type=float, default=None, help=f"learning rate (default {d['lr']})")
-    t.add_argument("--optimizer", default=None, choices=("sgd", "adam", "adamw"),
+    t.add_argument("--optimizer", default=None, choices=OPTIMIZERS,
                    help=f"default {d['optimizer']} (sgd uses momentum 0.9)")  # fmt: skip
     t.add_argument("--weight-decay", type=float, default=None, help="default 0")
     t.add_argument("--scheduler", default=None, choices=SCHEDULERS,

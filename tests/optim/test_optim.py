@@ -14,7 +14,7 @@ from minitorch_cv.layers.activation import ReLU
 from minitorch_cv.layers.container import Sequential
 from minitorch_cv.layers.linear import Linear
 from minitorch_cv.layers.module import Parameter
-from minitorch_cv.optim import SGD, Adam, AdamW, Optimizer
+from minitorch_cv.optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 
 
 def set_grad(p, g):
@@ -131,6 +131,47 @@ def test_amsgrad_uses_the_running_maximum_of_v():
     np.testing.assert_allclose(ams.state[p]["max_exp_avg_sq"], [8.0])
 
 
+def test_rmsprop_plain_centered_and_momentum_by_hand():
+    alpha, lr, eps = 0.5, 0.1, 0.0
+    p = param([1.0])
+    opt = RMSprop([p], lr=lr, alpha=alpha, eps=eps)
+    for g in (2.0, 1.0):
+        set_grad(p, [g])
+        opt.step()
+    # v1 = 0.5 * 4 = 2, v2 = 0.5 * 2 + 0.5 * 1 = 1.5
+    np.testing.assert_allclose(p.numpy(), [1.0 - lr * 2 / math.sqrt(2) - lr * 1 / math.sqrt(1.5)])
+    # centered: a1 = 1, a2 = 0.5 + 0.5 = 1; the divisor is sqrt(v - a^2)
+    p = param([1.0])
+    opt = RMSprop([p], lr=lr, alpha=alpha, eps=eps, centered=True)
+    for g in (2.0, 1.0):
+        set_grad(p, [g])
+        opt.step()
+    np.testing.assert_allclose(p.numpy(), [1.0 - lr * 2 / math.sqrt(1) - lr / math.sqrt(0.5)])
+    # momentum 0.9: b1 = g1 / d1, b2 = 0.9 b1 + g2 / d2, each step moves by lr * b
+    p = param([1.0])
+    opt = RMSprop([p], lr=lr, alpha=alpha, eps=eps, momentum=0.9)
+    for g in (2.0, 1.0):
+        set_grad(p, [g])
+        opt.step()
+    b1 = 2 / math.sqrt(2)
+    b2 = 0.9 * b1 + 1 / math.sqrt(1.5)
+    np.testing.assert_allclose(p.numpy(), [1.0 - lr * (b1 + b2)])
+    assert sorted(opt.state[p]) == ["momentum_buffer", "square_avg", "step"]
+
+
+def test_adagrad_sums_squares_and_decays_the_rate():
+    lr, decay = 0.1, 0.5
+    p = param([1.0])
+    opt = Adagrad([p], lr=lr, lr_decay=decay, initial_accumulator_value=1.0, eps=0.0)
+    for g in (3.0, 4.0):
+        set_grad(p, [g])
+        opt.step()
+    # s1 = 1 + 9 = 10, s2 = 10 + 16 = 26; rates lr / 1 and lr / (1 + 0.5)
+    expected = 1.0 - lr * 3 / math.sqrt(10) - lr / 1.5 * 4 / math.sqrt(26)
+    np.testing.assert_allclose(p.numpy(), [expected])
+    np.testing.assert_allclose(opt.state[p]["sum"], [26.0])
+
+
 # ---------------------------------------------------------------- parity with torch
 
 
@@ -154,6 +195,12 @@ CONFIGS = [
     (Adam, "Adam", dict(lr=0.02, maximize=True, weight_decay=0.05)),
     (AdamW, "AdamW", dict(lr=0.02)),
     (AdamW, "AdamW", dict(lr=0.02, weight_decay=0.3, amsgrad=True)),
+    (RMSprop, "RMSprop", dict(lr=0.01)),
+    (RMSprop, "RMSprop", dict(lr=0.01, alpha=0.9, eps=1e-6, weight_decay=0.1, momentum=0.8)),
+    (RMSprop, "RMSprop", dict(lr=0.01, centered=True, momentum=0.5, maximize=True)),
+    (Adagrad, "Adagrad", dict(lr=0.05)),
+    (Adagrad, "Adagrad", dict(lr=0.05, lr_decay=0.1, weight_decay=0.1, eps=1e-6)),
+    (Adagrad, "Adagrad", dict(lr=0.05, initial_accumulator_value=0.5, maximize=True)),
 ]
 
 
@@ -182,11 +229,20 @@ def test_optimizer_steps_match_torch(ours_cls, torch_name, kw):
         np.testing.assert_allclose(b.numpy(), tb.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
-def test_load_torch_optimizer_state_and_continue_in_step():
+@pytest.mark.parametrize(
+    "ours_cls,torch_name,kw",
+    [
+        (Adam, "Adam", dict(lr=0.05, amsgrad=True)),
+        (RMSprop, "RMSprop", dict(lr=0.01, momentum=0.9, centered=True)),
+        (Adagrad, "Adagrad", dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.2)),
+    ],
+    ids=["Adam", "RMSprop", "Adagrad"],
+)
+def test_load_torch_optimizer_state_and_continue_in_step(ours_cls, torch_name, kw):
     torch = pytest.importorskip("torch")
     x, y, w0, b0 = _problem(np.random.default_rng(1))
     tw, tb = torch.tensor(w0, requires_grad=True), torch.tensor(b0, requires_grad=True)
-    theirs = torch.optim.Adam([tw, tb], lr=0.05, amsgrad=True)
+    theirs = getattr(torch.optim, torch_name)([tw, tb], **kw)
     xt, yt = torch.tensor(x), torch.tensor(y)
 
     def torch_step():
@@ -197,7 +253,7 @@ def test_load_torch_optimizer_state_and_continue_in_step():
     for _ in range(3):
         torch_step()
     w, b = param(tw.detach().numpy().copy()), param(tb.detach().numpy().copy())
-    ours = Adam([w, b], lr=0.05, amsgrad=True)
+    ours = ours_cls([w, b], **kw)
     ours.load_state_dict(theirs.state_dict())
     assert ours.state[w]["step"] == 3
     for _ in range(3):
@@ -275,6 +331,10 @@ def test_closure_is_evaluated_with_grad_enabled():
         (lambda p: Adam(p, betas=(0.9, -0.1)), "invalid beta parameter at index 1"),
         (lambda p: AdamW(p, eps=-1e-8), "AdamW: invalid eps"),
         (lambda p: Adam([{"params": p, "lr": -3}]), "invalid learning rate -3"),
+        (lambda p: RMSprop(p, alpha=-0.5), r"RMSprop: invalid alpha -0.5 \(must be >= 0\)"),
+        (lambda p: RMSprop(p, momentum=-1), "RMSprop: invalid momentum"),
+        (lambda p: Adagrad(p, lr_decay=-1), "Adagrad: invalid lr_decay -1"),
+        (lambda p: Adagrad(p, initial_accumulator_value=-1), "invalid initial_accumulator_value"),
         (lambda p: SGD([], lr=0.1), "empty parameter list"),
         (lambda p: SGD(p + p, lr=0.1), "same parameter twice"),
     ],
@@ -307,7 +367,13 @@ def _quadratic_step(opt, params, targets):
 
 
 @pytest.mark.parametrize(
-    "make", [lambda ps: SGD(ps, lr=0.1, momentum=0.9), lambda ps: AdamW(ps, lr=0.05, amsgrad=True)]
+    "make",
+    [
+        lambda ps: SGD(ps, lr=0.1, momentum=0.9),
+        lambda ps: AdamW(ps, lr=0.05, amsgrad=True),
+        lambda ps: RMSprop(ps, lr=0.01, momentum=0.9, centered=True),
+        lambda ps: Adagrad(ps, lr=0.1, lr_decay=0.01),
+    ],
 )
 def test_state_dict_round_trip_through_npz_resumes_exactly(make):
     rng = np.random.default_rng(0)
@@ -397,6 +463,8 @@ def test_base_optimizer_is_usable_for_custom_update_rules():
     [
         lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
         lambda ps: Adam(ps, lr=0.05, amsgrad=True, weight_decay=0.1),
+        lambda ps: RMSprop(ps, lr=0.01, momentum=0.9, centered=True, weight_decay=0.1),
+        lambda ps: Adagrad(ps, lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1),
     ],
 )
 def test_updates_on_cupy_stay_on_the_gpu_and_equal_numpy(make):
@@ -436,8 +504,13 @@ def cross_entropy(logits, y):
 
 @pytest.mark.parametrize(
     "make_opt",
-    [lambda ps: Adam(ps, lr=0.02), lambda ps: SGD(ps, lr=0.2, momentum=0.9)],
-    ids=["adam", "sgd-momentum"],
+    [
+        lambda ps: Adam(ps, lr=0.02),
+        lambda ps: SGD(ps, lr=0.2, momentum=0.9),
+        lambda ps: RMSprop(ps, lr=0.005),
+        lambda ps: Adagrad(ps, lr=0.1),
+    ],
+    ids=["adam", "sgd-momentum", "rmsprop", "adagrad"],
 )
 def test_mlp_learns_two_moons(make_opt):
     mt.manual_seed(0)

@@ -243,3 +243,15 @@ def test_default_train_is_fast_and_accurate(tmp_path, monkeypatch, capsys):
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["acc"] >= 0.90, metrics["acc"]
     assert seconds < 60, seconds
+
+
+@pytest.mark.parametrize("name,state_key", [("rmsprop", "square_avg"), ("adagrad", "sum")])
+def test_train_takes_rmsprop_and_adagrad_and_resumes_them(tmp_path, name, state_key):
+    out = str(tmp_path / "run")
+    assert train("--model", "mlp", "--epochs", "1", "--optimizer", name, "--out", out) == 0
+    assert main(["train", "--out", out, "--resume", "--epochs", "2", "--quiet"]) == 0
+    ckpt = load_checkpoint(tmp_path / "run" / "last.npz")
+    assert ckpt["epoch"] == 2 and json.loads((tmp_path / "run" / "config.json").read_text())[
+        "optimizer"] == name  # fmt: skip
+    states = ckpt["optimizer"]["state"]
+    assert states and all(state_key in s and s["step"] == 6 for s in states.values())
