@@ -173,3 +173,81 @@ def kaiming_normal_(
     fan = _calculate_correct_fan(tensor, mode)
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
     return normal_(tensor, 0.0, std, generator)
+
+
+def trunc_normal_(
+    tensor: Tensor,
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
+    generator=None,
+) -> Tensor:
+    """Fill with N(mean, std^2) restricted to [a, b] (absolute bounds, as PyTorch), drawn by
+    rejection: out-of-range draws are redrawn until none is left."""
+    _check(tensor, "trunc_normal_")
+    if not a < b:
+        raise ValueError(f"init.trunc_normal_: needs a < b, got a={a}, b={b}")
+    z = [(v - mean) / (std * math.sqrt(2)) for v in (a, b)]
+    mass = 0.5 * (math.erf(z[1]) - math.erf(z[0]))  # the share of draws that land inside
+    if mass < 1e-4:
+        raise ValueError(
+            f"init.trunc_normal_: [{a}, {b}] holds only {mass:.1e} of N({mean}, {std}^2); "
+            "rejection sampling would not end"
+        )
+    rng = generator or default_rng()
+    values = rng.normal(mean, std, tensor.shape)
+    bad = (values < a) | (values > b)
+    while bad.any():
+        values[bad] = rng.normal(mean, std, int(bad.sum()))
+        bad = (values < a) | (values > b)
+    return _write(tensor, values)
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
+    """Fill with a (semi-)orthogonal matrix times `gain` (Saxe et al.): the tensor read as
+    (shape[0], rest) has orthonormal rows or columns, from the QR decomposition of a Gaussian
+    matrix with R's diagonal made positive (so the draw is uniform over orthogonal matrices)."""
+    _check(tensor, "orthogonal_")
+    if tensor.ndim < 2:
+        raise ValueError(
+            f"init.orthogonal_: needs at least 2 dimensions, got shape {tuple(tensor.shape)}"
+        )
+    if tensor.numel() == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    rng = generator or default_rng()
+    flat = rng.normal(0.0, 1.0, (max(rows, cols), min(rows, cols)))
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))  # column signs from R: uniform (Haar) over orthogonal matrices
+    if rows < cols:
+        q = q.T
+    return _write(tensor, gain * q.reshape(tensor.shape))
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    """Fill a 2-D tensor with the identity (ones on the diagonal of a non-square one)."""
+    _check(tensor, "eye_")
+    if tensor.ndim != 2:
+        raise ValueError(f"init.eye_: needs a 2-D tensor, got shape {tuple(tensor.shape)}")
+    return _write(tensor, np.eye(*tensor.shape))
+
+
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """Fill a conv weight (out, in, *kernel) so the conv passes its input through: a 1 at the
+    kernel centre linking output channel g * out/groups + d to input channel d (d < in), zero
+    elsewhere; output channels beyond the input's stay zero."""
+    _check(tensor, "dirac_")
+    if tensor.ndim not in (3, 4, 5) or tensor.shape[0] % groups:
+        raise ValueError(
+            f"init.dirac_: needs a conv weight of 3 to 5 dims whose out channels divide by "
+            f"groups={groups}, got shape {tuple(tensor.shape)}"
+        )
+    out_per = tensor.shape[0] // groups
+    values = np.zeros(tensor.shape)
+    centre = tuple(k // 2 for k in tensor.shape[2:])
+    for g in range(groups):
+        for d in range(min(out_per, tensor.shape[1])):
+            values[(g * out_per + d, d) + centre] = 1.0
+    return _write(tensor, values)

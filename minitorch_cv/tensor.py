@@ -472,6 +472,13 @@ class Tensor:
     def T(self) -> Tensor:
         return self.permute(*reversed(range(self.ndim)))
 
+    @property
+    def mT(self) -> Tensor:  # noqa: N802  (PyTorch's name)
+        """The last two dims swapped (a batch of matrices transposed)."""
+        if self.ndim < 2:
+            raise RuntimeError(f"mT: needs at least 2 dimensions, got shape {self.shape}")
+        return self.transpose(-2, -1)
+
     def t(self) -> Tensor:
         """Transpose of a tensor of at most 2 dimensions (PyTorch's `t`)."""
         if self.ndim > 2:
@@ -547,6 +554,10 @@ class Tensor:
         if dev is not None and parse_device(dev) != self.device:
             out = _ops().to_device(out, parse_device(dev))
         return out
+
+    def type(self, dtype=None):
+        """The dtype's name without an argument; with one, `to(dtype)` (PyTorch's `type`)."""
+        return str(self.dtype) if dtype is None else self.to(dtype)
 
     def cpu(self) -> Tensor:
         return self.to("cpu")
@@ -755,6 +766,22 @@ class Tensor:
 
     def clamp_(self, min=None, max=None) -> Tensor:
         return self._inplace("clamp_", lambda d, _: xp_of(d).clip(d, min, max, out=d), None)
+
+    def masked_fill_(self, mask, value) -> Tensor:
+        """`value` where mask (broadcast to this tensor) is True, in place."""
+        mask = mask._data if isinstance(mask, Tensor) else mask
+        if mask.dtype != np.bool_:
+            raise TypeError(f"masked_fill_: the mask must be a bool tensor, got {mask.dtype}")
+        try:
+            fits = np.broadcast_shapes(tuple(mask.shape), self.shape) == self.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise RuntimeError(
+                f"masked_fill_: mask of shape {tuple(mask.shape)} does not broadcast to the "
+                f"tensor's shape {self.shape}"
+            )
+        return self._inplace("masked_fill_", lambda d, v: xp_of(d).copyto(d, v, where=mask), value)
 
     def __iadd__(self, o):
         return self.add_(o) if self._mutable("+=", o) else self + o

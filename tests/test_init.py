@@ -128,3 +128,54 @@ def test_integer_tensors_are_refused_and_empty_tensors_are_left_alone():
     with pytest.raises(TypeError, match="floating"):
         init.uniform_(mt.tensor([1, 2]))
     assert init.kaiming_uniform_(mt.zeros(0, 3)).shape == (0, 3)
+
+
+def test_trunc_normal_stays_in_bounds_with_the_truncated_moments():
+    mt.manual_seed(0)
+    t = init.trunc_normal_(mt.empty(200, 500, dtype=mt.float64), mean=1.0, std=2.0, a=0.0, b=5.0)
+    v = t.numpy()
+    assert v.min() >= 0.0 and v.max() <= 5.0
+    # the mean of N(1, 4) truncated to [0, 5]: mu + sigma (phi(alpha) - phi(beta)) / Z
+    alpha, beta = -0.5, 2.0
+    phi = [math.exp(-z * z / 2) / math.sqrt(2 * math.pi) for z in (alpha, beta)]
+    z = 0.5 * (math.erf(beta / math.sqrt(2)) - math.erf(alpha / math.sqrt(2)))
+    assert abs(v.mean() - (1.0 + 2.0 * (phi[0] - phi[1]) / z)) < 0.01
+    with pytest.raises(ValueError, match=r"holds only .* rejection sampling would not end"):
+        init.trunc_normal_(mt.empty(3), a=10.0, b=11.0)
+    with pytest.raises(ValueError, match="needs a < b"):
+        init.trunc_normal_(mt.empty(3), a=1.0, b=1.0)
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (3, 7), (8, 2, 3, 3), (5, 2)])
+def test_orthogonal_has_orthonormal_rows_or_columns_times_gain(shape):
+    t = init.orthogonal_(mt.empty(*shape, dtype=mt.float64), gain=2.0)
+    m = t.numpy().reshape(shape[0], -1)
+    small = min(m.shape)
+    gram = m @ m.T if m.shape[0] == small else m.T @ m
+    np.testing.assert_allclose(gram, 4.0 * np.eye(small), atol=1e-12)
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        init.orthogonal_(mt.empty(3))
+
+
+def test_eye_and_dirac_make_identity_maps():
+    np.testing.assert_array_equal(init.eye_(mt.empty(2, 3)).numpy(), np.eye(2, 3))
+    x = mt.randn(2, 4, 6, 6)
+    w = init.dirac_(mt.empty(4, 4, 3, 3))
+    np.testing.assert_allclose(mt.F.conv2d(x, w, padding=1).numpy(), x.numpy(), atol=1e-6)
+    # groups=2: each group's first two output channels copy input channels 0 and 1 of its slice
+    w = init.dirac_(mt.empty(6, 2, 3, 3), groups=2)
+    y = mt.F.conv2d(x, w, padding=1, groups=2).numpy()
+    np.testing.assert_allclose(y[:, [0, 1, 3, 4]], x.numpy(), atol=1e-6)
+    np.testing.assert_array_equal(y[:, [2, 5]], 0.0)
+    with pytest.raises(ValueError, match="dirac_: needs a conv weight"):
+        init.dirac_(mt.empty(3, 3))
+
+
+def test_new_initialisers_match_torch_where_deterministic():
+    torch = pytest.importorskip("torch")
+    for shape, groups in [((4, 4, 3, 3), 1), ((6, 2, 3, 3), 2), ((3, 5, 1, 1), 1)]:
+        ours = init.dirac_(mt.empty(*shape), groups=groups).numpy()
+        theirs = torch.nn.init.dirac_(torch.empty(*shape), groups=groups).numpy()
+        np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(init.eye_(mt.empty(3, 2)).numpy(),
+                                  torch.nn.init.eye_(torch.empty(3, 2)).numpy())  # fmt: skip

@@ -586,3 +586,22 @@ def test_a_graph_pickles():
     x = mt.tensor([1.0, 2.0], requires_grad=True)
     y = pickle.loads(pickle.dumps((x * x).sum()))
     assert y.item() == 5.0
+
+
+def test_torch_spellings_mT_type_masked_fill_and_nn_functional():
+    x = mt.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(x.mT.numpy(), x.numpy().swapaxes(-1, -2))
+    with pytest.raises(RuntimeError, match="mT: needs at least 2 dimensions"):
+        _ = mt.ones(3).mT
+    assert x.type() == "float32" and x.type(mt.float64).dtype == mt.float64
+    y = mt.zeros(2, 3)
+    out = y.masked_fill_(mt.tensor([True, False, True]), 5.0)
+    assert out is y and y.tolist() == [[5.0, 0.0, 5.0], [5.0, 0.0, 5.0]]
+    with pytest.raises(TypeError, match="masked_fill_: the mask must be a bool tensor"):
+        y.masked_fill_(mt.tensor([1, 0, 1]), 1.0)
+    with pytest.raises(RuntimeError, match=r"mask of shape \(4,\) does not broadcast"):
+        y.masked_fill_(mt.ones(4, dtype=mt.bool_), 1.0)
+    w = mt.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="masked_fill_: a leaf tensor that requires grad"):
+        w.masked_fill_(mt.tensor([True, False, True]), 0.0)
+    assert mt.nn.functional is mt.F

@@ -3,7 +3,7 @@
 from minitorch_cv import layers as nn
 """
 
-from .. import init  # nn.init, as in PyTorch
+from .. import functional, init  # nn.functional and nn.init, as in PyTorch
 from . import utils  # nn.utils: clip_grad_norm_, parameters_to_vector, ...
 from .activation import (
     ELU,
