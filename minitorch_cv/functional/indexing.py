@@ -1,9 +1,10 @@
-"""Selecting, reordering and scanning along a dim: gather, index_select, masked_fill, flip, roll,
-narrow, unbind, topk, sort, argsort, cumsum, tril, triu (PyTorch's names and argument orders).
+"""Selecting, scattering, reordering and scanning along a dim: gather, scatter, scatter_add,
+index_select, index_add, masked_fill, flip, roll, narrow, unbind, topk, sort, argsort, cumsum,
+tril, triu (PyTorch's names and argument orders).
 
 Most are built on `index` (a[key] with its scatter-add gradient) or `where`, so their gradients
-are those ops' own; cumsum has its own Function (the adjoint of a running sum is a running sum
-from the other end).
+are those ops' own; scatter, index_add and cumsum have their own Functions (the adjoint of a
+scatter is a gather, of a running sum a running sum from the other end).
 """
 
 from __future__ import annotations
@@ -49,19 +50,121 @@ def gather(input, dim, index_):
         out = gather(input.reshape(-1), 0, idx.reshape(-1))
         return out.reshape(idx.shape)  # 0-d read as one entry, the shape the index's (PyTorch)
     d = _dim(dim, input.ndim, "gather")
+    _check_index(input, d, idx, "gather")
+    return index(input, _mesh(idx.shape, d, idx))
+
+
+def _check_index(input, d, idx, op, src=None):
+    """gather / scatter's rules: an integer index with input's number of dims, no larger than
+    input off `d` (nor than src anywhere), its values in [0, input.shape[d])."""
     if idx.ndim != input.ndim or idx.dtype.kind not in "iu":
         raise ValueError(
-            f"gather: index must be an integer tensor with {input.ndim} dims like the input "
+            f"{op}: index must be an integer tensor with {input.ndim} dims like the input "
             f"{tuple(input.shape)}, got {idx.dtype} of shape {tuple(idx.shape)}"
         )
     if any(a > b for i, (a, b) in enumerate(zip(idx.shape, input.shape)) if i != d):
         raise ValueError(
-            f"gather: index of shape {tuple(idx.shape)} is larger than the input "
+            f"{op}: index of shape {tuple(idx.shape)} is larger than the input "
             f"{tuple(input.shape)} off dim {d}"
         )
+    if src is not None and (
+        src.ndim != idx.ndim or any(a > b for a, b in zip(idx.shape, src.shape))
+    ):
+        raise ValueError(
+            f"{op}: index of shape {tuple(idx.shape)} is larger than src {tuple(src.shape)}"
+        )
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= input.shape[d]):
-        raise IndexError(f"gather: index out of range for dim {d} of size {input.shape[d]}")
-    return index(input, _mesh(idx.shape, d, idx))
+        raise IndexError(f"{op}: index out of range for dim {d} of size {input.shape[d]}")
+
+
+class _Scatter(Function):
+    """out = input with src's leading index.shape block written (or, accumulate=True, added) at
+    out[_mesh(index)]: d input = g (zero where overwritten), d src = g read back at the same
+    positions (zero outside the block)."""
+
+    @staticmethod
+    def forward(ctx, x, src, *, key, block, accumulate):
+        xp = xp_of(x)
+        ctx.key, ctx.block, ctx.accumulate, ctx.src_shape = key, block, accumulate, src.shape
+        part = src[block]
+        out = x.copy()
+        if accumulate:
+            xp.add.at(out, key, part)  # repeated indices add up
+        else:
+            out[key] = part
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = xp_of(g)
+        gx = g
+        if not ctx.accumulate:
+            gx = g.copy()
+            gx[ctx.key] = 0  # overwritten entries do not reach the output
+        gs = xp.zeros(ctx.src_shape, dtype=g.dtype)
+        gs[ctx.block] = g[ctx.key]
+        return gx, gs
+
+
+def _scatter(input, dim, index_, src, op, accumulate):
+    idx = index_._data if isinstance(index_, Tensor) else index_
+    d = _dim(dim, input.ndim, op)
+    if not isinstance(src, Tensor):  # a number (torch's `value`): a constant block
+        src = Tensor(xp_of(input._data).full(idx.shape, src, dtype=input.dtype))
+    if src.dtype != input.dtype:
+        raise TypeError(f"{op}: src has dtype {src.dtype}, the input {input.dtype}")
+    _check_index(input, d, idx, op, src)
+    block = tuple(slice(0, n) for n in idx.shape)  # the part of src that is written
+    return _Scatter.apply(
+        input, src, key=_mesh(idx.shape, d, idx), block=block, accumulate=accumulate
+    )
+
+
+def scatter(input, dim, index, src=None, *, value=None):
+    """A copy of input with out[i][index[i][j]] = src[i][j] for dim=1 (PyTorch's `scatter`; src a
+    tensor, or a number as `value`). Where index repeats a position, one of the writes wins."""
+    if (src is None) == (value is None):
+        raise TypeError("scatter: give exactly one of src (a tensor) and value (a number)")
+    return _scatter(input, dim, index, value if src is None else src, "scatter", False)
+
+
+def scatter_add(input, dim, index, src):
+    """A copy of input with src[i][j] added at out[i][index[i][j]] for dim=1 (repeats add up)."""
+    return _scatter(input, dim, index, src, "scatter_add", True)
+
+
+class IndexAdd(Function):
+    """out = input; out[..., index[k], ...] += alpha * source[..., k, ...] along dim (repeats add
+    up); d input = g, d source = alpha * g at the indexed slices."""
+
+    @staticmethod
+    def forward(ctx, x, source, *, key, alpha):
+        ctx.key, ctx.alpha = key, alpha
+        out = x.copy()
+        xp_of(x).add.at(out, key, source if alpha == 1 else alpha * source)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        gs = g[ctx.key]
+        return g, gs if ctx.alpha == 1 else ctx.alpha * gs
+
+
+def index_add(input, dim, index_, source, *, alpha=1):
+    """A copy of input with alpha * source's slices added at the `index` (1-D) positions along
+    dim (PyTorch's `index_add`)."""
+    idx = index_._data if isinstance(index_, Tensor) else xp_of(input._data).asarray(index_)
+    d = _dim(dim, input.ndim, "index_add")
+    want = input.shape[:d] + (len(idx),) + input.shape[d + 1 :] if idx.ndim == 1 else None
+    if idx.ndim != 1 or idx.dtype.kind not in "iu" or tuple(source.shape) != want:
+        raise ValueError(
+            f"index_add: needs a 1-D integer index and a source of shape {want} "
+            f"for input {tuple(input.shape)}, got index {idx.dtype} {tuple(idx.shape)} and "
+            f"source {tuple(source.shape)}"
+        )
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= input.shape[d]):
+        raise IndexError(f"index_add: index out of range for dim {d} of size {input.shape[d]}")
+    return IndexAdd.apply(input, source, key=(slice(None),) * d + (idx,), alpha=alpha)
 
 
 def index_select(input, dim, index_):

@@ -186,3 +186,111 @@ def test_zero_d_input_still_checks_dims():
         F.topk(mt.tensor(2.0), 2)
     with pytest.raises(IndexError, match="index_select: a 0-d input takes one index, got 2"):
         F.index_select(mt.tensor(2.0), 0, mt.tensor([0, 0]))
+
+
+@st.composite
+def scatter_case(draw):
+    """input, dim, index (repeats allowed), src at least index's size."""
+    x, d, idx = draw(gather_case())
+    shape = tuple(n + draw(st.integers(0, 1)) for n in idx.shape)
+    return x, d, idx, draw(arrays(shape))
+
+
+def loop_scatter(x, d, idx, src, accumulate):
+    out = x.copy()
+    for pos in np.ndindex(idx.shape):
+        dst = list(pos)
+        dst[d] = idx[pos]
+        out[tuple(dst)] = out[tuple(dst)] + src[pos] if accumulate else src[pos]
+    return out
+
+
+def unique_along(idx, d):
+    """An index of idx's shape (its size along d at most the input's) whose entries along d are a
+    permutation: no position written twice, so scatter's writes do not collide."""
+    return np.argsort(np.random.default_rng(0).random(idx.shape), axis=d)
+
+
+@SETTINGS
+@given(case=scatter_case())
+def test_scatter_add_matches_loop_and_gradcheck(case):
+    x, d, idx, src = case
+    out = F.scatter_add(mt.tensor(x), d, mt.tensor(idx), mt.tensor(src)).numpy()
+    np.testing.assert_allclose(out, loop_scatter(x, d, idx, src, True), rtol=1e-12)
+    check_grad(lambda L, a, s: L.F.scatter_add(a, d, L.mt.tensor(idx), s), [x, src])
+
+
+@SETTINGS
+@given(case=scatter_case())
+def test_scatter_matches_loop_and_gradcheck_without_collisions(case):
+    x, d, idx, src = case
+    idx = idx[tuple(slice(0, min(n, x.shape[d])) if i == d else slice(None)
+                    for i, n in enumerate(idx.shape))]  # fmt: skip
+    idx = unique_along(idx, d)  # a permutation along d: every write lands on its own entry
+    out = F.scatter(mt.tensor(x), d, mt.tensor(idx), mt.tensor(src)).numpy()
+    np.testing.assert_array_equal(out, loop_scatter(x, d, idx, src, False))
+    check_grad(lambda L, a, s: L.F.scatter(a, d, L.mt.tensor(idx), s), [x, src])
+    filled = F.scatter(mt.tensor(x), d, mt.tensor(idx), value=7.0).numpy()
+    np.testing.assert_array_equal(filled, loop_scatter(x, d, idx, np.full(idx.shape, 7.0), False))
+
+
+@SETTINGS
+@given(shape=shapes(min_dims=1, max_dims=3, max_side=4), data=st.data())
+def test_index_add_matches_loop_and_gradcheck(shape, data):
+    x = data.draw(arrays(shape))
+    d = data.draw(st.integers(-len(shape), len(shape) - 1))
+    idx = np.array(data.draw(st.lists(st.integers(0, shape[d] - 1), min_size=1, max_size=5)))
+    sshape = list(shape)
+    sshape[d] = len(idx)
+    src = data.draw(arrays(tuple(sshape)))
+    alpha = data.draw(st.sampled_from([1, -0.5]))
+    expected = x.copy()
+    for k, i in enumerate(idx):  # the loop reference: slice k of source onto slice i
+        sel = [slice(None)] * len(shape)
+        sel[d], take = i, list(sel)
+        take[d] = k
+        expected[tuple(sel)] += alpha * src[tuple(take)]
+    out = F.index_add(mt.tensor(x), d, mt.tensor(idx), mt.tensor(src), alpha=alpha).numpy()
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    check_grad(lambda L, a, s: L.F.index_add(a, d, L.mt.tensor(idx), s, alpha=alpha), [x, src])
+
+
+@pytest.mark.parity
+@SETTINGS
+@given(case=scatter_case())
+def test_scatter_ops_match_torch(case):
+    torch = pytest.importorskip("torch")
+    x, d, idx, src = case
+    # src cut to the index's shape: PyTorch's backward fails on a larger src (its gradient
+    # comes back in the index's shape)
+    src = src[tuple(slice(0, n) for n in idx.shape)]
+    check_parity(torch, lambda L, a, s: L.mt.scatter_add(a, d, L.mt.tensor(idx), s), [x, src])
+    perm = unique_along(idx[tuple(slice(0, min(n, x.shape[d])) if i == d else slice(None)
+                                  for i, n in enumerate(idx.shape))], d)  # fmt: skip
+    src = src[tuple(slice(0, n) for n in perm.shape)]
+    check_parity(torch, lambda L, a, s: L.mt.scatter(a, d, L.mt.tensor(perm), s), [x, src])
+    rows = np.array([x.shape[d] - 1, 0, x.shape[d] - 1])
+    sshape = list(x.shape)
+    sshape[d] = 3
+    source = np.random.default_rng(1).standard_normal(sshape)
+    check_parity(
+        torch, lambda L, a, s: L.mt.index_add(a, d, L.mt.tensor(rows), s, alpha=2.0), [x, source]
+    )
+
+
+def test_scatter_errors_name_the_op_and_shapes():
+    x = mt.zeros(2, 3)
+    with pytest.raises(ValueError, match=r"scatter_add: index of shape \(2, 2\) is larger than "
+                                         r"src \(2, 1\)"):  # fmt: skip
+        F.scatter_add(x, 1, mt.tensor([[0, 1], [1, 2]]), mt.ones(2, 1))
+    with pytest.raises(IndexError, match="scatter: index out of range for dim 1 of size 3"):
+        F.scatter(x, 1, mt.tensor([[3]]), value=1.0)
+    with pytest.raises(TypeError, match="exactly one of src"):
+        F.scatter(x, 1, mt.tensor([[0]]))
+    with pytest.raises(TypeError, match="scatter_add: src has dtype float64"):
+        F.scatter_add(x, 1, mt.tensor([[0]]), mt.ones(1, 1, dtype=mt.float64))
+    with pytest.raises(ValueError, match=r"index_add: needs a 1-D integer index and a source of "
+                                         r"shape \(2, 2\)"):  # fmt: skip
+        F.index_add(x, 1, mt.tensor([0, 1]), mt.ones(2, 3))
+    with pytest.raises(IndexError, match="index_add: index out of range"):
+        F.index_add(x, 0, mt.tensor([2]), mt.ones(1, 3))

@@ -290,6 +290,11 @@ def _pos(a):
     return a.abs() + 0.5
 
 
+def _zeros_index(x):
+    """An all-zero index of x's shape on x's device: every entry added onto row 0."""
+    return mt.zeros(*x.shape, dtype=mt.int64, device=x.device)
+
+
 UNARY = {
     "relu": F.relu,
     "leaky_relu": lambda x: F.leaky_relu(x, 0.1),
@@ -344,6 +349,8 @@ UNARY = {
     "stack": lambda x: F.stack([x, x * 2], dim=-1),
     "slice": lambda x: x[..., ::2],
     "gather_repeats": lambda x: F.index(x, [0, 0, len(x) - 1]),
+    "scatter_add": lambda x: F.scatter_add(x, 0, _zeros_index(x), x * 2),
+    "index_add": lambda x: F.index_add(x, 0, [0, len(x) - 1, 0], F.cat([x[:1]] * 3, dim=0)),
     "dropout": lambda x: F.dropout(x, 0.3),
     "clone_where": lambda x: F.where(x > 0, x, F.clone(x) * 3),
 }
