@@ -4,7 +4,7 @@ import minitorch_cv as mt
 from minitorch_cv import nn, optim, functional as F
 """
 
-from . import functional, init, layers, models, optim
+from . import autograd, functional, init, layers, models, optim
 from . import functional as F
 from . import layers as nn
 from .backend import Device, gpu_available

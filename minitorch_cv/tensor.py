@@ -332,11 +332,11 @@ def _run_hook(hook, g):
     return r._data if isinstance(r, Tensor) else r
 
 
-def _topological_order(root) -> list:
-    """Nodes (leaves and Contexts) of the graph, every node after all nodes it was computed
-    from. Fails on a graph freed by an earlier backward before any gradient is touched."""
+def _topological_order(roots) -> list:
+    """Nodes (leaves and Contexts) of the graph below `roots`, every node after all nodes it was
+    computed from. Fails on a graph freed by an earlier backward before any gradient is touched."""
     order, seen = [], set()
-    stack = [(root, False)]
+    stack = [(root, False) for root in reversed(roots)]
     while stack:
         node, done = stack.pop()
         if done:
@@ -359,6 +359,115 @@ def _topological_order(root) -> list:
             if inp is not None and id(inp) not in seen:
                 stack.append((inp, False))
     return order
+
+
+def _seed(t, gradient, op):
+    """The gradient that starts a backward pass at `t`: ones for a one-element t, else given."""
+    if not isinstance(t, Tensor) or not t.requires_grad:
+        raise RuntimeError(
+            f"{op}: this tensor does not require grad and has no grad_fn "
+            "(did you compute it under no_grad, or from tensors without requires_grad=True?)"
+        )
+    xp = xp_of(t._data)
+    if gradient is None:
+        if t._data.size != 1:
+            raise RuntimeError(
+                f"{op}: grad can be implicitly created only for scalar outputs, got shape "
+                f"{t.shape}; pass the output's gradient with that shape"
+            )
+        return xp.ones_like(t._data)
+    g = gradient._data if isinstance(gradient, Tensor) else xp.asarray(gradient, dtype=t.dtype)
+    if tuple(g.shape) != t.shape:
+        raise RuntimeError(f"{op}: gradient has shape {tuple(g.shape)}, expected {t.shape}")
+    return g
+
+
+def _run_backward(outputs, gradients, retain_graph, op, capture=None) -> None:
+    """Reverse-mode sweep from `outputs` (seeded with `gradients`) through the graph, every
+    Context's backward once, in reverse topological order. Without `capture`, leaves accumulate
+    their `.grad` (and retain_grad tensors theirs); with it (a dict {id(node): None}), the
+    gradients reaching those nodes are stored in it and no `.grad` changes."""
+    grads = {}
+    for t, gradient in zip(outputs, gradients):
+        g, k = _seed(t, gradient, op), id(_node(t))
+        grads[k] = grads[k] + g if k in grads else g
+    order = _topological_order([_node(t) for t in outputs])
+    for i in range(len(order) - 1, -1, -1):
+        node = order[i]
+        order[i] = None  # let contexts go as soon as they are done
+        g = grads.pop(id(node), None)
+        if g is None:
+            continue
+        hooks = node._hooks or () if isinstance(node, Tensor) else node.hooks
+        for hook in hooks:
+            g = _run_hook(hook, g)
+        if capture is not None and id(node) in capture:
+            capture[id(node)] = g
+        if isinstance(node, Tensor):  # a leaf
+            if capture is None:
+                node._accumulate(g)
+            continue
+        ctx = node
+        kept = ctx.retained() if ctx.retained is not None and capture is None else None
+        if kept is not None:
+            kept._accumulate(g)
+        for j, counter, version, shape in ctx.versions:
+            _check_version(ctx, j, counter, version, shape)
+        with no_grad():
+            in_grads = ctx.fn.backward(ctx, g)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        if len(in_grads) != len(ctx.inputs):
+            raise RuntimeError(
+                f"{ctx.fn.__name__}.backward returned {len(in_grads)} gradients "
+                f"for {len(ctx.inputs)} inputs"
+            )
+        for inp, ig in zip(ctx.inputs, in_grads):
+            if inp is None or ig is None:
+                continue
+            shape, dtype = _node_meta(inp)
+            ig = _unbroadcast(ig, shape)
+            if ig.dtype != dtype:
+                ig = ig.astype(dtype)
+            k = id(inp)
+            grads[k] = grads[k] + ig if k in grads else ig
+        if not retain_graph:
+            ctx.free()
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, allow_unused=False):
+    """d(outputs)/d(inputs) as a tuple of Tensors (PyTorch's `torch.autograd.grad`), without
+    touching any `.grad`: the gradient of sum(output * grad_output) over the outputs with
+    respect to each input (leaf or intermediate).
+
+    Args:
+        outputs: a Tensor or a sequence of them; one-element ones need no grad_output.
+        inputs: a Tensor or a sequence of them that the outputs were computed from.
+        grad_outputs: a Tensor (or None) per output: the vector of the vector-Jacobian product.
+        retain_graph: keep the graph for another backward (default False).
+        allow_unused: return None for an input the outputs do not depend on, instead of failing.
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} is not a Tensor that requires grad")
+    capture = {id(_node(t)): None for t in inputs}
+    _run_backward(outputs, grad_outputs, bool(retain_graph), "grad()", capture)
+    result = []
+    for i, t in enumerate(inputs):
+        g = capture[id(_node(t))]
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
+        result.append(None if g is None else Tensor(g.copy()))
+    return tuple(result)
 
 
 class Tensor:
@@ -601,71 +710,7 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's `.grad` that requires grad."""
-        if not self.requires_grad:
-            raise RuntimeError(
-                "backward(): this tensor does not require grad and has no grad_fn "
-                "(did you compute it under no_grad, or from tensors without requires_grad=True?)"
-            )
-        xp = xp_of(self._data)
-        if gradient is None:
-            if self._data.size != 1:
-                raise RuntimeError(
-                    "backward(): grad can be implicitly created only for scalar outputs, "
-                    f"got shape {self.shape}; pass gradient= with that shape"
-                )
-            g = xp.ones_like(self._data)
-        else:
-            g = (
-                gradient._data
-                if isinstance(gradient, Tensor)
-                else xp.asarray(gradient, dtype=self.dtype)
-            )
-            if tuple(g.shape) != self.shape:
-                raise RuntimeError(
-                    f"backward(): gradient has shape {tuple(g.shape)}, expected {self.shape}"
-                )
-        root = _node(self)
-        order = _topological_order(root)
-        grads = {id(root): g}
-        for i in range(len(order) - 1, -1, -1):
-            node = order[i]
-            order[i] = None  # let contexts go as soon as they are done
-            g = grads.pop(id(node), None)
-            if g is None:
-                continue
-            if isinstance(node, Tensor):  # a leaf
-                for hook in node._hooks or ():
-                    g = _run_hook(hook, g)
-                node._accumulate(g)
-                continue
-            ctx = node
-            for hook in ctx.hooks:
-                g = _run_hook(hook, g)
-            kept = ctx.retained() if ctx.retained is not None else None
-            if kept is not None:
-                kept._accumulate(g)
-            for i, counter, version, shape in ctx.versions:
-                _check_version(ctx, i, counter, version, shape)
-            with no_grad():
-                in_grads = ctx.fn.backward(ctx, g)
-            if not isinstance(in_grads, tuple):
-                in_grads = (in_grads,)
-            if len(in_grads) != len(ctx.inputs):
-                raise RuntimeError(
-                    f"{ctx.fn.__name__}.backward returned {len(in_grads)} gradients "
-                    f"for {len(ctx.inputs)} inputs"
-                )
-            for inp, ig in zip(ctx.inputs, in_grads):
-                if inp is None or ig is None:
-                    continue
-                shape, dtype = _node_meta(inp)
-                ig = _unbroadcast(ig, shape)
-                if ig.dtype != dtype:
-                    ig = ig.astype(dtype)
-                k = id(inp)
-                grads[k] = grads[k] + ig if k in grads else ig
-            if not retain_graph:
-                ctx.free()
+        _run_backward([self], [gradient], retain_graph, "backward()")
 
     def _accumulate(self, g) -> None:
         if self.grad is None:

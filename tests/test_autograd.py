@@ -1,0 +1,74 @@
+"""mt.autograd: grad returns gradients without touching .grad (leaves and intermediates, several
+outputs, vector-Jacobian products), equal to backward's and to PyTorch's; backward over several
+tensors at once; the errors of unused inputs and freed graphs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minitorch_cv as mt
+from minitorch_cv import functional as F
+
+
+def graph(lib, x, w):
+    """Two outputs sharing a middle: h = tanh(x @ w), a = sum(h^2), b = h * x[:, :1]."""
+    h = lib.tanh(x @ w)
+    return h, (h * h).sum(), h * x[:, :1]
+
+
+def test_grad_equals_backward_and_leaves_grad_alone():
+    rng = np.random.default_rng(0)
+    xa, wa = rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
+    x, w = mt.tensor(xa, requires_grad=True), mt.tensor(wa, requires_grad=True)
+    w.grad = mt.ones(3, 2, dtype=mt.float64)  # an earlier gradient: grad() must not add to it
+    _, a, _ = graph(mt, x, w)
+    gx, gw = mt.autograd.grad(a, [x, w], retain_graph=True)
+    assert x.grad is None and w.grad.numpy().tolist() == np.ones((3, 2)).tolist()
+    a.backward()
+    np.testing.assert_allclose(gx.numpy(), x.grad.numpy(), rtol=1e-14)
+    np.testing.assert_allclose(gw.numpy() + 1.0, w.grad.numpy(), rtol=1e-14)
+    assert not gx.requires_grad
+
+
+def test_grad_of_an_intermediate_and_of_several_outputs_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    xa, wa = rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
+    v = rng.standard_normal((4, 2))
+    x, w = mt.tensor(xa, requires_grad=True), mt.tensor(wa, requires_grad=True)
+    xt = torch.tensor(xa, requires_grad=True)
+    wt = torch.tensor(wa, requires_grad=True)
+    h, a, b = graph(mt, x, w)
+    ht, at, bt = graph(torch, xt, wt)
+    ours = mt.autograd.grad([a, b], [h, x, w], grad_outputs=[None, mt.tensor(v)])
+    theirs = torch.autograd.grad([at, bt], [ht, xt, wt], grad_outputs=[None, torch.tensor(v)])
+    for o, t in zip(ours, theirs):
+        np.testing.assert_allclose(o.numpy(), t.numpy(), rtol=1e-12)
+
+
+def test_grad_runs_hooks_and_checks_its_arguments():
+    x = mt.tensor([1.0, 2.0], requires_grad=True)
+    x.register_hook(lambda g: g * 10)
+    (g,) = mt.autograd.grad((x * x).sum(), x)
+    assert g.tolist() == [20.0, 40.0]
+    unused = mt.tensor([3.0], requires_grad=True)
+    y = (x * 2).sum()
+    with pytest.raises(RuntimeError, match=r"grad: input 1 \(shape \(1,\)\) was not used"):
+        mt.autograd.grad(y, [x, unused], retain_graph=True)
+    assert mt.autograd.grad(y, [x, unused], allow_unused=True)[1] is None
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        mt.autograd.grad(y, x)
+    with pytest.raises(RuntimeError, match="grad: input 0 is not a Tensor that requires grad"):
+        mt.autograd.grad((x * 2).sum(), mt.ones(2))
+    with pytest.raises(RuntimeError, match=r"grad\(\): grad can be implicitly created only"):
+        mt.autograd.grad(x * 2, x)
+    with pytest.raises(ValueError, match="grad: 2 grad_outputs for 1 outputs"):
+        mt.autograd.grad((x * 2).sum(), x, grad_outputs=[None, None])
+
+
+def test_autograd_backward_of_several_tensors_is_the_sum_of_their_backwards():
+    x = mt.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    y1, y2 = F.relu(x) * 3, x * x
+    mt.autograd.backward([y1.sum(), y2], [None, mt.tensor([1.0, 0.5, 2.0])])
+    assert x.grad.tolist() == [3.0 + 2.0, 0.0 - 2.0, 3.0 + 12.0]
