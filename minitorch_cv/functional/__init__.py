@@ -60,13 +60,17 @@ from .elementwise import (
 )
 from .indexing import (
     argsort,
+    bincount,
     cumsum,
+    diag,
     flip,
     gather,
     index_add,
     index_select,
     masked_fill,
+    meshgrid,
     narrow,
+    nonzero,
     roll,
     scatter,
     scatter_add,
@@ -75,6 +79,7 @@ from .indexing import (
     tril,
     triu,
     unbind,
+    unique,
 )
 from .loss import (
     binary_cross_entropy,
@@ -87,7 +92,7 @@ from .loss import (
     nll_loss,
     smooth_l1_loss,
 )
-from .matmul import bmm, einsum, linear, matmul, mm
+from .matmul import bmm, einsum, linear, matmul, mm, outer
 from .norm import batch_norm, group_norm, instance_norm, layer_norm
 from .pool import (
     adaptive_avg_pool2d,

@@ -1,6 +1,7 @@
 """Selecting, scattering, reordering and scanning along a dim: gather, scatter, scatter_add,
 index_select, index_add, masked_fill, flip, roll, narrow, unbind, topk, sort, argsort, cumsum,
-tril, triu (PyTorch's names and argument orders).
+tril, triu, diag; and the non-differentiable nonzero, unique, bincount (PyTorch's names and
+argument orders).
 
 Most are built on `index` (a[key] with its scatter-add gradient) or `where`, so their gradients
 are those ops' own; scatter, index_add and cumsum have their own Functions (the adjoint of a
@@ -333,3 +334,97 @@ def _triangle(input, diagonal, op):
     if op == "triu":
         keep = (xp.arange(c)[None, :] - xp.arange(r)[:, None]) >= diagonal
     return where(keep, input, Tensor(xp.zeros((), dtype=input.dtype)))  # keeps int / bool
+
+
+def diag(input, diagonal=0):
+    """1-D input: a square matrix with it on the `diagonal`-th diagonal (above the main one for
+    > 0); 2-D input: that diagonal as a 1-D tensor. Differentiable both ways (through `index`)."""
+    xp = xp_of(input._data)
+    if input.ndim == 1:
+        m = input.shape[0]
+        n = m + abs(diagonal)
+        rows = xp.arange(m) + max(-diagonal, 0)
+        pos = xp.zeros((n, n), dtype=xp.int64)  # which entry of [0, *input] each cell takes
+        pos[rows, rows + diagonal] = xp.arange(1, m + 1)
+        zero = Tensor(xp.zeros(1, dtype=input.dtype))
+        return index(cat([zero, input], 0), pos)
+    if input.ndim == 2:
+        r, c = input.shape
+        start_r, start_c = max(-diagonal, 0), max(diagonal, 0)
+        i = xp.arange(max(min(r - start_r, c - start_c), 0))
+        return index(input, (i + start_r, i + start_c))
+    raise ValueError(f"diag: expected a 1-D or 2-D tensor, got shape {tuple(input.shape)}")
+
+
+def nonzero(input, *, as_tuple=False):
+    """Indices of the non-zero entries, row-major: an (n, ndim) int64 tensor, or with as_tuple
+    one 1-D tensor per dim (what `x[...]` takes). Not differentiable."""
+    x = input._data if isinstance(input, Tensor) else input
+    xp = xp_of(x)
+    idx = xp.nonzero(xp.atleast_1d(x))
+    if as_tuple:
+        return tuple(Tensor(i.astype(xp.int64)) for i in idx)
+    if x.ndim == 0:
+        return Tensor(xp.zeros((int(bool(x)), 0), dtype=xp.int64))
+    return Tensor(xp.stack(idx, axis=1).astype(xp.int64))
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
+    """The distinct values (ascending), of the flattened tensor or, with `dim`, the distinct
+    slices along it; optionally the inverse (where each input entry went) and the counts, as
+    PyTorch. Not differentiable."""
+    x = input._data if isinstance(input, Tensor) else input
+    xp = xp_of(x)
+    if dim is not None:
+        dim = _dim(dim, x.ndim, "unique")
+    values, inverse, counts = xp.unique(x, return_inverse=True, return_counts=True, axis=dim)
+    out = [Tensor(values)]
+    if return_inverse:
+        out.append(Tensor(inverse.reshape(x.shape if dim is None else -1).astype(xp.int64)))
+    if return_counts:
+        out.append(Tensor(counts.astype(xp.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def bincount(input, weights=None, minlength=0):
+    """How often each value 0, 1, ... occurs in a 1-D tensor of non-negative integers (at least
+    `minlength` bins); with `weights`, their sums per value instead. Not differentiable."""
+    x = input._data if isinstance(input, Tensor) else input
+    xp = xp_of(x)
+    if x.ndim != 1 or x.dtype.kind not in "iu" or (x.size and int(x.min()) < 0):
+        raise ValueError(
+            f"bincount: expected a 1-D tensor of non-negative integers, got {x.dtype} of shape "
+            f"{tuple(x.shape)}"
+        )
+    w = weights._data if isinstance(weights, Tensor) else weights
+    if w is not None and tuple(w.shape) != tuple(x.shape):
+        raise ValueError(
+            f"bincount: weights of shape {tuple(w.shape)} do not match the input {tuple(x.shape)}"
+        )
+    counts = xp.bincount(x, weights=w, minlength=minlength)
+    return Tensor(counts if w is not None else counts.astype(xp.int64))
+
+
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids from 1-D tensors: output k varies along axis k ('ij') or, for 'xy', the
+    first two swapped (x along columns). Each is an expanded view, so gradients sum back."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    if any(t.ndim != 1 for t in tensors):
+        raise ValueError(
+            f"meshgrid: expected 1-D tensors, got shapes {[tuple(t.shape) for t in tensors]}"
+        )
+    axes = list(range(len(tensors)))
+    if indexing == "xy" and len(tensors) >= 2:
+        axes[0], axes[1] = 1, 0
+    shape = [0] * len(tensors)
+    for t, ax in zip(tensors, axes):
+        shape[ax] = t.shape[0]
+    out = []
+    for t, ax in zip(tensors, axes):
+        view = [1] * len(tensors)
+        view[ax] = t.shape[0]
+        out.append(t.reshape(*view).expand(*shape))
+    return tuple(out)

@@ -187,3 +187,14 @@ def einsum(equation, *operands):
     if not set(output) <= set(sizes) or len(set(output)) != len(output):
         raise ValueError(f"einsum: output {output!r} must use distinct input letters")
     return Einsum.apply(*operands, inputs=tuple(inputs), output=output)
+
+
+def outer(input, vec2):
+    """out[i, j] = input[i] * vec2[j] for 1-D tensors (a broadcast product, so its gradient is
+    the product's)."""
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise ValueError(
+            f"outer: expected two 1-D tensors, got shapes {tuple(input.shape)} and "
+            f"{tuple(vec2.shape)}"
+        )
+    return input.reshape(-1, 1) * vec2.reshape(1, -1)

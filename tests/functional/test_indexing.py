@@ -294,3 +294,77 @@ def test_scatter_errors_name_the_op_and_shapes():
         F.index_add(x, 1, mt.tensor([0, 1]), mt.ones(2, 3))
     with pytest.raises(IndexError, match="index_add: index out of range"):
         F.index_add(x, 0, mt.tensor([2]), mt.ones(1, 3))
+
+
+@pytest.mark.parametrize("diagonal", [-2, -1, 0, 1, 3])
+def test_diag_builds_and_reads_diagonals_with_gradients(diagonal):
+    v = np.arange(1.0, 4.0)
+    m = F.diag(mt.tensor(v), diagonal).numpy()
+    np.testing.assert_array_equal(m, np.diag(v, diagonal))
+    a = np.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(F.diag(mt.tensor(a), diagonal).numpy(), np.diag(a, diagonal))
+    check_grad(lambda L, x: L.F.diag(x, diagonal), [v])
+    check_grad(lambda L, x: L.F.diag(x, diagonal), [a])
+    torch = pytest.importorskip("torch")
+    check_parity(torch, lambda L, x: L.mt.diag(x, diagonal), [v])
+    check_parity(torch, lambda L, x: L.mt.diag(x, diagonal), [a])
+
+
+@pytest.mark.parametrize("indexing", ["ij", "xy"])
+def test_meshgrid_and_outer_match_numpy_and_torch(indexing):
+    a, b, c = np.arange(2.0), np.arange(3.0) + 10, np.arange(4.0) - 5
+    ours = F.meshgrid(mt.tensor(a), mt.tensor(b), mt.tensor(c), indexing=indexing)
+    for o, n in zip(ours, np.meshgrid(a, b, c, indexing=indexing)):
+        np.testing.assert_array_equal(o.numpy(), n)
+    check_grad(lambda L, x, y: L.F.meshgrid(x, y, indexing=indexing)[0] * 2
+               + L.F.meshgrid(x, y, indexing=indexing)[1], [a, b])  # fmt: skip
+    np.testing.assert_array_equal(F.outer(mt.tensor(a), mt.tensor(b)).numpy(), np.outer(a, b))
+    check_grad(lambda L, x, y: L.F.outer(x, y), [a, b])
+    torch = pytest.importorskip("torch")
+    check_parity(torch, lambda L, x, y: L.mt.meshgrid(x, y, indexing=indexing)[1], [a, c])
+    check_parity(torch, lambda L, x, y: L.mt.outer(x, y), [a, c])
+
+
+def test_nonzero_unique_bincount_match_loops_and_torch():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 4, (3, 5))
+    # loop references: positions in row-major order, counts and sums per value
+    positions = [list(p) for p in np.ndindex(x.shape) if x[p] != 0]
+    assert mt.nonzero(mt.tensor(x)).tolist() == positions
+    values, inverse, counts = mt.unique(mt.tensor(x), return_inverse=True, return_counts=True)
+    assert values.tolist() == sorted(set(x.reshape(-1).tolist()))
+    assert all(values.tolist()[inverse.numpy()[p]] == x[p] for p in np.ndindex(x.shape))
+    assert counts.tolist() == [int((x == v).sum()) for v in values.tolist()]
+    w = rng.standard_normal(x.size)
+    sums = [sum(wi for xi, wi in zip(x.reshape(-1), w) if xi == v) for v in range(4)]
+    np.testing.assert_allclose(mt.bincount(mt.tensor(x.reshape(-1)), mt.tensor(w)).numpy(), sums)
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(x)
+    np.testing.assert_array_equal(mt.nonzero(mt.tensor(x)).numpy(), torch.nonzero(t).numpy())
+    for o, n in zip(mt.nonzero(mt.tensor(x), as_tuple=True), torch.nonzero(t, as_tuple=True)):
+        np.testing.assert_array_equal(o.numpy(), n.numpy())
+    assert mt.nonzero(mt.tensor(3)).shape == tuple(torch.nonzero(torch.tensor(3)).shape)
+    for kw in ({}, {"return_inverse": True, "return_counts": True},
+               {"dim": 1, "return_inverse": True, "return_counts": True}):  # fmt: skip
+        ours, theirs = mt.unique(mt.tensor(x), **kw), torch.unique(t, **kw)
+        ours, theirs = (ours, theirs) if isinstance(ours, tuple) else ((ours,), (theirs,))
+        for o, n in zip(ours, theirs):
+            np.testing.assert_array_equal(o.numpy(), n.numpy())
+    flat, tflat = mt.tensor(x.reshape(-1)), torch.tensor(x.reshape(-1))
+    ours, theirs = mt.bincount(flat, minlength=7), torch.bincount(tflat, minlength=7)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    ours, theirs = mt.bincount(flat, mt.tensor(w)), torch.bincount(tflat, torch.tensor(w))
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy())
+
+
+def test_new_ops_reject_bad_shapes():
+    with pytest.raises(ValueError, match="bincount: expected a 1-D tensor of non-negative"):
+        F.bincount(mt.tensor([1, -1]))
+    with pytest.raises(ValueError, match=r"bincount: weights of shape \(1,\) do not match"):
+        F.bincount(mt.tensor([1, 2]), mt.ones(1))
+    with pytest.raises(ValueError, match=r"outer: expected two 1-D tensors, got shapes \(2, 2\)"):
+        F.outer(mt.ones(2, 2), mt.ones(2))
+    with pytest.raises(ValueError, match=r"diag: expected a 1-D or 2-D tensor"):
+        F.diag(mt.ones(2, 2, 2))
+    with pytest.raises(ValueError, match="meshgrid: indexing must be 'ij' or 'xy'"):
+        F.meshgrid(mt.ones(2), indexing="ji")
