@@ -238,24 +238,15 @@ def parse_early_stopping(spec: str):
     )
 
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
-
-
 def _optimizer(cfg, params):
     name, lr, wd = cfg["optimizer"].lower(), cfg["lr"], cfg["weight_decay"]
-    if name == "sgd":
-        return optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd)
-    if name == "adam":
-        return optim.Adam(params, lr=lr, weight_decay=wd)
-    if name == "adamw":
-        return optim.AdamW(params, lr=lr, weight_decay=wd)
-    if name == "rmsprop":
-        return optim.RMSprop(params, lr=lr, weight_decay=wd)
-    if name == "adagrad":
-        return optim.Adagrad(params, lr=lr, weight_decay=wd)
-    raise CLIError(
-        f"unknown optimizer {cfg['optimizer']!r}; valid optimizers: {', '.join(OPTIMIZERS)}"
-    )
+    if name not in optim.OPTIMIZERS:
+        raise CLIError(
+            f"unknown optimizer {cfg['optimizer']!r}; valid optimizers: "
+            f"{', '.join(optim.OPTIMIZERS)}"
+        )
+    extra = {"momentum": 0.9} if name == "sgd" else {}
+    return optim.OPTIMIZERS[name](params, lr=lr, weight_decay=wd, **extra)
 
 
 SCHEDULERS = ("none", "cosine", "step", "plateau", "onecycle")
@@ -657,7 +648,7 @@ def _add_train(sub) -> None:
     t.add_argument("--batch-size", type=_positive_int, default=None,
                    help=f"default {d['batch_size']}")  # fmt: skip
     t.add_argument("--lr", type=float, default=None, help=f"learning rate (default {d['lr']})")
-    t.add_argument("--optimizer", default=None, choices=OPTIMIZERS,
+    t.add_argument("--optimizer", default=None, choices=tuple(optim.OPTIMIZERS),
                    help=f"default {d['optimizer']} (sgd uses momentum 0.9)")  # fmt: skip
     t.add_argument("--weight-decay", type=float, default=None, help="default 0")
     t.add_argument("--scheduler", default=None, choices=SCHEDULERS,

@@ -47,8 +47,8 @@ class Recipe:
         val_split: a fraction of the training set held out for validation (e.g. 0.2), the name
             of a dataset split ('val'), or None (no validation pass).
         eval_split: the split the reported figure was measured on ('test', or 'val' for VOC).
-        optimizer: 'sgd', 'adam', 'adamw', 'rmsprop' or 'adagrad'; lr; optimizer_options
-            (betas, momentum, weight decay, ...).
+        optimizer: a key of `optim.OPTIMIZERS` ('sgd', 'adam', 'adamw', 'rmsprop', ...); lr;
+            optimizer_options (betas, momentum, weight decay, ...).
         batch_size, epochs (the most epochs; early stopping may end sooner), shuffle (reshuffle
             the training set each epoch).
         early_stopping: keyword arguments of `train.EarlyStopping`, or None.
@@ -493,11 +493,10 @@ def build_optimizer(recipe: Recipe, parameters):
     """The recipe's optimizer over `parameters` (give only the trainable ones)."""
     from . import optim
 
-    kinds = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW,
-             "rmsprop": optim.RMSprop, "adagrad": optim.Adagrad}  # fmt: skip
-    if recipe.optimizer not in kinds:
+    if recipe.optimizer not in optim.OPTIMIZERS:
         raise ValueError(f"recipe {recipe.name}: unknown optimizer {recipe.optimizer!r}")
-    return kinds[recipe.optimizer](list(parameters), lr=recipe.lr, **recipe.optimizer_options)
+    cls = optim.OPTIMIZERS[recipe.optimizer]
+    return cls(list(parameters), lr=recipe.lr, **recipe.optimizer_options)
 
 
 def build_scheduler(recipe: Recipe, optimizer, epochs: int):

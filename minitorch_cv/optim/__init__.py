@@ -8,8 +8,14 @@ sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=50)
 from . import lr_scheduler
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .adam_variants import Adamax, NAdam, RAdam
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Optimizer", "lr_scheduler"]
+# The optimizers by their lower-case names, as `train --optimizer` and the recipes name them.
+OPTIMIZERS = {cls.__name__.lower(): cls
+              for cls in (SGD, Adam, AdamW, Adamax, NAdam, RAdam, RMSprop, Adagrad)}  # fmt: skip
+
+__all__ = ["SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad", "Optimizer",
+           "OPTIMIZERS", "lr_scheduler"]  # fmt: skip
