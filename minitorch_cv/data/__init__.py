@@ -15,7 +15,7 @@ Files are looked for in `data_dir=`, else `$MINITORCH_CV_DATA`, else `~/.cache/m
 from . import transforms
 from ._files import CorruptFileError, DownloadError, default_cache_dir, resolve_data_dir
 from .cifar10 import CIFAR10
-from .dataset import ArrayDataset, Subset, TensorDataset
+from .dataset import ArrayDataset, ConcatDataset, Dataset, Subset, TensorDataset
 from .loader import DataLoader, PrefetchIterator, random_split
 from .mnist import MNIST
 from .registry import DATASETS, find_datasets, format_datasets_report, get_dataset
@@ -25,9 +25,11 @@ from .voc import VOCSegmentation, voc_palette
 __all__ = [
     "ArrayDataset",
     "CIFAR10",
+    "ConcatDataset",
     "CorruptFileError",
     "DATASETS",
     "DataLoader",
+    "Dataset",
     "DownloadError",
     "MNIST",
     "MnistOnCifar",

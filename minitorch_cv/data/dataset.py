@@ -16,7 +16,19 @@ CLASSIFICATION = "classification"
 SEGMENTATION = "segmentation"
 
 
-class ArrayDataset:
+class Dataset:
+    """The base of a map-style dataset, as PyTorch's `torch.utils.data.Dataset`: a subclass
+    gives `__len__` and `__getitem__(i) -> (image, target)` (arrays or Tensors), and the
+    DataLoader batches it. `a + b` chains two datasets (a ConcatDataset)."""
+
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
+
+    def __add__(self, other):
+        return ConcatDataset([self, other])
+
+
+class ArrayDataset(Dataset):
     """A dataset held in memory as an image array and a target array.
 
     Args:
@@ -107,7 +119,7 @@ class ArrayDataset:
         )
 
 
-class TensorDataset:
+class TensorDataset(Dataset):
     """Samples taken from tensors (or arrays) that share their first dim, as PyTorch's
     `TensorDataset`: `ds[i]` is the tuple of Tensors `t[i]`, and an int array, slice or bool
     array gives the batches at once, as arrays (the DataLoader's fast path). Data of any shape:
@@ -145,7 +157,7 @@ class TensorDataset:
         return f"TensorDataset(n={len(self)}, tensors=[{shapes}])"
 
 
-class Subset:
+class Subset(Dataset):
     """A view of a dataset through a list of indices (what `random_split` returns).
 
     Args:
@@ -212,6 +224,75 @@ class Subset:
 
     def __repr__(self) -> str:
         return f"Subset(n={len(self)} of {self.dataset!r})"
+
+
+class ConcatDataset(Dataset):
+    """Datasets one after another, as PyTorch's `ConcatDataset`: item i of the whole is item
+    i - offset of the part it falls in. When every part takes index arrays (ArrayDataset,
+    TensorDataset, Subset or another such ConcatDataset), so does the whole, and the DataLoader
+    builds its batches with one fancy-index per part.
+    """
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: give at least one dataset")
+        self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).tolist()
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    @property
+    def batched(self) -> bool:
+        """Whether every part takes an index array (the DataLoader's fast path)."""
+        return all(is_batched(d) for d in self.datasets)
+
+    def _locate(self, index: np.ndarray):
+        """(part, position in that part) of every (possibly negative) index."""
+        n = len(self)
+        if index.size and (index.min() < -n or index.max() >= n):
+            raise IndexError(f"ConcatDataset: index out of range for {n} items")
+        index = np.where(index < 0, index + n, index)
+        part = np.searchsorted(self.cumulative_sizes, index, side="right")
+        starts = np.concatenate([[0], self.cumulative_sizes[:-1]]).astype(np.int64)
+        return part, index - starts[part]
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)):
+            part, pos = self._locate(np.asarray([index]))
+            return self.datasets[int(part[0])][int(pos[0])]
+        if isinstance(index, slice):
+            index = np.arange(len(self))[index]
+        index = np.asarray(index)
+        if index.dtype == np.bool_:
+            index = np.flatnonzero(index)
+        if not self.batched:
+            raise TypeError(
+                "ConcatDataset: index arrays need parts that take them (ArrayDataset, "
+                "TensorDataset, Subset); index items one at a time"
+            )
+        part, pos = self._locate(index)
+        out = None
+        for k in np.unique(part):  # one fancy-index per part, scattered back into order
+            rows = np.flatnonzero(part == k)
+            got = self.datasets[int(k)][pos[rows]]
+            if out is None:
+                out = [np.empty((len(index),) + a.shape[1:], a.dtype) for a in got]
+            for dst, a in zip(out, got):
+                dst[rows] = a
+        if out is None:  # an empty selection: the parts' empty batch
+            return self.datasets[0][np.zeros(0, np.int64)]
+        return tuple(out)
+
+    def __repr__(self) -> str:
+        return f"ConcatDataset(n={len(self)}, parts={len(self.datasets)})"
+
+
+def is_batched(dataset) -> bool:
+    """Whether `dataset[int_array]` gives a whole batch (the DataLoader's fast path)."""
+    if isinstance(dataset, ConcatDataset):
+        return dataset.batched
+    return isinstance(dataset, (ArrayDataset, Subset, TensorDataset))
 
 
 def torchvision_args(name: str, split, data_dir, root, train, splits) -> tuple[str, object]:

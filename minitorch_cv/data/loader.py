@@ -17,7 +17,7 @@ from minitorch_cv.backend import cupy_module, to_device
 from minitorch_cv.backend import device as parse_device
 from minitorch_cv.tensor import Tensor, default_rng
 
-from .dataset import ArrayDataset, Subset, TensorDataset
+from .dataset import Subset, TensorDataset, is_batched
 
 _END = object()
 
@@ -209,9 +209,9 @@ class DataLoader:
     """Iterate a dataset in batches of Tensors `(x, y)`.
 
     Args:
-        dataset: an ArrayDataset, TensorDataset or Subset (batches are one fancy-index), or
-            any object with `__len__` and `__getitem__(int) -> (image, target)` (items are
-            stacked).
+        dataset: an ArrayDataset, TensorDataset, Subset or a ConcatDataset of them (batches are
+            one fancy-index per part), or any object (a `Dataset` subclass) with `__len__` and
+            `__getitem__(int) -> (image, target)` (items are stacked).
         batch_size: items per batch (default 1).
         shuffle: visit items in a new random order each epoch (default False).
         drop_last: drop the last, smaller batch (default False).
@@ -298,7 +298,7 @@ class DataLoader:
         return np.random.default_rng([self.seed, epoch, 0]).permutation(n)
 
     def _fetch(self, idx: np.ndarray):
-        if isinstance(self.dataset, (ArrayDataset, Subset, TensorDataset)):
+        if is_batched(self.dataset):
             x, y = self.dataset[idx]
         else:
             items = [self.dataset[int(i)] for i in idx]
@@ -315,11 +315,16 @@ class DataLoader:
                     f"DataLoader: {self.dataset!r} yields {what}, not an (image, target) pair; "
                     "pass collate_fn= to batch such items"
                 )
-            x = np.stack([np.asarray(a) for a, _ in items])
+            images = [np.asarray(a) for a, _ in items]
+            if len({a.shape for a in images}) > 1:
+                x = images  # refused below, as a list of differently sized images
+            else:
+                x = np.stack(images)
             y = np.stack([np.asarray(b) for _, b in items])
         if isinstance(x, list):
+            sizes = sorted({tuple(a.shape) for a in x})
             raise ValueError(
-                f"DataLoader: {self.dataset!r} holds images of different sizes; "
+                f"DataLoader: {self.dataset!r} holds images of different sizes ({sizes}); "
                 "give the dataset a fixed size (e.g. size=224) to batch it"
             )
         return x, y

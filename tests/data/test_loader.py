@@ -320,3 +320,50 @@ def test_tensor_dataset_batches_any_data_like_pytorch():
         DataLoader(TensorDataset(x, y, y), 2)
     triples = DataLoader(TensorDataset(x, y, y), 5, collate_fn=lambda items: len(items))
     assert list(triples) == [5, 5]
+
+
+def test_concat_dataset_reads_through_its_parts_in_order():
+    from minitorch_cv.data import ConcatDataset, TensorDataset
+
+    a, b = indexed(4), indexed(7)
+    both = a + Subset(b, [6, 5, 4])  # Dataset.__add__, and a Subset as a part
+    assert isinstance(both, ConcatDataset) and len(both) == 7 and both.batched
+    expected = [0, 1, 2, 3, 6, 5, 4]  # the loop reference: part by part
+    assert [int(both[i][1]) for i in range(7)] == expected
+    assert int(both[-1][1]) == 4
+    idx = np.array([6, 0, 4, 4, -3])
+    x, y = both[idx]
+    assert y.tolist() == [expected[i] for i in idx] and x[:, 0, 0, 0].tolist() == y.tolist()
+    assert both[2:5][1].tolist() == expected[2:5]
+    assert both[np.array([True, False] * 3 + [True])][1].tolist() == [0, 2, 6, 4]
+    loader = DataLoader(both, batch_size=3, shuffle=True, seed=0)
+    assert sorted(sum(epoch_labels(loader), [])) == sorted(expected)
+    with pytest.raises(IndexError, match="ConcatDataset: index out of range for 7 items"):
+        both[7]
+    pairs = ConcatDataset([TensorDataset(np.zeros((2, 3)), np.arange(2)),
+                           TensorDataset(np.ones((1, 3)), np.array([5]))])  # fmt: skip
+    assert [y.tolist() for _, y in DataLoader(pairs, batch_size=3)] == [[0, 1, 5]]
+
+
+def test_a_dataset_subclass_loads_and_utils_data_is_pytorchs_path():
+    from minitorch_cv.utils.data import ConcatDataset, Dataset
+    from minitorch_cv.utils.data import DataLoader as UDataLoader
+
+    class Squares(Dataset):
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, i):
+            return mt.full((1, 4, 4), float(i * i)), i
+
+    assert UDataLoader is DataLoader
+    batches = [(x.numpy()[:, 0, 0, 0].tolist(), y.tolist()) for x, y in UDataLoader(Squares(), 2)]
+    assert batches == [([0.0, 1.0], [0, 1]), ([4.0, 9.0], [2, 3]), ([16.0], [4])]
+    mixed = Squares() + indexed(2)  # a plain part: items one at a time
+    assert isinstance(mixed, ConcatDataset) and not mixed.batched
+    assert epoch_labels(DataLoader(mixed, batch_size=4)) == [[0, 1, 2, 3], [4, 0, 1]]
+    with pytest.raises(TypeError, match="index arrays need parts that take them"):
+        mixed[np.array([0, 1])]
+    with pytest.raises(ValueError, match=r"DataLoader: .* holds images of different sizes"):
+        other = ArrayDataset(np.zeros((2, 1, 3, 3), np.float32), np.arange(2), ["a", "b"])
+        list(DataLoader(Squares() + other, batch_size=7))
