@@ -334,7 +334,7 @@ def _run_hook(hook, g):
 
 def _topological_order(roots) -> list:
     """Nodes (leaves and Contexts) of the graph below `roots`, every node after all nodes it was
-    computed from. Fails on a graph freed by an earlier backward before any gradient is touched."""
+    computed from (a Context freed by an earlier backward ends its branch: its inputs are gone)."""
     order, seen = [], set()
     stack = [(root, False) for root in reversed(roots)]
     while stack:
@@ -346,15 +346,8 @@ def _topological_order(roots) -> list:
             continue
         seen.add(id(node))
         stack.append((node, True))
-        if isinstance(node, Tensor):
+        if isinstance(node, Tensor) or node.freed:
             continue
-        if node.freed:
-            raise RuntimeError(
-                "backward(): trying to backward through the graph a second time "
-                f"(at {node.fn.__name__}); its saved values were freed after the first "
-                "backward. Pass retain_graph=True to the first call if you need to backward "
-                "twice."
-            )
         for inp in node.inputs:
             if inp is not None and id(inp) not in seen:
                 stack.append((inp, False))
@@ -385,18 +378,30 @@ def _seed(t, gradient, op):
 def _run_backward(outputs, gradients, retain_graph, op, capture=None) -> None:
     """Reverse-mode sweep from `outputs` (seeded with `gradients`) through the graph, every
     Context's backward once, in reverse topological order. Without `capture`, leaves accumulate
-    their `.grad` (and retain_grad tensors theirs); with it (a dict {id(node): None}), the
-    gradients reaching those nodes are stored in it and no `.grad` changes."""
+    their `.grad` (and retain_grad tensors theirs); with it (a dict {id(node): None}), only the
+    part of the graph that leads to those nodes runs, and the gradients reaching them are stored
+    in it instead of in any leaf's `.grad`."""
     grads = {}
     for t, gradient in zip(outputs, gradients):
         g, k = _seed(t, gradient, op), id(_node(t))
         grads[k] = grads[k] + g if k in grads else g
     order = _topological_order([_node(t) for t in outputs])
+    needed = None if capture is None else _leading_to(order, capture)
+    for node in order:  # fail before any gradient is touched
+        if getattr(node, "freed", False) and (
+            needed is None or (id(node) in needed and id(node) not in capture)
+        ):
+            raise RuntimeError(
+                f"{op}: trying to backward through the graph a second time "
+                f"(at {node.fn.__name__}); its saved values were freed after the first "
+                "backward. Pass retain_graph=True to the first call if you need to backward "
+                "twice."
+            )
     for i in range(len(order) - 1, -1, -1):
         node = order[i]
         order[i] = None  # let contexts go as soon as they are done
         g = grads.pop(id(node), None)
-        if g is None:
+        if g is None or (needed is not None and id(node) not in needed):
             continue
         hooks = node._hooks or () if isinstance(node, Tensor) else node.hooks
         for hook in hooks:
@@ -408,9 +413,11 @@ def _run_backward(outputs, gradients, retain_graph, op, capture=None) -> None:
                 node._accumulate(g)
             continue
         ctx = node
-        kept = ctx.retained() if ctx.retained is not None and capture is None else None
+        kept = ctx.retained() if ctx.retained is not None else None  # (grad() fills it too)
         if kept is not None:
             kept._accumulate(g)
+        if needed is not None and not any(id(inp) in needed for inp in ctx.inputs):
+            continue  # a captured tensor with nothing wanted below it: its graph stays intact
         for j, counter, version, shape in ctx.versions:
             _check_version(ctx, j, counter, version, shape)
         with no_grad():
@@ -433,6 +440,23 @@ def _run_backward(outputs, gradients, retain_graph, op, capture=None) -> None:
             grads[k] = grads[k] + ig if k in grads else ig
         if not retain_graph:
             ctx.free()
+
+
+def _leading_to(order, capture) -> set:
+    """ids of the captured nodes and of those whose backward reaches one: grad() visits only
+    these, and runs a Context's backward only when one of its inputs is among them, so the rest
+    of the graph is neither walked nor freed. A freed Context counts as one (its inputs are
+    gone), so needing it fails as in backward()."""
+    needed = set()
+    for node in order:  # every node after the nodes it was computed from
+        if (
+            id(node) in capture
+            or getattr(node, "freed", False)
+            or (not isinstance(node, Tensor)
+                and any(inp is not None and id(inp) in needed for inp in node.inputs))
+        ):  # fmt: skip
+            needed.add(id(node))
+    return needed
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, allow_unused=False):

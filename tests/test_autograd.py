@@ -72,3 +72,36 @@ def test_autograd_backward_of_several_tensors_is_the_sum_of_their_backwards():
     y1, y2 = F.relu(x) * 3, x * x
     mt.autograd.backward([y1.sum(), y2], [None, mt.tensor([1.0, 0.5, 2.0])])
     assert x.grad.tolist() == [3.0 + 2.0, 0.0 - 2.0, 3.0 + 12.0]
+
+
+def test_grad_walks_only_the_part_of_the_graph_that_leads_to_its_inputs():
+    # as PyTorch: below the wanted tensor nothing runs, nothing is freed, no hook fires, and a
+    # later change to a tensor saved down there does not matter
+    x = mt.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    c = mt.tensor([1.0, 1.0, 1.0])
+    calls = []
+    x.register_hook(lambda g: calls.append(1))
+    y = x * x * c
+    z = (3 * y).sum()
+    with mt.no_grad():
+        c.add_(1)  # saved by x * x * c: backward through it would now fail its version check
+    (gy,) = mt.autograd.grad(z, y)
+    assert gy.tolist() == [3.0, 3.0, 3.0] and calls == []
+    with pytest.raises(RuntimeError, match="was modified by an in-place operation"):
+        y.sum().backward()  # the graph below y is intact (not freed), so it reaches the check
+    y = x * x
+    mt.autograd.grad((3 * y).sum(), y)
+    y.sum().backward()  # not freed by grad()
+    assert x.grad.tolist() == [2.0, 4.0, 6.0]
+
+
+def test_grad_fills_retained_grads_and_fails_on_a_freed_graph_as_torch():
+    x = mt.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    w = y * 3
+    z = (w * w).sum()
+    (gx,) = mt.autograd.grad(z, x)
+    assert gx.tolist() == [72.0, 144.0] and y.grad.tolist() == [36.0, 72.0]
+    with pytest.raises(RuntimeError, match=r"grad\(\): trying to backward through the graph"):
+        mt.autograd.grad(z, x)
