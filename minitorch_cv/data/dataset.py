@@ -272,16 +272,24 @@ class ConcatDataset(Dataset):
                 "TensorDataset, Subset); index items one at a time"
             )
         part, pos = self._locate(index)
-        out = None
-        for k in np.unique(part):  # one fancy-index per part, scattered back into order
-            rows = np.flatnonzero(part == k)
-            got = self.datasets[int(k)][pos[rows]]
-            if out is None:
-                out = [np.empty((len(index),) + a.shape[1:], a.dtype) for a in got]
-            for dst, a in zip(out, got):
-                dst[rows] = a
-        if out is None:  # an empty selection: the parts' empty batch
+        if not len(index):  # an empty selection: the first part's empty batch
             return self.datasets[0][np.zeros(0, np.int64)]
+        # one fancy-index per part: (rows of the batch, that part's arrays)
+        pieces = [(np.flatnonzero(part == k), self.datasets[int(k)][pos[part == k]])
+                  for k in np.unique(part)]  # fmt: skip
+        out = []
+        for j in range(len(pieces[0][1])):  # each field (images, targets, ...) in turn
+            arrays = [got[j] for _, got in pieces]
+            xp = xp_of(*arrays)
+            if len({a.shape[1:] for a in arrays}) > 1:
+                raise ValueError(
+                    f"ConcatDataset: its parts' items differ in shape "
+                    f"({sorted({tuple(a.shape[1:]) for a in arrays})}); they cannot share a batch"
+                )
+            field = xp.empty((len(index),) + arrays[0].shape[1:], xp.result_type(*arrays))
+            for (rows, _), a in zip(pieces, arrays):  # scattered back into the asked order
+                field[xp.asarray(rows)] = a
+            out.append(field)
         return tuple(out)
 
     def __repr__(self) -> str:
@@ -292,7 +300,9 @@ def is_batched(dataset) -> bool:
     """Whether `dataset[int_array]` gives a whole batch (the DataLoader's fast path)."""
     if isinstance(dataset, ConcatDataset):
         return dataset.batched
-    return isinstance(dataset, (ArrayDataset, Subset, TensorDataset))
+    if isinstance(dataset, Subset):  # as batched as the dataset it views
+        return is_batched(dataset.dataset)
+    return isinstance(dataset, (ArrayDataset, TensorDataset))
 
 
 def torchvision_args(name: str, split, data_dir, root, train, splits) -> tuple[str, object]:

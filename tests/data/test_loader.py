@@ -367,3 +367,25 @@ def test_a_dataset_subclass_loads_and_utils_data_is_pytorchs_path():
     with pytest.raises(ValueError, match=r"DataLoader: .* holds images of different sizes"):
         other = ArrayDataset(np.zeros((2, 1, 3, 3), np.float32), np.arange(2), ["a", "b"])
         list(DataLoader(Squares() + other, batch_size=7))
+
+
+def test_subsets_of_a_plain_dataset_load_item_by_item_and_concat_promotes_dtypes():
+    from minitorch_cv.data import ConcatDataset, Dataset, TensorDataset
+
+    class Plain(Dataset):
+        def __len__(self):
+            return 6
+
+        def __getitem__(self, i):
+            return np.full((2,), float(i), np.float32), i
+
+    train, _ = random_split(Plain(), [4, 2], seed=0)  # a Subset of a plain dataset
+    for x, y in DataLoader(train, batch_size=4):
+        assert x.shape == (4, 2) and x.numpy()[:, 0].tolist() == y.numpy().tolist()
+    ints = TensorDataset(np.array([[1], [2]]), np.array([0, 1]))
+    floats = TensorDataset(np.array([[0.5]]), np.array([2]))
+    x, y = ConcatDataset([ints, floats])[np.array([2, 0])]
+    assert x.dtype == np.float64 and x[:, 0].tolist() == [0.5, 1.0]  # no truncation to int
+    wide = TensorDataset(np.zeros((1, 3)), np.array([0]))
+    with pytest.raises(ValueError, match=r"ConcatDataset: its parts' items differ in shape"):
+        ConcatDataset([ints, wide])[np.array([0, 2])]
