@@ -52,7 +52,7 @@ def gather(input, dim, index_):
         return out.reshape(idx.shape)  # 0-d read as one entry, the shape the index's (PyTorch)
     d = _dim(dim, input.ndim, "gather")
     _check_index(input, d, idx, "gather")
-    return index(input, _mesh(idx.shape, d, idx))
+    return index(input, _mesh(idx.shape, d, idx.copy()))  # (a copy: the backward reads it)
 
 
 def _check_index(input, d, idx, op, src=None):
@@ -108,7 +108,10 @@ class _Scatter(Function):
 
 
 def _scatter(input, dim, index_, src, op, accumulate):
-    idx = index_._data if isinstance(index_, Tensor) else index_
+    # a copy: the backward reads the index, and the caller's may change in place before it runs
+    idx = (
+        index_._data if isinstance(index_, Tensor) else xp_of(input._data).asarray(index_)
+    ).copy()
     d = _dim(dim, input.ndim, op)
     if not isinstance(src, Tensor):  # a number (torch's `value`): a constant block
         src = Tensor(xp_of(input._data).full(idx.shape, src, dtype=input.dtype))
@@ -155,6 +158,7 @@ def index_add(input, dim, index_, source, *, alpha=1):
     """A copy of input with alpha * source's slices added at the `index` (1-D) positions along
     dim (PyTorch's `index_add`)."""
     idx = index_._data if isinstance(index_, Tensor) else xp_of(input._data).asarray(index_)
+    idx = idx.reshape(1) if idx.ndim == 0 else idx.copy()  # (kept for the backward)
     d = _dim(dim, input.ndim, "index_add")
     want = input.shape[:d] + (len(idx),) + input.shape[d + 1 :] if idx.ndim == 1 else None
     if idx.ndim != 1 or idx.dtype.kind not in "iu" or tuple(source.shape) != want:
@@ -163,6 +167,8 @@ def index_add(input, dim, index_, source, *, alpha=1):
             f"for input {tuple(input.shape)}, got index {idx.dtype} {tuple(idx.shape)} and "
             f"source {tuple(source.shape)}"
         )
+    if source.dtype != input.dtype:
+        raise TypeError(f"index_add: source has dtype {source.dtype}, the input {input.dtype}")
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= input.shape[d]):
         raise IndexError(f"index_add: index out of range for dim {d} of size {input.shape[d]}")
     return IndexAdd.apply(input, source, key=(slice(None),) * d + (idx,), alpha=alpha)
@@ -344,10 +350,8 @@ def diag(input, diagonal=0):
         m = input.shape[0]
         n = m + abs(diagonal)
         rows = xp.arange(m) + max(-diagonal, 0)
-        pos = xp.zeros((n, n), dtype=xp.int64)  # which entry of [0, *input] each cell takes
-        pos[rows, rows + diagonal] = xp.arange(1, m + 1)
-        zero = Tensor(xp.zeros(1, dtype=input.dtype))
-        return index(cat([zero, input], 0), pos)
+        zeros = Tensor(xp.zeros(n * n, dtype=input.dtype))
+        return scatter(zeros, 0, rows * n + rows + diagonal, input).reshape(n, n)
     if input.ndim == 2:
         r, c = input.shape
         start_r, start_c = max(-diagonal, 0), max(diagonal, 0)
@@ -401,8 +405,9 @@ def bincount(input, weights=None, minlength=0):
         raise ValueError(
             f"bincount: weights of shape {tuple(w.shape)} do not match the input {tuple(x.shape)}"
         )
-    counts = xp.bincount(x, weights=w, minlength=minlength)
-    return Tensor(counts if w is not None else counts.astype(xp.int64))
+    counts = xp.bincount(x, weights=w, minlength=minlength)  # (NumPy sums weights in float64)
+    dtype = xp.int64 if w is None else (w.dtype if w.dtype.kind == "f" else xp.float64)
+    return Tensor(counts.astype(dtype, copy=False))
 
 
 def meshgrid(*tensors, indexing="ij"):

@@ -368,3 +368,18 @@ def test_new_ops_reject_bad_shapes():
         F.diag(mt.ones(2, 2, 2))
     with pytest.raises(ValueError, match="meshgrid: indexing must be 'ij' or 'xy'"):
         F.meshgrid(mt.ones(2), indexing="ji")
+
+
+def test_scatter_and_index_add_keep_their_own_copy_of_the_index():
+    for op in (lambda s, i: F.scatter_add(mt.zeros(3, dtype=mt.float64), 0, i, s),
+               lambda s, i: F.index_add(mt.zeros(3, dtype=mt.float64), 0, i, s),
+               lambda s, i: F.gather(s, 0, i)):  # fmt: skip
+        s = mt.tensor([5.0, 6.0], dtype=mt.float64, requires_grad=True)
+        i = mt.tensor([0, 1])
+        y = op(s, i)
+        i.add_(1)  # the caller reuses its index array: the backward must not see that
+        (y * mt.tensor(np.arange(1.0, len(y) + 1))).sum().backward()
+        assert s.grad.tolist() == [1.0, 2.0]
+    with pytest.raises(TypeError, match="index_add: source has dtype float32, the input float64"):
+        F.index_add(mt.zeros(3, dtype=mt.float64), 0, mt.tensor([0]), mt.ones(1))
+    assert F.bincount(mt.tensor([0, 2]), mt.ones(2)).dtype == mt.float32
