@@ -838,7 +838,7 @@ class Tensor:
 
     def masked_fill_(self, mask, value) -> Tensor:
         """`value` where mask (broadcast to this tensor) is True, in place."""
-        mask = mask._data if isinstance(mask, Tensor) else mask
+        mask = mask._data if isinstance(mask, Tensor) else xp_of(self._data).asarray(mask)
         if mask.dtype != np.bool_:
             raise TypeError(f"masked_fill_: the mask must be a bool tensor, got {mask.dtype}")
         try:
@@ -850,7 +850,9 @@ class Tensor:
                 f"masked_fill_: mask of shape {tuple(mask.shape)} does not broadcast to the "
                 f"tensor's shape {self.shape}"
             )
-        return self._inplace("masked_fill_", lambda d, v: xp_of(d).copyto(d, v, where=mask), value)
+        return self._inplace(
+            "masked_fill_", lambda d, v: xp_of(d).copyto(d, v, where=mask, casting="unsafe"), value
+        )
 
     def __iadd__(self, o):
         return self.add_(o) if self._mutable("+=", o) else self + o

@@ -605,3 +605,9 @@ def test_torch_spellings_mT_type_masked_fill_and_nn_functional():
     with pytest.raises(RuntimeError, match="masked_fill_: a leaf tensor that requires grad"):
         w.masked_fill_(mt.tensor([True, False, True]), 0.0)
     assert mt.nn.functional is mt.F
+
+
+def test_masked_fill_in_place_casts_the_value_and_takes_a_list_mask():
+    x = mt.tensor([1, 2, 3])
+    x.masked_fill_([True, False, True], 2.7)  # as PyTorch: the value takes the tensor's dtype
+    assert x.dtype == mt.int64 and x.tolist() == [2, 2, 2]

@@ -517,6 +517,8 @@ class RandomVerticalFlip(_RandomFlip):
 def _padding4(padding, name: str) -> tuple[int, int, int, int]:
     """torchvision's padding: int (all sides), (left/right, top/bottom) or
     (left, top, right, bottom) -> (left, top, right, bottom)."""
+    if padding is None:  # torchvision's RandomCrop default
+        padding = 0
     p = (padding,) if isinstance(padding, (int, np.integer)) else tuple(padding)
     if len(p) not in (1, 2, 4) or any(int(v) != v or v < 0 for v in p):
         raise ValueError(
@@ -538,6 +540,8 @@ def _channel_fill(fill, x, name: str):
     """`fill` as an array that broadcasts over (N, C, H, W) images: a number, or one value per
     channel (torchvision's tuple fill, e.g. an RGB colour)."""
     xp = xp_of(x)
+    if fill is None:  # torchvision's "no fill given": zeros
+        fill = 0.0
     values = np.atleast_1d(np.asarray(fill, dtype=np.float64))
     if values.ndim != 1 or len(values) not in (1, x.shape[1]):
         raise ValueError(

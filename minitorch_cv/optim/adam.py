@@ -74,8 +74,8 @@ class Adam(Optimizer):
             state["step"] = 0
             state["exp_avg"] = xp.zeros_like(param)
             state["exp_avg_sq"] = xp.zeros_like(param)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = xp.zeros_like(param)
+        if group["amsgrad"] and "max_exp_avg_sq" not in state:  # (also if turned on later)
+            state["max_exp_avg_sq"] = xp.zeros_like(param)
         g = -grad if group["maximize"] else grad
         state["step"] += 1
         t = state["step"]
@@ -94,7 +94,7 @@ class Adam(Optimizer):
         v *= beta2
         v += tmp  # v = beta2 v + (1 - beta2) g^2
         if group["amsgrad"]:
-            v_hat = state.setdefault("max_exp_avg_sq", xp.zeros_like(param))
+            v_hat = state["max_exp_avg_sq"]
             xp.maximum(v_hat, v, out=v_hat)
         else:
             v_hat = v

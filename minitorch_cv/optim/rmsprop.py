@@ -63,10 +63,11 @@ class RMSprop(Optimizer):
         if not state:
             state["step"] = 0
             state["square_avg"] = xp.zeros_like(param)
-            if momentum > 0:
-                state["momentum_buffer"] = xp.zeros_like(param)
-            if group["centered"]:
-                state["grad_avg"] = xp.zeros_like(param)
+        # (also when a group turns momentum or centering on after the first step)
+        if momentum > 0 and "momentum_buffer" not in state:
+            state["momentum_buffer"] = xp.zeros_like(param)
+        if group["centered"] and "grad_avg" not in state:
+            state["grad_avg"] = xp.zeros_like(param)
         state["step"] += 1
         g = -grad if group["maximize"] else grad
         if wd != 0:
@@ -75,7 +76,7 @@ class RMSprop(Optimizer):
         v *= alpha
         v += (1 - alpha) * g * g
         if group["centered"]:
-            a = state.setdefault("grad_avg", xp.zeros_like(param))
+            a = state["grad_avg"]
             a *= alpha
             a += (1 - alpha) * g
             denom = xp.sqrt(v - a * a)
@@ -84,7 +85,7 @@ class RMSprop(Optimizer):
         denom += group["eps"]
         step = xp.divide(g, denom, out=denom)  # g / denom, in the denominator's buffer
         if momentum > 0:
-            b = state.setdefault("momentum_buffer", xp.zeros_like(param))
+            b = state["momentum_buffer"]
             b *= momentum
             b += step
             step = b

@@ -395,3 +395,10 @@ def test_random_erasing_and_jitter_options_are_checked():
         T.Pad(1, padding_mode="wrap")
     with pytest.raises(ValueError, match="Pad: reflect padding"):
         T.Pad(8, padding_mode="reflect")(batch(h=8, w=8))
+
+
+def test_random_crop_takes_torchvisions_none_defaults():
+    x = batch(n=2, h=4, w=4)
+    np.testing.assert_array_equal(T.RandomCrop(4, padding=None, fill=None)(x), x)
+    y = T.Pad(1, fill=None)(x)
+    assert y[:, :, 0].sum() == 0.0 and not np.isnan(y).any()
