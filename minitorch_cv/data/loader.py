@@ -299,7 +299,13 @@ class DataLoader:
 
     def _fetch(self, idx: np.ndarray):
         if is_batched(self.dataset):
-            x, y = self.dataset[idx]
+            batch = self.dataset[idx]
+            if len(batch) != 2:  # e.g. a ConcatDataset of 3-tensor TensorDatasets
+                raise ValueError(
+                    f"DataLoader: {self.dataset!r} yields {len(batch)}-tuples, not (input, "
+                    "target) pairs; pass collate_fn= to batch them"
+                )
+            x, y = batch
         else:
             items = [self.dataset[int(i)] for i in idx]
             bad = next(

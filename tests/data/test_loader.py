@@ -389,3 +389,6 @@ def test_subsets_of_a_plain_dataset_load_item_by_item_and_concat_promotes_dtypes
     wide = TensorDataset(np.zeros((1, 3)), np.array([0]))
     with pytest.raises(ValueError, match=r"ConcatDataset: its parts' items differ in shape"):
         ConcatDataset([ints, wide])[np.array([0, 2])]
+    triples = TensorDataset(np.zeros((2, 1)), np.zeros(2), np.arange(2))
+    with pytest.raises(ValueError, match="yields 3-tuples, not .input, target. pairs"):
+        list(DataLoader(triples + triples, batch_size=2))
