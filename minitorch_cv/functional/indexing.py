@@ -175,8 +175,10 @@ def index_add(input, dim, index_, source, *, alpha=1):
 
 
 def index_select(input, dim, index_):
-    """The entries of `index` (1-D integers) along `dim`, in that order (repeats allowed)."""
-    idx = index_._data if isinstance(index_, Tensor) else np.asarray(index_)
+    """The entries of `index` (1-D integers, or one as a 0-d tensor) along `dim`, in that order
+    (repeats allowed)."""
+    idx = index_._data if isinstance(index_, Tensor) else xp_of(input._data).asarray(index_)
+    idx = idx.reshape(1) if idx.ndim == 0 else idx  # as PyTorch: the dim stays, of size 1
     if idx.ndim != 1:
         raise ValueError(f"index_select: index must be 1-D, got shape {tuple(idx.shape)}")
     if input.ndim == 0:

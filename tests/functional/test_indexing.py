@@ -383,3 +383,7 @@ def test_scatter_and_index_add_keep_their_own_copy_of_the_index():
     with pytest.raises(TypeError, match="index_add: source has dtype float32, the input float64"):
         F.index_add(mt.zeros(3, dtype=mt.float64), 0, mt.tensor([0]), mt.ones(1))
     assert F.bincount(mt.tensor([0, 2]), mt.ones(2)).dtype == mt.float32
+    # a 0-d index picks one entry and keeps the dim, as PyTorch
+    x = mt.arange(6.0).reshape(2, 3)
+    assert F.index_select(x, 1, mt.tensor(1)).tolist() == [[1.0], [4.0]]
+    assert F.index_add(mt.zeros(3), 0, mt.tensor(1), mt.ones(1)).tolist() == [0.0, 1.0, 0.0]
