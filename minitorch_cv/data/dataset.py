@@ -21,9 +21,6 @@ class Dataset:
     gives `__len__` and `__getitem__(i) -> (image, target)` (arrays or Tensors), and the
     DataLoader batches it. `a + b` chains two datasets (a ConcatDataset)."""
 
-    def __getitem__(self, index):
-        raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
-
     def __add__(self, other):
         return ConcatDataset([self, other])
 
