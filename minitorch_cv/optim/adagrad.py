@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..backend import xp_of
-from .optimizer import Optimizer
+from .optimizer import Optimizer, ascent_grad, check_nonnegative
 
 
 class Adagrad(Optimizer):
@@ -42,9 +42,8 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
 
     def _validate_group(self, g: dict) -> None:
-        for key in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
-            if g[key] < 0:
-                raise ValueError(f"Adagrad: invalid {key} {g[key]} (must be >= 0)")
+        keys = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
+        check_nonnegative("Adagrad", g, keys)
 
     def _update(self, param, grad, state: dict, group: dict) -> None:
         xp = xp_of(param)
@@ -52,9 +51,7 @@ class Adagrad(Optimizer):
             state["step"] = 0
             state["sum"] = xp.full_like(param, group["initial_accumulator_value"])
         state["step"] += 1
-        g = -grad if group["maximize"] else grad
-        if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * param
+        g = ascent_grad(param, grad, group)
         s = state["sum"]
         s += g * g
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])

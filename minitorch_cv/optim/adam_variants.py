@@ -7,18 +7,7 @@ import math
 
 from ..backend import xp_of
 from .adam import Adam
-from .optimizer import Optimizer
-
-
-def _decay(param, g, lr, group):
-    """Weight decay before the step: decoupled (AdamW's p *= 1 - lr wd) or an L2 term on g."""
-    wd = group["weight_decay"]
-    if wd == 0:
-        return g
-    if group.get("decoupled_weight_decay"):
-        param *= 1 - lr * wd
-        return g
-    return g + wd * param
+from .optimizer import Optimizer, ascent_grad
 
 
 def _moments(state, g, beta1, beta2):
@@ -67,7 +56,7 @@ class Adamax(Optimizer):
             state["step"] = 0
             state["exp_avg"], state["exp_inf"] = xp.zeros_like(param), xp.zeros_like(param)
         state["step"] += 1
-        g = _decay(param, -grad if group["maximize"] else grad, lr, group)
+        g = ascent_grad(param, grad, group)
         m, u = state["exp_avg"], state["exp_inf"]
         m *= beta1
         m += (1 - beta1) * g
@@ -122,7 +111,7 @@ class NAdam(Optimizer):
             state["exp_avg"], state["exp_avg_sq"] = xp.zeros_like(param), xp.zeros_like(param)
         state["step"] += 1
         t = state["step"]
-        g = _decay(param, -grad if group["maximize"] else grad, lr, group)
+        g = ascent_grad(param, grad, group)
         mu = beta1 * (1 - 0.5 * 0.96 ** (t * psi))
         mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))
         state["mu_product"] = product = float(state["mu_product"]) * mu
@@ -178,7 +167,7 @@ class RAdam(Optimizer):
             state["exp_avg"], state["exp_avg_sq"] = xp.zeros_like(param), xp.zeros_like(param)
         state["step"] += 1
         t = state["step"]
-        g = _decay(param, -grad if group["maximize"] else grad, lr, group)
+        g = ascent_grad(param, grad, group)
         m, v = _moments(state, g, beta1, beta2)
         bc1, bc2 = 1 - beta1**t, 1 - beta2**t
         rho_inf = 2 / (1 - beta2) - 1

@@ -32,6 +32,27 @@ def _read_array(v):
     return None
 
 
+def ascent_grad(param, grad, group: dict):
+    """The gradient an update rule steps against: negated for maximize, plus PyTorch's weight
+    decay, either an L2 term (g + wd p) or, with decoupled_weight_decay, AdamW's shrink
+    p *= 1 - lr wd applied to the parameter in place."""
+    g = -grad if group["maximize"] else grad
+    wd = group["weight_decay"]
+    if wd == 0:
+        return g
+    if group.get("decoupled_weight_decay"):
+        param *= 1 - group["lr"] * wd
+        return g
+    return g + wd * param
+
+
+def check_nonnegative(name: str, group: dict, keys) -> None:
+    """A ValueError naming the optimizer and the option when one of `keys` is negative."""
+    for key in keys:
+        if group[key] < 0:
+            raise ValueError(f"{name}: invalid {key} {group[key]} (must be >= 0)")
+
+
 class Optimizer:
     """Base class of every optimizer.
 

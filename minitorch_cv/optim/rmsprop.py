@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..backend import xp_of
-from .optimizer import Optimizer
+from .optimizer import Optimizer, ascent_grad, check_nonnegative
 
 
 class RMSprop(Optimizer):
@@ -53,13 +53,11 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _validate_group(self, g: dict) -> None:
-        for key in ("lr", "eps", "weight_decay", "momentum", "alpha"):
-            if g[key] < 0:
-                raise ValueError(f"RMSprop: invalid {key} {g[key]} (must be >= 0)")
+        check_nonnegative("RMSprop", g, ("lr", "eps", "weight_decay", "momentum", "alpha"))
 
     def _update(self, param, grad, state: dict, group: dict) -> None:
         xp = xp_of(param)
-        alpha, wd, momentum = group["alpha"], group["weight_decay"], group["momentum"]
+        alpha, momentum = group["alpha"], group["momentum"]
         if not state:
             state["step"] = 0
             state["square_avg"] = xp.zeros_like(param)
@@ -69,9 +67,7 @@ class RMSprop(Optimizer):
         if group["centered"] and "grad_avg" not in state:
             state["grad_avg"] = xp.zeros_like(param)
         state["step"] += 1
-        g = -grad if group["maximize"] else grad
-        if wd != 0:
-            g = g + wd * param
+        g = ascent_grad(param, grad, group)
         v = state["square_avg"]
         v *= alpha
         v += (1 - alpha) * g * g
