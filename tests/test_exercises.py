@@ -48,7 +48,7 @@ def _run(argv) -> tuple[int, str, str]:
 
 
 def test_all_topics_are_there_in_order():
-    assert NUMBERS == list(range(1, 13))
+    assert NUMBERS == list(range(1, 15))
     index = (E.exercises_dir() / "README.md").read_text(encoding="utf-8")
     for e in EXERCISES:
         assert e.path.name in index, f"exercises/README.md does not link {e.path.name}"
@@ -135,7 +135,7 @@ def _planted():
     s = {n: _solution(n) for n in NUMBERS}
     one, two, three, four = s[1], s[2], s[3], s[4]
     five, six, seven, eight, nine, ten, eleven = s[5], s[6], s[7], s[8], s[9], s[10], s[11]
-    twelve = s[12]
+    twelve, thirteen, fourteen = s[12], s[13], s[14]
 
     def batch_stats_per_sample(x, kind, groups=1, eps=1e-5):  # batch norm taken as layer norm
         return twelve.normalise(x, "layer" if kind == "batch" else kind, groups, eps)
@@ -151,6 +151,56 @@ def _planted():
         if kind == "layer":
             return 2 * channels, 0
         return twelve.norm_parameters(kind, channels, length, groups)
+
+    def decay_after_momentum(w, grads, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                             nesterov=False):  # fmt: skip
+        # the L2 term added to the step instead of to the gradient that enters the buffer
+        out, prev = [], np.asarray(w, dtype=float)
+        steps = thirteen.sgd_steps(w, grads, lr, momentum, dampening, 0.0, nesterov)
+        for row, before in zip(steps, [np.asarray(w, dtype=float), *steps[:-1]]):
+            prev = prev + (row - before) - lr * weight_decay * prev
+            out.append(prev)
+        return np.array(out)
+
+    def dampened_first_step(w, grads, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                            nesterov=False):  # fmt: skip
+        # the buffer started at zero: b1 = (1 - dampening) * g1
+        scaled = [np.asarray(grads[0], dtype=float) * (1 - dampening if momentum else 1)]
+        return thirteen.sgd_steps(w, scaled + list(grads[1:]), lr, momentum, dampening,
+                                  weight_decay, nesterov)  # fmt: skip
+
+    def adam_without_bias_correction(w, grads, lr=0.001, betas=(0.9, 0.999), eps=1e-8,
+                                     weight_decay=0.0, decoupled=False):  # fmt: skip
+        w = np.array(w, dtype=float)
+        m = v = np.zeros_like(w)
+        out = []
+        for g in grads:
+            if decoupled:
+                w = w * (1 - lr * weight_decay)
+            else:
+                g = np.asarray(g, dtype=float) + weight_decay * w
+            m = betas[0] * m + (1 - betas[0]) * np.asarray(g)
+            v = betas[1] * v + (1 - betas[1]) * np.asarray(g) ** 2
+            w = w - lr * m / (np.sqrt(v) + eps)
+            out.append(w)
+        return np.array(out)
+
+    def adamw_as_l2(w, grads, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                    decoupled=False):  # fmt: skip
+        return thirteen.adam_steps(w, grads, lr, betas, eps, weight_decay, False)
+
+    def transposed_fans_as_conv(kind, in_channels, out_channels, kernel=1, groups=1):
+        kind = "conv" if kind == "conv_transpose" else kind
+        return fourteen.fans(kind, in_channels, out_channels, kernel, groups)
+
+    def uniform_bound_is_std(method, shape, gain=1.0, a=0.0, mode="fan_in",
+                             nonlinearity="leaky_relu"):  # fmt: skip
+        scale = fourteen.init_scale(method, shape, gain, a, mode, nonlinearity)
+        return scale / np.sqrt(3) if method.endswith("uniform") else scale
+
+    def default_bounds_with_relu_gain(kind, in_channels, out_channels, kernel=1, groups=1):
+        fan_in = fourteen.fans(kind, in_channels, out_channels, kernel, groups)[0]
+        return np.sqrt(6 / fan_in), 1 / np.sqrt(fan_in)
 
     def flip_rows_only(image, kernel, padding=0):
         return one.cross_correlate(image, np.asarray(kernel)[::-1], padding)
@@ -326,6 +376,39 @@ def _planted():
         (12, "normalise", batch_stats_per_sample),
         (12, "normalise", unbiased_normalise),
         (12, "norm_parameters", layer_norm_per_channel),
+        (13, "sgd_steps", decay_after_momentum),
+        (13, "sgd_steps", dampened_first_step),
+        (
+            13,
+            "sgd_steps",
+            lambda w, grads, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False: (
+                thirteen.sgd_steps(w, grads, lr, momentum, dampening, weight_decay)
+            ),
+        ),
+        (13, "adam_steps", adam_without_bias_correction),
+        (13, "adam_steps", adamw_as_l2),
+        (14, "fans", transposed_fans_as_conv),
+        (
+            14,
+            "fans",
+            lambda kind, in_channels, out_channels, kernel=1, groups=1: fourteen.fans(
+                kind, in_channels, out_channels, kernel
+            ),
+        ),
+        (
+            14,
+            "nonlinearity_gain",
+            lambda nonlinearity, a=0.0: fourteen.nonlinearity_gain(nonlinearity, 0.01),
+        ),
+        (14, "init_scale", uniform_bound_is_std),
+        (
+            14,
+            "init_scale",
+            lambda method, shape, gain=1.0, a=0.0, mode="fan_in", nonlinearity="leaky_relu": (
+                fourteen.init_scale(method, shape, gain, a, "fan_in", nonlinearity)
+            ),
+        ),
+        (14, "default_bounds", default_bounds_with_relu_gain),
         (11, "audit", audit_against_stated_rows),
         (
             11,
