@@ -735,3 +735,98 @@ def kl_div(input, target, reduction="mean", log_target=False):
     if reduction == "sum":
         return pointwise.sum()
     return pointwise
+
+
+# --------------------------------------------------------------------------- likelihoods
+
+
+class _ClampedVariance(Function):
+    """max(var, eps) with the gradient passed to var unchanged: PyTorch clamps a copy of var
+    under no_grad, so its gradient is taken at the clamped value and flows back as if the clamp
+    were not there."""
+
+    @staticmethod
+    def forward(ctx, var, *, eps):
+        return xp_of(var).maximum(var, eps).astype(var.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def _target_tensor(x, target):
+    """The target as a Tensor of the input's dtype, on the graph when it is one."""
+    if isinstance(target, Tensor):
+        return _in_dtype(target, x.dtype)
+    return Tensor(_float_target(x, target))
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Negative log-likelihood of `target` under N(input, var) (PyTorch's `F.gaussian_nll_loss`):
+    0.5 (log(max(var, eps)) + (input - target)^2 / max(var, eps)), plus 0.5 log(2 pi) if `full`.
+
+    Args:
+        var: the predicted variances: a Tensor of the input's shape (one per value), of that
+            shape with one dim of size 1 or without the last dim (shared along it), or a float.
+        full (bool): add the constant 0.5 log(2 pi). Default False.
+        eps (float): floor of the variance, for stability (its gradient passes unclamped).
+    """
+    from .elementwise import log
+
+    op = "gaussian_nll_loss"
+    _check_reduction(op, reduction)
+    x = _raw(input)
+    if not isinstance(var, Tensor):
+        if not isinstance(var, (int, float)):
+            raise TypeError(f"{op}: var must be a Tensor or a float, got {type(var).__name__}")
+        if var < 0:
+            raise ValueError(f"{op}: var has a negative entry ({var})")
+        var = Tensor(xp_of(x).full(x.shape, float(var), dtype=x.dtype))
+    v = var._data
+    if xp_of(v) is np and v.size and bool((v < 0).any()):
+        raise ValueError(f"{op}: var has negative entries (var shape {tuple(v.shape)})")
+    if tuple(v.shape) != tuple(x.shape):
+        if tuple(v.shape) == tuple(x.shape[:-1]):
+            var = var.unsqueeze(-1)  # one variance per row, shared along the last dim
+        elif not (v.ndim == x.ndim and sum(b for a, b in zip(x.shape, v.shape) if a != b) == 1):
+            raise ValueError(
+                f"{op}: var of shape {tuple(v.shape)} does not fit input of shape "
+                f"{tuple(x.shape)}; expected the input's shape, that shape with one dim of "
+                f"size 1, or without its last dim"
+            )
+    target = _target_tensor(x, target)
+    _check_pair(op, x, target._data, same_shape=False)
+    var = _ClampedVariance.apply(_in_dtype(var, x.dtype), eps=float(eps))
+    loss = 0.5 * (log(var) + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * float(np.log(2 * np.pi))
+    return loss if reduction == "none" else (loss.sum() if reduction == "sum" else loss.mean())
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-8, reduction="mean"):
+    """Negative log-likelihood of counts `target` under a Poisson of rate lambda (PyTorch's
+    `F.poisson_nll_loss`, without the constant log(target!)):
+        exp(input) - target * input            if log_input (input = log lambda)
+        input - target * log(input + eps)      otherwise (input = lambda)
+    plus, if `full`, Stirling's target log target - target + 0.5 log(2 pi target) where
+    target > 1.
+    """
+    from .elementwise import exp, log
+
+    op = "poisson_nll_loss"
+    _check_reduction(op, reduction)
+    x = _raw(input)
+    target = _target_tensor(x, target)
+    _check_pair(op, x, target._data, same_shape=False)
+    if log_input:
+        loss = exp(input) - target * input
+    else:
+        loss = input - target * log(input + float(eps))
+    if full:
+        from .elementwise import where
+
+        big = target._data > 1
+        safe = where(big, target, 2.0)  # no log(0) on the graph where the term is dropped
+        stirling = safe * log(safe) - safe + 0.5 * log(2 * np.pi * safe)
+        loss = loss + where(big, stirling, 0.0)
+    return loss if reduction == "none" else (loss.sum() if reduction == "sum" else loss.mean())

@@ -9,12 +9,23 @@ from ..functional.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
+    gaussian_nll_loss,
     huber_loss,
     kl_div,
     l1_loss,
     mse_loss,
     nll_loss,
+    poisson_nll_loss,
     smooth_l1_loss,
+)
+from ..functional.margin_loss import (
+    cosine_embedding_loss,
+    hinge_embedding_loss,
+    margin_ranking_loss,
+    multi_margin_loss,
+    multilabel_soft_margin_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
 )
 from ..tensor import Tensor, get_default_dtype
 from ..tensor import tensor as make_tensor
@@ -247,3 +258,147 @@ class KLDivLoss(_Loss):
 
     def forward(self, input, target):
         return kl_div(input, target, self.reduction, self.log_target)
+
+
+class MultiMarginLoss(_WeightedLoss):
+    """The multi-class hinge loss of a linear SVM: per sample, (1/C) sum over the rival classes
+    i of w[y] max(0, margin - x[y] + x[i])^p.
+
+    Args:
+        p (int): 1 or 2. Default 1. margin (float): Default 1.0.
+        weight: (C,) per-class weights, or None. reduction (str): default 'mean'.
+
+    Shape: input (N, C) or (C,) scores; target (N,) or () integer classes.
+    """
+
+    def __init__(self, p: int = 1, margin: float = 1.0, weight=None, size_average=None,
+                 reduce=None, reduction: str = "mean"):  # fmt: skip
+        super().__init__(weight, size_average, reduce, reduction)
+        if p not in (1, 2):
+            raise ValueError(f"MultiMarginLoss: only p = 1 and p = 2 are supported, got {p!r}")
+        self.p, self.margin = p, margin
+
+    def forward(self, input, target):
+        return multi_margin_loss(input, target, self.p, self.margin, self.weight, self.reduction)
+
+
+class MultiLabelSoftMarginLoss(_WeightedLoss):
+    """A logistic loss per class, averaged over the classes: multi-label classification with
+    targets of 0/1 per class. weight: (C,) or None."""
+
+    def forward(self, input, target):
+        return multilabel_soft_margin_loss(input, target, self.weight, self.reduction)
+
+
+class SoftMarginLoss(_Loss):
+    """log(1 + exp(-y x)) with labels y = +-1."""
+
+    def forward(self, input, target):
+        return soft_margin_loss(input, target, self.reduction)
+
+
+class MarginRankingLoss(_Loss):
+    """max(0, -y (x1 - x2) + margin): y = 1 wants x1 ranked above x2, y = -1 the reverse.
+
+    Args: margin (float): Default 0.0. reduction (str): default 'mean'.
+    """
+
+    def __init__(self, margin: float = 0.0, size_average=None, reduce=None,
+                 reduction: str = "mean"):  # fmt: skip
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def forward(self, input1, input2, target):
+        return margin_ranking_loss(input1, input2, target, self.margin, self.reduction)
+
+
+class HingeEmbeddingLoss(_Loss):
+    """x where y = 1, max(0, margin - x) where y = -1 (x a distance between two embeddings).
+
+    Args: margin (float): Default 1.0. reduction (str): default 'mean'.
+    """
+
+    def __init__(self, margin: float = 1.0, size_average=None, reduce=None,
+                 reduction: str = "mean"):  # fmt: skip
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def forward(self, input, target):
+        return hinge_embedding_loss(input, target, self.margin, self.reduction)
+
+
+class CosineEmbeddingLoss(_Loss):
+    """1 - cos(x1, x2) where y = 1, max(0, cos(x1, x2) - margin) where y = -1.
+
+    Args: margin (float): in [-1, 1], 0 to 0.5 suggested. Default 0.0.
+    """
+
+    def __init__(self, margin: float = 0.0, size_average=None, reduce=None,
+                 reduction: str = "mean"):  # fmt: skip
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def forward(self, input1, input2, target):
+        return cosine_embedding_loss(input1, input2, target, self.margin, self.reduction)
+
+
+class TripletMarginLoss(_Loss):
+    """max(0, d(a, p) - d(a, n) + margin), d the p-norm distance: the anchor nearer to the
+    positive than to the negative by `margin`.
+
+    Args:
+        margin (float): > 0. Default 1.0. p (float): the norm's degree. Default 2.0.
+        eps (float): added to the differences, as in pairwise_distance. Default 1e-6.
+        swap (bool): use min(d(a, n), d(p, n)) as the negative distance. Default False.
+    """
+
+    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6,
+                 swap: bool = False, size_average=None, reduce=None,
+                 reduction: str = "mean"):  # fmt: skip
+        super().__init__(size_average, reduce, reduction)
+        if margin <= 0:
+            raise ValueError(f"TripletMarginLoss: margin must be greater than 0, got {margin}")
+        self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
+
+    def forward(self, anchor, positive, negative):
+        return triplet_margin_loss(anchor, positive, negative, self.margin, self.p, self.eps,
+                                   self.swap, self.reduction)  # fmt: skip
+
+
+class GaussianNLLLoss(_Loss):
+    """Negative log-likelihood of the target under N(input, var), var predicted too.
+
+    Args:
+        full (bool): add 0.5 log(2 pi). Default False.
+        eps (float): floor of the variance. Default 1e-6. reduction (str): default 'mean'.
+
+    forward(input, target, var): var of the input's shape, with one dim of size 1, without
+    the last dim, or a float.
+    """
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
+        super().__init__(reduction=reduction)
+        self.full, self.eps = full, eps
+
+    def forward(self, input, target, var):
+        return gaussian_nll_loss(input, target, var, self.full, self.eps, self.reduction)
+
+
+class PoissonNLLLoss(_Loss):
+    """Negative log-likelihood of counts under a Poisson: exp(x) - y x (log_input) or
+    x - y log(x + eps).
+
+    Args:
+        log_input (bool): the input is the log of the rate. Default True.
+        full (bool): add Stirling's approximation of log(y!) where y > 1. Default False.
+        eps (float): Default 1e-8. reduction (str): default 'mean'.
+    """
+
+    def __init__(self, log_input: bool = True, full: bool = False, size_average=None,
+                 eps: float = 1e-8, reduce=None, reduction: str = "mean"):  # fmt: skip
+        super().__init__(size_average, reduce, reduction)
+        self.log_input, self.full, self.eps = log_input, full, eps
+
+    def forward(self, log_input, target):
+        return poisson_nll_loss(log_input, target, self.log_input, self.full, self.eps,
+                                self.reduction)  # fmt: skip

@@ -474,6 +474,22 @@ def test_pixel_shuffle_prelu_and_distances():
     same_on_gpu(lambda x, y: F.kl_div(x, y.abs(), reduction="batchmean"), x, y)
 
 
+def test_margin_embedding_and_likelihood_losses():
+    x, y, z = f32(0, (5, 4)), f32(1, (5, 4)), f32(2, (5, 4))
+    t = np.random.default_rng(0).integers(0, 4, 5)
+    signs = np.where(z < 0, -1.0, 1.0).astype(np.float32)
+    same_on_gpu(lambda x, t: F.multi_margin_loss(x, t, p=2, margin=0.5), x, t)
+    same_on_gpu(lambda x, t: F.multi_margin_loss(x, t, weight=F.abs(x[0]) + 0.1), x, t)
+    same_on_gpu(lambda x, y: F.multilabel_soft_margin_loss(x, F.sigmoid(y)), x, y)
+    same_on_gpu(lambda x, s: F.soft_margin_loss(x, s), x, signs)
+    same_on_gpu(lambda x, y, s: F.margin_ranking_loss(x, y, s, margin=0.2), x, y, signs)
+    same_on_gpu(lambda x, s: F.hinge_embedding_loss(x, s, reduction="sum"), x, signs)
+    same_on_gpu(lambda x, y, s: F.cosine_embedding_loss(x, y, s[:, 0]), x, y, signs)
+    same_on_gpu(lambda x, y, z: F.triplet_margin_loss(x, y, z, swap=True), x, y, z)
+    same_on_gpu(lambda x, y, z: F.gaussian_nll_loss(x, y, F.abs(z), full=True), x, y, z)
+    same_on_gpu(lambda x, y: F.poisson_nll_loss(x, F.abs(y), full=True), x, y)
+
+
 # --------------------------------------------------------------------------- losses
 
 
