@@ -5,22 +5,33 @@ lowercase function here checks its arguments and calls `Function.apply`.
 """
 
 from .activation import (
+    celu,
     elu,
     gelu,
+    glu,
+    hardshrink,
     hardsigmoid,
     hardswish,
     hardtanh,
     leaky_relu,
     log_softmax,
+    logsigmoid,
     mish,
     prelu,
     relu,
     relu6,
+    rrelu,
+    selu,
     sigmoid,
     silu,
     softmax,
+    softmin,
     softplus,
+    softshrink,
+    softsign,
     tanh,
+    tanhshrink,
+    threshold,
 )
 from .conv import conv2d, conv_transpose2d, fold, unfold
 from .distance import cosine_similarity, normalize, pairwise_distance

@@ -54,19 +54,27 @@ class LeakyReLU(Function):
 
 
 class ELU(Function):
+    """The ELU family, PyTorch's kernel: y = scale x where x > 0, else
+    alpha scale (exp(input_scale x) - 1). ELU: scale = input_scale = 1; SELU: alpha, scale the
+    self-normalising constants; CELU: input_scale = 1 / alpha.
+    Derivative scale where x > 0, else input_scale (y + alpha scale)."""
+
     @staticmethod
-    def forward(ctx, x, *, alpha):
+    def forward(ctx, x, *, alpha, scale=1.0, input_scale=1.0):
         xp = xp_of(x)
         mask = x > 0
-        y = xp.where(mask, x, alpha * xp.expm1(xp.minimum(x, 0)))
+        neg = (alpha * scale) * xp.expm1(input_scale * xp.minimum(x, 0))
+        y = xp.where(mask, x * scale if scale != 1 else x, neg).astype(x.dtype, copy=False)
         ctx.save_for_backward(mask, y)
-        ctx.alpha = alpha
+        ctx.alpha, ctx.scale, ctx.input_scale = alpha, scale, input_scale
         return y
 
     @staticmethod
     def backward(ctx, g):
         mask, y = ctx.saved_tensors
-        return xp_of(g).where(mask, g, g * (y + ctx.alpha))
+        a, s, i = ctx.alpha, ctx.scale, ctx.input_scale
+        pos = g * s if s != 1 else g
+        return xp_of(g).where(mask, pos, g * (i * (y + a * s))).astype(g.dtype, copy=False)
 
 
 class Hardtanh(Function):
@@ -117,6 +125,103 @@ class Softplus(Function):
         z, linear = ctx.saved_tensors
         s = _sigmoid(z)
         return g * xp_of(z).where(linear, 1, s).astype(g.dtype, copy=False)
+
+
+class LogSigmoid(Function):
+    """log sigmoid(x) = min(x, 0) - log(1 + exp(-|x|)), never overflowing;
+    derivative 1 - sigmoid(x) = sigmoid(-x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = xp_of(x)
+        ctx.save_for_backward(x)
+        return (xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return (g * _sigmoid(-x)).astype(g.dtype, copy=False)
+
+
+class Softsign(Function):
+    """softsign(x) = x / (1 + |x|);  derivative 1 / (1 + |x|)^2."""
+
+    @staticmethod
+    def forward(ctx, x):
+        d = 1 + xp_of(x).abs(x)
+        ctx.save_for_backward(d)
+        return (x / d).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (d,) = ctx.saved_tensors
+        return (g / (d * d)).astype(g.dtype, copy=False)
+
+
+class Tanhshrink(Function):
+    """tanhshrink(x) = x - tanh(x);  derivative tanh(x)^2."""
+
+    @staticmethod
+    def forward(ctx, x):
+        t = xp_of(x).tanh(x)
+        ctx.save_for_backward(t)
+        return x - t
+
+    @staticmethod
+    def backward(ctx, g):
+        (t,) = ctx.saved_tensors
+        return g * (t * t)
+
+
+class Shrink(Function):
+    """Hard and soft shrinkage: 0 on [-lambd, lambd]; outside, x itself (hard) or x moved
+    lambd towards 0 (soft). Derivative 1 where |x| > lambd, else 0 (for both)."""
+
+    @staticmethod
+    def forward(ctx, x, *, lambd, soft):
+        xp = xp_of(x)
+        outside = (x > lambd) | (x < -lambd)
+        ctx.save_for_backward(outside)
+        kept = x - xp.sign(x) * lambd if soft else x
+        return xp.where(outside, kept, 0).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (outside,) = ctx.saved_tensors
+        return g * outside
+
+
+class Threshold(Function):
+    """x where x > threshold, else value;  derivative 1 where x > threshold, else 0."""
+
+    @staticmethod
+    def forward(ctx, x, *, threshold, value):
+        above = x > threshold
+        ctx.save_for_backward(above)
+        return xp_of(x).where(above, x, value).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (above,) = ctx.saved_tensors
+        return g * above
+
+
+class RReLU(Function):
+    """Randomized leaky ReLU (Xu et al., 2015): x where x > 0, else a x, with a drawn from
+    U(lower, upper) per element in training and a = (lower + upper) / 2 in evaluation;
+    derivative 1 where x > 0, else a (the same draw)."""
+
+    @staticmethod
+    def forward(ctx, x, slopes):
+        xp = xp_of(x)
+        a = xp.where(x > 0, 1, slopes).astype(x.dtype, copy=False)
+        ctx.save_for_backward(a)
+        return x * a
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * a, None
 
 
 def _erf(x):
@@ -361,6 +466,94 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 def elu(input, alpha=1.0, inplace=False):
     return ELU.apply(input, alpha=alpha)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input, inplace=False):
+    """scale * elu(x, alpha) with the constants of self-normalising networks (Klambauer et al.,
+    2017) that keep zero mean and unit variance through the layers: alpha = 1.6733,
+    scale = 1.0507."""
+    return ELU.apply(input, alpha=_SELU_ALPHA, scale=_SELU_SCALE)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """max(0, x) + min(0, alpha (exp(x / alpha) - 1)): an ELU whose derivative is continuous at
+    0 for every alpha."""
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0 (it divides x)")
+    return ELU.apply(input, alpha=alpha, input_scale=1.0 / alpha)
+
+
+def logsigmoid(input):
+    return LogSigmoid.apply(input)
+
+
+def softsign(input):
+    return Softsign.apply(input)
+
+
+def tanhshrink(input):
+    return Tanhshrink.apply(input)
+
+
+def _check_lambd(op, lambd):
+    if lambd < 0:
+        raise ValueError(f"{op}: lambd must be >= 0, got {lambd}")
+
+
+def softshrink(input, lambd=0.5):
+    """x - lambd where x > lambd, x + lambd where x < -lambd, else 0."""
+    _check_lambd("softshrink", lambd)
+    return Shrink.apply(input, lambd=float(lambd), soft=True)
+
+
+def hardshrink(input, lambd=0.5):
+    """x where |x| > lambd, else 0."""
+    _check_lambd("hardshrink", lambd)
+    return Shrink.apply(input, lambd=float(lambd), soft=False)
+
+
+def threshold(input, threshold, value, inplace=False):  # noqa: A002  (PyTorch's argument name)
+    """x where x > threshold, else value."""
+    return Threshold.apply(input, threshold=float(threshold), value=float(value))
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Randomized leaky ReLU: negative inputs scaled by a slope drawn from U(lower, upper) per
+    element when `training`, by (lower + upper) / 2 otherwise. The slopes come from the package
+    generator (`minitorch_cv.manual_seed`), drawn on the CPU: the same on every device."""
+    if not 0 <= lower <= upper:
+        raise ValueError(f"rrelu: expected 0 <= lower <= upper, got lower={lower}, upper={upper}")
+    if not training:
+        return LeakyReLU.apply(input, slope=(lower + upper) / 2)
+    from ..backend import to_device
+    from ..tensor import default_rng
+
+    draw = default_rng().uniform(lower, upper, tuple(input.shape))
+    return RReLU.apply(input, to_device(draw.astype(input.dtype), input.device))
+
+
+def glu(input, dim=-1):
+    """The gated linear unit: a * sigmoid(b), with a and b the two halves of `input` along dim
+    (the gate b decides how much of a passes)."""
+    if input.ndim == 0:
+        raise ValueError("glu: needs a dim of even size to halve, got a 0-d input")
+    d = _dim(input, dim, "glu")
+    if input.shape[d] % 2:
+        raise ValueError(
+            f"glu: the gated dim must have an even size, got size {input.shape[d]} in dim {dim} "
+            f"of shape {tuple(input.shape)}"
+        )
+    a, b = input.chunk(2, dim=d)
+    return a * sigmoid(b)
+
+
+def softmin(input, dim=None):
+    """softmax(-x) along dim: the smallest values get the most mass."""
+    return softmax(-input, dim=dim)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):

@@ -31,7 +31,87 @@ ACTIVATIONS = {
     "softmax": lambda L, a, d: L.F.softmax(a, dim=d),
     "log_softmax": lambda L, a, d: L.F.log_softmax(a, dim=d),
     "softmax_method": lambda L, a, d: a.softmax(d),
+    "softmin": lambda L, a, d: L.F.softmin(a, dim=d),
+    "selu": lambda L, a, d: L.F.selu(a),
+    "celu": lambda L, a, d: L.F.celu(a, alpha=0.7),
+    "logsigmoid": lambda L, a, d: L.F.logsigmoid(a * 3),
+    "softsign": lambda L, a, d: L.F.softsign(a),
+    "tanhshrink": lambda L, a, d: L.F.tanhshrink(a),
+    # grid values k/10 + 0.05 stay 0.05 away from the kinks at +-0.5 and 0.3
+    "softshrink": lambda L, a, d: L.F.softshrink(a),
+    "hardshrink": lambda L, a, d: L.F.hardshrink(a),
+    "threshold": lambda L, a, d: L.F.threshold(a, 0.3, -1.5),
+    "rrelu_eval": lambda L, a, d: L.F.rrelu(a, 0.1, 0.3),
+    "glu": lambda L, a, d: L.F.glu(L.mt.cat([a, a * 0.5 - 1], d), d),
 }
+
+_SELU = (1.6732632423543772848170429916717, 1.0507009873554804934193349852946)
+
+# The textbook formula of each newer activation, one number at a time (math, not NumPy).
+SCALAR_FORMULAS = {
+    "selu": (lambda L, a: L.F.selu(a),
+             lambda v: _SELU[1] * (v if v > 0 else _SELU[0] * (math.exp(v) - 1))),
+    "celu": (lambda L, a: L.F.celu(a, 0.7),
+             lambda v: max(0.0, v) + min(0.0, 0.7 * (math.exp(v / 0.7) - 1))),
+    "logsigmoid": (lambda L, a: L.F.logsigmoid(a), lambda v: math.log(1 / (1 + math.exp(-v)))),
+    "softsign": (lambda L, a: L.F.softsign(a), lambda v: v / (1 + abs(v))),
+    "tanhshrink": (lambda L, a: L.F.tanhshrink(a), lambda v: v - math.tanh(v)),
+    "softshrink": (lambda L, a: L.F.softshrink(a, 0.5),
+                   lambda v: v - 0.5 if v > 0.5 else (v + 0.5 if v < -0.5 else 0.0)),
+    "hardshrink": (lambda L, a: L.F.hardshrink(a, 0.5), lambda v: v if abs(v) > 0.5 else 0.0),
+    "threshold": (lambda L, a: L.F.threshold(a, 0.3, -1.5), lambda v: v if v > 0.3 else -1.5),
+    "rrelu_eval": (lambda L, a: L.F.rrelu(a, 0.1, 0.3), lambda v: v if v > 0 else 0.2 * v),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", SCALAR_FORMULAS)
+@SETTINGS
+@given(x=arrays((7,), -4.0, 4.0))
+def test_activation_equals_its_formula_element_by_element(name, x):
+    ours, formula = SCALAR_FORMULAS[name]
+    got = ours(OURS, mt.tensor(x)).numpy()
+    np.testing.assert_allclose(got, [formula(v) for v in x], rtol=1e-12, atol=1e-15)
+
+
+def test_glu_and_softmin_by_hand():
+    x = mt.tensor([[1.0, 2.0, 0.0, 3.0]])
+    sig = lambda v: 1 / (1 + math.exp(-v))  # noqa: E731
+    np.testing.assert_allclose(mt.functional.glu(x).numpy(), [[1.0 * sig(0.0), 2.0 * sig(3.0)]])
+    e = np.exp(-np.array([1.0, 2.0, 0.0, 3.0]))
+    np.testing.assert_allclose(mt.functional.softmin(x, dim=1).numpy(), [e / e.sum()])
+    with pytest.raises(ValueError, match=r"glu: the gated dim must have an even size, got size "
+                                         r"3 in dim 1 of shape \(2, 3\)"):  # fmt: skip
+        mt.functional.glu(mt.randn(2, 3), dim=1)
+    with pytest.raises(ValueError, match="lambd must be >= 0"):
+        mt.functional.softshrink(x, -0.1)
+    with pytest.raises(ValueError, match="alpha must not be 0"):
+        mt.functional.celu(x, 0.0)
+    with pytest.raises(ValueError, match="0 <= lower <= upper"):
+        mt.functional.rrelu(x, 0.5, 0.1)
+
+
+def test_rrelu_training_draws_one_slope_per_negative_element_and_backprops_it():
+    x = mt.tensor(np.linspace(-3, 3, 400).reshape(20, 20), requires_grad=True)
+    mt.manual_seed(0)
+    y = mt.functional.rrelu(x, 0.1, 0.3, training=True)
+    y.sum().backward()
+    xs, ys, gs = x.detach().numpy(), y.detach().numpy(), x.grad.numpy()
+    neg = xs < 0
+    slopes = ys[neg] / xs[neg]
+    assert np.all((slopes >= 0.1) & (slopes <= 0.3)) and slopes.std() > 0.03  # drawn, not fixed
+    np.testing.assert_allclose(gs[neg], slopes)  # the gradient is the slope that was used
+    np.testing.assert_array_equal(ys[~neg], xs[~neg])
+    np.testing.assert_array_equal(gs[~neg], 1.0)
+    mt.manual_seed(0)
+    again = mt.functional.rrelu(x.detach(), 0.1, 0.3, training=True).numpy()
+    np.testing.assert_array_equal(again, ys)  # the package seed fixes the draw
+
+    # gradcheck with the draw held fixed: the same seed before every evaluation
+    def fixed(a):
+        mt.manual_seed(1)
+        return mt.functional.rrelu(a, 0.1, 0.3, training=True)
+
+    assert mt.gradcheck(fixed, [mt.tensor(np.linspace(-2, 2, 9) + 0.01, requires_grad=True)])
 
 
 @st.composite

@@ -7,21 +7,32 @@ import pytest
 
 import minitorch_cv as mt
 from minitorch_cv.layers.activation import (
+    CELU,
     ELU,
     GELU,
+    GLU,
+    SELU,
+    Hardshrink,
     Hardsigmoid,
     Hardswish,
     Hardtanh,
     LeakyReLU,
+    LogSigmoid,
     LogSoftmax,
     Mish,
     ReLU,
     ReLU6,
+    RReLU,
     Sigmoid,
     SiLU,
     Softmax,
+    Softmin,
     Softplus,
+    Softshrink,
+    Softsign,
     Tanh,
+    Tanhshrink,
+    Threshold,
 )
 
 
@@ -55,6 +66,16 @@ CASES = [
     (Softmax(dim=1), lambda x: _softmax(x, 1)),
     (Softmax(dim=-1), lambda x: _softmax(x, -1)),
     (LogSoftmax(dim=1), lambda x: np.log(_softmax(x, 1))),
+    (Softmin(dim=1), lambda x: _softmax(-x, 1)),
+    (SELU(), lambda x: 1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * np.expm1(x))),
+    (CELU(0.5), lambda x: np.maximum(x, 0) + np.minimum(0, 0.5 * np.expm1(x / 0.5))),
+    (LogSigmoid(), lambda x: -np.log1p(np.exp(-x))),
+    (Softsign(), lambda x: x / (1 + np.abs(x))),
+    (Tanhshrink(), lambda x: x - np.tanh(x)),
+    (Softshrink(0.3), lambda x: np.where(np.abs(x) > 0.3, x - np.sign(x) * 0.3, 0)),
+    (Hardshrink(0.3), lambda x: np.where(np.abs(x) > 0.3, x, 0)),
+    (Threshold(0.2, -1.0), lambda x: np.where(x > 0.2, x, -1.0)),
+    (RReLU().eval(), lambda x: np.where(x > 0, x, x * (1 / 8 + 1 / 3) / 2)),
 ]
 
 
@@ -96,6 +117,12 @@ def test_activation_layers_match_torch_values_and_repr():
         (GELU(), nn.GELU()), (GELU("tanh"), nn.GELU("tanh")), (Mish(), nn.Mish()),
         (Hardswish(), nn.Hardswish()), (Hardsigmoid(), nn.Hardsigmoid()),
         (Softmax(dim=1), nn.Softmax(dim=1)), (LogSoftmax(dim=0), nn.LogSoftmax(dim=0)),
+        (Softmin(dim=1), nn.Softmin(dim=1)), (SELU(), nn.SELU()), (CELU(), nn.CELU()),
+        (CELU(0.4), nn.CELU(0.4)), (LogSigmoid(), nn.LogSigmoid()), (Softsign(), nn.Softsign()),
+        (Tanhshrink(), nn.Tanhshrink()), (Softshrink(), nn.Softshrink()),
+        (Hardshrink(1.5), nn.Hardshrink(1.5)), (Threshold(0.1, 20.0), nn.Threshold(0.1, 20.0)),
+        (RReLU().eval(), nn.RReLU().eval()), (RReLU(0.2, 0.4).eval(), nn.RReLU(0.2, 0.4).eval()),
+        (GLU(), nn.GLU()), (GLU(1), nn.GLU(1)),
     ]  # fmt: skip
     x = np.random.default_rng(2).standard_normal((3, 4)).astype(np.float32) * 4
     for ours, theirs in pairs:
