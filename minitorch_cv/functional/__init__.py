@@ -35,7 +35,14 @@ from .activation import (
 )
 from .conv import conv2d, conv_transpose2d, fold, unfold
 from .distance import cosine_similarity, normalize, pairwise_distance
-from .dropout import dropout, dropout2d
+from .dropout import (
+    alpha_dropout,
+    dropout,
+    dropout1d,
+    dropout2d,
+    dropout3d,
+    feature_alpha_dropout,
+)
 from .elementwise import (
     abs,
     add,
@@ -115,7 +122,7 @@ from .margin_loss import (
     triplet_margin_loss,
 )
 from .matmul import bmm, einsum, linear, matmul, mm, outer
-from .norm import batch_norm, group_norm, instance_norm, layer_norm
+from .norm import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm
 from .pool import (
     adaptive_avg_pool2d,
     adaptive_max_pool2d,
@@ -143,6 +150,7 @@ from .reduce import (
 from .sampling import affine_grid, grid_sample
 from .shape import (
     cat,
+    channel_shuffle,
     chunk,
     concatenate,
     expand,

@@ -68,13 +68,70 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
     (PyTorch currently treats a 3-D input as (N, C, L); here it is an unbatched image, the
     behaviour PyTorch documents for Dropout2d.)
     """
-    _check("dropout2d", input, p)
-    if input.ndim not in (3, 4):
+    return _channel_dropout("dropout2d", input, p, training, "H, W")
+
+
+def _channel_dropout(op, input, p, training, dims: str):
+    """Whole channels zeroed: one draw per (n, c) of (N, C, *dims) or per c of (C, *dims);
+    `dims` names the spatial dims ("L", "H, W", "D, H, W")."""
+    _check(op, input, p)
+    spatial = dims.count(",") + 1
+    if input.ndim not in (spatial + 1, spatial + 2):
         raise ValueError(
-            f"dropout2d: expected a 4-D (N, C, H, W) or 3-D (C, H, W) input, "
-            f"got shape {tuple(input.shape)}"
+            f"{op}: expected a {spatial + 2}-D (N, C, {dims}) or {spatial + 1}-D (C, {dims}) "
+            f"input, got shape {tuple(input.shape)}"
         )
     if not training or p == 0.0:
         return input
-    mask_shape = tuple(input.shape[:-2]) + (1, 1)
+    mask_shape = tuple(input.shape[:-spatial]) + (1,) * spatial
     return Dropout.apply(input, mask=_scaled_mask(input, mask_shape, p))
+
+
+def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = False):
+    """Zero whole channels of (N, C, L) or (C, L) with probability p, scale the rest by
+    1 / (1 - p)."""
+    return _channel_dropout("dropout1d", input, p, training, "L")
+
+
+def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = False):
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) with probability p."""
+    return _channel_dropout("dropout3d", input, p, training, "D, H, W")
+
+
+# SELU's saturation value -scale * alpha: the value a dropped unit takes before the affine fix
+_ALPHA_PRIME = 1.7580993408473766
+
+
+def _alpha_dropout(op, input, p, training, mask_shape):
+    """Alpha dropout (Klambauer et al., 2017; PyTorch's formula): dropped units are set to
+    SELU's negative saturation instead of 0, then y = a (x keep + alpha' (keep - 1) + alpha' p)
+    with a = ((1 - p)(1 + p alpha'^2))^(-1/2) keeps zero mean and unit variance. dy/dx = a keep."""
+    _check(op, input, p)
+    if not training or p == 0.0:
+        return input
+    dev = device_of(input._data)
+    xp = xp_for_device(dev)
+    if p == 1.0:  # PyTorch returns zeros
+        return Dropout.apply(input, mask=xp.zeros(mask_shape, dtype=input.dtype))
+    keep = to_device(default_rng().random(mask_shape, dtype=np.float32) >= p, dev)
+    keep = keep.astype(input.dtype)
+    a = ((1 - p) * (1 + p * _ALPHA_PRIME**2)) ** -0.5
+    shift = (keep - 1) * (_ALPHA_PRIME * a) + _ALPHA_PRIME * a * p
+    return Dropout.apply(input, mask=keep * a) + Tensor(shift.astype(input.dtype, copy=False))
+
+
+def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool = False):
+    """Dropout for SELU networks: keeps the mean and variance of the activations (each element
+    dropped with probability p). PyTorch's default here is training=False."""
+    return _alpha_dropout("alpha_dropout", input, p, training, tuple(input.shape))
+
+
+def feature_alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool = False):
+    """Alpha dropout of whole channels: one draw per (n, c) of an (N, C, *) input."""
+    if input.ndim < 2:
+        raise ValueError(
+            f"feature_alpha_dropout: expected input (N, C, *) with at least 2 dims, got shape "
+            f"{tuple(input.shape)}"
+        )
+    shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
+    return _alpha_dropout("feature_alpha_dropout", input, p, training, shape)

@@ -477,3 +477,67 @@ def instance_norm(
         if buffer is not None:
             _raw(buffer)[...] = tiled.reshape(n, c).mean(axis=0)
     return reshape(y, x.shape)
+
+
+# --------------------------------------------------------------------------- local response norm
+
+
+def _channel_window_sum(a, before, after):
+    """out[:, c] = sum of a[:, c - before .. c + after] (zero outside): one shifted add per
+    window offset, vectorised over everything else (no cumulative sums to cancel)."""
+    xp = xp_of(a)
+    c = a.shape[1]
+    out = xp.zeros_like(a)
+    for off in range(-before, after + 1):
+        lo, hi = max(0, -off), min(c, c - off)
+        if lo < hi:
+            out[:, lo:hi] += a[:, lo + off : hi + off]
+    return out
+
+
+class LocalResponseNorm(Function):
+    """AlexNet's local response normalisation across channels, PyTorch's window (size // 2
+    channels before, (size - 1) // 2 after, zero beyond the edges):
+
+        s_c = k + (alpha / size) sum_{c' in window(c)} x_c'^2,      y_c = x_c s_c^-beta
+        dx_j = g_j s_j^-beta - (2 alpha beta / size) x_j sum_{c : j in window(c)} g_c y_c / s_c
+
+    The second sum runs over the reversed window, the adjoint of the first."""
+
+    @staticmethod
+    def forward(ctx, x, *, size, alpha, beta, k):
+        before, after = size // 2, (size - 1) // 2
+        s = _channel_window_sum(x * x, before, after)
+        s *= alpha / size
+        s += k
+        y = x * s**-beta
+        ctx.save_for_backward(x, s, y)
+        ctx.params = size, alpha, beta, before, after
+        return y.astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, s, y = ctx.saved_tensors
+        size, alpha, beta, before, after = ctx.params
+        back = _channel_window_sum(g * y / s, after, before)  # the reversed window
+        dx = g * s**-beta - (2 * alpha * beta / size) * x * back
+        return dx.astype(g.dtype, copy=False)
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """Local response normalisation over channels (PyTorch's `F.local_response_norm`, AlexNet's
+    LRN): each value divided by (k + alpha / size * sum of squares of `size` neighbouring
+    channels)^beta.
+
+    Shape: (N, C, *) with at least 3 dims -> same.
+    """
+    if input.ndim < 3:
+        raise ValueError(
+            f"local_response_norm: expected input (N, C, *) with 3 or more dims, got shape "
+            f"{tuple(input.shape)}"
+        )
+    if int(size) < 1:
+        raise ValueError(f"local_response_norm: size must be >= 1, got {size}")
+    return LocalResponseNorm.apply(
+        input, size=int(size), alpha=float(alpha), beta=float(beta), k=float(k)
+    )

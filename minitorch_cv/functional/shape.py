@@ -387,6 +387,21 @@ def pixel_unshuffle(input, downscale_factor):
     return reshape(x, (*lead, c * r * r, h // r, w // r))
 
 
+def channel_shuffle(input, groups):
+    """(N, C, *) -> the same shape with the channels interleaved across `groups`: channel
+    g * (C/g) + i moves to i * g + g (ShuffleNet), so the next grouped conv sees every group.
+    A reshape, a transpose and a reshape, so its gradient is the inverse permutation."""
+    g = int(groups)
+    if input.ndim < 3 or g < 1 or input.shape[1] % g:
+        raise ValueError(
+            f"channel_shuffle: expected input (N, C, *) with C divisible by groups={groups}, got "
+            f"shape {tuple(input.shape)}"
+        )
+    n, c, *rest = input.shape
+    x = reshape(input, (n, g, c // g, *rest))
+    return reshape(transpose(x, 1, 2), (n, c, *rest))
+
+
 def one_hot(tensor, num_classes=-1):
     """Integer class indices (*) -> (*, num_classes) int64 with a 1 at each index (PyTorch's
     `F.one_hot`); num_classes=-1 takes max(index) + 1. Not differentiable (integer output)."""

@@ -37,8 +37,16 @@ from .activation import (
 )
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d, Fold, Unfold
-from .dropout import Dropout, Dropout2d
+from .dropout import (
+    AlphaDropout,
+    Dropout,
+    Dropout1d,
+    Dropout2d,
+    Dropout3d,
+    FeatureAlphaDropout,
+)
 from .linear import (
+    ChannelShuffle,
     CosineSimilarity,
     Flatten,
     Identity,
@@ -77,6 +85,7 @@ from .norm import (
     InstanceNorm1d,
     InstanceNorm2d,
     LayerNorm,
+    LocalResponseNorm,
 )
 from .padding import (
     CircularPad2d,

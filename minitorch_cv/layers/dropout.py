@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from ..functional.dropout import dropout, dropout2d
+from ..functional.dropout import (
+    alpha_dropout,
+    dropout,
+    dropout1d,
+    dropout2d,
+    dropout3d,
+    feature_alpha_dropout,
+)
 from .module import Module
 
 
@@ -41,3 +48,33 @@ class Dropout2d(Dropout):
 
     def forward(self, input):
         return dropout2d(input, self.p, self.training)
+
+
+class Dropout1d(Dropout):
+    """Zero whole channels of (N, C, L) or (C, L) with probability p during training."""
+
+    def forward(self, input):
+        return dropout1d(input, self.p, self.training)
+
+
+class Dropout3d(Dropout):
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) with probability p during
+    training."""
+
+    def forward(self, input):
+        return dropout3d(input, self.p, self.training)
+
+
+class AlphaDropout(Dropout):
+    """Dropout for self-normalising (SELU) networks: dropped units take SELU's negative
+    saturation and an affine correction keeps zero mean and unit variance. Identity in eval."""
+
+    def forward(self, input):
+        return alpha_dropout(input, self.p, self.training)
+
+
+class FeatureAlphaDropout(Dropout):
+    """Alpha dropout of whole channels (one draw per (n, c))."""
+
+    def forward(self, input):
+        return feature_alpha_dropout(input, self.p, self.training)

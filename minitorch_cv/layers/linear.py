@@ -181,6 +181,24 @@ class PixelUnshuffle(Module):
         return f"downscale_factor={self.downscale_factor}"
 
 
+class ChannelShuffle(Module):
+    """Interleave the channels of (N, C, *) across `groups` (ShuffleNet), so the next grouped
+    conv mixes information between groups.
+
+    Args: groups (int): must divide C.
+    """
+
+    def __init__(self, groups: int):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, input):
+        return F.channel_shuffle(input, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"
+
+
 class CosineSimilarity(Module):
     """Cosine of the angle between x1 and x2 along `dim` (F.cosine_similarity).
 

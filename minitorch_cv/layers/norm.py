@@ -8,7 +8,13 @@ import warnings
 import numpy as np
 
 from .. import init
-from ..functional.norm import batch_norm, group_norm, instance_norm, layer_norm
+from ..functional.norm import (
+    batch_norm,
+    group_norm,
+    instance_norm,
+    layer_norm,
+    local_response_norm,
+)
 from ..tensor import empty, ones, tensor, zeros
 from .module import Module, Parameter
 
@@ -376,3 +382,24 @@ class GroupNorm(Module):
             f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
             f"bias={self.bias is not None}"
         )
+
+
+class LocalResponseNorm(Module):
+    """AlexNet's local response normalisation: each value divided by
+    (k + alpha / size * sum of squares over `size` neighbouring channels)^beta.
+
+    Args:
+        size (int): channels in the window. alpha (float): Default 1e-4.
+        beta (float): Default 0.75. k (float): Default 1.0.
+    Shape: (N, C, *) -> same.
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input):
+        return local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

@@ -483,6 +483,12 @@ def test_pixel_shuffle_prelu_and_distances():
     same_on_gpu(lambda x, y: F.pairwise_distance(x, y), x, y)
     same_on_gpu(lambda x, y: F.huber_loss(x, y, delta=0.5), x, y)
     same_on_gpu(lambda x, y: F.kl_div(x, y.abs(), reduction="batchmean"), x, y)
+    same_on_gpu(lambda x: F.local_response_norm(x, 3, alpha=0.5), x)
+    same_on_gpu(lambda x: F.channel_shuffle(x, 4), x)
+    # run() reseeds the package generator: the same masks on both devices
+    same_on_gpu(lambda x: F.dropout1d(x.reshape(2, 8, 12), 0.5), x)
+    same_on_gpu(lambda x: F.alpha_dropout(x, 0.3, training=True), x)
+    same_on_gpu(lambda x: F.feature_alpha_dropout(x, 0.3, training=True), x)
 
 
 def test_margin_embedding_and_likelihood_losses():
