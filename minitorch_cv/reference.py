@@ -155,6 +155,71 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     return y
 
 
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D cross-correlation, one output value at a time: x (N, C, L), weight (F, C/groups, K),
+    padding an int, 'same' or 'valid'. L_out = floor((L + 2*padding - dil*(K-1) - 1) / stride) + 1.
+    """
+    n_, _, l_ = x.shape
+    f_, cg, k = weight.shape
+    if padding == "same":
+        lo, hi = (dilation * (k - 1)) // 2, dilation * (k - 1) - (dilation * (k - 1)) // 2
+    else:
+        lo = hi = 0 if padding == "valid" else padding
+    out = conv_out(l_, k, stride, (lo, hi), dilation)
+    fg = f_ // groups
+    y = np.zeros((n_, f_, out), dtype=x.dtype)
+    for n in range(n_):
+        for f in range(f_):
+            g = f // fg
+            for i in range(out):
+                total = 0.0 if bias is None else bias[f]
+                for c in range(cg):
+                    for a in range(k):
+                        pos = i * stride - lo + a * dilation  # input position under tap a
+                        if 0 <= pos < l_:
+                            total += x[n, g * cg + c, pos] * weight[f, c, a]
+                y[n, f, i] = total
+    return y
+
+
+def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):  # fmt: skip
+    """1-D transposed convolution: every input value adds a weighted copy of the kernel to the
+    output. x (N, C_in, L), weight (C_in, C_out/groups, K)."""
+    n_, cin, l_ = x.shape
+    _, cog, k = weight.shape
+    out = conv_transpose_out(l_, k, stride, padding, output_padding, dilation)
+    cig = cin // groups
+    y = np.zeros((n_, groups * cog, out), dtype=x.dtype)
+    for n in range(n_):
+        for c in range(cin):
+            g = c // cig
+            for i in range(l_):
+                for o in range(cog):
+                    for a in range(k):
+                        pos = i * stride - padding + a * dilation  # the output this tap reaches
+                        if 0 <= pos < out:
+                            y[n, g * cog + o, pos] += x[n, c, i] * weight[c, o, a]
+    if bias is not None:
+        y += bias[None, :, None]
+    return y
+
+
+def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Max over each window along L (ties to the first, NaN propagates, padding never picked);
+    returns (y, indices), indices the positions along L."""
+    y, idx = max_pool2d(x[:, :, None, :], (1, kernel_size), (1, stride or kernel_size),
+                        (0, padding), (1, dilation), ceil_mode)  # fmt: skip
+    return y[:, :, 0], idx[:, :, 0]
+
+
+def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Mean over each window along L, with avg_pool2d's divisor rule."""
+    y = avg_pool2d(x[:, :, None, :], (1, kernel_size), (1, stride or kernel_size), (0, padding),
+                   ceil_mode, count_include_pad)  # fmt: skip
+    return y[:, :, 0]
+
+
 def _adaptive_bins(size: int, out: int):
     """PyTorch's adaptive bins: [floor(i*size/out), ceil((i+1)*size/out)) for i < out."""
     return [((i * size) // out, -((-(i + 1) * size) // out)) for i in range(out)]

@@ -34,6 +34,15 @@ from .activation import (
     threshold,
 )
 from .conv import conv2d, conv_transpose2d, fold, unfold
+from .conv_pool_1d import (
+    adaptive_avg_pool1d,
+    adaptive_max_pool1d,
+    avg_pool1d,
+    conv1d,
+    conv_transpose1d,
+    max_pool1d,
+    max_unpool1d,
+)
 from .distance import cosine_similarity, normalize, pairwise_distance
 from .dropout import (
     alpha_dropout,

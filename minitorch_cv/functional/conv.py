@@ -142,8 +142,8 @@ def _groups(op, groups):
 
 
 def _check_weight(op, input, weight, bias, groups, transposed):
-    if weight.ndim != 4:
-        raise ValueError(f"{op}: expected a 4-D weight, got shape {tuple(weight.shape)}")
+    if weight.ndim != input.ndim:  # (C, C', *kernel) against a batched (N, C, *spatial) input
+        raise ValueError(f"{op}: expected a {input.ndim}-D weight, got shape {tuple(weight.shape)}")
     if transposed:  # (C_in, C_out/groups, KH, KW)
         in_channels, out_channels = weight.shape[0], weight.shape[1] * groups
     else:  # (C_out, C_in/groups, KH, KW)

@@ -36,7 +36,7 @@ from .activation import (
     Threshold,
 )
 from .container import ModuleDict, ModuleList, Sequential
-from .conv import Conv2d, ConvTranspose2d, Fold, Unfold
+from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Fold, Unfold
 from .dropout import (
     AlphaDropout,
     Dropout,
@@ -95,10 +95,15 @@ from .padding import (
     ZeroPad2d,
 )
 from .pool import (
+    AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
     AdaptiveMaxPool2d,
+    AvgPool1d,
     AvgPool2d,
+    MaxPool1d,
     MaxPool2d,
+    MaxUnpool1d,
     MaxUnpool2d,
     Upsample,
     UpsamplingBilinear2d,

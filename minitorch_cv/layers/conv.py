@@ -1,4 +1,5 @@
-"""Convolution layers: Conv2d and ConvTranspose2d. The math is in functional/conv.py."""
+"""Convolution layers: Conv1d, Conv2d, ConvTranspose1d and ConvTranspose2d. The math is in
+functional/conv.py (and functional/conv_pool_1d.py, which runs 1-D convs as 2-D ones)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ from ..tensor import empty
 from .module import Module, Parameter
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+_SPATIAL = {1: "L", 2: "H, W"}
 
 
 class _ConvNd(Module):
+    _n = 2  # spatial dims
+
     def __init__(
         self,
         name,
@@ -49,10 +53,11 @@ class _ConvNd(Module):
                 f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}"
             )
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = pair(kernel_size, "kernel_size")
-        self.stride = pair(stride, "stride")
-        self.dilation = pair(dilation, "dilation")
-        self.padding = padding if isinstance(padding, str) else pair(padding, "padding")
+        n = self._n
+        self.kernel_size = pair(kernel_size, "kernel_size", n)
+        self.stride = pair(stride, "stride", n)
+        self.dilation = pair(dilation, "dilation", n)
+        self.padding = padding if isinstance(padding, str) else pair(padding, "padding", n)
         self.padding_mode = padding_mode
         if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.dilation) < 1:
             raise ValueError(
@@ -79,29 +84,74 @@ class _ConvNd(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def _error_label(self) -> str:
-        k = self.kernel_size[0] if self.kernel_size[0] == self.kernel_size[1] else self.kernel_size
+        k = self.kernel_size[0] if len(set(self.kernel_size)) == 1 else self.kernel_size
         return f"{type(self).__name__}({self.in_channels}->{self.out_channels}, k={k})"
 
     def _check_input(self, input) -> None:
-        if input.ndim not in (3, 4):
+        n, c, dims = self._n, self.in_channels, _SPATIAL[self._n]
+        if input.ndim not in (n + 1, n + 2):
             raise ValueError(
-                f"{self._error_label()}: expected 4-D input (N, {self.in_channels}, H, W) or "
-                f"unbatched 3-D ({self.in_channels}, H, W), got shape {tuple(input.shape)}"
+                f"{self._error_label()}: expected {n + 2}-D input (N, {c}, {dims}) or "
+                f"unbatched {n + 1}-D ({c}, {dims}), got shape {tuple(input.shape)}"
             )
-        if input.shape[-3] != self.in_channels:
+        if input.shape[-n - 1] != self.in_channels:
             raise ValueError(
                 f"{self._error_label()}: expected input with {self.in_channels} channels, "
                 f"got shape {tuple(input.shape)}"
             )
 
+    def _check_padding_string(self, padding) -> None:
+        name = type(self).__name__
+        if isinstance(self.padding, str):
+            if self.padding not in ("same", "valid"):
+                raise ValueError(
+                    f"{name}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}"
+                )
+            if self.padding == "same" and self.stride != (1,) * self._n:
+                raise ValueError(
+                    f"{name}: padding='same' is not supported for strided convolutions"
+                )
+
+    def _conv(self, input, conv):
+        """`conv` (F.conv1d / F.conv2d) of the input, with padding_mode's padding first."""
+        self._check_input(input)
+        n = self._n
+        # checked before padding_mode's pad, so the message shows the layer's input and padding
+        # ('same' always fits)
+        if self.padding != "same":
+            pads = (0,) * n if self.padding == "valid" else self.padding
+            out = [
+                conv_out(*a)
+                for a in zip(input.shape[-n:], self.kernel_size, (1,) * n, pads, self.dilation)
+            ]
+            if min(out) < 1:
+                raise ValueError(
+                    f"{self._error_label()}: kernel {self.kernel_size} (dilation "
+                    f"{self.dilation}) is larger than the padded input: got shape "
+                    f"{tuple(input.shape)}, padding {pads}"
+                )
+        if self.padding_mode != "zeros" and self.padding not in ("valid", (0,) * n):
+            same = self.padding == "same"
+            pads = []  # F.pad's order: last dim first
+            for i in reversed(range(n)):
+                d, k = self.dilation[i], self.kernel_size[i]
+                total = d * (k - 1) if same else 2 * self.padding[i]
+                pads += [total // 2, total - total // 2]
+            input = F.pad(input, pads, mode=self.padding_mode)
+            return conv(input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        return conv(
+            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        )
+
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
         s += f", stride={self.stride}"
-        if self.padding != (0, 0):
+        zeros, ones = (0,) * self._n, (1,) * self._n
+        if self.padding != zeros:
             s += f", padding={self.padding}"  # torch prints padding=same, unquoted
-        if self.dilation != (1, 1):
+        if self.dilation != ones:
             s += f", dilation={self.dilation}"
-        if getattr(self, "output_padding", (0, 0)) != (0, 0):
+        if getattr(self, "output_padding", zeros) != zeros:
             s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
@@ -162,46 +212,59 @@ class Conv2d(_ConvNd):
             device,
             dtype,
         )
-        if isinstance(self.padding, str):
-            if self.padding not in ("same", "valid"):
-                raise ValueError(
-                    f"Conv2d: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}"
-                )
-            if self.padding == "same" and self.stride != (1, 1):
-                raise ValueError("Conv2d: padding='same' is not supported for strided convolutions")
+        self._check_padding_string(padding)
 
     def forward(self, input):
-        self._check_input(input)
-        # checked before padding_mode's pad, so the message shows the layer's input and padding
-        # ('same' always fits)
-        if self.padding != "same":
-            pads = (0, 0) if self.padding == "valid" else self.padding
-            out = [
-                conv_out(*a)
-                for a in zip(input.shape[-2:], self.kernel_size, (1, 1), pads, self.dilation)
-            ]
-            if min(out) < 1:
-                raise ValueError(
-                    f"{self._error_label()}: kernel {self.kernel_size} (dilation "
-                    f"{self.dilation}) is larger than the padded input: got shape "
-                    f"{tuple(input.shape)}, padding {pads}"
-                )
-        if self.padding_mode != "zeros" and self.padding not in ("valid", (0, 0)):
-            if self.padding == "same":
-                pads = []
-                for k, d in zip(reversed(self.kernel_size), reversed(self.dilation)):
-                    total = d * (k - 1)
-                    pads += [total // 2, total - total // 2]
-            else:
-                ph, pw = self.padding
-                pads = [pw, pw, ph, ph]
-            input = F.pad(input, pads, mode=self.padding_mode)
-            return F.conv2d(
-                input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups
-            )
-        return F.conv2d(
-            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        return self._conv(input, F.conv2d)
+
+
+class Conv1d(_ConvNd):
+    """1-D cross-correlation over (N, C, L) input (signals, sequences, rows of features).
+
+    Args: as Conv2d, with int (or 1-tuple) kernel_size, stride, padding and dilation.
+
+    Shape:
+        (N, C_in, L) -> (N, C_out, L_out),
+        L_out = floor((L + 2*padding - dilation*(kernel_size - 1) - 1) / stride + 1)
+
+    Weights: weight (C_out, C_in/groups, K), bias (C_out,), U(+-1/sqrt(C_in/groups*K)).
+    """
+
+    _n = 1
+
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        bias=True,
+        padding_mode="zeros",
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(
+            "Conv1d",
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            False,
+            device,
+            dtype,
         )
+        self._check_padding_string(padding)
+
+    def forward(self, input):
+        return self._conv(input, F.conv1d)
 
 
 class ConvTranspose2d(_ConvNd):
@@ -234,14 +297,15 @@ class ConvTranspose2d(_ConvNd):
         device=None,
         dtype=None,
     ):
+        name = type(self).__name__
         if padding_mode != "zeros":
             raise ValueError(
-                f"ConvTranspose2d: only padding_mode='zeros' is supported, got {padding_mode!r}"
+                f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}"
             )
         if isinstance(padding, str):
-            raise ValueError(f"ConvTranspose2d: padding must be an int or a tuple, got {padding!r}")
+            raise ValueError(f"{name}: padding must be an int or a tuple, got {padding!r}")
         super().__init__(
-            "ConvTranspose2d",
+            name,
             in_channels,
             out_channels,
             kernel_size,
@@ -255,20 +319,22 @@ class ConvTranspose2d(_ConvNd):
             device,
             dtype,
         )
-        self.output_padding = pair(output_padding, "output_padding")
+        self.output_padding = pair(output_padding, "output_padding", self._n)
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
             if not 0 <= op < max(s, d):
                 raise ValueError(
-                    f"ConvTranspose2d: output_padding {self.output_padding} must be smaller than "
+                    f"{name}: output_padding {self.output_padding} must be smaller than "
                     f"stride {self.stride} or dilation {self.dilation}"
                 )
+
+    _functional = staticmethod(F.conv_transpose2d)
 
     def forward(self, input, output_size=None):
         self._check_input(input)
         output_padding = self.output_padding
         if output_size is not None:
             output_padding = self._output_padding_for(input, output_size)
-        return F.conv_transpose2d(
+        return self._functional(
             input,
             self.weight,
             self.bias,
@@ -281,17 +347,17 @@ class ConvTranspose2d(_ConvNd):
 
     def _output_padding_for(self, input, output_size):
         """The output_padding that makes the output exactly `output_size` (as PyTorch's forward)."""
-        size = tuple(output_size)
-        if len(size) not in (2, input.ndim):  # (OH, OW), or the full output shape
+        size, n = tuple(output_size), self._n
+        if len(size) not in (n, input.ndim):  # (OH, OW), or the full output shape
             raise ValueError(
-                f"{self._error_label()}: for {input.ndim}-D input, output_size must have 2 or "
+                f"{self._error_label()}: for {input.ndim}-D input, output_size must have {n} or "
                 f"{input.ndim} elements, got {size!r}"
             )
-        size = size[-2:]
+        size = size[-n:]
         pads = []
         for i, want in enumerate(size):
             k, s, p, d = self.kernel_size[i], self.stride[i], self.padding[i], self.dilation[i]
-            smallest = conv_transpose_out(input.shape[-2 + i], k, s, p, 0, d)
+            smallest = conv_transpose_out(input.shape[-n + i], k, s, p, 0, d)
             if not smallest <= want < smallest + s:  # torch's range: less than a stride more
                 raise ValueError(
                     f"{self._error_label()}: output size {tuple(size)} is not reachable from input "
@@ -300,6 +366,22 @@ class ConvTranspose2d(_ConvNd):
                 )
             pads.append(want - smallest)
         return tuple(pads)
+
+
+class ConvTranspose1d(ConvTranspose2d):
+    """1-D transposed convolution over (N, C, L) input (the gradient of Conv1d with respect to
+    its input; upsamples by `stride`).
+
+    Args: as ConvTranspose2d, with ints (or 1-tuples).
+
+    Shape: (N, C_in, L) -> (N, C_out, L_out),
+        L_out = (L - 1)*stride - 2*padding + dilation*(kernel_size - 1) + output_padding + 1
+
+    Weights: weight (C_in, C_out/groups, K), bias (C_out,).
+    """
+
+    _n = 1
+    _functional = staticmethod(F.conv_transpose1d)
 
 
 class Unfold(Module):

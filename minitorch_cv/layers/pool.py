@@ -153,6 +153,77 @@ class AdaptiveMaxPool2d(Module):
         return f"output_size={self.output_size}"
 
 
+# --------------------------------------------------------------------------- 1-D (N, C, L)
+
+
+class MaxPool1d(MaxPool2d):
+    """Max over sliding windows along L of (N, C, L) input; options as MaxPool2d, with ints.
+    With return_indices, the indices are positions along L (for MaxUnpool1d)."""
+
+    def forward(self, input):
+        return F.max_pool1d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            ceil_mode=self.ceil_mode,
+            return_indices=self.return_indices,
+        )
+
+
+class AvgPool1d(Module):
+    """Mean over sliding windows along L of (N, C, L) input.
+
+    Args: kernel_size, stride (default kernel_size), padding, ceil_mode, count_include_pad: as
+    AvgPool2d, with ints.
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True):  # fmt: skip
+        super().__init__()
+        self.kernel_size = pair(kernel_size, "kernel_size", 1)  # 1-tuples, as torch stores them
+        self.stride = pair(stride if stride is not None else kernel_size, "stride", 1)
+        self.padding = pair(padding, "padding", 1)
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+
+    def forward(self, input):
+        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(MaxUnpool2d):
+    """Partial inverse of MaxPool1d: values back at their indices along L, zeros elsewhere."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        Module.__init__(self)
+        self.kernel_size = pair(kernel_size, "kernel_size", 1)
+        self.stride = pair(stride if stride is not None else kernel_size, "stride", 1)
+        self.padding = pair(padding, "padding", 1)
+
+    def forward(self, input, indices, output_size=None):
+        return F.max_unpool1d(
+            input, indices, self.kernel_size, self.stride, self.padding, output_size
+        )
+
+
+class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
+    """Mean pooling of (N, C, L) to a fixed length (PyTorch's bins)."""
+
+    def forward(self, input):
+        return F.adaptive_avg_pool1d(input, self.output_size)
+
+
+class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
+    """Max pooling of (N, C, L) to a fixed length; optionally also the argmax positions."""
+
+    def forward(self, input):
+        return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
+
+
 class Upsample(Module):
     """Resize by `size` or `scale_factor` with F.interpolate: mode 'nearest' (default),
     'nearest-exact', 'bilinear', 'bicubic' (align_corners as PyTorch) or 'area'."""

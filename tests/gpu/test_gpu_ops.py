@@ -485,6 +485,12 @@ def test_pixel_shuffle_prelu_and_distances():
     same_on_gpu(lambda x, y: F.kl_div(x, y.abs(), reduction="batchmean"), x, y)
     same_on_gpu(lambda x: F.local_response_norm(x, 3, alpha=0.5), x)
     same_on_gpu(lambda x: F.channel_shuffle(x, 4), x)
+    r = x.reshape(2, 8, 12)  # (N, C, L): the 1-D ops
+    same_on_gpu(lambda r, w: F.conv1d(r, w, stride=2, padding=1, groups=2), r, f32(5, (6, 4, 3)))
+    same_on_gpu(lambda r, w: F.conv_transpose1d(r, w, stride=2), r, f32(6, (8, 3, 3)))
+    same_on_gpu(lambda r: F.max_pool1d(r, 3, 2, 1), r)
+    same_on_gpu(lambda r: F.avg_pool1d(r, 3, 2, 1, count_include_pad=False), r)
+    same_on_gpu(lambda r: F.adaptive_max_pool1d(r, 5), r)
     # run() reseeds the package generator: the same masks on both devices
     same_on_gpu(lambda x: F.dropout1d(x.reshape(2, 8, 12), 0.5), x)
     same_on_gpu(lambda x: F.alpha_dropout(x, 0.3, training=True), x)
