@@ -11,8 +11,10 @@ Fans follow PyTorch: for a weight of shape (out, in, *kernel),
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -28,6 +30,38 @@ _LINEAR_FNS = (
     "conv_transpose2d",
     "conv_transpose3d",
 )
+
+
+_SKIP = [False]  # inside `skip_init()`
+
+
+@contextmanager
+def skip_init():
+    """Build modules without filling their weights: inside this block every init function
+    returns its tensor untouched (uninitialised memory), so even a VGG-16 is built in the time
+    its memory takes to allocate instead of seconds of random draws. For counting parameters
+    or reading shapes, or before loading every weight from a checkpoint (the use PyTorch's
+    meta-device construction serves). The weights are garbage until something fills them.
+
+        with init.skip_init():
+            n = models.vgg16().num_parameters()
+    """
+    previous, _SKIP[0] = _SKIP[0], True
+    try:
+        yield
+    finally:
+        _SKIP[0] = previous
+
+
+def _fills(fn):
+    """The init function, or a no-op inside `skip_init()` (every other init function fills
+    through one of these)."""
+
+    @functools.wraps(fn)
+    def fill(tensor, *args, **kwargs):
+        return tensor if _SKIP[0] else fn(tensor, *args, **kwargs)
+
+    return fill
 
 
 def _check(tensor, fn: str) -> None:
@@ -90,6 +124,7 @@ def _calculate_correct_fan(tensor, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
+@_fills
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill with U(a, b)."""
     _check(tensor, "uniform_")
@@ -97,6 +132,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> 
     return _write(tensor, rng.uniform(a, b, tensor.shape))
 
 
+@_fills
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill with N(mean, std^2)."""
     _check(tensor, "normal_")
@@ -104,6 +140,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
     return _write(tensor, rng.normal(mean, std, tensor.shape))
 
 
+@_fills
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill with `val`."""
     _check(tensor, "constant_")
@@ -175,6 +212,7 @@ def kaiming_normal_(
     return normal_(tensor, 0.0, std, generator)
 
 
+@_fills
 def trunc_normal_(
     tensor: Tensor,
     mean: float = 0.0,
@@ -204,6 +242,7 @@ def trunc_normal_(
     return _write(tensor, values)
 
 
+@_fills
 def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """Fill with a (semi-)orthogonal matrix times `gain` (Saxe et al.): the tensor read as
     (shape[0], rest) has orthonormal rows or columns, from the QR decomposition of a Gaussian
@@ -226,6 +265,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     return _write(tensor, gain * q.reshape(tensor.shape))
 
 
+@_fills
 def eye_(tensor: Tensor) -> Tensor:
     """Fill a 2-D tensor with the identity (ones on the diagonal of a non-square one)."""
     _check(tensor, "eye_")
@@ -234,6 +274,7 @@ def eye_(tensor: Tensor) -> Tensor:
     return _write(tensor, np.eye(*tensor.shape))
 
 
+@_fills
 def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     """Fill a conv weight (out, in, *kernel) so the conv passes its input through: a 1 at the
     kernel centre linking output channel g * out/groups + d to input channel d (d < in), zero

@@ -179,3 +179,22 @@ def test_new_initialisers_match_torch_where_deterministic():
         np.testing.assert_array_equal(ours, theirs)
     np.testing.assert_array_equal(init.eye_(mt.empty(3, 2)).numpy(),
                                   torch.nn.init.eye_(torch.empty(3, 2)).numpy())  # fmt: skip
+
+
+def test_skip_init_leaves_tensors_untouched_and_restores_on_exit():
+    w = mt.tensor(np.full((3, 4), 7.0))
+    with init.skip_init():
+        for fill in (init.kaiming_uniform_, init.xavier_normal_, init.zeros_, init.orthogonal_,
+                     lambda t: init.trunc_normal_(t, std=0.1), init.eye_):  # fmt: skip
+            assert fill(w) is w
+        with init.skip_init():
+            pass
+        init.ones_(w)  # still inside the outer block after the inner one ends
+    assert (w.numpy() == 7.0).all()
+    try:
+        with init.skip_init():
+            raise KeyError
+    except KeyError:
+        pass
+    init.ones_(w)
+    assert (w.numpy() == 1.0).all()

@@ -11,23 +11,48 @@
     D  fcn-baseline, unet, resnet18-fcn        FCNBaseline, UNet, ResNetFCN (fcn.py)
     E  e1, e2, e2-extra-conv                   SmallCNN, ImprovedCNN (small_cnn.py)
     F  three-layer (ablations as options)      ThreeLayerCNN       (three_layer.py)
-       resnet18                                ResNet, BasicBlock  (resnet.py)
+       resnet18/34/50/101/152, resnext50-32x4d, resnext101-32x8d, wide-resnet50-2,
+       wide-resnet101-2                        ResNet, BasicBlock, Bottleneck (resnet.py)
+       alexnet, vgg11/13/16/19 (and -bn)       AlexNet, VGG        (classic.py)
        small-cnn, mlp, small-fcn               quick CLI defaults  (simple.py)
 
 Register your own with the `register` decorator; `get` then builds it by name.
 """
 
 from ._registry import ModelInfo, get, info, list_models, register
+from .classic import (
+    VGG,
+    AlexNet,
+    alexnet,
+    vgg11,
+    vgg11_bn,
+    vgg13,
+    vgg13_bn,
+    vgg16,
+    vgg16_bn,
+    vgg19,
+    vgg19_bn,
+    vgg_features,
+)
 from .deep_cnn import DeepCNN, ResBlock
 from .fcn import FCNBaseline, ResNetFCN, UNet
 from .resnet import (
     BasicBlock,
+    Bottleneck,
     ResNet,
     freeze,
     replace_head,
     resnet18,
+    resnet34,
+    resnet50,
+    resnet101,
+    resnet152,
+    resnext50_32x4d,
+    resnext101_32x8d,
     trainable_parameters,
     unfreeze,
+    wide_resnet50_2,
+    wide_resnet101_2,
 )
 from .simple import SmallFCN  # registers small-cnn, mlp and small-fcn too
 from .small_cnn import ImprovedCNN, SmallCNN
@@ -37,7 +62,10 @@ from .unit_block import UnitBlock, UnitBlockNet
 from .weights import load_npz, load_pth, load_state_dict_file, load_weights, save_npz
 
 __all__ = [
+    "VGG",
+    "AlexNet",
     "BasicBlock",
+    "Bottleneck",
     "DeepCNN",
     "FCNBaseline",
     "ImprovedCNN",
@@ -62,7 +90,25 @@ __all__ = [
     "load_weights",
     "register",
     "replace_head",
+    "alexnet",
     "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "resnext50_32x4d",
+    "resnext101_32x8d",
+    "vgg11",
+    "vgg11_bn",
+    "vgg13",
+    "vgg13_bn",
+    "vgg16",
+    "vgg16_bn",
+    "vgg19",
+    "vgg19_bn",
+    "vgg_features",
+    "wide_resnet50_2",
+    "wide_resnet101_2",
     "save_npz",
     "trainable_parameters",
     "unfreeze",

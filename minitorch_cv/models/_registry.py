@@ -45,8 +45,12 @@ class ModelInfo:
         return self.builder(**{**self.defaults, **_checked_options(self, options)})
 
     def num_parameters(self, **options) -> int:
-        """Parameter count of the model built with `options` (builds it once)."""
-        return self.build(**options).num_parameters()
+        """Parameter count of the model built with `options` (built without filling its
+        weights: no random draws for the 138M of a VGG-16)."""
+        from ..init import skip_init
+
+        with skip_init():
+            return self.build(**options).num_parameters()
 
 
 def _canonical(name: str) -> str:

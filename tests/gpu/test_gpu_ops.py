@@ -640,7 +640,15 @@ def _small_input(info):
     return (2, c, min(h, 64), min(w, 64))
 
 
-@pytest.mark.parametrize("name", [m.name for m in models.list_models()])
+# The torchvision ImageNet zoo beyond ResNet-18/50 repeats their blocks at 25-140M parameters:
+# as many seconds of float64 for no new op
+_ZOO_REPEATS = {"resnet34", "resnet101", "resnet152", "resnext101-32x8d", "wide-resnet50-2",
+                "wide-resnet101-2", "vgg11", "vgg13", "vgg13-bn", "vgg16", "vgg16-bn", "vgg19",
+                "vgg19-bn"}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", [m.name for m in models.list_models()
+                                  if m.name not in _ZOO_REPEATS])  # fmt: skip
 def test_every_model_in_float64(name):
     """Whole networks, forward and backward, in float64 so depth does not blur the comparison."""
     info = models.info(name)

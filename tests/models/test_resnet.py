@@ -153,3 +153,122 @@ def test_forward_matches_torch_with_the_same_weights():
     with torch.no_grad():
         want = ref(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+# --------------------------------------------------------------------------- Bottleneck ResNets
+
+
+def torchvision_bottleneck_keys(layers):
+    keys = ["conv1.weight", *bn_keys("bn1.")]
+    for stage, blocks in enumerate(layers, 1):
+        for block in range(blocks):
+            p = f"layer{stage}.{block}."
+            for i in (1, 2, 3):
+                keys += [f"{p}conv{i}.weight", *bn_keys(f"{p}bn{i}.")]
+            if block == 0:  # every first block projects (64 -> 256 even in layer1)
+                keys += [p + "downsample.0.weight", *bn_keys(p + "downsample.1.")]
+    return keys + ["fc.weight", "fc.bias"]
+
+
+def test_resnet50_keys_shapes_and_the_v1_5_stride():
+    mt.manual_seed(0)
+    with mt.init.skip_init():
+        m = models.resnet50()
+    sd = m.state_dict()
+    assert list(sd) == torchvision_bottleneck_keys((3, 4, 6, 3))
+    assert sd["layer1.0.conv1.weight"].shape == (64, 64, 1, 1)
+    assert sd["layer1.0.conv3.weight"].shape == (256, 64, 1, 1)
+    assert sd["layer2.0.downsample.0.weight"].shape == (512, 256, 1, 1)
+    assert sd["fc.weight"].shape == (1000, 2048)
+    # torchvision's V1.5: the stride sits on the 3x3 conv, not on the first 1x1
+    assert m.layer2[0].conv1.stride == (1, 1) and m.layer2[0].conv2.stride == (2, 2)
+    with mt.init.skip_init():
+        resnext, wide = models.resnext50_32x4d(), models.wide_resnet50_2()
+    assert resnext.layer1[0].conv2.groups == 32
+    assert resnext.layer1[0].conv2.weight.shape == (128, 4, 3, 3)
+    assert wide.layer1[0].conv2.weight.shape == (128, 128, 3, 3)
+
+
+def test_dilation_replaces_the_last_strides_and_zero_init_reaches_bn3():
+    enc = models.ResNet((1, 1, 1, 1), block=models.Bottleneck, include_top=False,
+                        replace_stride_with_dilation=(False, True, True)).eval()  # fmt: skip
+    with mt.no_grad():
+        assert enc(mt.zeros(1, 3, 64, 64)).shape == (1, 2048, 8, 8)  # output stride 8, not 32
+    assert enc.layer4[0].conv2.dilation == (2, 2) and enc.layer4[0].conv2.stride == (1, 1)
+    z = models.resnet50(zero_init_residual=True)
+    assert (z.layer3[2].bn3.weight.numpy() == 0).all() and (
+        z.layer3[2].bn2.weight.numpy() == 1
+    ).all()
+    with pytest.raises(ValueError, match="BasicBlock: only groups=1"):
+        models.ResNet(groups=2)
+    with pytest.raises(ValueError, match="BasicBlock: dilation > 1"):
+        models.ResNet(replace_stride_with_dilation=(False, False, True))
+
+
+def test_bottleneck_resnet_matches_torch_with_the_same_weights():
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class TBottleneck(nn.Module):  # torchvision's Bottleneck, written out for the oracle
+        def __init__(self, a, planes, stride, groups, base, dilation, first_dilation):
+            super().__init__()
+            w, out = planes * base // 64 * groups, planes * 4
+            self.conv1 = nn.Conv2d(a, w, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(w)
+            self.conv2 = nn.Conv2d(w, w, 3, stride, first_dilation, first_dilation, groups,
+                                   bias=False)  # fmt: skip
+            self.bn2 = nn.BatchNorm2d(w)
+            self.conv3 = nn.Conv2d(w, out, 1, bias=False)
+            self.bn3 = nn.BatchNorm2d(out)
+            self.relu = nn.ReLU()
+            self.downsample = None
+            if stride != 1 or a != out:
+                self.downsample = nn.Sequential(
+                    nn.Conv2d(a, out, 1, stride, bias=False), nn.BatchNorm2d(out)
+                )
+
+        def forward(self, x):
+            y = self.relu(self.bn1(self.conv1(x)))
+            y = self.relu(self.bn2(self.conv2(y)))
+            y = self.bn3(self.conv3(y))
+            return self.relu(y + (x if self.downsample is None else self.downsample(x)))
+
+    class TNet(nn.Module):  # layers (1, 1, 1, 1), groups 2, width 32, layer4 dilated
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+            self.bn1 = nn.BatchNorm2d(64)
+            self.relu = nn.ReLU()
+            self.maxpool = nn.MaxPool2d(3, 2, 1)
+            a = 64
+            for i, (planes, stride) in enumerate(((64, 1), (128, 2), (256, 2), (512, 1)), 1):
+                block = TBottleneck(a, planes, stride, 2, 32, 2 if i == 4 else 1, 1)
+                setattr(self, f"layer{i}", nn.Sequential(block))
+                a = planes * 4
+            self.avgpool = nn.AdaptiveAvgPool2d(1)
+            self.fc = nn.Linear(2048, 5)
+
+        def forward(self, x):
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+            return self.fc(torch.flatten(self.avgpool(x), 1))
+
+    ours = models.ResNet((1, 1, 1, 1), 5, block=models.Bottleneck, groups=2, width_per_group=32,
+                         replace_stride_with_dilation=(False, False, True)).eval()  # fmt: skip
+    ref = TNet().eval()
+    assert list(ref.state_dict()) == list(ours.state_dict())
+    rng = np.random.default_rng(4)
+    for k, v in ours.state_dict().items():
+        if k.endswith("running_var"):
+            v.data[...] = rng.uniform(0.5, 2, v.shape)
+        elif k.endswith("running_mean"):
+            v.data[...] = rng.normal(0, 0.1, v.shape)
+    ref.load_state_dict(
+        {k: torch.from_numpy(np.array(v.numpy())) for k, v in ours.state_dict().items()}
+    )
+    x = rng.standard_normal((2, 3, 64, 64)).astype(np.float32)
+    with mt.no_grad():
+        got = ours(mt.tensor(x)).numpy()
+    with torch.no_grad():
+        want = ref(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
