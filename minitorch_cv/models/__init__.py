@@ -14,6 +14,7 @@
        resnet18/34/50/101/152, resnext50-32x4d, resnext101-32x8d, wide-resnet50-2,
        wide-resnet101-2                        ResNet, BasicBlock, Bottleneck (resnet.py)
        alexnet, vgg11/13/16/19 (and -bn)       AlexNet, VGG        (classic.py)
+       mobilenet-v2                            MobileNetV2, InvertedResidual (mobilenet.py)
        small-cnn, mlp, small-fcn               quick CLI defaults  (simple.py)
 
 Register your own with the `register` decorator; `get` then builds it by name.
@@ -36,6 +37,7 @@ from .classic import (
 )
 from .deep_cnn import DeepCNN, ResBlock
 from .fcn import FCNBaseline, ResNetFCN, UNet
+from .mobilenet import InvertedResidual, MobileNetV2, mobilenet_v2
 from .resnet import (
     BasicBlock,
     Bottleneck,
@@ -69,6 +71,8 @@ __all__ = [
     "DeepCNN",
     "FCNBaseline",
     "ImprovedCNN",
+    "InvertedResidual",
+    "MobileNetV2",
     "ModelInfo",
     "ResBlock",
     "ResNet",
@@ -88,6 +92,7 @@ __all__ = [
     "load_pth",
     "load_state_dict_file",
     "load_weights",
+    "mobilenet_v2",
     "register",
     "replace_head",
     "alexnet",

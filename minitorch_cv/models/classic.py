@@ -21,16 +21,7 @@ from ..layers import BatchNorm2d, Dropout, Linear, Module, ReLU, Sequential
 from ..layers.conv import Conv2d
 from ..layers.pool import AdaptiveAvgPool2d, MaxPool2d
 from ._registry import register
-
-
-def _load(model, weights, num_classes):
-    if weights is not None:
-        from .weights import load_weights
-
-        # a new head (another class count) keeps its fresh init; the rest comes from the file
-        skip = () if num_classes == 1000 else (model.HEAD,)
-        load_weights(model, weights, skip=skip)
-    return model
+from .weights import with_weights
 
 
 class AlexNet(Module):
@@ -76,7 +67,8 @@ class AlexNet(Module):
 def alexnet(num_classes: int = 1000, dropout: float = 0.5, in_channels: int = 3,
             weights=None) -> AlexNet:  # fmt: skip
     """torchvision's alexnet; `weights`: a torchvision `.pth` or `.npz` state dict."""
-    return _load(AlexNet(num_classes, dropout, in_channels), weights, num_classes)
+    model = AlexNet(num_classes, dropout, in_channels)
+    return with_weights(model, weights, None if num_classes == 1000 else model.HEAD)
 
 
 # torchvision's configurations: channels of each 3x3 conv, "M" a 2x2 max pool
@@ -161,7 +153,8 @@ def _vgg_variant(depth: int, batch_norm: bool):
     def build(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5,
               init_weights: bool = True, weights=None) -> VGG:  # fmt: skip
         features = vgg_features(VGG_CONFIGS[depth], batch_norm, in_channels)
-        return _load(VGG(features, num_classes, init_weights, dropout), weights, num_classes)
+        model = VGG(features, num_classes, init_weights, dropout)
+        return with_weights(model, weights, None if num_classes == 1000 else model.HEAD)
 
     kind = f"VGG-{depth}" + (" with batch norm" if batch_norm else "")
     build.__name__ = build.__qualname__ = name

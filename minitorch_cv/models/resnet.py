@@ -30,6 +30,7 @@ from ..layers import BatchNorm2d, Linear, Module, ReLU, Sequential
 from ..layers.conv import Conv2d
 from ..layers.pool import AdaptiveAvgPool2d, MaxPool2d
 from ._registry import register
+from .weights import with_weights
 
 
 def conv3x3(cin: int, cout: int, stride: int = 1, groups: int = 1, dilation: int = 1) -> Conv2d:
@@ -227,12 +228,8 @@ def _resnet(block, layers, num_classes, in_channels, include_top, zero_init_resi
             **options) -> ResNet:  # fmt: skip
     model = ResNet(layers, num_classes, in_channels, include_top, zero_init_residual, block,
                    **options)  # fmt: skip
-    if weights is not None:
-        from .weights import load_weights
-
-        keep_fc = include_top and num_classes == 1000
-        load_weights(model, weights, skip=() if keep_fc else ("fc.",))
-    return model
+    keep_fc = include_top and num_classes == 1000
+    return with_weights(model, weights, None if keep_fc else "fc.")
 
 
 _WEIGHTS_DOC = """

@@ -492,3 +492,12 @@ def load_weights(model, source, strict: bool = True, skip=()):
         )
     model.load_state_dict(OrderedDict((k, v) for k, v in state.items() if k in own), strict=False)
     return model
+
+
+def with_weights(model, weights=None, new_head: str | None = None):
+    """The builders' `weights=` argument: load the state dict file `weights` into `model` when
+    one is given. `new_head`: the key prefix of a classifier built for another class count
+    (e.g. 'fc.'), skipped on both sides so it keeps its fresh init. Returns the model."""
+    if weights is not None:
+        load_weights(model, weights, skip=(new_head,) if new_head else ())
+    return model

@@ -640,8 +640,8 @@ def _small_input(info):
     return (2, c, min(h, 64), min(w, 64))
 
 
-# The torchvision ImageNet zoo beyond ResNet-18/50 repeats their blocks at 25-140M parameters:
-# as many seconds of float64 for no new op
+# Beyond ResNet-18/50, ResNeXt-50, AlexNet, VGG-11-BN and MobileNetV2 the torchvision zoo
+# repeats the same blocks at 25-140M parameters: seconds of float64 each, for no new op
 _ZOO_REPEATS = {"resnet34", "resnet101", "resnet152", "resnext101-32x8d", "wide-resnet50-2",
                 "wide-resnet101-2", "vgg11", "vgg13", "vgg13-bn", "vgg16", "vgg16-bn", "vgg19",
                 "vgg19-bn"}  # fmt: skip

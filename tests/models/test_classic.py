@@ -88,3 +88,78 @@ def test_new_heads_skip_the_checkpoints_classifier(tmp_path):
     assert dst.classifier[6].weight.shape == (7, 4096)
     same = models.alexnet(weights=path)
     np.testing.assert_array_equal(same.classifier[6].bias.numpy(), src.classifier[6].bias.numpy())
+
+
+# --------------------------------------------------------------------------- MobileNetV2
+
+
+def test_mobilenet_v2_structure_and_width_multiplier():
+    with mt.init.skip_init():
+        m = models.mobilenet_v2()
+    sd = m.state_dict()
+    assert list(sd)[:2] == ["features.0.0.weight", "features.0.1.weight"]
+    assert sd["features.1.conv.0.0.weight"].shape == (32, 1, 3, 3)  # t = 1: depthwise first
+    assert sd["features.2.conv.0.0.weight"].shape == (96, 16, 1, 1)  # 1x1 expansion 16 -> 96
+    assert sd["features.2.conv.1.0.weight"].shape == (96, 1, 3, 3)  # depthwise, groups 96
+    assert sd["features.2.conv.2.weight"].shape == (24, 96, 1, 1)  # linear projection
+    assert sd["features.18.0.weight"].shape == (1280, 320, 1, 1)
+    assert sd["classifier.1.weight"].shape == (1000, 1280)
+    skips = [i for i, b in enumerate(m.features) if getattr(b, "use_res_connect", False)]
+    assert skips == [3, 5, 6, 8, 9, 10, 12, 13, 15, 16]  # stride 1 and same channels
+    assert models.mobilenet.make_divisible(32 * 0.35) == 16  # rounds up past a 10 % loss
+    with mt.init.skip_init():
+        slim = models.mobilenet_v2(width_mult=0.5)
+    assert slim.features[0][0].weight.shape == (16, 3, 3, 3) and slim.last_channel == 1280
+    with pytest.raises(ValueError, match="stride should be 1 or 2"):
+        models.InvertedResidual(8, 8, 3, 6)
+
+
+def test_mobilenet_v2_matches_torch_with_the_same_weights():
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    def cbr(a, b, k=3, s=1, g=1):
+        return nn.Sequential(nn.Conv2d(a, b, k, s, (k - 1) // 2, groups=g, bias=False),
+                             nn.BatchNorm2d(b), nn.ReLU6())  # fmt: skip
+
+    class TBlock(nn.Module):  # torchvision's InvertedResidual, written out for the oracle
+        def __init__(self, a, b, s, t):
+            super().__init__()
+            h = a * t
+            layers = [cbr(a, h, 1)] if t != 1 else []
+            layers += [cbr(h, h, 3, s, h), nn.Conv2d(h, b, 1, bias=False), nn.BatchNorm2d(b)]
+            self.conv = nn.Sequential(*layers)
+            self.res = s == 1 and a == b
+
+        def forward(self, x):
+            return x + self.conv(x) if self.res else self.conv(x)
+
+    feats, c = [cbr(3, 32, 3, 2)], 32
+    for t, out, n, s in models.mobilenet.MOBILENET_V2_SETTING:
+        for i in range(n):
+            feats.append(TBlock(c, out, s if i == 0 else 1, t))
+            c = out
+    feats.append(cbr(320, 1280, 1))
+    ref = nn.Module()
+    ref.features = nn.Sequential(*feats)
+    ref.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, 6))
+    mt.manual_seed(6)
+    ours = models.mobilenet_v2(num_classes=6).eval()
+    rng = np.random.default_rng(7)
+    for k, v in ours.state_dict().items():  # eval-mode BN that is not the identity
+        if k.endswith("running_var"):
+            v.data[...] = rng.uniform(0.5, 2, v.shape)
+        elif k.endswith("running_mean"):
+            v.data[...] = rng.normal(0, 0.1, v.shape)
+    assert list(ref.state_dict()) == list(ours.state_dict())
+    ref.load_state_dict({k: torch.from_numpy(np.array(v.numpy()))
+                         for k, v in ours.state_dict().items()})  # fmt: skip
+    ref.eval()
+    x = rng.standard_normal((2, 3, 64, 64)).astype(np.float32)
+    with mt.no_grad():
+        got = ours(mt.tensor(x)).numpy()
+    with torch.no_grad():
+        pooled = torch.flatten(nn.functional.adaptive_avg_pool2d(ref.features(torch.from_numpy(x)),
+                                                                 1), 1)  # fmt: skip
+        want = ref.classifier(pooled).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)

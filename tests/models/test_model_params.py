@@ -233,6 +233,27 @@ def test_alexnet_matches_torchvision_count():
     assert features + classifier == 61_100_840 == count("alexnet")
 
 
+def mobilenet_v2_by_hand(classes=1000):
+    """Stem conv3 3->32 s2, 17 inverted residuals (1x1 expand unless t = 1, 3x3 depthwise: 9
+    weights per channel, 1x1 project; a BN after each), conv1x1 320->1280, Linear(1280, classes).
+    """
+    total, c = conv(3, 32, 3, False) + bn(32), 32
+    for t, out, n, _ in ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                         (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)):  # fmt: skip
+        for _ in range(n):
+            hidden = c * t
+            expand = conv(c, hidden, 1, False) + bn(hidden) if t != 1 else 0
+            depthwise = hidden * 9 + bn(hidden)  # groups = channels: one 3x3 filter each
+            total += expand + depthwise + conv(hidden, out, 1, False) + bn(out)
+            c = out
+    return total + conv(320, 1280, 1, False) + bn(1280) + linear(1280, classes)
+
+
+def test_mobilenet_v2_matches_torchvision_count():
+    assert mobilenet_v2_by_hand() == 3_504_872 == count("mobilenet-v2")  # torchvision's card
+    assert count("mobilenet-v2", num_classes=10) == mobilenet_v2_by_hand(10)
+
+
 def test_fcn_baseline():
     down = sum(
         conv(a, b, 3) + bn(b) for a, b in zip((3, 32, 64, 128, 256), (32, 64, 128, 256, 512))
@@ -305,7 +326,7 @@ def test_every_registered_model_has_a_hand_count_here(info):
     covered = {
         "e1", "e2", "e2-extra-conv", "three-layer", "unit-block-mnist", "unit-block-cifar10",
         "two-decoder", "deep-cnn-mnist", "deep-cnn-res-cifar10", "resnet18", "fcn-baseline",
-        "unet", "resnet18-fcn", "small-cnn", "mlp", "small-fcn", "alexnet",
+        "unet", "resnet18-fcn", "small-cnn", "mlp", "small-fcn", "alexnet", "mobilenet-v2",
         *RESNETS, *VGGS, *VGG_BN,
     }  # fmt: skip
     assert info.name in covered, f"add a by-hand parameter count test for {info.name!r}"
