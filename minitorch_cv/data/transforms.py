@@ -825,3 +825,197 @@ class RandomResizedCrop(Transform):
         if mask is not None:
             mask = resized_crop(mask, *box, self.size, "nearest")
         return x, mask
+
+
+# --------------------------------------------------------------------------- colour and blur
+
+
+def _to_gray(x, channels: int, name: str):
+    """Luma of RGB (or a 1-channel image as is), repeated to `channels` channels."""
+    if x.shape[1] not in (1, 3):
+        raise ValueError(f"{name}: expected 1- or 3-channel images, got shape {tuple(x.shape)}")
+    gray = _grayscale(x).astype(x.dtype, copy=False) if x.shape[1] == 3 else x
+    return xp_of(x).repeat(gray, channels, axis=1) if channels > 1 else gray
+
+
+class Grayscale(Transform):
+    """RGB to grey (torchvision's luma 0.2989 R + 0.587 G + 0.114 B); masks pass through.
+
+    Args:
+        num_output_channels (int): 1, or 3 (the grey value repeated: the shape a colour network
+            expects). Default 1.
+    """
+
+    def __init__(self, num_output_channels: int = 1):
+        super().__init__()
+        if num_output_channels not in (1, 3):
+            raise ValueError(
+                f"Grayscale: num_output_channels must be 1 or 3, got {num_output_channels}"
+            )
+        self.num_output_channels = num_output_channels
+
+    def apply(self, x, mask, rng):
+        return _to_gray(x, self.num_output_channels, "Grayscale"), mask
+
+
+class RandomGrayscale(Transform):
+    """Turn each item grey with probability p, keeping its channel count (torchvision's).
+
+    Args: p (float): Default 0.1. rng: Generator or seed.
+    """
+
+    def __init__(self, p: float = 0.1, rng=None):
+        super().__init__(rng)
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"RandomGrayscale: p must be in [0, 1], got {p}")
+        self.p = float(p)
+
+    def apply(self, x, mask, rng):
+        xp = xp_of(x)
+        pick = xp.asarray(rng.random(len(x)) < self.p)[:, None, None, None]
+        return xp.where(pick, _to_gray(x, x.shape[1], "RandomGrayscale"), x), mask
+
+
+def gaussian_kernel1d(size: int, sigma):
+    """Normalised Gaussian taps at -size//2 .. size//2 (torchvision's), one row per sigma:
+    sigma (N,) -> (N, size)."""
+    half = (size - 1) * 0.5
+    t = np.linspace(-half, half, size)
+    pdf = np.exp(-0.5 * (t[None, :] / np.asarray(sigma, dtype=np.float64).reshape(-1, 1)) ** 2)
+    return pdf / pdf.sum(axis=1, keepdims=True)
+
+
+def gaussian_blur(x, kernel_size, sigma):
+    """Blur each item with its own Gaussian (torchvision's `gaussian_blur`: a separable kernel
+    from `gaussian_kernel1d`, reflect padding, the size kept).
+
+    Args:
+        x: images (N, C, H, W).
+        kernel_size: (kh, kw) odd sizes (or one int), each smaller than twice the image side.
+        sigma: a float, a (sigma_y, sigma_x) pair, or (N, 2): one pair per item.
+    """
+    xp = xp_of(x)
+    kh, kw = _pair(kernel_size, "gaussian_blur: kernel_size")
+    n, _, h, w = x.shape
+    sig = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (n, 2))
+    if kh // 2 >= h or kw // 2 >= w:  # reflect padding needs more than half a kernel of image
+        raise ValueError(
+            f"gaussian_blur: kernel {(kh, kw)} is too large for images of shape {tuple(x.shape)}"
+        )
+    work = x if x.dtype.kind == "f" else x.astype(np.float32)
+    padded = xp.pad(work, ((0, 0), (0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2)), mode="reflect")
+    ky = xp.asarray(gaussian_kernel1d(kh, sig[:, 0]).astype(work.dtype))  # (N, kh)
+    kx = xp.asarray(gaussian_kernel1d(kw, sig[:, 1]).astype(work.dtype))
+    # rows, then columns: one shifted multiply-add per tap, vectorised over the batch
+    rows = sum(ky[:, i, None, None, None] * padded[:, :, i : i + h, :] for i in range(kh))
+    out = sum(kx[:, j, None, None, None] * rows[:, :, :, j : j + w] for j in range(kw))
+    return out.astype(x.dtype, copy=False)
+
+
+class GaussianBlur(Transform):
+    """Blur each item with a Gaussian of random width (torchvision's GaussianBlur: one sigma
+    per item from U(sigma_min, sigma_max), used along both axes); masks pass through.
+
+    Args:
+        kernel_size: odd int or (kh, kw) pair of odd ints.
+        sigma: a fixed float > 0 or a (min, max) range. Default (0.1, 2.0).
+        rng: Generator or seed.
+    """
+
+    def __init__(self, kernel_size, sigma=(0.1, 2.0), rng=None):
+        super().__init__(rng)
+        self.kernel_size = _pair(kernel_size, "GaussianBlur: kernel_size")
+        if any(k <= 0 or k % 2 == 0 for k in self.kernel_size):
+            raise ValueError(
+                f"GaussianBlur: kernel_size must be odd and positive, got {kernel_size!r}"
+            )
+        lo, hi = (sigma, sigma) if np.isscalar(sigma) else (float(s) for s in sigma)
+        if not 0 < lo <= hi:
+            raise ValueError(f"GaussianBlur: sigma must be > 0 and min <= max, got {sigma!r}")
+        self.sigma = (float(lo), float(hi))
+
+    def apply(self, x, mask, rng):
+        s = rng.uniform(self.sigma[0], self.sigma[1], len(x))
+        return gaussian_blur(x, self.kernel_size, np.stack([s, s], axis=1)), mask
+
+
+# --------------------------------------------------------------------------- combinators
+
+
+def _select(name, chosen, outputs, x, mask):
+    """Per item, the output of the transform `chosen[i]` (-1: the input itself)."""
+    xp = xp_of(x)
+    for y, m in outputs:
+        if tuple(y.shape) != tuple(x.shape) or (m is not None and m.shape != mask.shape):
+            raise ValueError(
+                f"{name}: its transforms must keep the shape to be applied to some items only, "
+                f"got {tuple(y.shape)} from {tuple(x.shape)}"
+            )
+    out_x, out_m = x, mask
+    for k, (y, m) in enumerate(outputs):
+        pick = xp.asarray(chosen == k)
+        out_x = xp.where(pick[:, None, None, None], y, out_x)
+        if mask is not None:
+            out_m = xp.where(pick[:, None, None], m, out_m)
+    return out_x, out_m
+
+
+class RandomApply(Transform):
+    """Apply a list of transforms (in order) to each item with probability p (torchvision's
+    RandomApply, for example of a ColorJitter). The transforms must keep the image shape.
+
+    Args:
+        transforms: Transform objects or callables. p (float): Default 0.5. rng: Generator or
+            seed.
+    """
+
+    def __init__(self, transforms, p: float = 0.5, rng=None):
+        super().__init__(rng)
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"RandomApply: p must be in [0, 1], got {p}")
+        self.transforms, self.p = Compose(list(transforms)), float(p)
+
+    def apply(self, x, mask, rng):
+        chosen = np.where(rng.random(len(x)) < self.p, 0, -1)
+        return _select("RandomApply", chosen, [self.transforms.apply(x, mask, rng)], x, mask)
+
+
+class RandomChoice(Transform):
+    """Apply one of the transforms to each item, picked at random (with probabilities `p`,
+    uniform by default), as torchvision's RandomChoice. They must keep the image shape.
+
+    Args:
+        transforms: Transform objects or callables. p: weights, one per transform (normalised).
+        rng: Generator or seed.
+    """
+
+    def __init__(self, transforms, p=None, rng=None):
+        super().__init__(rng)
+        self.transforms = list(transforms)
+        if not self.transforms:
+            raise ValueError("RandomChoice: needs at least one transform")
+        weights = np.ones(len(self.transforms)) if p is None else np.asarray(p, dtype=np.float64)
+        if weights.shape != (len(self.transforms),) or (weights < 0).any() or weights.sum() <= 0:
+            raise ValueError(
+                f"RandomChoice: p must give one non-negative weight per transform, got {p!r}"
+            )
+        self.p = tuple(weights / weights.sum())
+
+    def apply(self, x, mask, rng):
+        chosen = rng.choice(len(self.transforms), size=len(x), p=self.p)
+        outputs = [Compose([t]).apply(x, mask, rng) for t in self.transforms]
+        return _select("RandomChoice", chosen, outputs, x, mask)
+
+
+class Lambda(Transform):
+    """A user function of the images, `fn(x) -> x` on (N, C, H, W) batches (torchvision's
+    Lambda); masks pass through."""
+
+    def __init__(self, fn: Callable):
+        super().__init__()
+        if not callable(fn):
+            raise TypeError(f"Lambda: expected a callable, got {type(fn).__name__}")
+        self.fn = fn
+
+    def apply(self, x, mask, rng):
+        return self.fn(x), mask

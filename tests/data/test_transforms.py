@@ -402,3 +402,103 @@ def test_random_crop_takes_torchvisions_none_defaults():
     np.testing.assert_array_equal(T.RandomCrop(4, padding=None, fill=None)(x), x)
     y = T.Pad(1, fill=None)(x)
     assert y[:, :, 0].sum() == 0.0 and not np.isnan(y).any()
+
+
+# --------------------------------------------------------------------------- grey, blur, choices
+
+
+def test_grayscale_is_torchvisions_luma_and_random_grayscale_keeps_channels():
+    x = batch(n=5)
+    luma = 0.2989 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]
+    g1 = T.Grayscale()(x)
+    np.testing.assert_allclose(g1[:, 0], luma, rtol=1e-6)
+    assert g1.shape == (5, 1, 8, 8) and g1.dtype == x.dtype
+    g3 = T.Grayscale(3)(x)
+    assert g3.shape == x.shape and (g3 == g1).all()
+    out = T.RandomGrayscale(p=0.5)(x, rng=3)
+    grey = np.all(out == out[:, :1], axis=(1, 2, 3))
+    assert grey.any() and (~grey).any() and out.shape == x.shape
+    np.testing.assert_array_equal(out[~grey], x[~grey])
+    np.testing.assert_allclose(out[grey][:, 0], luma[grey], rtol=1e-6)
+    assert (T.RandomGrayscale(p=1.0)(x[:, :1]) == x[:, :1]).all()  # grey stays grey
+    with pytest.raises(ValueError, match=r"Grayscale: expected 1- or 3-channel images, got "
+                                         r"shape \(5, 2, 8, 8\)"):  # fmt: skip
+        T.Grayscale()(x[:, :2])
+
+
+def loop_gaussian_blur(img, k, sigma):
+    """One image (C, H, W): the 2-D kernel (outer product of the 1-D Gaussian taps) slid over the
+    reflect-padded image, pixel by pixel."""
+    half = k // 2
+    t = np.arange(k) - half
+    g = np.exp(-0.5 * (t / sigma) ** 2)
+    g /= g.sum()
+    kernel = np.outer(g, g)
+    c, h, w = img.shape
+    padded = np.pad(img, ((0, 0), (half, half), (half, half)), mode="reflect")
+    out = np.zeros_like(img, dtype=np.float64)
+    for ch in range(c):
+        for i in range(h):
+            for j in range(w):
+                out[ch, i, j] = (padded[ch, i : i + k, j : j + k] * kernel).sum()
+    return out
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_gaussian_blur_matches_a_pixel_loop_per_item(k):
+    x = batch(n=3, h=7, w=9).astype(np.float64)
+    sigmas = np.array([0.3, 1.0, 2.5])
+    got = T.gaussian_blur(x, k, np.stack([sigmas, sigmas], axis=1))
+    for i in range(3):
+        np.testing.assert_allclose(got[i], loop_gaussian_blur(x[i], k, sigmas[i]), rtol=1e-12)
+
+
+def test_gaussian_blur_transform_draws_one_sigma_per_item_and_matches_torch():
+    x = batch(n=4, h=12, w=12)
+    blur = T.GaussianBlur(5, sigma=(0.5, 2.0))
+    out = blur(x, rng=7)
+    sig = np.random.default_rng(7).uniform(0.5, 2.0, 4)  # the same draws the transform made
+    for i in range(4):
+        np.testing.assert_allclose(out[i], loop_gaussian_blur(x[i], 5, sig[i]), rtol=1e-5,
+                                   atol=1e-6)  # fmt: skip
+    mask = np.zeros((4, 12, 12), dtype=np.int64)
+    assert blur(x, mask)[1] is mask
+    torch = pytest.importorskip("torch")
+    g = torch.tensor(T.gaussian_kernel1d(5, [sig[0]])[0])
+    kernel = torch.outer(g, g).expand(3, 1, 5, 5).float()
+    padded = torch.nn.functional.pad(torch.from_numpy(x[:1]), (2, 2, 2, 2), mode="reflect")
+    want = torch.nn.functional.conv2d(padded, kernel, groups=3).numpy()
+    np.testing.assert_allclose(out[:1], want, rtol=1e-5, atol=1e-6)
+
+
+def test_gaussian_blur_errors():
+    with pytest.raises(ValueError, match="kernel_size must be odd and positive"):
+        T.GaussianBlur(4)
+    with pytest.raises(ValueError, match="sigma must be > 0"):
+        T.GaussianBlur(3, sigma=(2.0, 1.0))
+    with pytest.raises(ValueError, match=r"kernel \(9, 9\) is too large for images of shape"):
+        T.GaussianBlur(9)(batch(h=4, w=4))
+
+
+def test_random_apply_and_random_choice_pick_per_item():
+    x, mask = labelled(n=40)
+    flip = T.RandomHorizontalFlip(p=1.0)
+    out, m = T.RandomApply([flip], p=0.5)(x, mask, rng=0)
+    flipped = np.all(out == x[..., ::-1], axis=(1, 2, 3))
+    kept = np.all(out == x, axis=(1, 2, 3))
+    assert np.all(flipped | kept) and 5 < flipped.sum() < 35
+    assert_joint(out, m)  # masks follow their images
+    choice = T.RandomChoice([flip, T.RandomVerticalFlip(p=1.0)], p=[0.25, 0.75])
+    out, m = choice(x, mask, rng=1)
+    h = np.all(out == x[..., ::-1], axis=(1, 2, 3))
+    v = np.all(out == x[..., ::-1, :], axis=(1, 2, 3))
+    assert np.all(h | v) and h.sum() < v.sum()
+    assert_joint(out, m)
+    np.testing.assert_array_equal(choice(x, mask, rng=1)[0], out)  # one seed, one result
+    assert (T.Lambda(lambda b: b * 2)(x) == 2 * x).all()
+    with pytest.raises(ValueError, match="RandomApply: its transforms must keep the shape"):
+        T.RandomApply([T.CenterCrop(4)], p=0.5)(x)
+    with pytest.raises(ValueError, match="RandomChoice: p must give one non-negative weight"):
+        T.RandomChoice([flip], p=[0.5, 0.5])
+    with pytest.raises(TypeError, match="Lambda: expected a callable"):
+        T.Lambda(3)

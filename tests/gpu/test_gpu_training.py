@@ -134,7 +134,9 @@ def test_dataloader_on_gpu_gives_the_cpu_batches():
     T = transforms
     aug = T.Compose([T.RandomHorizontalFlip(), T.RandomRotation(20), T.RandomVerticalFlip(),
                      T.Pad((1, 2)), T.CenterCrop(16), T.RandomResizedCrop(16, scale=(0.5, 1.0)),
-                     T.ColorJitter(0.3, 0.3, 0.3, 0.1), T.RandomErasing(p=0.5)])  # fmt: skip
+                     T.ColorJitter(0.3, 0.3, 0.3, 0.1), T.RandomErasing(p=0.5),
+                     T.RandomGrayscale(0.3), T.RandomApply([T.GaussianBlur(3)], p=0.5),
+                     T.RandomChoice([T.RandomHorizontalFlip(1.0), T.Lambda(abs)])])  # fmt: skip
     for prefetch in (True, False):
         cpu = DataLoader(data, 6, shuffle=True, seed=7, transform=aug, prefetch=prefetch)
         gpu = DataLoader(data, 6, shuffle=True, seed=7, transform=aug, prefetch=prefetch,
