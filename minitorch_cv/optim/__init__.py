@@ -5,7 +5,7 @@ opt = optim.Adam(model.parameters(), lr=1e-3)
 sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=50)
 """
 
-from . import lr_scheduler
+from . import lr_scheduler, swa_utils
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adam_variants import Adamax, NAdam, RAdam
@@ -18,4 +18,4 @@ OPTIMIZERS = {cls.__name__.lower(): cls
               for cls in (SGD, Adam, AdamW, Adamax, NAdam, RAdam, RMSprop, Adagrad)}  # fmt: skip
 
 __all__ = ["SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad", "Optimizer",
-           "OPTIMIZERS", "lr_scheduler"]  # fmt: skip
+           "OPTIMIZERS", "lr_scheduler", "swa_utils"]  # fmt: skip

@@ -696,6 +696,117 @@ class OneCycleLR(LRScheduler):
         return lrs
 
 
+class CyclicLR(LRScheduler):
+    """Cyclical learning rates (Smith, 2017): the lr runs back and forth between base_lr and
+    max_lr, a cycle every step_size_up + step_size_down steps; the momentum (SGD's momentum or
+    Adam's beta1) moves the other way. Step it every batch.
+
+    Args:
+        base_lr, max_lr (float or list, one per group): the bounds of the cycle.
+        step_size_up (int): steps from base_lr up to max_lr. Default: 2000.
+        step_size_down (int or None): steps back down. Default: step_size_up.
+        mode (str): 'triangular' (constant amplitude), 'triangular2' (amplitude halved every
+            cycle) or 'exp_range' (amplitude scaled by gamma ** step). Default: 'triangular'.
+        gamma (float): of 'exp_range'. Default: 1.0.
+        scale_fn (callable or None): a custom amplitude f(x) in [0, 1], overriding `mode`.
+        scale_mode (str): with scale_fn, whether x is the cycle ('cycle') or the step
+            ('iterations'). Default: 'cycle'.
+        cycle_momentum (bool): Default: True. base_momentum, max_momentum: Default 0.8, 0.9.
+
+    At step t: cycle = floor(1 + t / (up + down)), x = 1 + t / (up + down) - cycle;
+    height = x / r if x <= r else (x - 1) / (r - 1) with r = up / (up + down);
+    lr = base_lr + (max_lr - base_lr) * height * scale.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        base_lr,
+        max_lr,
+        step_size_up: int = 2000,
+        step_size_down: int | None = None,
+        mode: str = "triangular",
+        gamma: float = 1.0,
+        scale_fn=None,
+        scale_mode: str = "cycle",
+        cycle_momentum: bool = True,
+        base_momentum=0.8,
+        max_momentum=0.9,
+        last_epoch: int = -1,
+    ):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"CyclicLR: {type(optimizer).__name__} is not an Optimizer")
+        groups = optimizer.param_groups
+        base_lrs = _per_group("CyclicLR", "base_lr", base_lr, len(groups))
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, groups):
+                group["lr"] = lr
+        self.max_lrs = _per_group("CyclicLR", "max_lr", max_lr, len(groups))
+        up = float(step_size_up)
+        down = up if step_size_down is None else float(step_size_down)
+        if up <= 0 or down < 0:
+            raise ValueError(
+                f"CyclicLR: step_size_up must be > 0 and step_size_down >= 0, got {step_size_up}, "
+                f"{step_size_down}"
+            )
+        self.total_size, self.step_ratio = up + down, up / (up + down)
+        if scale_fn is None:
+            modes = {
+                "triangular": (lambda x: 1.0, "cycle"),
+                "triangular2": (lambda x: 1 / (2.0 ** (x - 1)), "cycle"),
+                "exp_range": (lambda x: gamma**x, "iterations"),
+            }
+            if mode not in modes:
+                raise ValueError(
+                    f"CyclicLR: mode must be 'triangular', 'triangular2' or 'exp_range', got "
+                    f"{mode!r}"
+                )
+            self._scale_fn, self.scale_mode = modes[mode]
+        else:
+            if scale_mode not in ("cycle", "iterations"):
+                raise ValueError(
+                    f"CyclicLR: scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}"
+                )
+            self._scale_fn, self.scale_mode = scale_fn, scale_mode
+        self.mode, self.gamma = mode, gamma
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError(
+                    f"CyclicLR: {type(optimizer).__name__} has neither momentum nor betas; "
+                    "pass cycle_momentum=False"
+                )
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = _per_group("CyclicLR", "base_momentum", base_momentum,
+                                             len(groups))  # fmt: skip
+            self.max_momentums = _per_group("CyclicLR", "max_momentum", max_momentum, len(groups))
+            if last_epoch == -1:
+                for m, b, group in zip(self.max_momentums, self.base_momentums, groups):
+                    self._set_momentum(group, m)
+                    group["max_momentum"], group["base_momentum"] = m, b
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    _set_momentum = OneCycleLR._set_momentum
+
+    def get_lr(self) -> list:
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        height = x / self.step_ratio if x <= self.step_ratio else (x - 1) / (self.step_ratio - 1)
+        scale = self._scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [b + (m - b) * height * scale for b, m in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for group, b, m in zip(self.optimizer.param_groups, self.base_momentums,
+                                   self.max_momentums):  # fmt: skip
+                self._set_momentum(group, m - (m - b) * height * scale)
+        return lrs
+
+    def state_dict(self) -> dict:
+        """As the base class, without the amplitude function (rebuilt from `mode`; a custom
+        scale_fn must be passed again, as in PyTorch)."""
+        return {k: v for k, v in super().state_dict().items() if k != "_scale_fn"}
+
+
 def _per_group(owner: str, name: str, value, n: int) -> list:
     """`value` repeated for n groups, or a list/tuple of n values."""
     if isinstance(value, (list, tuple)):

@@ -484,3 +484,64 @@ def test_sequential_and_chained_match_torch():
                 tc.step()
                 o.step()
                 t.step()
+
+
+# ---------------------------------------------------------------- CyclicLR
+
+
+def test_cyclic_lr_triangle_by_hand():
+    from minitorch_cv.optim.lr_scheduler import CyclicLR
+
+    s = CyclicLR(make_opt(5.0), base_lr=0.1, max_lr=0.5, step_size_up=2, step_size_down=2,
+                 cycle_momentum=False)  # fmt: skip
+    # up in two steps, down in two, again: the optimizer's own lr (5.0) is replaced by base_lr
+    np.testing.assert_allclose(run(s, 9), [0.1, 0.3, 0.5, 0.3, 0.1, 0.3, 0.5, 0.3, 0.1])
+    halved = CyclicLR(make_opt(), base_lr=0.0, max_lr=1.0, step_size_up=1, mode="triangular2",
+                      cycle_momentum=False)  # fmt: skip
+    np.testing.assert_allclose(run(halved, 7), [0, 1, 0, 0.5, 0, 0.25, 0])
+
+
+@pytest.mark.parametrize("opt_name", ["SGD", "Adam"])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(base_lr=0.01, max_lr=0.1, step_size_up=4),
+        dict(base_lr=[0.01, 0.02], max_lr=[0.1, 0.3], step_size_up=3, step_size_down=5,
+             mode="triangular2", base_momentum=[0.8, 0.7], max_momentum=0.95),
+        dict(base_lr=0.001, max_lr=0.01, step_size_up=2, mode="exp_range", gamma=0.9),
+        dict(base_lr=0.01, max_lr=0.1, step_size_up=3, cycle_momentum=False),
+    ],
+)  # fmt: skip
+def test_cyclic_lr_matches_torch(opt_name, kw):
+    torch = pytest.importorskip("torch")
+    from minitorch_cv import optim
+    from minitorch_cv.optim.lr_scheduler import CyclicLR
+
+    extra = {"momentum": 0.9} if opt_name == "SGD" else {}
+    groups = [{"params": [Parameter(np.zeros(1))], "lr": v} for v in (0.1, 0.03)]
+    ours_opt = getattr(optim, opt_name)(groups, lr=0.1, **extra)
+    theirs_opt = getattr(torch.optim, opt_name)(_torch_groups(torch), lr=0.1, **extra)
+    ours = CyclicLR(ours_opt, **kw)
+    theirs = torch.optim.lr_scheduler.CyclicLR(theirs_opt, **kw)
+    key = "momentum" if opt_name == "SGD" else "betas"
+    for _ in range(30):
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12)
+        for g, tg in zip(ours_opt.param_groups, theirs_opt.param_groups):
+            assert g[key] == pytest.approx(tg[key], rel=1e-12)
+        theirs_opt.step()
+        ours.step()
+        theirs.step()
+    state = ours.state_dict()
+    assert "_scale_fn" not in state and state["last_epoch"] == 30
+
+
+def test_cyclic_lr_errors():
+    from minitorch_cv.optim import Adagrad
+    from minitorch_cv.optim.lr_scheduler import CyclicLR
+
+    with pytest.raises(ValueError, match="mode must be 'triangular'"):
+        CyclicLR(make_opt(), 0.1, 1.0, mode="sawtooth")
+    with pytest.raises(ValueError, match="Adagrad has neither momentum nor betas"):
+        CyclicLR(Adagrad([Parameter(np.zeros(1))]), 0.1, 1.0)
+    with pytest.raises(ValueError, match="step_size_up must be > 0"):
+        CyclicLR(make_opt(), 0.1, 1.0, step_size_up=0)
