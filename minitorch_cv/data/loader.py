@@ -222,6 +222,10 @@ class DataLoader:
         transform: applied to each batch: `transform(x, rng=...)` for classification, and
             `transform(x, mask, rng=...) -> (x, mask)` when targets are (N, H, W) masks (the
             `rng=` keyword is passed only to callables that accept it).
+        mix: a `transforms.MixUp` or `transforms.CutMix`, or a list of them (one picked at
+            random per batch, torchvision's RandomChoice([cutmix, mixup]) idiom), applied to
+            (images, labels) after `transform`: the batches then carry soft labels (B, K),
+            which `cross_entropy` and the accuracy metrics take. Classification only.
         collate_fn: builds a batch from the list of a batch's items, for datasets whose items
             are not (image, target) pairs (a dict, a triple): the loader yields its return value
             as it is; with it, transform and device are not used (do them in collate_fn).
@@ -250,6 +254,7 @@ class DataLoader:
         prefetch: bool = True,
         device=None,
         collate_fn: Callable | None = None,
+        mix=None,
     ):
         if (
             isinstance(batch_size, bool)
@@ -266,9 +271,16 @@ class DataLoader:
         self.seed = _fresh_seed() if seed is None else int(seed)
         self.transform = transform
         self._transform_takes_rng = transform is not None and _takes_rng(transform)
+        self.mix = [] if mix is None else list(mix) if isinstance(mix, (list, tuple)) else [mix]
+        for m in self.mix:
+            if not getattr(m, "mixes_labels", False):
+                raise TypeError(
+                    f"DataLoader: mix takes MixUp / CutMix objects (or a list of them, one "
+                    f"picked per batch), got {type(m).__name__}"
+                )
         self.prefetch = bool(prefetch)
         self.device = None if device is None else parse_device(device)
-        if collate_fn is not None and (transform is not None or device is not None):
+        if collate_fn is not None and (transform is not None or device is not None or self.mix):
             raise ValueError(
                 "DataLoader: with collate_fn, apply the transform and the device move in it "
                 "(the loader yields what collate_fn returns)"
@@ -360,6 +372,10 @@ class DataLoader:
                         x, y = self.transform(x, y, **kw)
                     else:
                         x = self.transform(x, **kw)
+            if self.mix:
+                with where:  # one of the mixers per batch, then (images, soft labels)
+                    mixer = self.mix[int(aug_rng.integers(len(self.mix)))]
+                    x, y = mixer(x, y, rng=aug_rng)
             yield Tensor(x), Tensor(y)
 
     def __iter__(self):

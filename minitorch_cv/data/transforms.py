@@ -1019,3 +1019,93 @@ class Lambda(Transform):
 
     def apply(self, x, mask, rng):
         return self.fn(x), mask
+
+
+# --------------------------------------------------------------------------- MixUp and CutMix
+
+
+class _BatchMix:
+    """Base of MixUp and CutMix: `mix(images, labels, rng=None) -> (images, soft labels)` on a
+    classification batch, each item blended with its neighbour in the batch (the batch rolled
+    by one, as torchvision). Labels are class indices (N,) or already soft (N, num_classes);
+    the result is (N, num_classes) probabilities in the images' float dtype, the target that
+    `cross_entropy` takes. Give one to `DataLoader(mix=...)` to mix every training batch."""
+
+    mixes_labels = True
+
+    def __init__(self, alpha: float = 1.0, num_classes: int | None = None, rng=None):
+        if not alpha > 0:
+            raise ValueError(f"{type(self).__name__}: alpha must be > 0, got {alpha}")
+        if num_classes is None or int(num_classes) < 1:
+            raise ValueError(
+                f"{type(self).__name__}: num_classes must be a positive int, got {num_classes!r}"
+            )
+        self.alpha, self.num_classes = float(alpha), int(num_classes)
+        self.rng = None if rng is None else _generator(rng)
+
+    def _soft(self, labels, dtype):
+        xp = xp_of(labels)
+        if labels.ndim == 2 and labels.shape[1] == self.num_classes:
+            return labels.astype(dtype, copy=False)
+        if labels.ndim != 1 or labels.dtype.kind not in "iu":
+            raise ValueError(
+                f"{type(self).__name__}: expected class labels (N,) or soft labels (N, "
+                f"{self.num_classes}), got shape {tuple(labels.shape)} and dtype {labels.dtype}"
+            )
+        # checked on the host only: on the GPU it would read a value back every batch
+        if xp is np and labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
+            raise ValueError(
+                f"{type(self).__name__}: labels must lie in [0, {self.num_classes - 1}], got "
+                f"{int(labels.min())}..{int(labels.max())}"
+            )
+        return (labels[:, None] == xp.arange(self.num_classes)).astype(dtype)
+
+    def __call__(self, images, labels, *, rng=None):
+        name = type(self).__name__
+        if images.ndim != 4 or len(labels) != len(images):
+            raise ValueError(
+                f"{name}: expected images (N, C, H, W) and N labels, got {tuple(images.shape)} "
+                f"and {tuple(labels.shape)}"
+            )
+        dtype = images.dtype if images.dtype.kind == "f" else np.float32
+        soft = self._soft(labels, dtype)
+        g = _generator(rng if rng is not None else self.rng)
+        lam = float(g.beta(self.alpha, self.alpha))
+        return self._mix(images.astype(dtype, copy=False), soft, lam, g)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(alpha={self.alpha}, num_classes={self.num_classes})"
+
+
+class MixUp(_BatchMix):
+    """MixUp (Zhang et al., 2018; torchvision's v2.MixUp): lam ~ Beta(alpha, alpha) per batch,
+    images lam x + (1 - lam) x_rolled, labels lam y + (1 - lam) y_rolled.
+
+    Args: alpha (float): Default 1.0. num_classes (int). rng: Generator or seed.
+    """
+
+    def _mix(self, x, y, lam, rng):
+        xp = xp_of(x)
+        return lam * x + (1 - lam) * xp.roll(x, 1, axis=0), lam * y + (1 - lam) * xp.roll(y, 1, 0)
+
+
+class CutMix(_BatchMix):
+    """CutMix (Yun et al., 2019; torchvision's v2.CutMix): a box of about (1 - lam) of the area,
+    lam ~ Beta(alpha, alpha), centred at a uniform random pixel and clipped to the image, is
+    pasted from the neighbouring item (the same box for the whole batch); the labels mix by the
+    area actually pasted.
+
+    Args: alpha (float): Default 1.0. num_classes (int). rng: Generator or seed.
+    """
+
+    def _mix(self, x, y, lam, rng):
+        xp = xp_of(x)
+        h, w = x.shape[2:]
+        cy, cx = int(rng.integers(0, h)), int(rng.integers(0, w))
+        r = 0.5 * np.sqrt(1.0 - lam)
+        rh, rw = int(r * h), int(r * w)
+        y1, y2, x1, x2 = max(cy - rh, 0), min(cy + rh, h), max(cx - rw, 0), min(cx + rw, w)
+        out = x.copy()
+        out[:, :, y1:y2, x1:x2] = xp.roll(x, 1, axis=0)[:, :, y1:y2, x1:x2]
+        kept = 1.0 - (y2 - y1) * (x2 - x1) / (h * w)
+        return out, kept * y + (1 - kept) * xp.roll(y, 1, 0)

@@ -40,6 +40,8 @@ def _labels(pred, target, name: str):
     """(predicted labels, target labels) as int arrays of the target's shape."""
     p, t = _raw(pred), _raw(target)
     xp = xp_of(p, t)
+    if t.dtype.kind == "f" and t.ndim == p.ndim >= 2 and t.shape == p.shape:
+        t = t.argmax(axis=1)  # soft labels (MixUp / CutMix, smoothing): their likeliest class
     if p.ndim == t.ndim + 1:
         p = p.argmax(axis=1)
     elif p.ndim != t.ndim:

@@ -84,10 +84,12 @@ def _labels_of(out, y):
 
 
 def _auto_metrics(loss_fn, out, y) -> list:
-    """Accuracy for (N, K) scores vs (N,) labels; pixel accuracy and mean IoU for (N, K, H, W)
-    scores vs (N, H, W) masks (the loss's ignore_index, else 255, left out); none otherwise."""
+    """Accuracy for (N, K) scores vs (N,) labels (or (N, K) soft labels: MixUp / CutMix, against
+    their likeliest class); pixel accuracy and mean IoU for (N, K, H, W) scores vs (N, H, W)
+    masks (the loss's ignore_index, else 255, left out); none otherwise."""
     ignore = getattr(loss_fn, "ignore_index", None)
-    if out.ndim == 2 and y.ndim == 1 and y.dtype.kind in "iu":
+    soft = y.dtype.kind == "f" and tuple(y.shape) == tuple(out.shape)
+    if out.ndim == 2 and (y.ndim == 1 and y.dtype.kind in "iu" or soft):
         return [M.Accuracy(ignore_index=ignore if ignore is not None and ignore >= 0 else None)]
     if out.ndim == 4 and y.ndim == 3 and y.dtype.kind in "iu":
         ignore = ignore if ignore is not None and ignore >= 0 else 255

@@ -392,3 +392,25 @@ def test_subsets_of_a_plain_dataset_load_item_by_item_and_concat_promotes_dtypes
     triples = TensorDataset(np.zeros((2, 1)), np.zeros(2), np.arange(2))
     with pytest.raises(ValueError, match="yields 3-tuples, not .input, target. pairs"):
         list(DataLoader(triples + triples, batch_size=2))
+
+
+def test_loader_mix_gives_soft_labels_that_fit_and_the_metrics_take():
+    from minitorch_cv.train import fit
+
+    rng = np.random.default_rng(0)
+    data = ArrayDataset(rng.random((24, 3, 8, 8)).astype(np.float32), rng.integers(0, 4, 24),
+                        ["a", "b", "c", "d"])  # fmt: skip
+    mixers = [T.MixUp(0.5, num_classes=4), T.CutMix(1.0, num_classes=4)]
+    loader = DataLoader(data, 8, shuffle=True, seed=3, mix=mixers)
+    batches = [(x.numpy(), y.numpy()) for x, y in loader]
+    assert all(y.shape == (8, 4) and np.allclose(y.sum(1), 1) for _, y in batches)
+    loader.set_epoch(0)
+    again = [(x.numpy(), y.numpy()) for x, y in loader]  # the same epoch, the same mixing
+    assert all((a[0] == b[0]).all() and (a[1] == b[1]).all() for a, b in zip(batches, again))
+    mt.manual_seed(0)
+    model = mt.nn.Sequential(mt.nn.Flatten(), mt.nn.Linear(3 * 8 * 8, 4))
+    hist = fit(model, mt.nn.CrossEntropyLoss(), mt.optim.SGD(model.parameters(), lr=0.1), loader,
+               epochs=2, progress=False)  # fmt: skip
+    assert np.isfinite(hist.column("train_loss")).all() and 0 <= hist.column("train_acc")[-1] <= 1
+    with pytest.raises(TypeError, match="DataLoader: mix takes MixUp / CutMix objects"):
+        DataLoader(data, 8, mix=T.RandomHorizontalFlip())

@@ -502,3 +502,50 @@ def test_random_apply_and_random_choice_pick_per_item():
         T.RandomChoice([flip], p=[0.5, 0.5])
     with pytest.raises(TypeError, match="Lambda: expected a callable"):
         T.Lambda(3)
+
+
+# --------------------------------------------------------------------------- MixUp and CutMix
+
+
+def test_mixup_blends_each_item_with_its_neighbour():
+    x = batch(n=4)
+    labels = np.array([0, 2, 1, 2])
+    mixed, soft = T.MixUp(alpha=0.4, num_classes=3)(x, labels, rng=5)
+    lam = np.random.default_rng(5).beta(0.4, 0.4)  # the transform's one draw per batch
+    np.testing.assert_allclose(mixed, lam * x + (1 - lam) * np.roll(x, 1, axis=0), rtol=1e-6)
+    onehot = np.eye(3)[labels]
+    np.testing.assert_allclose(soft, lam * onehot + (1 - lam) * np.roll(onehot, 1, 0), rtol=1e-6)
+    assert soft.dtype == np.float32 and np.allclose(soft.sum(1), 1)
+    again = T.MixUp(alpha=0.4, num_classes=3)(x, soft, rng=5)[1]  # soft labels mix too
+    np.testing.assert_allclose(again, lam * soft + (1 - lam) * np.roll(soft, 1, 0), rtol=1e-6)
+
+
+def test_cutmix_pastes_one_box_and_weights_labels_by_its_area():
+    x = batch(n=5, h=16, w=12)
+    labels = np.array([0, 1, 2, 3, 4])
+    out, soft = T.CutMix(alpha=1.0, num_classes=5)(x, labels, rng=11)
+    g = np.random.default_rng(11)
+    lam = g.beta(1.0, 1.0)
+    cy, cx = g.integers(0, 16), g.integers(0, 12)
+    r = 0.5 * np.sqrt(1 - lam)
+    y1, y2 = max(cy - int(r * 16), 0), min(cy + int(r * 16), 16)
+    x1, x2 = max(cx - int(r * 12), 0), min(cx + int(r * 12), 12)
+    want = x.copy()
+    want[:, :, y1:y2, x1:x2] = np.roll(x, 1, axis=0)[:, :, y1:y2, x1:x2]
+    np.testing.assert_array_equal(out, want)
+    pasted = np.all(out != x, axis=1)[0].mean()  # share of item 0's pixels from item 4
+    kept = 1 - (y2 - y1) * (x2 - x1) / (16 * 12)
+    assert abs(pasted - (1 - kept)) < 1e-9 and 0 < kept < 1
+    np.testing.assert_allclose(soft[0], kept * np.eye(5)[0] + (1 - kept) * np.eye(5)[4])
+
+
+def test_mix_errors():
+    x = batch(n=3)
+    with pytest.raises(ValueError, match="MixUp: num_classes must be a positive int"):
+        T.MixUp(alpha=1.0)
+    with pytest.raises(ValueError, match="CutMix: alpha must be > 0"):
+        T.CutMix(alpha=0.0, num_classes=3)
+    with pytest.raises(ValueError, match=r"MixUp: labels must lie in \[0, 2\], got 0..3"):
+        T.MixUp(num_classes=3)(x, np.array([0, 3, 1]))
+    with pytest.raises(ValueError, match=r"CutMix: expected class labels \(N,\) or soft labels"):
+        T.CutMix(num_classes=3)(x, np.zeros((3, 8, 8), dtype=np.int64))

@@ -16,7 +16,7 @@ import minitorch_cv as mt
 from minitorch_cv import Tensor
 from minitorch_cv import layers as nn
 from minitorch_cv.backend import cupy_module, to_device
-from minitorch_cv.data import DataLoader, Shapes, ShapesSegmentation, transforms
+from minitorch_cv.data import ArrayDataset, DataLoader, Shapes, ShapesSegmentation, transforms
 from minitorch_cv.train import fit
 
 pytestmark = pytest.mark.gpu
@@ -148,6 +148,18 @@ def test_dataloader_on_gpu_gives_the_cpu_batches():
                 assert xg.device.type == "cuda" and yg.device.type == "cuda"
                 np.testing.assert_allclose(host(xg), host(xc), rtol=1e-6, atol=1e-6)
                 np.testing.assert_array_equal(host(yg), host(yc))
+
+
+def test_dataloader_mix_on_gpu_gives_the_cpu_batches():
+    rng = np.random.default_rng(0)
+    data = ArrayDataset(rng.random((20, 3, 8, 8)).astype(np.float32), rng.integers(0, 5, 20),
+                        [str(i) for i in range(5)])  # fmt: skip
+    mix = [transforms.MixUp(0.4, num_classes=5), transforms.CutMix(1.0, num_classes=5)]
+    cpu = DataLoader(data, 6, shuffle=True, seed=1, mix=mix)
+    gpu = DataLoader(data, 6, shuffle=True, seed=1, mix=mix, device=GPU)
+    for (xc, yc), (xg, yg) in zip(cpu, gpu):
+        np.testing.assert_allclose(host(xg), host(xc), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(host(yg), host(yc), rtol=1e-6, atol=1e-7)
 
 
 def _spin_kernel(cp):

@@ -45,6 +45,13 @@ def test_accuracy_by_hand():
     assert math.isnan(Accuracy().compute())
 
 
+def test_soft_labels_count_as_their_likeliest_class():
+    soft = np.eye(3)[TARGET] * 0.7 + np.eye(3)[np.roll(TARGET, 1)] * 0.3  # MixUp's 0.7 / 0.3
+    assert Accuracy()(LOGITS, soft) == pytest.approx(3 / 5)
+    with pytest.raises(ValueError, match="do not match"):
+        Accuracy()(LOGITS, soft[:, :2])
+
+
 def test_metrics_accept_tensors():
     assert Accuracy()(Tensor(LOGITS), Tensor(TARGET)) == pytest.approx(0.6)
     cm = ConfusionMatrix(3)
