@@ -206,6 +206,9 @@ TRAIN_DEFAULTS = {
     "weight_decay": 0.0,
     "scheduler": "cosine",
     "augment": False,
+    "label_smoothing": 0.0,
+    "mixup": None,
+    "cutmix": None,
     "early_stopping": "none",
     "grad_clip": None,
     "device": "cpu",
@@ -272,10 +275,20 @@ def _scheduler(cfg, opt, steps_per_epoch: int):
                    f"{', '.join(SCHEDULERS)}")  # fmt: skip
 
 
-def _loss(task: str):
-    return (
-        nn.CrossEntropyLoss(ignore_index=255) if task == "segmentation" else nn.CrossEntropyLoss()
-    )
+def _loss(task: str, label_smoothing: float = 0.0):
+    if task == "segmentation":
+        return nn.CrossEntropyLoss(ignore_index=255, label_smoothing=label_smoothing)
+    return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+
+
+def _mixers(cfg, task: str, num_classes: int) -> list:
+    """The MixUp / CutMix of --mixup / --cutmix (both: one picked per batch)."""
+    mix = [cls(alpha, num_classes=num_classes)
+           for cls, alpha in ((T.MixUp, cfg["mixup"]), (T.CutMix, cfg["cutmix"]))
+           if alpha is not None]  # fmt: skip
+    if mix and task != "classification":
+        raise CLIError("--mixup and --cutmix mix class labels: they need a classification dataset")
+    return mix
 
 
 def _final_metrics(model, loader, task: str, classes, device) -> dict:
@@ -403,7 +416,8 @@ def _cmd_train(args) -> int:
     dev = cfg["device"]
     aug = _augmentation(shape) if cfg["augment"] else None
     train_loader = DataLoader(train_set, cfg["batch_size"], shuffle=True, seed=cfg["seed"],
-                              transform=aug, device=dev)  # fmt: skip
+                              transform=aug, device=dev,
+                              mix=_mixers(cfg, task, len(classes)))  # fmt: skip
     sched, interval = _scheduler(cfg, opt, len(train_loader))
     val_loader = DataLoader(splits["val"], cfg["batch_size"], device=dev)
     n_params = model.num_parameters()
@@ -419,7 +433,8 @@ def _cmd_train(args) -> int:
         f"epochs on {dev}; writing {out}")  # fmt: skip
 
     callbacks = ([early] if early else []) + [HistoryWriter(out)]
-    history = fit(model, _loss(task), opt, train_loader, val_loader, epochs=cfg["epochs"],
+    history = fit(model, _loss(task, cfg["label_smoothing"]), opt, train_loader, val_loader,
+                  epochs=cfg["epochs"],
                   scheduler=sched, scheduler_interval=interval, callbacks=callbacks, device=dev,
                   grad_clip=cfg["grad_clip"], checkpoint_dir=out, resume=bool(args.resume),
                   progress=not args.quiet,
@@ -619,6 +634,20 @@ def _positive_int(text):
     return v
 
 
+def _positive_float(text):
+    v = float(text)
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return v
+
+
+def _unit_float(text):
+    v = float(text)
+    if not 0 <= v <= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return v
+
+
 def _help(parser):
     """The action of a command given without its sub-command: print its help, status 0."""
 
@@ -657,6 +686,14 @@ def _add_train(sub) -> None:
     t.add_argument("--augment", action="store_const", const=True, default=None,
                    help="random horizontal flip and random crop with padding (image and "
                    "mask)")  # fmt: skip
+    t.add_argument("--label-smoothing", type=_unit_float, default=None, metavar="EPS",
+                   help="cross-entropy label smoothing in [0, 1] (default 0)")  # fmt: skip
+    t.add_argument("--mixup", type=_positive_float, default=None, metavar="ALPHA",
+                   help="MixUp every training batch, lam ~ Beta(ALPHA, ALPHA) "
+                        "(classification)")  # fmt: skip
+    t.add_argument("--cutmix", type=_positive_float, default=None, metavar="ALPHA",
+                   help="CutMix every training batch (with --mixup: one of the two per "
+                        "batch)")  # fmt: skip
     t.add_argument("--early-stopping", default=None, metavar="SPEC",
                    help="none (default), patience:N, ratio (val loss above 1.1 x its minimum "
                    "for 5 epochs) or ratio:R:W; the best weights are kept")  # fmt: skip

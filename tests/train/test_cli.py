@@ -255,3 +255,21 @@ def test_train_takes_rmsprop_and_adagrad_and_resumes_them(tmp_path, name, state_
         "optimizer"] == name  # fmt: skip
     states = ckpt["optimizer"]["state"]
     assert states and all(state_key in s and s["step"] == 6 for s in states.values())
+
+
+def test_train_with_mixup_cutmix_and_label_smoothing(tmp_path, capsys):
+    out = tmp_path / "mix"
+    args = ("--epochs", "1", "--limit", "256", "--mixup", "0.2", "--cutmix", "1.0",
+            "--label-smoothing", "0.1", "--out", str(out))  # fmt: skip
+    assert train(*args) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert (config["mixup"], config["cutmix"], config["label_smoothing"]) == (0.2, 1.0, 0.1)
+    history = History.from_json(out / "history.json")
+    assert 0.0 <= history.column("train_acc")[0] <= 1.0  # read against the soft labels' argmax
+    capsys.readouterr()
+    seg = ("--model", "small_fcn", "--dataset", "shapes-seg", "--epochs", "1", "--mixup", "0.2")
+    assert train(*seg, "--out", str(tmp_path / "seg")) == 2
+    assert "need a classification dataset" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train("--label-smoothing", "1.5", "--out", str(tmp_path / "x"))
+    assert "must be in [0, 1]" in capsys.readouterr().err
