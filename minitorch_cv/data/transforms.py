@@ -75,38 +75,66 @@ def crop(x, top, left, height: int, width: int):
     return xp.ascontiguousarray(x[idx, :, rows, cols].transpose(0, 3, 1, 2))
 
 
-def rotate(x, angles, interpolation: str = "nearest", fill=0.0):
-    """Rotate each item counter-clockwise by its angle in degrees about the image centre.
+def _inverse_affine(angle, translate, scale, shear):
+    """Per item, the 2 x 3 map from an output pixel (x, y), as offsets from the image centre
+    (x along the width), to the input position it reads: torchvision's inverse affine matrix
+    (rotation by `angle` counter-clockwise, shear, scale, then translation by (tx, ty) pixels).
 
-    Each output pixel (i, j) reads the input at the inverse-rotated position
-    (cy + cos t (i - cy) + sin t (j - cx), cx - sin t (i - cy) + cos t (j - cx)); positions outside
-    the input take `fill`. A 90 degree turn of a square image equals `np.rot90(x, axes=(-2, -1))`.
+    Shapes: angle, scale (N,); translate, shear (N, 2), in degrees for angle and shear.
+    Returns (N, 2, 3).
+    """
+    rot = np.deg2rad(-angle)  # image rows grow downwards: a counter-clockwise turn is -angle
+    sx, sy = np.deg2rad(shear[:, 0]), np.deg2rad(shear[:, 1])
+    a = np.cos(rot - sy) / np.cos(sy)
+    b = -np.cos(rot - sy) * np.tan(sx) / np.cos(sy) - np.sin(rot)
+    c = np.sin(rot - sy) / np.cos(sy)
+    d = -np.sin(rot - sy) * np.tan(sx) / np.cos(sy) + np.cos(rot)
+    m = np.stack([np.stack([d, -b], -1), np.stack([-c, a], -1)], 1) / scale[:, None, None]
+    shift = -np.einsum("nij,nj->ni", m, translate)  # undo the translation first
+    return np.concatenate([m, shift[:, :, None]], axis=2)
+
+
+def affine(x, angle=0.0, translate=(0.0, 0.0), scale=1.0, shear=(0.0, 0.0),
+           interpolation: str = "nearest", fill=0.0):  # fmt: skip
+    """A per-item affine change about the image centre (torchvision's `affine`): rotation by
+    `angle` degrees counter-clockwise, shear by `shear` = (x, y) degrees, scaling by `scale`,
+    then a shift by `translate` = (tx, ty) pixels (tx to the right, ty down). Each output pixel
+    reads the input at its inverse-mapped position; positions outside take `fill`.
 
     Args:
         x: images (N, C, H, W) or masks (N, H, W) (masks: nearest only).
-        angles: (N,) angles in degrees (or a scalar for all).
-        interpolation: 'nearest' or 'bilinear' (default 'nearest').
-        fill: value of pixels that come from outside the input: a number or one per channel
-            (default 0).
+        angle, scale: one per item (N,) or a scalar for all.
+        translate, shear: one pair per item (N, 2) or one pair for all.
+        interpolation: 'nearest' (default) or 'bilinear'.
+        fill: value of pixels from outside the input: a number or one per channel (default 0).
     """
     if interpolation not in ("nearest", "bilinear"):
         raise ValueError(
-            f"rotate: interpolation must be 'nearest' or 'bilinear', got {interpolation!r}"
+            f"affine: interpolation must be 'nearest' or 'bilinear', got {interpolation!r}"
         )
     xp = xp_of(x)
     is_mask = x.ndim == 3
     xs = x[:, None] if is_mask else x
     n, _, h, w = xs.shape
-    theta = np.deg2rad(np.broadcast_to(np.asarray(angles, dtype=np.float64), (n,)))
-    cos = xp.asarray(np.cos(theta))[:, None, None]
-    sin = xp.asarray(np.sin(theta))[:, None, None]
+
+    def per_item(v, shape):
+        return np.broadcast_to(np.asarray(v, dtype=np.float64), shape)
+
+    scale, shear = per_item(scale, (n,)), per_item(shear, (n, 2))
+    if np.any(scale <= 0) or np.any(np.abs(shear) >= 90):
+        raise ValueError(
+            f"affine: scale must be > 0 and shear angles within (-90, 90) degrees, got scale "
+            f"{scale.min():g}..{scale.max():g}, shear up to {np.abs(shear).max():g}"
+        )
+    inv = _inverse_affine(per_item(angle, (n,)), per_item(translate, (n, 2)), scale, shear)
+    m = xp.asarray(inv)[:, :, :, None, None]  # (N, 2, 3, 1, 1)
     cy, cx = (h - 1) / 2, (w - 1) / 2
-    di = xp.arange(h, dtype=xp.float64)[:, None] - cy
-    dj = xp.arange(w, dtype=xp.float64)[None, :] - cx
-    src_r = cy + cos * di + sin * dj  # (N, H, W)
-    src_c = cx - sin * di + cos * dj
+    dy = xp.arange(h, dtype=xp.float64)[:, None] - cy  # output offsets from the centre
+    dx = xp.arange(w, dtype=xp.float64)[None, :] - cx
+    src_c = cx + m[:, 0, 0] * dx + m[:, 0, 1] * dy + m[:, 0, 2]  # (N, H, W)
+    src_r = cy + m[:, 1, 0] * dx + m[:, 1, 1] * dy + m[:, 1, 2]
     idx = xp.arange(n)[:, None, None]
-    fill_value = _channel_fill(fill, xs, "rotate").reshape(-1)  # broadcasts over (N, H, W, C)
+    fill_value = _channel_fill(fill, xs, "affine").reshape(-1)  # broadcasts over (N, H, W, C)
 
     def sample(r, c):  # gather (N, H, W, C) at integer positions, `fill` outside
         inside = ((r >= 0) & (r < h) & (c >= 0) & (c < w))[..., None]
@@ -128,6 +156,28 @@ def rotate(x, angles, interpolation: str = "nearest", fill=0.0):
         out = out.astype(x.dtype)
     out = xp.ascontiguousarray(out.transpose(0, 3, 1, 2))
     return out[:, 0] if is_mask else out
+
+
+def rotate(x, angles, interpolation: str = "nearest", fill=0.0):
+    """Rotate each item counter-clockwise by its angle in degrees about the image centre.
+
+    Each output pixel (i, j) reads the input at the inverse-rotated position
+    (cy + cos t (i - cy) + sin t (j - cx), cx - sin t (i - cy) + cos t (j - cx)); positions outside
+    the input take `fill`. A 90 degree turn of a square image equals `np.rot90(x, axes=(-2, -1))`.
+    The rotation-only case of `affine`.
+
+    Args:
+        x: images (N, C, H, W) or masks (N, H, W) (masks: nearest only).
+        angles: (N,) angles in degrees (or a scalar for all).
+        interpolation: 'nearest' or 'bilinear' (default 'nearest').
+        fill: value of pixels that come from outside the input: a number or one per channel
+            (default 0).
+    """
+    if interpolation not in ("nearest", "bilinear"):
+        raise ValueError(
+            f"rotate: interpolation must be 'nearest' or 'bilinear', got {interpolation!r}"
+        )
+    return affine(x, angles, interpolation=interpolation, fill=fill)
 
 
 def _source_coords(n_in: int, n_out: int, xp):
@@ -476,6 +526,89 @@ class RandomRotation(Transform):
         x = rotate(x, angles, self.interpolation, self.fill)
         if mask is not None:
             mask = rotate(mask, angles, "nearest", self.mask_fill)
+        return x, mask
+
+
+def _symmetric_range(value, name: str, owner: str, lengths=(2,)):
+    """d -> (-d, d) (d >= 0), or a (min, max) sequence of one of `lengths` items."""
+    if np.isscalar(value):
+        if value < 0:
+            raise ValueError(f"{owner}: {name} must be >= 0, got {value}")
+        return (-float(value), float(value))
+    v = tuple(float(a) for a in value)
+    if len(v) not in lengths or any(lo > hi for lo, hi in zip(v[::2], v[1::2])):
+        raise ValueError(f"{owner}: {name} must be d or increasing (min, max) pairs, got {value!r}")
+    return v
+
+
+class RandomAffine(Transform):
+    """A random affine change per item (torchvision's RandomAffine and its sampling): an angle
+    from `degrees`, a shift of up to translate * (W, H) pixels (rounded), a scale from `scale`,
+    shears from `shear`; images and masks together (masks by nearest neighbour).
+
+    Args:
+        degrees: d for [-d, d], or (min, max); 0 for no rotation.
+        translate: (a, b): horizontal shift in [-a W, a W], vertical in [-b H, b H]; None: none.
+        scale: (min, max) scale factor; None: 1.
+        shear: s for an x-shear in [-s, s]; (min, max) for x; (xmin, xmax, ymin, ymax) for
+            both; None: none. In degrees.
+        interpolation: 'nearest' (default) or 'bilinear' for images.
+        fill: image value where the input does not reach: a number or one per channel.
+        mask_fill: mask value there (default 255).
+        rng: Generator or seed.
+    """
+
+    def __init__(self, degrees, translate=None, scale=None, shear=None,
+                 interpolation: str = "nearest", fill=0.0, mask_fill: int = IGNORE_INDEX,
+                 rng=None):  # fmt: skip
+        super().__init__(rng)
+        self.degrees = _symmetric_range(degrees, "degrees", "RandomAffine")
+        if translate is not None:
+            translate = tuple(float(t) for t in translate)
+            if len(translate) != 2 or not all(0.0 <= t <= 1.0 for t in translate):
+                raise ValueError(
+                    f"RandomAffine: translate must be a pair of fractions in [0, 1], got "
+                    f"{translate!r}"
+                )
+        if scale is not None:
+            scale = tuple(float(v) for v in scale)
+            if len(scale) != 2 or not 0 < scale[0] <= scale[1]:
+                raise ValueError(
+                    f"RandomAffine: scale must be an increasing pair of positive factors, got "
+                    f"{scale!r}"
+                )
+        if shear is not None:
+            shear = _symmetric_range(shear, "shear", "RandomAffine", lengths=(2, 4))
+        if interpolation not in ("nearest", "bilinear"):
+            raise ValueError(
+                f"RandomAffine: interpolation must be 'nearest' or 'bilinear', got "
+                f"{interpolation!r}"
+            )
+        self.translate, self.scale, self.shear = translate, scale, shear
+        self.interpolation, self.fill, self.mask_fill = interpolation, fill, mask_fill
+
+    def get_params(self, n: int, size, rng):
+        """(angle (N,), translate (N, 2) integer pixels, scale (N,), shear (N, 2)) for images
+        of `size` = (H, W)."""
+        h, w = size
+        angle = rng.uniform(self.degrees[0], self.degrees[1], n)
+        translate = np.zeros((n, 2))
+        if self.translate is not None:
+            dx, dy = self.translate[0] * w, self.translate[1] * h
+            translate = np.rint(np.stack([rng.uniform(-dx, dx, n), rng.uniform(-dy, dy, n)], 1))
+        scale = np.ones(n) if self.scale is None else rng.uniform(self.scale[0], self.scale[1], n)
+        shear = np.zeros((n, 2))
+        if self.shear is not None:
+            shear[:, 0] = rng.uniform(self.shear[0], self.shear[1], n)
+            if len(self.shear) == 4:
+                shear[:, 1] = rng.uniform(self.shear[2], self.shear[3], n)
+        return angle, translate, scale, shear
+
+    def apply(self, x, mask, rng):
+        angle, translate, scale, shear = self.get_params(len(x), x.shape[2:], rng)
+        x = affine(x, angle, translate, scale, shear, self.interpolation, self.fill)
+        if mask is not None:
+            mask = affine(mask, angle, translate, scale, shear, "nearest", self.mask_fill)
         return x, mask
 
 

@@ -549,3 +549,98 @@ def test_mix_errors():
         T.MixUp(num_classes=3)(x, np.array([0, 3, 1]))
     with pytest.raises(ValueError, match=r"CutMix: expected class labels \(N,\) or soft labels"):
         T.CutMix(num_classes=3)(x, np.zeros((3, 8, 8), dtype=np.int64))
+
+
+# --------------------------------------------------------------------------- affine
+
+
+def torchvision_inverse_affine(angle, translate, scale, shear):
+    """torchvision's _get_inverse_affine_matrix, transcribed, for its tensor path (centre 0,
+    angle negated): the map from an output pixel's centred (x, y) to the input's."""
+    rot = np.radians(-angle)
+    sx, sy = np.radians(shear[0]), np.radians(shear[1])
+    a = np.cos(rot - sy) / np.cos(sy)
+    b = -np.cos(rot - sy) * np.tan(sx) / np.cos(sy) - np.sin(rot)
+    c = np.sin(rot - sy) / np.cos(sy)
+    d = -np.sin(rot - sy) * np.tan(sx) / np.cos(sy) + np.cos(rot)
+    m = [v / scale for v in (d, -b, 0.0, -c, a, 0.0)]
+    m[2] += m[0] * -translate[0] + m[1] * -translate[1]
+    m[5] += m[3] * -translate[0] + m[4] * -translate[1]
+    return np.array(m).reshape(2, 3)
+
+
+def affine_loop(img, angle, translate, scale, shear, fill=0.0):
+    """Nearest-neighbour affine of one (C, H, W) image, pixel by pixel."""
+    c, h, w = img.shape
+    m = torchvision_inverse_affine(angle, translate, scale, shear)
+    out = np.full_like(img, fill)
+    for i in range(h):
+        for j in range(w):
+            xo, yo = j - (w - 1) / 2, i - (h - 1) / 2
+            xi = m[0, 0] * xo + m[0, 1] * yo + m[0, 2] + (w - 1) / 2
+            yi = m[1, 0] * xo + m[1, 1] * yo + m[1, 2] + (h - 1) / 2
+            r, cc = int(np.rint(yi)), int(np.rint(xi))
+            if 0 <= r < h and 0 <= cc < w:
+                out[:, i, j] = img[:, r, cc]
+    return out
+
+
+def test_affine_matches_torchvisions_matrix_pixel_by_pixel():
+    rng = np.random.default_rng(0)
+    x = batch(n=4, h=9, w=11)
+    angle = rng.uniform(-40, 40, 4)
+    translate = rng.integers(-3, 4, (4, 2)).astype(float)
+    scale = rng.uniform(0.7, 1.3, 4)
+    shear = rng.uniform(-20, 20, (4, 2))
+    got = T.affine(x, angle, translate, scale, shear, fill=-1.0)
+    for i in range(4):
+        want = affine_loop(x[i], angle[i], translate[i], scale[i], shear[i], fill=-1.0)
+        np.testing.assert_array_equal(got[i], want)
+
+
+def test_affine_special_cases():
+    x = batch(n=2, h=6, w=7)
+    np.testing.assert_array_equal(T.affine(x), x)  # the identity
+    np.testing.assert_array_equal(T.affine(x, angle=[30.0, -50.0]), T.rotate(x, [30.0, -50.0]))
+    shifted = T.affine(x, translate=(2, -1))  # 2 right, 1 up, zeros where nothing comes from
+    want = np.zeros_like(x)
+    want[:, :, :-1, 2:] = x[:, :, 1:, :-2]
+    np.testing.assert_array_equal(shifted, want)
+    with pytest.raises(ValueError, match="scale must be > 0"):
+        T.affine(x, scale=0.0)
+
+
+def test_affine_bilinear_matches_torchs_grid_sample_as_torchvision_calls_it():
+    torch = pytest.importorskip("torch")
+    x = batch(n=1, h=10, w=8).astype(np.float64)
+    params = (25.0, (1.0, -2.0), 1.2, (10.0, -5.0))
+    got = T.affine(x, *params, interpolation="bilinear")
+    theta = torch.tensor(torchvision_inverse_affine(*params))[None]
+    h, w = 10, 8
+    # torchvision's _gen_affine_grid: pixel centres relative to the centre, in pixels
+    base = torch.empty(1, h, w, 3, dtype=torch.float64)
+    base[..., 0] = torch.linspace(-w * 0.5 + 0.5, w * 0.5 - 0.5, w, dtype=torch.float64)
+    base[..., 1] = torch.linspace(-h * 0.5 + 0.5, h * 0.5 - 0.5, h, dtype=torch.float64)[:, None]
+    base[..., 2] = 1
+    half = torch.tensor([0.5 * w, 0.5 * h], dtype=torch.float64)
+    grid = base.view(1, h * w, 3).bmm(theta.transpose(1, 2) / half)
+    want = torch.nn.functional.grid_sample(torch.from_numpy(x), grid.view(1, h, w, 2),
+                                           mode="bilinear", padding_mode="zeros",
+                                           align_corners=False).numpy()  # fmt: skip
+    np.testing.assert_allclose(got, want, atol=1e-9)
+
+
+def test_random_affine_moves_masks_with_images_and_is_seeded():
+    x, mask = labelled(n=8, h=12, w=12)
+    aug = T.RandomAffine(30, translate=(0.2, 0.1), scale=(0.8, 1.2), shear=(-10, 10, -5, 5))
+    out, m = aug(x, mask, rng=4)
+    assert_joint(out, m)
+    np.testing.assert_array_equal(aug(x, mask, rng=4)[0], out)
+    angle, translate, scale, shear = aug.get_params(1000, (12, 12), np.random.default_rng(0))
+    assert -30 <= angle.min() and angle.max() <= 30 and (translate == np.rint(translate)).all()
+    assert np.abs(translate[:, 0]).max() <= 2.4 and np.abs(translate[:, 1]).max() <= 1.2
+    assert 0.8 <= scale.min() and scale.max() <= 1.2 and np.abs(shear[:, 1]).max() <= 5
+    with pytest.raises(ValueError, match="translate must be a pair of fractions"):
+        T.RandomAffine(0, translate=(0.5, 2))
+    with pytest.raises(ValueError, match="shear must be d or increasing"):
+        T.RandomAffine(0, shear=(1, 2, 3))
