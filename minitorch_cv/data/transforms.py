@@ -1018,30 +1018,47 @@ def gaussian_kernel1d(size: int, sigma):
     return pdf / pdf.sum(axis=1, keepdims=True)
 
 
-def gaussian_blur(x, kernel_size, sigma):
+def _blur_kernel_size(kernel_size, owner: str) -> tuple[int, int]:
+    """(kx, ky): torchvision's order, the width's size first; both odd and positive."""
+    kx, ky = _pair(kernel_size, f"{owner}: kernel_size")
+    if kx <= 0 or ky <= 0 or kx % 2 == 0 or ky % 2 == 0:
+        raise ValueError(f"{owner}: kernel_size must be odd and positive, got {kernel_size!r}")
+    return kx, ky
+
+
+def gaussian_blur(x, kernel_size, sigma=None):
     """Blur each item with its own Gaussian (torchvision's `gaussian_blur`: a separable kernel
-    from `gaussian_kernel1d`, reflect padding, the size kept).
+    from `gaussian_kernel1d`, reflect padding, the size kept; integer images rounded back).
 
     Args:
         x: images (N, C, H, W).
-        kernel_size: (kh, kw) odd sizes (or one int), each smaller than twice the image side.
-        sigma: a float, a (sigma_y, sigma_x) pair, or (N, 2): one pair per item.
+        kernel_size: (kx, ky) odd sizes along the width and the height, as torchvision orders
+            them (or one int for both); each at most about twice the image side.
+        sigma: a float, a (sigma_x, sigma_y) pair, or (N, 2): one pair per item. Default: from
+            the kernel size, 0.3 * ((k - 1) / 2 - 1) + 0.8, as torchvision.
     """
     xp = xp_of(x)
-    kh, kw = _pair(kernel_size, "gaussian_blur: kernel_size")
+    kx, ky = _blur_kernel_size(kernel_size, "gaussian_blur")
     n, _, h, w = x.shape
-    sig = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (n, 2))
-    if kh // 2 >= h or kw // 2 >= w:  # reflect padding needs more than half a kernel of image
+    if sigma is None:
+        sigma = [0.3 * ((k - 1) * 0.5 - 1) + 0.8 for k in (kx, ky)]
+    sig = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (n, 2))  # (sigma_x, sigma_y)
+    if not (sig > 0).all():
+        raise ValueError(f"gaussian_blur: sigma must be > 0, got {sigma!r}")
+    if ky // 2 >= h or kx // 2 >= w:  # reflect padding needs more than half a kernel of image
         raise ValueError(
-            f"gaussian_blur: kernel {(kh, kw)} is too large for images of shape {tuple(x.shape)}"
+            f"gaussian_blur: kernel (kx, ky) = {(kx, ky)} is too large for images of shape "
+            f"{tuple(x.shape)}"
         )
     work = x if x.dtype.kind == "f" else x.astype(np.float32)
-    padded = xp.pad(work, ((0, 0), (0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2)), mode="reflect")
-    ky = xp.asarray(gaussian_kernel1d(kh, sig[:, 0]).astype(work.dtype))  # (N, kh)
-    kx = xp.asarray(gaussian_kernel1d(kw, sig[:, 1]).astype(work.dtype))
+    padded = xp.pad(work, ((0, 0), (0, 0), (ky // 2, ky // 2), (kx // 2, kx // 2)), mode="reflect")
+    taps_y = xp.asarray(gaussian_kernel1d(ky, sig[:, 1]).astype(work.dtype))  # (N, ky)
+    taps_x = xp.asarray(gaussian_kernel1d(kx, sig[:, 0]).astype(work.dtype))  # (N, kx)
     # rows, then columns: one shifted multiply-add per tap, vectorised over the batch
-    rows = sum(ky[:, i, None, None, None] * padded[:, :, i : i + h, :] for i in range(kh))
-    out = sum(kx[:, j, None, None, None] * rows[:, :, :, j : j + w] for j in range(kw))
+    rows = sum(taps_y[:, i, None, None, None] * padded[:, :, i : i + h, :] for i in range(ky))
+    out = sum(taps_x[:, j, None, None, None] * rows[:, :, :, j : j + w] for j in range(kx))
+    if x.dtype.kind in "iu":  # back to integers by rounding, as torchvision
+        out = xp.rint(out)
     return out.astype(x.dtype, copy=False)
 
 
@@ -1050,18 +1067,15 @@ class GaussianBlur(Transform):
     per item from U(sigma_min, sigma_max), used along both axes); masks pass through.
 
     Args:
-        kernel_size: odd int or (kh, kw) pair of odd ints.
+        kernel_size: odd int, or (kx, ky) odd sizes along the width and the height
+            (torchvision's order).
         sigma: a fixed float > 0 or a (min, max) range. Default (0.1, 2.0).
         rng: Generator or seed.
     """
 
     def __init__(self, kernel_size, sigma=(0.1, 2.0), rng=None):
         super().__init__(rng)
-        self.kernel_size = _pair(kernel_size, "GaussianBlur: kernel_size")
-        if any(k <= 0 or k % 2 == 0 for k in self.kernel_size):
-            raise ValueError(
-                f"GaussianBlur: kernel_size must be odd and positive, got {kernel_size!r}"
-            )
+        self.kernel_size = _blur_kernel_size(kernel_size, "GaussianBlur")
         lo, hi = (sigma, sigma) if np.isscalar(sigma) else (float(s) for s in sigma)
         if not 0 < lo <= hi:
             raise ValueError(f"GaussianBlur: sigma must be > 0 and min <= max, got {sigma!r}")
@@ -1141,17 +1155,17 @@ class RandomChoice(Transform):
 
 
 class Lambda(Transform):
-    """A user function of the images, `fn(x) -> x` on (N, C, H, W) batches (torchvision's
+    """A user function of the images, `lambd(x) -> x` on (N, C, H, W) batches (torchvision's
     Lambda); masks pass through."""
 
-    def __init__(self, fn: Callable):
+    def __init__(self, lambd: Callable):
         super().__init__()
-        if not callable(fn):
-            raise TypeError(f"Lambda: expected a callable, got {type(fn).__name__}")
-        self.fn = fn
+        if not callable(lambd):
+            raise TypeError(f"Lambda: expected a callable, got {type(lambd).__name__}")
+        self.lambd = lambd
 
     def apply(self, x, mask, rng):
-        return self.fn(x), mask
+        return self.lambd(x), mask
 
 
 # --------------------------------------------------------------------------- MixUp and CutMix

@@ -267,20 +267,9 @@ class Conv1d(_ConvNd):
         return self._conv(input, F.conv1d)
 
 
-class ConvTranspose2d(_ConvNd):
-    """2-D transposed convolution: the gradient of Conv2d with respect to its input (upsamples).
-
-    Args:
-        in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias: as Conv2d.
-        output_padding (int or tuple): extra size added to one side of the output, to choose
-            among the input sizes that a strided Conv2d maps to the same output size. Default: 0.
-
-    Shape:
-        input (N, C_in, H, W) -> output (N, C_out, H_out, W_out) with
-        H_out = (H - 1)*stride - 2*padding + dilation*(kernel_size - 1) + output_padding + 1
-
-    Weights: weight (C_in, C_out/groups, KH, KW), bias (C_out,).
-    """
+class _ConvTransposeNd(_ConvNd):
+    """Transposed convolutions of any spatial rank: the shared constructor, output_size and
+    forward; subclasses give `_n` and the functional op `_functional`."""
 
     def __init__(
         self,
@@ -327,8 +316,6 @@ class ConvTranspose2d(_ConvNd):
                     f"stride {self.stride} or dilation {self.dilation}"
                 )
 
-    _functional = staticmethod(F.conv_transpose2d)
-
     def forward(self, input, output_size=None):
         self._check_input(input)
         output_padding = self.output_padding
@@ -368,7 +355,25 @@ class ConvTranspose2d(_ConvNd):
         return tuple(pads)
 
 
-class ConvTranspose1d(ConvTranspose2d):
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-D transposed convolution: the gradient of Conv2d with respect to its input (upsamples).
+
+    Args:
+        in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias: as Conv2d.
+        output_padding (int or tuple): extra size added to one side of the output, to choose
+            among the input sizes that a strided Conv2d maps to the same output size. Default: 0.
+
+    Shape:
+        input (N, C_in, H, W) -> output (N, C_out, H_out, W_out) with
+        H_out = (H - 1)*stride - 2*padding + dilation*(kernel_size - 1) + output_padding + 1
+
+    Weights: weight (C_in, C_out/groups, KH, KW), bias (C_out,).
+    """
+
+    _functional = staticmethod(F.conv_transpose2d)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
     """1-D transposed convolution over (N, C, L) input (the gradient of Conv1d with respect to
     its input; upsamples by `stride`).
 

@@ -7,7 +7,39 @@ from ..kernels.shapes import pair
 from .module import Module
 
 
-class MaxPool2d(Module):
+class _MaxPoolNd(Module):
+    """Max pooling's options and forward; subclasses give the functional op."""
+
+    def __init__(
+        self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False
+    ):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = (
+            kernel_size,
+            stride if stride is not None else kernel_size,
+            padding,
+        )
+        self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
+
+    def forward(self, input):
+        return self._functional(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            ceil_mode=self.ceil_mode,
+            return_indices=self.return_indices,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
+
+
+class MaxPool2d(_MaxPoolNd):
     """Max over sliding windows.
 
     Args:
@@ -25,36 +57,31 @@ class MaxPool2d(Module):
         H_out = floor_or_ceil((H + 2*padding - dilation*(kernel_size - 1) - 1) / stride + 1)
     """
 
-    def __init__(
-        self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False
-    ):
-        super().__init__()
-        self.kernel_size, self.stride, self.padding = (
-            kernel_size,
-            stride if stride is not None else kernel_size,
-            padding,
-        )
-        self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
+    _functional = staticmethod(F.max_pool2d)
 
-    def forward(self, input):
-        return F.max_pool2d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            ceil_mode=self.ceil_mode,
-            return_indices=self.return_indices,
+
+class _MaxUnpoolNd(Module):
+    """Unpooling's options (stored as n-tuples, as torch) and forward; subclasses give `_n` and
+    the functional op."""
+
+    _n = 2
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = pair(kernel_size, "kernel_size", self._n)
+        self.stride = pair(stride if stride is not None else kernel_size, "stride", self._n)
+        self.padding = pair(padding, "padding", self._n)
+
+    def forward(self, input, indices, output_size=None):
+        return self._functional(
+            input, indices, self.kernel_size, self.stride, self.padding, output_size
         )
 
     def extra_repr(self) -> str:
-        return (
-            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
-        )
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class MaxUnpool2d(Module):
+class MaxUnpool2d(_MaxUnpoolNd):
     """Partial inverse of MaxPool2d: values go back to where their indices point, zeros elsewhere.
 
     Args: kernel_size, stride (default kernel_size), padding: those of the MaxPool2d being inverted.
@@ -62,19 +89,7 @@ class MaxUnpool2d(Module):
     the input's size.
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0):
-        super().__init__()
-        self.kernel_size = pair(kernel_size, "kernel_size")  # pairs, as torch stores them
-        self.stride = pair(stride if stride is not None else kernel_size, "stride")
-        self.padding = pair(padding, "padding")
-
-    def forward(self, input, indices, output_size=None):
-        return F.max_unpool2d(
-            input, indices, self.kernel_size, self.stride, self.padding, output_size
-        )
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+    _functional = staticmethod(F.max_unpool2d)
 
 
 class AvgPool2d(Module):
@@ -122,54 +137,53 @@ class AvgPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class AdaptiveAvgPool2d(Module):
-    """Mean pooling to a fixed output size.
-
-    Bins as PyTorch: start = floor(i*H/out), end = ceil((i+1)*H/out).
-    """
-
+class _AdaptiveAvgPoolNd(Module):
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
 
     def forward(self, input):
-        return F.adaptive_avg_pool2d(input, self.output_size)
+        return self._functional(input, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
 
-class AdaptiveMaxPool2d(Module):
-    """Max pooling to a fixed output size; optionally also returns the argmax indices."""
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
+    """Mean pooling to a fixed output size.
 
+    Bins as PyTorch: start = floor(i*H/out), end = ceil((i+1)*H/out).
+    """
+
+    _functional = staticmethod(F.adaptive_avg_pool2d)
+
+
+class _AdaptiveMaxPoolNd(Module):
     def __init__(self, output_size, return_indices=False):
         super().__init__()
         self.output_size, self.return_indices = output_size, return_indices
 
     def forward(self, input):
-        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+        return self._functional(input, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
 
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    """Max pooling to a fixed output size; optionally also returns the argmax indices."""
+
+    _functional = staticmethod(F.adaptive_max_pool2d)
+
+
 # --------------------------------------------------------------------------- 1-D (N, C, L)
 
 
-class MaxPool1d(MaxPool2d):
+class MaxPool1d(_MaxPoolNd):
     """Max over sliding windows along L of (N, C, L) input; options as MaxPool2d, with ints.
     With return_indices, the indices are positions along L (for MaxUnpool1d)."""
 
-    def forward(self, input):
-        return F.max_pool1d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            ceil_mode=self.ceil_mode,
-            return_indices=self.return_indices,
-        )
+    _functional = staticmethod(F.max_pool1d)
 
 
 class AvgPool1d(Module):
@@ -195,33 +209,23 @@ class AvgPool1d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class MaxUnpool1d(MaxUnpool2d):
+class MaxUnpool1d(_MaxUnpoolNd):
     """Partial inverse of MaxPool1d: values back at their indices along L, zeros elsewhere."""
 
-    def __init__(self, kernel_size, stride=None, padding=0):
-        Module.__init__(self)
-        self.kernel_size = pair(kernel_size, "kernel_size", 1)
-        self.stride = pair(stride if stride is not None else kernel_size, "stride", 1)
-        self.padding = pair(padding, "padding", 1)
-
-    def forward(self, input, indices, output_size=None):
-        return F.max_unpool1d(
-            input, indices, self.kernel_size, self.stride, self.padding, output_size
-        )
+    _n = 1
+    _functional = staticmethod(F.max_unpool1d)
 
 
-class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
+class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
     """Mean pooling of (N, C, L) to a fixed length (PyTorch's bins)."""
 
-    def forward(self, input):
-        return F.adaptive_avg_pool1d(input, self.output_size)
+    _functional = staticmethod(F.adaptive_avg_pool1d)
 
 
-class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
     """Max pooling of (N, C, L) to a fixed length; optionally also the argmax positions."""
 
-    def forward(self, input):
-        return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
+    _functional = staticmethod(F.adaptive_max_pool1d)
 
 
 class Upsample(Module):

@@ -428,29 +428,48 @@ def test_grayscale_is_torchvisions_luma_and_random_grayscale_keeps_channels():
 
 def loop_gaussian_blur(img, k, sigma):
     """One image (C, H, W): the 2-D kernel (outer product of the 1-D Gaussian taps) slid over the
-    reflect-padded image, pixel by pixel."""
-    half = k // 2
-    t = np.arange(k) - half
-    g = np.exp(-0.5 * (t / sigma) ** 2)
-    g /= g.sum()
-    kernel = np.outer(g, g)
+    reflect-padded image, pixel by pixel. k = (kx, ky) and sigma = (sigma_x, sigma_y), width
+    first, as torchvision orders them (or one number for both)."""
+    (kx, ky), (sx, sy) = np.broadcast_to(k, 2), np.broadcast_to(sigma, 2)
+
+    def taps(size, s):
+        t = np.arange(size) - size // 2
+        g = np.exp(-0.5 * (t / s) ** 2)
+        return g / g.sum()
+
+    kernel = np.outer(taps(ky, sy), taps(kx, sx))  # rows: the height's taps
     c, h, w = img.shape
-    padded = np.pad(img, ((0, 0), (half, half), (half, half)), mode="reflect")
+    padded = np.pad(img, ((0, 0), (ky // 2, ky // 2), (kx // 2, kx // 2)), mode="reflect")
     out = np.zeros_like(img, dtype=np.float64)
     for ch in range(c):
         for i in range(h):
             for j in range(w):
-                out[ch, i, j] = (padded[ch, i : i + k, j : j + k] * kernel).sum()
+                out[ch, i, j] = (padded[ch, i : i + ky, j : j + kx] * kernel).sum()
     return out
 
 
-@pytest.mark.parametrize("k", [1, 3, 5])
+@pytest.mark.parametrize("k", [1, 3, 5, (3, 7), (5, 1)])
 def test_gaussian_blur_matches_a_pixel_loop_per_item(k):
     x = batch(n=3, h=7, w=9).astype(np.float64)
-    sigmas = np.array([0.3, 1.0, 2.5])
-    got = T.gaussian_blur(x, k, np.stack([sigmas, sigmas], axis=1))
+    sigmas = np.array([[0.3, 1.0], [1.0, 2.5], [2.5, 0.6]])  # (sigma_x, sigma_y) per item
+    got = T.gaussian_blur(x, k, sigmas)
     for i in range(3):
         np.testing.assert_allclose(got[i], loop_gaussian_blur(x[i], k, sigmas[i]), rtol=1e-12)
+
+
+def test_gaussian_blur_orders_sizes_as_torchvision_and_rounds_integers():
+    impulse = np.zeros((1, 1, 9, 9))
+    impulse[0, 0, 4, 4] = 1.0
+    spread = T.gaussian_blur(impulse, (3, 7), 1.0)[0, 0] > 0  # kx = 3 columns, ky = 7 rows
+    assert spread.any(axis=1).sum() == 7 and spread.any(axis=0).sum() == 3
+    ones = np.ones((1, 1, 6, 6), dtype=np.uint8)
+    assert (T.gaussian_blur(ones, 5, 1.3) == 1).all()  # rounded, not truncated to 0
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (2, 3, 8, 8)).astype(np.uint8)
+    want = np.rint(T.gaussian_blur(img.astype(np.float64), 3, 0.8))
+    np.testing.assert_array_equal(T.gaussian_blur(img, 3, 0.8), want)
+    default = 0.3 * ((5 - 1) * 0.5 - 1) + 0.8  # torchvision's sigma for a 5-tap kernel
+    np.testing.assert_allclose(T.gaussian_blur(impulse, 5), T.gaussian_blur(impulse, 5, default))
 
 
 def test_gaussian_blur_transform_draws_one_sigma_per_item_and_matches_torch():
@@ -464,19 +483,31 @@ def test_gaussian_blur_transform_draws_one_sigma_per_item_and_matches_torch():
     mask = np.zeros((4, 12, 12), dtype=np.int64)
     assert blur(x, mask)[1] is mask
     torch = pytest.importorskip("torch")
-    g = torch.tensor(T.gaussian_kernel1d(5, [sig[0]])[0])
-    kernel = torch.outer(g, g).expand(3, 1, 5, 5).float()
-    padded = torch.nn.functional.pad(torch.from_numpy(x[:1]), (2, 2, 2, 2), mode="reflect")
+    # torchvision's tensor path: a (ky, kx) kernel as a depthwise conv over the reflect-padded
+    # image, for a non-square kernel and two sigmas
+    kx, ky, sx, sy = 3, 5, 0.7, 1.6
+    gx = torch.tensor(T.gaussian_kernel1d(kx, [sx])[0])
+    gy = torch.tensor(T.gaussian_kernel1d(ky, [sy])[0])
+    kernel = torch.outer(gy, gx).expand(3, 1, ky, kx).float()
+    padded = torch.nn.functional.pad(torch.from_numpy(x[:1]), (1, 1, 2, 2), mode="reflect")
     want = torch.nn.functional.conv2d(padded, kernel, groups=3).numpy()
-    np.testing.assert_allclose(out[:1], want, rtol=1e-5, atol=1e-6)
+    got = T.gaussian_blur(x[:1], (kx, ky), (sx, sy))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 def test_gaussian_blur_errors():
-    with pytest.raises(ValueError, match="kernel_size must be odd and positive"):
+    x = batch(h=6, w=6)
+    with pytest.raises(ValueError, match="GaussianBlur: kernel_size must be odd and positive"):
         T.GaussianBlur(4)
+    with pytest.raises(ValueError, match="gaussian_blur: kernel_size must be odd and positive"):
+        T.gaussian_blur(x, 0, 1.0)
+    with pytest.raises(ValueError, match="gaussian_blur: kernel_size must be odd"):
+        T.gaussian_blur(x, (3, 4), 1.0)
+    with pytest.raises(ValueError, match="gaussian_blur: sigma must be > 0"):
+        T.gaussian_blur(x, 3, 0.0)
     with pytest.raises(ValueError, match="sigma must be > 0"):
         T.GaussianBlur(3, sigma=(2.0, 1.0))
-    with pytest.raises(ValueError, match=r"kernel \(9, 9\) is too large for images of shape"):
+    with pytest.raises(ValueError, match=r"kernel \(kx, ky\) = \(9, 9\) is too large"):
         T.GaussianBlur(9)(batch(h=4, w=4))
 
 
