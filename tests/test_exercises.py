@@ -398,7 +398,12 @@ def _planted():
         (
             14,
             "nonlinearity_gain",
-            lambda nonlinearity, a=0.0: fourteen.nonlinearity_gain(nonlinearity, 0.01),
+            lambda nonlinearity, a=None: fourteen.nonlinearity_gain(nonlinearity, 0.01),
+        ),
+        (  # leaky_relu's missing slope taken as 0 instead of calculate_gain's 0.01
+            14,
+            "nonlinearity_gain",
+            lambda nonlinearity, a=None: fourteen.nonlinearity_gain(nonlinearity, a or 0.0),
         ),
         (14, "init_scale", uniform_bound_is_std),
         (

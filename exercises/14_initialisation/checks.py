@@ -52,7 +52,7 @@ def engine_fans(kind, in_channels, out_channels, kernel=1, groups=1):
     return init._calculate_fan_in_and_fan_out(weight)
 
 
-def engine_nonlinearity_gain(nonlinearity, a=0.0):
+def engine_nonlinearity_gain(nonlinearity, a=None):
     return init.calculate_gain(nonlinearity, a)
 
 
@@ -96,7 +96,8 @@ _SLOPES = [0.0, 0.01, 0.2, math.sqrt(5)]
 @st.composite
 def _gains(draw):
     nonlinearity = draw(st.sampled_from(["relu", "leaky_relu", "tanh", "linear", "sigmoid"]))
-    return {"nonlinearity": nonlinearity, "a": draw(st.sampled_from(_SLOPES))}
+    a = draw(st.sampled_from([None, *_SLOPES]))
+    return {"nonlinearity": nonlinearity} | ({} if a is None else {"a": a})
 
 
 @st.composite
@@ -144,7 +145,8 @@ TASKS = [
         _gains(),
         close(1e-12, 1e-12),
         claim="equals nn.init.calculate_gain",
-        hint="relu sqrt(2); leaky_relu sqrt(2 / (1 + a^2)); tanh 5/3; linear and sigmoid 1",
+        hint="relu sqrt(2); leaky_relu sqrt(2 / (1 + a^2)) with a = 0.01 when not given; tanh "
+        "5/3; linear and sigmoid 1",
     ),
     Task(
         "init_scale",

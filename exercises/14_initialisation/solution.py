@@ -14,12 +14,13 @@ def fans(kind, in_channels, out_channels, kernel=1, groups=1):
     return out_channels // groups * area, in_channels * area
 
 
-def nonlinearity_gain(nonlinearity, a=0.0):
+def nonlinearity_gain(nonlinearity, a=None):
     """The factor that keeps the variance of the activations through the nonlinearity."""
     if nonlinearity == "relu":
         return math.sqrt(2)  # relu zeroes half of a symmetric input: E[relu(z)^2] = Var(z) / 2
     if nonlinearity == "leaky_relu":
-        return math.sqrt(2 / (1 + a * a))
+        slope = 0.01 if a is None else a  # calculate_gain's default slope
+        return math.sqrt(2 / (1 + slope * slope))
     if nonlinearity == "tanh":
         return 5 / 3
     return 1.0  # linear, conv, sigmoid

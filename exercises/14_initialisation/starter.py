@@ -9,8 +9,9 @@ def fans(kind, in_channels, out_channels, kernel=1, groups=1):
     raise NotImplementedError
 
 
-def nonlinearity_gain(nonlinearity, a=0.0):
-    """The gain of "relu", "leaky_relu" (negative slope a), "tanh", "linear" or "sigmoid"."""
+def nonlinearity_gain(nonlinearity, a=None):
+    """The gain of "relu", "leaky_relu" (negative slope a; 0.01 when a is None), "tanh",
+    "linear" or "sigmoid"."""
     raise NotImplementedError
 
 

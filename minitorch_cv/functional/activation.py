@@ -499,20 +499,16 @@ def tanhshrink(input):
     return Tanhshrink.apply(input)
 
 
-def _check_lambd(op, lambd):
-    if lambd < 0:
-        raise ValueError(f"{op}: lambd must be >= 0, got {lambd}")
-
-
 def softshrink(input, lambd=0.5):
-    """x - lambd where x > lambd, x + lambd where x < -lambd, else 0."""
-    _check_lambd("softshrink", lambd)
+    """x - lambd where x > lambd, x + lambd where x < -lambd, else 0 (lambd >= 0, as PyTorch
+    requires)."""
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambd must be >= 0, got {lambd}")
     return Shrink.apply(input, lambd=float(lambd), soft=True)
 
 
 def hardshrink(input, lambd=0.5):
-    """x where |x| > lambd, else 0."""
-    _check_lambd("hardshrink", lambd)
+    """x where |x| > lambd, else 0 (a negative lambd keeps everything, as in PyTorch)."""
     return Shrink.apply(input, lambd=float(lambd), soft=False)
 
 
@@ -525,8 +521,8 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     """Randomized leaky ReLU: negative inputs scaled by a slope drawn from U(lower, upper) per
     element when `training`, by (lower + upper) / 2 otherwise. The slopes come from the package
     generator (`minitorch_cv.manual_seed`), drawn on the CPU: the same on every device."""
-    if not 0 <= lower <= upper:
-        raise ValueError(f"rrelu: expected 0 <= lower <= upper, got lower={lower}, upper={upper}")
+    if not lower <= upper:
+        raise ValueError(f"rrelu: expected lower <= upper, got lower={lower}, upper={upper}")
     if not training:
         return LeakyReLU.apply(input, slope=(lower + upper) / 2)
     from ..backend import to_device

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..backend import device_of, to_device, xp_for_device, xp_of
 from ..tensor import Function, Tensor, default_rng
+from .activation import _SELU_ALPHA, _SELU_SCALE
 
 
 class Dropout(Function):
@@ -98,8 +99,9 @@ def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
     return _channel_dropout("dropout3d", input, p, training, "D, H, W")
 
 
-# SELU's saturation value -scale * alpha: the value a dropped unit takes before the affine fix
-_ALPHA_PRIME = 1.7580993408473766
+# scale * alpha of SELU: -_ALPHA_PRIME is SELU's negative saturation, the value a dropped unit
+# takes before the affine correction
+_ALPHA_PRIME = _SELU_SCALE * _SELU_ALPHA
 
 
 def _alpha_dropout(op, input, p, training, mask_shape):

@@ -755,10 +755,18 @@ class _ClampedVariance(Function):
 
 
 def _target_tensor(x, target):
-    """The target as a Tensor of the input's dtype, on the graph when it is one."""
+    """The target as a Tensor of the input's (raw array x's) float dtype, on the graph when it
+    is one (PyTorch casts the same way)."""
     if isinstance(target, Tensor):
         return _in_dtype(target, x.dtype)
     return Tensor(_float_target(x, target))
+
+
+def _reduce_tensor(loss, reduction):
+    """A Tensor of elementwise (or per-sample) losses, reduced; 'none' keeps it."""
+    if reduction == "mean":
+        return loss.mean()
+    return loss.sum() if reduction == "sum" else loss
 
 
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
@@ -800,7 +808,7 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     loss = 0.5 * (log(var) + (input - target) ** 2 / var)
     if full:
         loss = loss + 0.5 * float(np.log(2 * np.pi))
-    return loss if reduction == "none" else (loss.sum() if reduction == "sum" else loss.mean())
+    return _reduce_tensor(loss, reduction)
 
 
 def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-8, reduction="mean"):
@@ -829,4 +837,4 @@ def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-8, reduct
         safe = where(big, target, 2.0)  # no log(0) on the graph where the term is dropped
         stirling = safe * log(safe) - safe + 0.5 * log(2 * np.pi * safe)
         loss = loss + where(big, stirling, 0.0)
-    return loss if reduction == "none" else (loss.sum() if reduction == "sum" else loss.mean())
+    return _reduce_tensor(loss, reduction)

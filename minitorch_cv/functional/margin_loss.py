@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import xp_of
-from ..tensor import Function, Tensor
+from ..tensor import Function
 from .activation import relu, softplus
 from .distance import pairwise_distance
 from .elementwise import minimum, sqrt, where
@@ -21,24 +21,12 @@ from .loss import (
     _float_target,
     _raw,
     _reduce,
+    _reduce_tensor,
     _reduced_grad,
+    _target_tensor,
     binary_cross_entropy_with_logits,
 )
 from .reduce import sum as _sum
-
-
-def _reduced(loss, reduction):
-    """A Tensor of per-sample losses, reduced ('none' keeps it)."""
-    if reduction == "mean":
-        return loss.mean()
-    return loss.sum() if reduction == "sum" else loss
-
-
-def _as_tensor(a, like):
-    """A target as a Tensor of the input's float dtype (PyTorch casts the same way)."""
-    if isinstance(a, Tensor):
-        return a if a.dtype == like.dtype else a.to(like.dtype)
-    return Tensor(_float_target(_raw(like), a))
 
 
 def _check_same_shape(op, **named):
@@ -152,7 +140,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean"):
     """
     _check_reduction("multilabel_soft_margin_loss", reduction)
     per_class = binary_cross_entropy_with_logits(input, target, weight, reduction="none")
-    return _reduced(per_class.mean(-1), reduction)
+    return _reduce_tensor(per_class.mean(-1), reduction)
 
 
 def soft_margin_loss(input, target, reduction="mean"):
@@ -161,7 +149,7 @@ def soft_margin_loss(input, target, reduction="mean"):
     op = "soft_margin_loss"
     _check_reduction(op, reduction)
     _check_same_shape(op, input=input, target=target)
-    return _reduced(softplus(-_as_tensor(target, input) * input), reduction)
+    return _reduce_tensor(softplus(-_target_tensor(_raw(input), target) * input), reduction)
 
 
 def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
@@ -170,8 +158,8 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
     op = "margin_ranking_loss"
     _check_reduction(op, reduction)
     _check_same_shape(op, input1=input1, input2=input2, target=target)
-    y = _as_tensor(target, input1)
-    return _reduced(relu(-y * (input1 - input2) + float(margin)), reduction)
+    y = _target_tensor(_raw(input1), target)
+    return _reduce_tensor(relu(-y * (input1 - input2) + float(margin)), reduction)
 
 
 def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
@@ -184,7 +172,7 @@ def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
     y = _float_target(_raw(input), target)
     pull = relu(float(margin) - input)
     loss = where(y != 1, pull, 0.0) + where(y != -1, input, 0.0)
-    return _reduced(loss, reduction)
+    return _reduce_tensor(loss, reduction)
 
 
 # --------------------------------------------------------------------------- embeddings
@@ -211,7 +199,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
     dot = _sum(input1 * input2, -1)
     cos = dot / sqrt((_sum(input1 * input1, -1) + eps) * (_sum(input2 * input2, -1) + eps))
     loss = where(y == 1, 1 - cos, 0.0) + where(y == -1, relu(cos - float(margin)), 0.0)
-    return _reduced(loss, reduction)
+    return _reduce_tensor(loss, reduction)
 
 
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False,
@@ -234,4 +222,4 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6,
     d_neg = pairwise_distance(anchor, negative, p, eps)
     if swap:
         d_neg = minimum(d_neg, pairwise_distance(positive, negative, p, eps))
-    return _reduced(relu(d_pos - d_neg + float(margin)), reduction)
+    return _reduce_tensor(relu(d_pos - d_neg + float(margin)), reduction)

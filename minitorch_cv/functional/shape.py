@@ -389,7 +389,8 @@ def pixel_unshuffle(input, downscale_factor):
 
 def channel_shuffle(input, groups):
     """(N, C, *) -> the same shape with the channels interleaved across `groups`: channel
-    g * (C/g) + i moves to i * g + g (ShuffleNet), so the next grouped conv sees every group.
+    k * (C / groups) + i (channel i of group k) moves to i * groups + k (ShuffleNet), so the next
+    grouped conv sees every group.
     A reshape, a transpose and a reshape, so its gradient is the inverse permutation."""
     g = int(groups)
     if input.ndim < 3 or g < 1 or input.shape[1] % g:

@@ -398,13 +398,11 @@ class Hardshrink(Module):
     """x where |x| > lambd, else 0.
 
     Args:
-        lambd (float): >= 0. Default: 0.5.
+        lambd (float): Default: 0.5.
     """
 
     def __init__(self, lambd: float = 0.5):
         super().__init__()
-        if lambd < 0:
-            raise ValueError(f"Hardshrink: lambd must be >= 0, got {lambd}")
         self.lambd = lambd
 
     def forward(self, input):
@@ -443,9 +441,8 @@ class RReLU(Module):
 
     def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False):
         super().__init__()
-        if not 0 <= lower <= upper:
-            raise ValueError(f"RReLU: expected 0 <= lower <= upper, got lower={lower}, "
-                             f"upper={upper}")  # fmt: skip
+        if not lower <= upper:
+            raise ValueError(f"RReLU: expected lower <= upper, got lower={lower}, upper={upper}")
         self.lower, self.upper, self.inplace = lower, upper, inplace
 
     def forward(self, input):

@@ -137,16 +137,6 @@ class VGG(Module):
         return self.classifier(flatten(self.avgpool(self.features(x)), 1))
 
 
-# name -> torchvision's parameter count at 1000 classes
-TORCHVISION_PARAMETERS = {
-    "alexnet": 61_100_840,
-    "vgg11": 132_863_336, "vgg11_bn": 132_868_840,
-    "vgg13": 133_047_848, "vgg13_bn": 133_053_736,
-    "vgg16": 138_357_544, "vgg16_bn": 138_365_992,
-    "vgg19": 143_667_240, "vgg19_bn": 143_678_248,
-}  # fmt: skip
-
-
 def _vgg_variant(depth: int, batch_norm: bool):
     name = f"vgg{depth}" + ("_bn" if batch_norm else "")
 

@@ -130,7 +130,8 @@ class ResNet(Module):
         num_classes (int): outputs of `fc`. Default: 1000.
         in_channels (int): Default: 3.
         include_top (bool): with avgpool and fc (False: the encoder alone, whose forward
-            returns the layer4 map (N, 512 * expansion, H/32, W/32)). Default: True.
+            returns the layer4 map (N, 512 * expansion, H/32, W/32), or H/16 and H/8 with
+            layers dilated instead of strided). Default: True.
         zero_init_residual (bool): zero the last BN weight of every block (bn2 of a
             BasicBlock, bn3 of a Bottleneck), as torchvision's option: each block starts as
             the identity.
@@ -213,7 +214,8 @@ class ResNet(Module):
         return Sequential(*layers)
 
     def forward_features(self, x):
-        """The layer4 map (N, 512 * expansion, H/32, W/32), before pooling."""
+        """The layer4 map before pooling: (N, 512 * expansion, H/32, W/32), or H/16 or H/8 when
+        replace_stride_with_dilation turned the last strides into dilation."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
@@ -244,23 +246,23 @@ _WEIGHTS_DOC = """
         replace_stride_with_dilation (3 bools): Bottleneck ResNets only; see ResNet.
 """
 
-# name: (block, layers, groups, width_per_group, torchvision's parameter count at 1000 classes)
+# name: (block, blocks per stage, groups, width_per_group); the parameter counts, equal to
+# torchvision's model cards, are checked in tests/models/test_model_params.py
 _VARIANTS = {
-    "resnet18": (BasicBlock, (2, 2, 2, 2), 1, 64, 11_689_512),
-    "resnet34": (BasicBlock, (3, 4, 6, 3), 1, 64, 21_797_672),
-    "resnet50": (Bottleneck, (3, 4, 6, 3), 1, 64, 25_557_032),
-    "resnet101": (Bottleneck, (3, 4, 23, 3), 1, 64, 44_549_160),
-    "resnet152": (Bottleneck, (3, 8, 36, 3), 1, 64, 60_192_808),
-    "resnext50_32x4d": (Bottleneck, (3, 4, 6, 3), 32, 4, 25_028_904),
-    "resnext101_32x8d": (Bottleneck, (3, 4, 23, 3), 32, 8, 88_791_336),
-    "wide_resnet50_2": (Bottleneck, (3, 4, 6, 3), 1, 128, 68_883_240),
-    "wide_resnet101_2": (Bottleneck, (3, 4, 23, 3), 1, 128, 126_886_696),
+    "resnet18": (BasicBlock, (2, 2, 2, 2), 1, 64),
+    "resnet34": (BasicBlock, (3, 4, 6, 3), 1, 64),
+    "resnet50": (Bottleneck, (3, 4, 6, 3), 1, 64),
+    "resnet101": (Bottleneck, (3, 4, 23, 3), 1, 64),
+    "resnet152": (Bottleneck, (3, 8, 36, 3), 1, 64),
+    "resnext50_32x4d": (Bottleneck, (3, 4, 6, 3), 32, 4),
+    "resnext101_32x8d": (Bottleneck, (3, 4, 23, 3), 32, 8),
+    "wide_resnet50_2": (Bottleneck, (3, 4, 6, 3), 1, 128),
+    "wide_resnet101_2": (Bottleneck, (3, 4, 23, 3), 1, 128),
 }
-TORCHVISION_PARAMETERS = {name: v[-1] for name, v in _VARIANTS.items()}
 
 
 def _variant(name: str):
-    block, layers, groups, width, _ = _VARIANTS[name]
+    block, layers, groups, width = _VARIANTS[name]
 
     def build(num_classes: int = 1000, in_channels: int = 3, include_top: bool = True,
               zero_init_residual: bool = False, weights=None,

@@ -154,7 +154,7 @@ def test_channel_dropout_layers_and_errors():
 
 # --------------------------------------------------------------------------- alpha dropout
 
-ALPHA_PRIME = 1.7580993408473766  # -scale * alpha of SELU
+ALPHA_PRIME = 1.7580993408473766  # scale * alpha of SELU (its saturation is -ALPHA_PRIME)
 
 
 def _alpha_constants(p):

@@ -98,8 +98,15 @@ def test_multi_margin_loss_matches_loop_and_gradcheck(case, reduction):
 
 
 def test_multi_margin_loss_gradient_by_hand():
-    # scores (3, 1, 2) for target 0, margin 1: rivals h = (1 - 3 + 1, 1 - 3 + 2) = (-1, 0) -> only
-    # class 2 sits on its margin (h = 0, no gradient); with scores (3, 2.5, 2.5) both violate
+    # target 0, margin 1. Scores (3, 1, 2): rival margins h = 1 - 3 + (1, 2) = (-1, 0): none
+    # violated (class 2 sits exactly on its margin), so no loss and no gradient
+    x = mt.tensor([[3.0, 1.0, 2.0]], requires_grad=True)
+    loss = F.multi_margin_loss(x, mt.tensor([0]))
+    assert loss.item() == 0.0
+    loss.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0.0, 0.0, 0.0]])
+    # scores (3, 2.5, 2.5): h = (0.5, 0.5), both violated: each rival's score gets + 1/C, the
+    # target's - 2/C
     x = mt.tensor([[3.0, 2.5, 2.5]], requires_grad=True)
     loss = F.multi_margin_loss(x, mt.tensor([0]))
     assert loss.item() == pytest.approx((0.5 + 0.5) / 3)

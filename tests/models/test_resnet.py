@@ -210,13 +210,12 @@ def test_bottleneck_resnet_matches_torch_with_the_same_weights():
     nn = torch.nn
 
     class TBottleneck(nn.Module):  # torchvision's Bottleneck, written out for the oracle
-        def __init__(self, a, planes, stride, groups, base, dilation, first_dilation):
+        def __init__(self, a, planes, stride, groups, base, dilation):
             super().__init__()
             w, out = planes * base // 64 * groups, planes * 4
             self.conv1 = nn.Conv2d(a, w, 1, bias=False)
             self.bn1 = nn.BatchNorm2d(w)
-            self.conv2 = nn.Conv2d(w, w, 3, stride, first_dilation, first_dilation, groups,
-                                   bias=False)  # fmt: skip
+            self.conv2 = nn.Conv2d(w, w, 3, stride, dilation, dilation, groups, bias=False)
             self.bn2 = nn.BatchNorm2d(w)
             self.conv3 = nn.Conv2d(w, out, 1, bias=False)
             self.bn3 = nn.BatchNorm2d(out)
@@ -233,7 +232,12 @@ def test_bottleneck_resnet_matches_torch_with_the_same_weights():
             y = self.bn3(self.conv3(y))
             return self.relu(y + (x if self.downsample is None else self.downsample(x)))
 
-    class TNet(nn.Module):  # layers (1, 1, 1, 1), groups 2, width 32, layer4 dilated
+    # two blocks per stage, groups 2, width 32, layers 3 and 4 dilated instead of strided:
+    # (stride, dilation) of each block's 3x3, as torchvision's _make_layer sets them (a stage's
+    # first block keeps the dilation reached so far, its later blocks take the new one)
+    plan = {1: [(1, 1), (1, 1)], 2: [(2, 1), (1, 1)], 3: [(1, 1), (1, 2)], 4: [(1, 2), (1, 4)]}
+
+    class TNet(nn.Module):
         def __init__(self):
             super().__init__()
             self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
@@ -241,10 +245,12 @@ def test_bottleneck_resnet_matches_torch_with_the_same_weights():
             self.relu = nn.ReLU()
             self.maxpool = nn.MaxPool2d(3, 2, 1)
             a = 64
-            for i, (planes, stride) in enumerate(((64, 1), (128, 2), (256, 2), (512, 1)), 1):
-                block = TBottleneck(a, planes, stride, 2, 32, 2 if i == 4 else 1, 1)
-                setattr(self, f"layer{i}", nn.Sequential(block))
-                a = planes * 4
+            for i, planes in enumerate((64, 128, 256, 512), 1):
+                blocks = []
+                for stride, dilation in plan[i]:
+                    blocks.append(TBottleneck(a, planes, stride, 2, 32, dilation))
+                    a = planes * 4
+                setattr(self, f"layer{i}", nn.Sequential(*blocks))
             self.avgpool = nn.AdaptiveAvgPool2d(1)
             self.fc = nn.Linear(2048, 5)
 
@@ -253,8 +259,11 @@ def test_bottleneck_resnet_matches_torch_with_the_same_weights():
             x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
             return self.fc(torch.flatten(self.avgpool(x), 1))
 
-    ours = models.ResNet((1, 1, 1, 1), 5, block=models.Bottleneck, groups=2, width_per_group=32,
-                         replace_stride_with_dilation=(False, False, True)).eval()  # fmt: skip
+    ours = models.ResNet((2, 2, 2, 2), 5, block=models.Bottleneck, groups=2, width_per_group=32,
+                         replace_stride_with_dilation=(False, True, True)).eval()  # fmt: skip
+    for i, blocks in plan.items():
+        got = [(b.conv2.stride[0], b.conv2.dilation[0]) for b in getattr(ours, f"layer{i}")]
+        assert got == blocks, (i, got)
     ref = TNet().eval()
     assert list(ref.state_dict()) == list(ours.state_dict())
     rng = np.random.default_rng(4)
