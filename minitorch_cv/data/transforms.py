@@ -75,12 +75,14 @@ def crop(x, top, left, height: int, width: int):
     return xp.ascontiguousarray(x[idx, :, rows, cols].transpose(0, 3, 1, 2))
 
 
-def _inverse_affine(angle, translate, scale, shear):
+def _inverse_affine(angle, translate, scale, shear, center=None):
     """Per item, the 2 x 3 map from an output pixel (x, y), as offsets from the image centre
     (x along the width), to the input position it reads: torchvision's inverse affine matrix
-    (rotation by `angle` counter-clockwise, shear, scale, then translation by (tx, ty) pixels).
+    (rotation by `angle` counter-clockwise, shear, scale, all about `center`, then translation
+    by (tx, ty) pixels).
 
-    Shapes: angle, scale (N,); translate, shear (N, 2), in degrees for angle and shear.
+    Shapes: angle, scale (N,); translate, shear, center (N, 2), in degrees for angle and shear;
+    center as offsets from the image centre (default 0: the centre).
     Returns (N, 2, 3).
     """
     rot = np.deg2rad(-angle)  # image rows grow downwards: a counter-clockwise turn is -angle
@@ -90,12 +92,13 @@ def _inverse_affine(angle, translate, scale, shear):
     c = np.sin(rot - sy) / np.cos(sy)
     d = -np.sin(rot - sy) * np.tan(sx) / np.cos(sy) + np.cos(rot)
     m = np.stack([np.stack([d, -b], -1), np.stack([-c, a], -1)], 1) / scale[:, None, None]
-    shift = -np.einsum("nij,nj->ni", m, translate)  # undo the translation first
+    c = np.zeros_like(translate) if center is None else center
+    shift = c - np.einsum("nij,nj->ni", m, translate + c)  # input = m (out - c - t) + c
     return np.concatenate([m, shift[:, :, None]], axis=2)
 
 
 def affine(x, angle=0.0, translate=(0.0, 0.0), scale=1.0, shear=(0.0, 0.0),
-           interpolation: str = "nearest", fill=0.0):  # fmt: skip
+           interpolation: str = "nearest", fill=0.0, center=None):  # fmt: skip
     """A per-item affine change about the image centre (torchvision's `affine`): rotation by
     `angle` degrees counter-clockwise, shear by `shear` = (x, y) degrees, scaling by `scale`,
     then a shift by `translate` = (tx, ty) pixels (tx to the right, ty down). Each output pixel
@@ -107,6 +110,9 @@ def affine(x, angle=0.0, translate=(0.0, 0.0), scale=1.0, shear=(0.0, 0.0),
         translate, shear: one pair per item (N, 2) or one pair for all.
         interpolation: 'nearest' (default) or 'bilinear'.
         fill: value of pixels from outside the input: a number or one per channel (default 0).
+        center: (x, y) in pixel coordinates (the top-left corner of the image is (0, 0), a
+            pixel's centre is at +0.5, as torchvision) about which to rotate, shear and scale;
+            default the image centre.
     """
     if interpolation not in ("nearest", "bilinear"):
         raise ValueError(
@@ -126,7 +132,8 @@ def affine(x, angle=0.0, translate=(0.0, 0.0), scale=1.0, shear=(0.0, 0.0),
             f"affine: scale must be > 0 and shear angles within (-90, 90) degrees, got scale "
             f"{scale.min():g}..{scale.max():g}, shear up to {np.abs(shear).max():g}"
         )
-    inv = _inverse_affine(per_item(angle, (n,)), per_item(translate, (n, 2)), scale, shear)
+    c = None if center is None else per_item(center, (n, 2)) - np.array([w / 2, h / 2])
+    inv = _inverse_affine(per_item(angle, (n,)), per_item(translate, (n, 2)), scale, shear, c)
     m = xp.asarray(inv)[:, :, :, None, None]  # (N, 2, 3, 1, 1)
     cy, cx = (h - 1) / 2, (w - 1) / 2
     dy = xp.arange(h, dtype=xp.float64)[:, None] - cy  # output offsets from the centre
@@ -1256,3 +1263,333 @@ class CutMix(_BatchMix):
         out[:, :, y1:y2, x1:x2] = xp.roll(x, 1, axis=0)[:, :, y1:y2, x1:x2]
         kept = 1.0 - (y2 - y1) * (x2 - x1) / (h * w)
         return out, kept * y + (1 - kept) * xp.roll(y, 1, 0)
+
+
+# --------------------------------------------------------------------------- photometric ops
+#
+# torchvision's functional image ops on batches, each with one parameter per item (a scalar
+# serves all). Images are float in [0, 1] or integers in [0, 255] (uint8); results are clipped
+# to that range and keep the dtype (integers truncated, as torchvision's `.to(dtype)`).
+
+
+def _bound(x) -> float:
+    return 1.0 if x.dtype.kind == "f" else 255.0
+
+
+def _per_item(v, x):
+    """A scalar or one value per item, shaped (N, 1, 1, 1) to broadcast over the images."""
+    return xp_of(x).asarray(np.broadcast_to(np.asarray(v, dtype=np.float64), (len(x),)))[
+        :, None, None, None
+    ]
+
+
+def _to_dtype_of(out, x):
+    return xp_of(out).clip(out, 0, _bound(x)).astype(x.dtype, copy=False)
+
+
+def _blend(x, other, factor):
+    """factor * x + (1 - factor) * other, clipped (torchvision's _blend)."""
+    f = _per_item(factor, x)
+    return _to_dtype_of(f * x + (1 - f) * other, x)
+
+
+def adjust_brightness(x, factor):
+    """x * factor (0 gives black, 1 the image), clipped."""
+    return _blend(x, 0.0, factor)
+
+
+def adjust_contrast(x, factor):
+    """Blend with the mean grey level of each image (0 gives flat grey, 1 the image)."""
+    gray = _grayscale(x) if x.shape[1] == 3 else x
+    return _blend(x, gray.astype(np.float64).mean(axis=(1, 2, 3), keepdims=True), factor)
+
+
+def adjust_saturation(x, factor):
+    """Blend with the grey version (0 gives grey, 1 the image); 1-channel images unchanged."""
+    return x if x.shape[1] != 3 else _blend(x, _grayscale(x.astype(np.float64)), factor)
+
+
+def adjust_sharpness(x, factor):
+    """Blend with a smoothed copy (torchvision's: 3x3 kernel [[1, 1, 1], [1, 5, 1], [1, 1, 1]]
+    / 13 inside, the border pixels kept): 0 blurs, 1 is the image, 2 sharpens."""
+    h, w = x.shape[2:]
+    if h <= 2 or w <= 2:
+        return x
+    xf = x.astype(np.float64)
+    inner = sum(xf[:, :, i : i + h - 2, j : j + w - 2] for i in range(3) for j in range(3))
+    inner = (inner + 4 * xf[:, :, 1:-1, 1:-1]) / 13  # the centre weighs 5 = 1 + 4
+    smooth = xf.copy()
+    smooth[:, :, 1:-1, 1:-1] = inner if x.dtype.kind == "f" else xp_of(x).rint(inner)
+    return _blend(x, smooth, factor)
+
+
+def posterize(x, bits):
+    """Keep `bits` (1..8) bits per channel value: 2^bits grey levels."""
+    levels = 2.0 ** _per_item(bits, x)
+    if x.dtype.kind == "f":  # torchvision v2's float rule: floor(x * levels) / levels
+        return (xp_of(x).clip(xp_of(x).floor(x * levels), 0, levels - 1) / levels).astype(x.dtype)
+    step = 256.0 / levels  # drop the low bits: a multiple of 2^(8 - bits)
+    return (xp_of(x).floor(x / step) * step).astype(x.dtype)
+
+
+def solarize(x, threshold):
+    """Invert the values at or above `threshold` (in the image's range: [0, 1] or [0, 255])."""
+    return xp_of(x).where(x >= _per_item(threshold, x).astype(x.dtype), _bound(x) - x, x)
+
+
+def invert(x):
+    """bound - x: the negative image."""
+    return (_bound(x) - x).astype(x.dtype, copy=False)
+
+
+def autocontrast(x):
+    """Stretch each channel of each image to the full range (flat channels unchanged)."""
+    lo = x.min(axis=(2, 3), keepdims=True).astype(np.float64)
+    hi = x.max(axis=(2, 3), keepdims=True).astype(np.float64)
+    xp = xp_of(x)
+    flat = hi == lo
+    scale = xp.where(flat, 1.0, _bound(x) / xp.where(flat, 1.0, hi - lo))
+    return _to_dtype_of((x - xp.where(flat, 0.0, lo)) * scale, x)
+
+
+def equalize(x):
+    """Histogram equalisation of each channel of each image (PIL's and torchvision's rule);
+    float images go through 256 levels and back."""
+    xp = xp_of(x)
+    v = x if x.dtype == np.uint8 else (xp.clip(x, 0, 1) * 255.999).astype(np.uint8)
+    n, c = v.shape[:2]
+    rows = xp.arange(n * c).reshape(n, c, 1, 1) * 256
+    hist = xp.bincount((rows + v).reshape(-1), minlength=n * c * 256).reshape(n * c, 256)
+    last = 255 - xp.argmax(hist[:, ::-1] > 0, axis=1)  # the highest value present
+    step = (hist.sum(axis=1) - hist[xp.arange(n * c), last]) // 255
+    safe = xp.maximum(step, 1)[:, None]
+    lut = (xp.cumsum(hist, axis=1) + safe // 2) // safe
+    lut = xp.clip(xp.concatenate([xp.zeros((n * c, 1), lut.dtype), lut[:, :-1]], axis=1), 0, 255)
+    lut = xp.where((step == 0)[:, None], xp.arange(256), lut)  # one value only: unchanged
+    out = lut[(rows // 256).reshape(n, c, 1, 1), v.astype(xp.int64)].astype(np.uint8)
+    return out if x.dtype == np.uint8 else (out / 255.0).astype(x.dtype)
+
+
+class _RandomOp(Transform):
+    """Apply one photometric op to each item with probability p; masks pass through."""
+
+    def __init__(self, p: float = 0.5, rng=None):
+        super().__init__(rng)
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"{type(self).__name__}: p must be in [0, 1], got {p}")
+        self.p = float(p)
+
+    def apply(self, x, mask, rng):
+        pick = xp_of(x).asarray(rng.random(len(x)) < self.p)[:, None, None, None]
+        return xp_of(x).where(pick, self._op(x), x), mask
+
+
+class RandomInvert(_RandomOp):
+    """Invert each item with probability p (default 0.5)."""
+
+    def _op(self, x):
+        return invert(x)
+
+
+class RandomAutocontrast(_RandomOp):
+    """Autocontrast each item with probability p (default 0.5)."""
+
+    def _op(self, x):
+        return autocontrast(x)
+
+
+class RandomEqualize(_RandomOp):
+    """Equalize the histogram of each item with probability p (default 0.5)."""
+
+    def _op(self, x):
+        return equalize(x)
+
+
+class RandomPosterize(_RandomOp):
+    """Posterize each item to `bits` bits with probability p (default 0.5)."""
+
+    def __init__(self, bits: int, p: float = 0.5, rng=None):
+        super().__init__(p, rng)
+        if not 0 <= int(bits) <= 8:
+            raise ValueError(f"RandomPosterize: bits must be in 0..8, got {bits}")
+        self.bits = int(bits)
+
+    def _op(self, x):
+        return posterize(x, self.bits)
+
+
+class RandomSolarize(_RandomOp):
+    """Solarize each item above `threshold` (in the image's range) with probability p."""
+
+    def __init__(self, threshold: float, p: float = 0.5, rng=None):
+        super().__init__(p, rng)
+        self.threshold = float(threshold)
+
+    def _op(self, x):
+        return solarize(x, self.threshold)
+
+
+class RandomAdjustSharpness(_RandomOp):
+    """Adjust each item's sharpness by `sharpness_factor` with probability p (default 0.5)."""
+
+    def __init__(self, sharpness_factor: float, p: float = 0.5, rng=None):
+        super().__init__(p, rng)
+        if sharpness_factor < 0:
+            raise ValueError(f"RandomAdjustSharpness: factor must be >= 0, got {sharpness_factor}")
+        self.sharpness_factor = float(sharpness_factor)
+
+    def _op(self, x):
+        return adjust_sharpness(x, self.sharpness_factor)
+
+
+# --------------------------------------------------------------------------- RandAugment
+
+
+def _augment_ops(num_bins: int, size, wide: bool):
+    """torchvision's augmentation spaces: name -> (magnitudes (num_bins,), signed). RandAugment's
+    (`wide=False`) and TrivialAugmentWide's (`wide=True`, larger ranges). Solarize thresholds
+    are fractions of the range, scaled to the image's bound when applied."""
+    h, w = size
+    lin = lambda hi: np.linspace(0.0, hi, num_bins)  # noqa: E731
+    bits = 6 if wide else 4
+    return {
+        "Identity": (np.zeros(1), False),
+        "ShearX": (lin(0.99 if wide else 0.3), True),
+        "ShearY": (lin(0.99 if wide else 0.3), True),
+        "TranslateX": (lin(32.0 if wide else 150.0 / 331.0 * w), True),
+        "TranslateY": (lin(32.0 if wide else 150.0 / 331.0 * h), True),
+        "Rotate": (lin(135.0 if wide else 30.0), True),
+        "Brightness": (lin(0.99 if wide else 0.9), True),
+        "Color": (lin(0.99 if wide else 0.9), True),
+        "Contrast": (lin(0.99 if wide else 0.9), True),
+        "Sharpness": (lin(0.99 if wide else 0.9), True),
+        "Posterize": (8 - np.round(np.arange(num_bins) / ((num_bins - 1) / bits)), False),
+        "Solarize": (np.linspace(1.0, 0.0, num_bins), False),
+        "AutoContrast": (np.zeros(1), False),
+        "Equalize": (np.zeros(1), False),
+    }
+
+
+def _apply_op(name, x, mask, m, interpolation, fill, mask_fill):
+    """One named op of the augmentation space on a sub-batch, magnitudes m (n,)."""
+    zeros = np.zeros_like(m)
+    if name in ("ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate"):
+        kw = {"center": (0.0, 0.0)} if name.startswith("Shear") else {}  # torchvision's pivot
+        if name == "Rotate":
+            args = (m, 0.0, 1.0, 0.0)
+        elif name.startswith("Shear"):  # magnitudes are shear factors: their angle in degrees
+            deg = np.degrees(np.arctan(m))
+            shear = np.stack([deg, zeros] if name == "ShearX" else [zeros, deg], axis=1)
+            args = (0.0, 0.0, 1.0, shear)
+        else:  # whole pixels, as torchvision's int(magnitude)
+            t = np.trunc(m)
+            args = (0.0, np.stack([t, zeros] if name == "TranslateX" else [zeros, t], 1), 1.0, 0.0)
+        x = affine(x, *args, interpolation=interpolation, fill=fill, **kw)
+        if mask is not None:
+            mask = affine(mask, *args, interpolation="nearest", fill=mask_fill, **kw)
+        return x, mask
+    ops = {
+        "Brightness": lambda: adjust_brightness(x, 1.0 + m),
+        "Color": lambda: adjust_saturation(x, 1.0 + m),
+        "Contrast": lambda: adjust_contrast(x, 1.0 + m),
+        "Sharpness": lambda: adjust_sharpness(x, 1.0 + m),
+        "Posterize": lambda: posterize(x, m.astype(np.int64)),
+        "Solarize": lambda: solarize(x, m * _bound(x)),
+        "AutoContrast": lambda: autocontrast(x),
+        "Equalize": lambda: equalize(x),
+        "Identity": lambda: x,
+    }
+    return ops[name](), mask
+
+
+class _Augment(Transform):
+    """Shared by RandAugment and TrivialAugmentWide: per item, `num_ops` ops drawn uniformly
+    from the space, each with its magnitude (a random sign for the signed ones); the batch is
+    split by op, so the work is one call per op and slot, not per item."""
+
+    def __init__(self, num_ops, num_magnitude_bins, interpolation, fill, mask_fill, rng):
+        super().__init__(rng)
+        if interpolation not in ("nearest", "bilinear"):
+            raise ValueError(
+                f"{type(self).__name__}: interpolation must be 'nearest' or 'bilinear', got "
+                f"{interpolation!r}"
+            )
+        if num_magnitude_bins < 2:
+            raise ValueError(f"{type(self).__name__}: num_magnitude_bins must be >= 2")
+        self.num_ops, self.num_magnitude_bins = int(num_ops), int(num_magnitude_bins)
+        self.interpolation, self.fill, self.mask_fill = interpolation, fill, mask_fill
+
+    def apply(self, x, mask, rng):
+        xp = xp_of(x)
+        space = _augment_ops(self.num_magnitude_bins, x.shape[2:], self._wide)
+        names = list(space)
+        n = len(x)
+        x = x.copy()  # written item group by item group below
+        mask = None if mask is None else mask.copy()
+        for _ in range(self.num_ops):
+            op = rng.integers(len(names), size=n)
+            bins = self._bins(n, rng)
+            sign = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+            for k, name in enumerate(names):
+                sel = np.flatnonzero(op == k)
+                if sel.size == 0 or name == "Identity":
+                    continue
+                mags, signed = space[name]
+                m = mags[np.minimum(bins[sel], len(mags) - 1)]
+                m = m * sign[sel] if signed else m
+                idx = xp.asarray(sel)
+                sub_mask = None if mask is None else mask[idx]
+                y, ym = _apply_op(name, x[idx], sub_mask, m, self.interpolation, self.fill,
+                                  self.mask_fill)  # fmt: skip
+                x[idx] = y
+                if mask is not None:
+                    mask[idx] = ym
+        return x, mask
+
+
+class RandAugment(_Augment):
+    """RandAugment (Cubuk et al., 2020; torchvision's op space): `num_ops` random ops per item
+    at one fixed `magnitude` (of `num_magnitude_bins`); geometric ops move masks too.
+
+    Args:
+        num_ops (int): ops per item. Default 2.
+        magnitude (int): the bin of every op's magnitude. Default 9.
+        num_magnitude_bins (int): Default 31.
+        interpolation: 'nearest' (default) or 'bilinear'. fill: for geometric ops. Default 0.
+        mask_fill (int): Default 255. rng: Generator or seed.
+    """
+
+    _wide = False
+
+    def __init__(self, num_ops: int = 2, magnitude: int = 9, num_magnitude_bins: int = 31,
+                 interpolation: str = "nearest", fill=0.0, mask_fill: int = IGNORE_INDEX,
+                 rng=None):  # fmt: skip
+        super().__init__(num_ops, num_magnitude_bins, interpolation, fill, mask_fill, rng)
+        if not 0 <= magnitude < num_magnitude_bins:
+            raise ValueError(
+                f"RandAugment: magnitude must be in [0, {num_magnitude_bins}), got {magnitude}"
+            )
+        self.magnitude = int(magnitude)
+
+    def _bins(self, n, rng):
+        return np.full(n, self.magnitude)
+
+
+class TrivialAugmentWide(_Augment):
+    """TrivialAugment (Müller & Hutter, 2021; torchvision's wide op space): one random op per
+    item at a random magnitude bin; geometric ops move masks too.
+
+    Args:
+        num_magnitude_bins (int): Default 31.
+        interpolation: 'nearest' (default) or 'bilinear'. fill: Default 0.
+        mask_fill (int): Default 255. rng: Generator or seed.
+    """
+
+    _wide = True
+
+    def __init__(self, num_magnitude_bins: int = 31, interpolation: str = "nearest", fill=0.0,
+                 mask_fill: int = IGNORE_INDEX, rng=None):  # fmt: skip
+        super().__init__(1, num_magnitude_bins, interpolation, fill, mask_fill, rng)
+
+    def _bins(self, n, rng):
+        return rng.integers(self.num_magnitude_bins, size=n)

@@ -675,3 +675,127 @@ def test_random_affine_moves_masks_with_images_and_is_seeded():
         T.RandomAffine(0, translate=(0.5, 2))
     with pytest.raises(ValueError, match="shear must be d or increasing"):
         T.RandomAffine(0, shear=(1, 2, 3))
+
+
+# --------------------------------------------------------------------------- photometric ops
+
+
+def _pil_pair(seed=0):
+    from PIL import Image
+
+    img = np.random.default_rng(seed).integers(0, 256, (9, 10, 3)).astype(np.uint8)
+    img[..., 2] = 77  # a flat channel: autocontrast and equalize must leave it alone
+    return img.transpose(2, 0, 1)[None], Image.fromarray(img)
+
+
+def _chw(pil_image):
+    return np.asarray(pil_image).transpose(2, 0, 1)[None]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_uint8_ops_equal_pil(seed):
+    from PIL import ImageOps
+
+    x, pil = _pil_pair(seed)
+    np.testing.assert_array_equal(T.equalize(x), _chw(ImageOps.equalize(pil)))
+    np.testing.assert_array_equal(T.posterize(x, 3), _chw(ImageOps.posterize(pil, 3)))
+    np.testing.assert_array_equal(T.solarize(x, 128), _chw(ImageOps.solarize(pil, 128)))
+    np.testing.assert_array_equal(T.invert(x), _chw(ImageOps.invert(pil)))
+    # the blends compute in floating point and truncate, as torchvision; PIL's integer
+    # arithmetic lands within one grey level
+    from PIL import ImageEnhance
+
+    for ours, enhancer, f in ((T.adjust_brightness, ImageEnhance.Brightness, 1.3),
+                              (T.adjust_contrast, ImageEnhance.Contrast, 0.6),
+                              (T.adjust_saturation, ImageEnhance.Color, 0.4),
+                              (T.adjust_sharpness, ImageEnhance.Sharpness, 1.7)):  # fmt: skip
+        got, want = ours(x, f).astype(int), _chw(enhancer(pil).enhance(f)).astype(int)
+        assert np.abs(got - want).max() <= 1, ours.__name__
+    assert np.abs(T.autocontrast(x).astype(int) - _chw(ImageOps.autocontrast(pil))).max() <= 1
+
+
+def test_float_ops_follow_their_formulas_per_item():
+    x = batch(n=3, h=6, w=6).astype(np.float64)
+    f = np.array([0.5, 1.0, 1.8])
+    np.testing.assert_allclose(T.adjust_brightness(x, f), np.clip(x * f[:, None, None, None], 0, 1))
+    gray = 0.2989 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]
+    want = np.clip(f[:, None, None, None] * x + (1 - f[:, None, None, None]) * gray[:, None], 0, 1)
+    np.testing.assert_allclose(T.adjust_saturation(x, f), want)
+    mean = gray.mean(axis=(1, 2))[:, None, None, None]
+    want = np.clip(f[:, None, None, None] * (x - mean) + mean, 0, 1)
+    np.testing.assert_allclose(T.adjust_contrast(x, f), want)
+    np.testing.assert_array_equal(T.adjust_sharpness(x, 1.0), x)
+    np.testing.assert_allclose(T.posterize(x, 2), np.floor(x * 4).clip(0, 3) / 4)
+    np.testing.assert_array_equal(T.solarize(x, [0.3, 0.5, 1.1]), np.where(
+        x >= np.array([0.3, 0.5, 1.1])[:, None, None, None], 1 - x, x))  # fmt: skip
+    lo, hi = x.min(axis=(2, 3), keepdims=True), x.max(axis=(2, 3), keepdims=True)
+    np.testing.assert_allclose(T.autocontrast(x), (x - lo) / (hi - lo))
+    eq = T.equalize(x)
+    assert eq.dtype == x.dtype and eq.min() >= 0 and eq.max() <= 1
+
+
+def test_random_single_ops_pick_items():
+    x = batch(n=40)
+    out = T.RandomInvert(p=0.5)(x, rng=0)
+    inverted = np.all(np.isclose(out, 1 - x), axis=(1, 2, 3))
+    assert np.all(inverted | np.all(out == x, axis=(1, 2, 3))) and 5 < inverted.sum() < 35
+    for t in (T.RandomAutocontrast(1.0), T.RandomEqualize(1.0), T.RandomPosterize(4, 1.0),
+              T.RandomSolarize(0.5, 1.0), T.RandomAdjustSharpness(2.0, 1.0)):  # fmt: skip
+        assert t(x).shape == x.shape and t(x).dtype == x.dtype
+    with pytest.raises(ValueError, match="RandomPosterize: bits must be in 0..8"):
+        T.RandomPosterize(9)
+
+
+# --------------------------------------------------------------------------- RandAugment
+
+
+def test_shear_about_the_corner_matches_torchvisions_matrix():
+    x = batch(n=1, h=7, w=9)
+    got = T.affine(x, shear=(15.0, 0.0), center=(0.0, 0.0), fill=-1.0)
+    # torchvision's centre argument, made relative to the image centre
+    c = np.array([0.0 - 9 / 2, 0.0 - 7 / 2])
+    m = torchvision_inverse_affine(0.0, (0.0, 0.0), 1.0, (15.0, 0.0))
+    m[:, 2] = c - m[:, :2] @ c  # input = m (out - c) + c
+    want = np.full_like(x[0], -1.0)
+    for i in range(7):
+        for j in range(9):
+            xo, yo = j - 4, i - 3
+            xi, yi = m[0] @ (xo, yo, 1) + 4, m[1] @ (xo, yo, 1) + 3
+            r, cc = int(np.rint(yi)), int(np.rint(xi))
+            if 0 <= r < 7 and 0 <= cc < 9:
+                want[:, i, j] = x[0, :, r, cc]
+    np.testing.assert_array_equal(got[0], want)
+    assert (got[0, :, 0] == x[0, :, 0]).all()  # the top row is the pivot line: it stays
+
+
+@pytest.mark.parametrize("aug", [T.RandAugment(num_ops=1, magnitude=15),
+                                 T.TrivialAugmentWide()])  # fmt: skip
+def test_augment_policies_equal_their_ops_applied_item_by_item(aug):
+    from minitorch_cv.data.transforms import _apply_op, _augment_ops
+
+    x, mask = labelled(n=30, h=12, w=12)
+    x = x / 20.0  # images in [0, 1]
+    out, out_mask = aug(x, mask, rng=7)
+    rng = np.random.default_rng(7)  # the draws the transform made, in its order
+    space = _augment_ops(31, (12, 12), isinstance(aug, T.TrivialAugmentWide))
+    names = list(space)
+    op = rng.integers(len(names), size=30)
+    bins = aug._bins(30, rng)
+    sign = np.where(rng.random(30) < 0.5, -1.0, 1.0)
+    for i in range(30):
+        mags, signed = space[names[op[i]]]
+        m = mags[min(bins[i], len(mags) - 1)] * (sign[i] if signed else 1.0)
+        want, want_mask = _apply_op(names[op[i]], x[i : i + 1], mask[i : i + 1], np.array([m]),
+                                    "nearest", 0.0, 255)  # fmt: skip
+        np.testing.assert_allclose(out[i], want[0], atol=1e-12, err_msg=names[op[i]])
+        np.testing.assert_array_equal(out_mask[i], want_mask[0])
+    assert len(set(op)) > 8  # many ops were exercised
+
+
+def test_augment_policies_errors_and_dtypes():
+    with pytest.raises(ValueError, match=r"RandAugment: magnitude must be in \[0, 31\)"):
+        T.RandAugment(magnitude=31)
+    with pytest.raises(ValueError, match="interpolation must be 'nearest' or 'bilinear'"):
+        T.TrivialAugmentWide(interpolation="bicubic")
+    xu = (batch(n=8) * 255).astype(np.uint8)
+    assert T.RandAugment(num_ops=3)(xu, rng=1).dtype == np.uint8

@@ -136,7 +136,8 @@ def test_dataloader_on_gpu_gives_the_cpu_batches():
                      T.Pad((1, 2)), T.CenterCrop(16), T.RandomResizedCrop(16, scale=(0.5, 1.0)),
                      T.ColorJitter(0.3, 0.3, 0.3, 0.1), T.RandomErasing(p=0.5),
                      T.RandomGrayscale(0.3), T.RandomApply([T.GaussianBlur(3)], p=0.5),
-                     T.RandomAffine(15, (0.1, 0.1), (0.9, 1.1), 5),
+                     T.RandomAffine(15, (0.1, 0.1), (0.9, 1.1), 5), T.RandAugment(),
+                     T.TrivialAugmentWide(), T.RandomEqualize(0.5),
                      T.RandomChoice([T.RandomHorizontalFlip(1.0), T.Lambda(abs)])])  # fmt: skip
     for prefetch in (True, False):
         cpu = DataLoader(data, 6, shuffle=True, seed=7, transform=aug, prefetch=prefetch)
