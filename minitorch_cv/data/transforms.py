@@ -803,20 +803,15 @@ class ColorJitter(Transform):
         self.hue = _uniform_range(hue, "hue", center=0.0, bound=(-0.5, 0.5))
 
     def _ops(self, x):
-        """(identity factor, range, fn(x, factors (N, 1, 1, 1))) of the ops that are on;
-        saturation and hue leave single-channel images alone, as torchvision."""
+        """(identity factor, range, fn(x, factors (N,))) of the ops that are on; saturation
+        and hue leave single-channel images alone, as torchvision."""
         rgb = x.shape[1] == 3
-        gray = _grayscale if rgb else (lambda x: x)
-
-        def contrast(x, f):  # towards the mean grey level of each image
-            return f * x + (1 - f) * gray(x).mean(axis=(1, 2, 3), keepdims=True)
-
         ops = [
-            (1.0, self.brightness, lambda x, f: x * f),
-            (1.0, self.contrast, contrast),
-            (1.0, self.saturation if rgb else (1.0, 1.0), lambda x, f: f * x + (1 - f) * gray(x)),
-            (0.0, self.hue if rgb else (0.0, 0.0), self._shift_hue),
-        ]  # fmt: skip
+            (1.0, self.brightness, adjust_brightness),
+            (1.0, self.contrast, adjust_contrast),
+            (1.0, self.saturation if rgb else (1.0, 1.0), adjust_saturation),
+            (0.0, self.hue if rgb else (0.0, 0.0), adjust_hue),
+        ]
         return [op for op in ops if op[1] != (op[0], op[0])]
 
     @staticmethod
@@ -826,11 +821,6 @@ class ColorJitter(Transform):
         factors = [rng.uniform(lo, hi, n) for _, (lo, hi), _ in ops]
         order = np.argsort(rng.random((n, len(ops))), axis=1)
         return factors, order
-
-    @staticmethod
-    def _shift_hue(x, f):
-        h, s, v = _rgb_to_hsv(x)
-        return _hsv_to_rgb((h + f[:, 0]) % 1.0, s, v).astype(x.dtype, copy=False)
 
     def apply(self, x, mask, rng):
         xp = xp_of(x)
@@ -844,10 +834,9 @@ class ColorJitter(Transform):
                 chosen = order[:, step] == k
                 if not chosen.any():
                     continue
-                f = np.where(chosen, factors[k], identity).astype(x.dtype)
-                y = fn(x, xp.asarray(f).reshape(n, 1, 1, 1))
-                x = xp.clip(xp.where(xp.asarray(chosen)[:, None, None, None], y, x), 0, 1)
-        return x.astype(x.dtype, copy=False), mask
+                y = fn(x, np.where(chosen, factors[k], identity))
+                x = xp.where(xp.asarray(chosen)[:, None, None, None], y, x)
+        return x, mask
 
 
 class RandomErasing(Transform):
@@ -1321,6 +1310,17 @@ def adjust_sharpness(x, factor):
     smooth = xf.copy()
     smooth[:, :, 1:-1, 1:-1] = inner if x.dtype.kind == "f" else xp_of(x).rint(inner)
     return _blend(x, smooth, factor)
+
+
+def adjust_hue(x, factor):
+    """Turn each image's hues by `factor` (in [-0.5, 0.5]; a full turn is 1) in HSV space;
+    1-channel images unchanged."""
+    if x.shape[1] != 3:
+        return x
+    xf = x if x.dtype.kind == "f" else x / 255.0
+    h, s, v = _rgb_to_hsv(xf)
+    out = _hsv_to_rgb((h + _per_item(factor, x)[:, 0]) % 1.0, s, v)
+    return _to_dtype_of(out if x.dtype.kind == "f" else out * 255.0, x)
 
 
 def posterize(x, bits):
