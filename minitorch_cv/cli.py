@@ -281,14 +281,16 @@ def _loss(task: str, label_smoothing: float = 0.0):
     return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
 
 
-def _mixers(cfg, task: str, num_classes: int) -> list:
-    """The MixUp / CutMix of --mixup / --cutmix (both: one picked per batch)."""
-    mix = [cls(alpha, num_classes=num_classes)
-           for cls, alpha in ((T.MixUp, cfg["mixup"]), (T.CutMix, cfg["cutmix"]))
-           if alpha is not None]  # fmt: skip
-    if mix and task != "classification":
+def _check_mixing(cfg, task: str) -> None:
+    if (cfg["mixup"] is not None or cfg["cutmix"] is not None) and task != "classification":
         raise CLIError("--mixup and --cutmix mix class labels: they need a classification dataset")
-    return mix
+
+
+def _mixers(cfg, num_classes: int) -> list:
+    """The MixUp / CutMix of --mixup / --cutmix (both: one picked per batch)."""
+    return [cls(alpha, num_classes=num_classes)
+            for cls, alpha in ((T.MixUp, cfg["mixup"]), (T.CutMix, cfg["cutmix"]))
+            if alpha is not None]  # fmt: skip
 
 
 def _final_metrics(model, loader, task: str, classes, device) -> dict:
@@ -402,8 +404,10 @@ def _cmd_train(args) -> int:
     args.run_folder = out  # for the resume hint after Ctrl-C
     cfg["download"] = args.download  # how to get the files, not a setting of the run
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
-    # unknown names and a model of the wrong task fail before any data is read
-    _model_info(cfg["model"], DATASETS[_dataset_key(cfg["dataset"])].task)
+    # unknown names, a model of the wrong task and mixing masks fail before any data is read
+    dataset_task = DATASETS[_dataset_key(cfg["dataset"])].task
+    _model_info(cfg["model"], dataset_task)
+    _check_mixing(cfg, dataset_task)
     early = parse_early_stopping(cfg["early_stopping"])
     _check_device(cfg["device"])
 
@@ -417,7 +421,7 @@ def _cmd_train(args) -> int:
     aug = _augmentation(shape) if cfg["augment"] else None
     train_loader = DataLoader(train_set, cfg["batch_size"], shuffle=True, seed=cfg["seed"],
                               transform=aug, device=dev,
-                              mix=_mixers(cfg, task, len(classes)))  # fmt: skip
+                              mix=_mixers(cfg, len(classes)))  # fmt: skip
     sched, interval = _scheduler(cfg, opt, len(train_loader))
     val_loader = DataLoader(splits["val"], cfg["batch_size"], device=dev)
     n_params = model.num_parameters()
@@ -689,11 +693,11 @@ def _add_train(sub) -> None:
     t.add_argument("--label-smoothing", type=_unit_float, default=None, metavar="EPS",
                    help="cross-entropy label smoothing in [0, 1] (default 0)")  # fmt: skip
     t.add_argument("--mixup", type=_positive_float, default=None, metavar="ALPHA",
-                   help="MixUp every training batch, lam ~ Beta(ALPHA, ALPHA) "
+                   help="MixUp the training batches, lam ~ Beta(ALPHA, ALPHA) "
                         "(classification)")  # fmt: skip
     t.add_argument("--cutmix", type=_positive_float, default=None, metavar="ALPHA",
-                   help="CutMix every training batch (with --mixup: one of the two per "
-                        "batch)")  # fmt: skip
+                   help="CutMix the training batches (with --mixup: one of the two, "
+                        "picked per batch)")  # fmt: skip
     t.add_argument("--early-stopping", default=None, metavar="SPEC",
                    help="none (default), patience:N, ratio (val loss above 1.1 x its minimum "
                    "for 5 epochs) or ratio:R:W; the best weights are kept")  # fmt: skip

@@ -225,7 +225,7 @@ class DataLoader:
         mix: a `transforms.MixUp` or `transforms.CutMix`, or a list of them (one picked at
             random per batch, torchvision's RandomChoice([cutmix, mixup]) idiom), applied to
             (images, labels) after `transform`: the batches then carry soft labels (B, K),
-            which `cross_entropy` and the accuracy metrics take. Classification only.
+            which `cross_entropy`, Accuracy and TopKAccuracy take. Classification only.
         collate_fn: builds a batch from the list of a batch's items, for datasets whose items
             are not (image, target) pairs (a dict, a triple): the loader yields its return value
             as it is; with it, transform and device are not used (do them in collate_fn).

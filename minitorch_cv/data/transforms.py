@@ -34,6 +34,13 @@ def _pair(v, name: str) -> tuple[int, int]:
     return t
 
 
+def _check_interpolation(interpolation, owner: str) -> None:
+    if interpolation not in ("nearest", "bilinear"):
+        raise ValueError(
+            f"{owner}: interpolation must be 'nearest' or 'bilinear', got {interpolation!r}"
+        )
+
+
 def _generator(rng) -> np.random.Generator:
     if rng is None:
         from minitorch_cv.tensor import default_rng
@@ -78,14 +85,14 @@ def crop(x, top, left, height: int, width: int):
 def _inverse_affine(angle, translate, scale, shear, center=None):
     """Per item, the 2 x 3 map from an output pixel (x, y), as offsets from the image centre
     (x along the width), to the input position it reads: torchvision's inverse affine matrix
-    (rotation by `angle` counter-clockwise, shear, scale, all about `center`, then translation
-    by (tx, ty) pixels).
+    (rotation by `angle` clockwise, shear, scale, all about `center`, then translation by
+    (tx, ty) pixels).
 
     Shapes: angle, scale (N,); translate, shear, center (N, 2), in degrees for angle and shear;
     center as offsets from the image centre (default 0: the centre).
     Returns (N, 2, 3).
     """
-    rot = np.deg2rad(-angle)  # image rows grow downwards: a counter-clockwise turn is -angle
+    rot = np.deg2rad(angle)
     sx, sy = np.deg2rad(shear[:, 0]), np.deg2rad(shear[:, 1])
     a = np.cos(rot - sy) / np.cos(sy)
     b = -np.cos(rot - sy) * np.tan(sx) / np.cos(sy) - np.sin(rot)
@@ -100,7 +107,8 @@ def _inverse_affine(angle, translate, scale, shear, center=None):
 def affine(x, angle=0.0, translate=(0.0, 0.0), scale=1.0, shear=(0.0, 0.0),
            interpolation: str = "nearest", fill=0.0, center=None):  # fmt: skip
     """A per-item affine change about the image centre (torchvision's `affine`): rotation by
-    `angle` degrees counter-clockwise, shear by `shear` = (x, y) degrees, scaling by `scale`,
+    `angle` degrees clockwise (torchvision's affine convention; `rotate` turns the other way, as
+    torchvision's), shear by `shear` = (x, y) degrees, scaling by `scale`,
     then a shift by `translate` = (tx, ty) pixels (tx to the right, ty down). Each output pixel
     reads the input at its inverse-mapped position; positions outside take `fill`.
 
@@ -114,10 +122,7 @@ def affine(x, angle=0.0, translate=(0.0, 0.0), scale=1.0, shear=(0.0, 0.0),
             pixel's centre is at +0.5, as torchvision) about which to rotate, shear and scale;
             default the image centre.
     """
-    if interpolation not in ("nearest", "bilinear"):
-        raise ValueError(
-            f"affine: interpolation must be 'nearest' or 'bilinear', got {interpolation!r}"
-        )
+    _check_interpolation(interpolation, "affine")
     xp = xp_of(x)
     is_mask = x.ndim == 3
     xs = x[:, None] if is_mask else x
@@ -171,7 +176,7 @@ def rotate(x, angles, interpolation: str = "nearest", fill=0.0):
     Each output pixel (i, j) reads the input at the inverse-rotated position
     (cy + cos t (i - cy) + sin t (j - cx), cx - sin t (i - cy) + cos t (j - cx)); positions outside
     the input take `fill`. A 90 degree turn of a square image equals `np.rot90(x, axes=(-2, -1))`.
-    The rotation-only case of `affine`.
+    The rotation-only case of `affine`, whose angles run clockwise (as torchvision's pair).
 
     Args:
         x: images (N, C, H, W) or masks (N, H, W) (masks: nearest only).
@@ -180,11 +185,8 @@ def rotate(x, angles, interpolation: str = "nearest", fill=0.0):
         fill: value of pixels that come from outside the input: a number or one per channel
             (default 0).
     """
-    if interpolation not in ("nearest", "bilinear"):
-        raise ValueError(
-            f"rotate: interpolation must be 'nearest' or 'bilinear', got {interpolation!r}"
-        )
-    return affine(x, angles, interpolation=interpolation, fill=fill)
+    _check_interpolation(interpolation, "rotate")
+    return affine(x, -np.asarray(angles, dtype=np.float64), interpolation=interpolation, fill=fill)
 
 
 def _source_coords(n_in: int, n_out: int, xp):
@@ -203,10 +205,7 @@ def resize(x, size, interpolation: str = "bilinear"):
         size: int or (H', W').
         interpolation: 'bilinear' (default) or 'nearest' (source index floor(i * H / H')).
     """
-    if interpolation not in ("nearest", "bilinear"):
-        raise ValueError(
-            f"resize: interpolation must be 'nearest' or 'bilinear', got {interpolation!r}"
-        )
+    _check_interpolation(interpolation, "resize")
     xp = xp_of(x)
     oh, ow = _pair(size, "resize: size")
     h, w = x.shape[-2:]
@@ -513,18 +512,8 @@ class RandomRotation(Transform):
         rng=None,
     ):
         super().__init__(rng)
-        if np.isscalar(degrees):
-            if degrees < 0:
-                raise ValueError(f"RandomRotation: degrees must be >= 0, got {degrees}")
-            degrees = (-float(degrees), float(degrees))
-        self.degrees = tuple(float(d) for d in degrees)
-        if len(self.degrees) != 2 or self.degrees[0] > self.degrees[1]:
-            raise ValueError(f"RandomRotation: degrees must be d or (min, max), got {degrees!r}")
-        if interpolation not in ("nearest", "bilinear"):
-            raise ValueError(
-                f"RandomRotation: interpolation must be 'nearest' or 'bilinear', "
-                f"got {interpolation!r}"
-            )
+        self.degrees = _symmetric_range(degrees, "degrees", "RandomRotation")
+        _check_interpolation(interpolation, "RandomRotation")
         self.interpolation = interpolation
         self.fill, self.mask_fill = fill, mask_fill
 
@@ -586,11 +575,7 @@ class RandomAffine(Transform):
                 )
         if shear is not None:
             shear = _symmetric_range(shear, "shear", "RandomAffine", lengths=(2, 4))
-        if interpolation not in ("nearest", "bilinear"):
-            raise ValueError(
-                f"RandomAffine: interpolation must be 'nearest' or 'bilinear', got "
-                f"{interpolation!r}"
-            )
+        _check_interpolation(interpolation, "RandomAffine")
         self.translate, self.scale, self.shear = translate, scale, shear
         self.interpolation, self.fill, self.mask_fill = interpolation, fill, mask_fill
 
@@ -630,10 +615,7 @@ class Resize(Transform):
     def __init__(self, size, interpolation: str = "bilinear"):
         super().__init__()
         self.size = _pair(size, "Resize: size")
-        if interpolation not in ("nearest", "bilinear"):
-            raise ValueError(
-                f"Resize: interpolation must be 'nearest' or 'bilinear', got {interpolation!r}"
-            )
+        _check_interpolation(interpolation, "Resize")
         self.interpolation = interpolation
 
     def apply(self, x, mask, rng):
@@ -916,11 +898,7 @@ class RandomResizedCrop(Transform):
                 f"RandomResizedCrop: scale and ratio must be increasing positive (min, max) "
                 f"pairs, got scale={scale}, ratio={ratio}"
             )
-        if interpolation not in ("nearest", "bilinear"):
-            raise ValueError(
-                f"RandomResizedCrop: interpolation must be 'nearest' or 'bilinear', "
-                f"got {interpolation!r}"
-            )
+        _check_interpolation(interpolation, "RandomResizedCrop")
         self.scale, self.ratio, self.interpolation = tuple(scale), tuple(ratio), interpolation
 
     def boxes(self, n: int, h: int, w: int, rng):
@@ -1171,8 +1149,9 @@ class _BatchMix:
     """Base of MixUp and CutMix: `mix(images, labels, rng=None) -> (images, soft labels)` on a
     classification batch, each item blended with its neighbour in the batch (the batch rolled
     by one, as torchvision). Labels are class indices (N,) or already soft (N, num_classes);
-    the result is (N, num_classes) probabilities in the images' float dtype, the target that
-    `cross_entropy` takes. Give one to `DataLoader(mix=...)` to mix every training batch."""
+    the result is (N, num_classes) probabilities in the images' float dtype (float32 for
+    integer images, which CutMix keeps and MixUp refuses), the target that `cross_entropy`
+    takes. Give one to `DataLoader(mix=...)` to mix every training batch."""
 
     mixes_labels = True
 
@@ -1210,11 +1189,10 @@ class _BatchMix:
                 f"{name}: expected images (N, C, H, W) and N labels, got {tuple(images.shape)} "
                 f"and {tuple(labels.shape)}"
             )
-        dtype = images.dtype if images.dtype.kind == "f" else np.float32
-        soft = self._soft(labels, dtype)
+        soft = self._soft(labels, images.dtype if images.dtype.kind == "f" else np.float32)
         g = _generator(rng if rng is not None else self.rng)
         lam = float(g.beta(self.alpha, self.alpha))
-        return self._mix(images.astype(dtype, copy=False), soft, lam, g)
+        return self._mix(images, soft, lam, g)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(alpha={self.alpha}, num_classes={self.num_classes})"
@@ -1228,8 +1206,14 @@ class MixUp(_BatchMix):
     """
 
     def _mix(self, x, y, lam, rng):
+        if x.dtype.kind != "f":
+            raise TypeError(
+                f"MixUp: blending needs float images, got {x.dtype}; convert them first (as "
+                "torchvision's ToDtype(float32, scale=True))"
+            )
         xp = xp_of(x)
-        return lam * x + (1 - lam) * xp.roll(x, 1, axis=0), lam * y + (1 - lam) * xp.roll(y, 1, 0)
+        images = (lam * x + (1 - lam) * xp.roll(x, 1, axis=0)).astype(x.dtype, copy=False)
+        return images, lam * y + (1 - lam) * xp.roll(y, 1, 0)
 
 
 class CutMix(_BatchMix):
@@ -1475,8 +1459,8 @@ def _apply_op(name, x, mask, m, interpolation, fill, mask_fill):
     zeros = np.zeros_like(m)
     if name in ("ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate"):
         kw = {"center": (0.0, 0.0)} if name.startswith("Shear") else {}  # torchvision's pivot
-        if name == "Rotate":
-            args = (m, 0.0, 1.0, 0.0)
+        if name == "Rotate":  # torchvision's F.rotate: counter-clockwise
+            args = (-m, 0.0, 1.0, 0.0)
         elif name.startswith("Shear"):  # magnitudes are shear factors: their angle in degrees
             deg = np.degrees(np.arctan(m))
             shear = np.stack([deg, zeros] if name == "ShearX" else [zeros, deg], axis=1)
@@ -1509,11 +1493,7 @@ class _Augment(Transform):
 
     def __init__(self, num_ops, num_magnitude_bins, interpolation, fill, mask_fill, rng):
         super().__init__(rng)
-        if interpolation not in ("nearest", "bilinear"):
-            raise ValueError(
-                f"{type(self).__name__}: interpolation must be 'nearest' or 'bilinear', got "
-                f"{interpolation!r}"
-            )
+        _check_interpolation(interpolation, type(self).__name__)
         if num_magnitude_bins < 2:
             raise ValueError(f"{type(self).__name__}: num_magnitude_bins must be >= 2")
         self.num_ops, self.num_magnitude_bins = int(num_ops), int(num_magnitude_bins)

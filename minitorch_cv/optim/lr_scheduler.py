@@ -750,25 +750,17 @@ class CyclicLR(LRScheduler):
                 f"{step_size_down}"
             )
         self.total_size, self.step_ratio = up + down, up / (up + down)
-        if scale_fn is None:
-            modes = {
-                "triangular": (lambda x: 1.0, "cycle"),
-                "triangular2": (lambda x: 1 / (2.0 ** (x - 1)), "cycle"),
-                "exp_range": (lambda x: gamma**x, "iterations"),
-            }
-            if mode not in modes:
-                raise ValueError(
-                    f"CyclicLR: mode must be 'triangular', 'triangular2' or 'exp_range', got "
-                    f"{mode!r}"
-                )
-            self._scale_fn, self.scale_mode = modes[mode]
-        else:
-            if scale_mode not in ("cycle", "iterations"):
-                raise ValueError(
-                    f"CyclicLR: scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}"
-                )
-            self._scale_fn, self.scale_mode = scale_fn, scale_mode
-        self.mode, self.gamma = mode, gamma
+        if scale_fn is None and mode not in ("triangular", "triangular2", "exp_range"):
+            raise ValueError(
+                f"CyclicLR: mode must be 'triangular', 'triangular2' or 'exp_range', got {mode!r}"
+            )
+        if scale_fn is not None and scale_mode not in ("cycle", "iterations"):
+            raise ValueError(
+                f"CyclicLR: scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}"
+            )
+        self.mode, self.gamma, self.scale_mode = mode, gamma, scale_mode
+        self._custom_scale_fn = scale_fn
+        self._init_scale_fn()
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
             if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
@@ -789,6 +781,18 @@ class CyclicLR(LRScheduler):
 
     _set_momentum = OneCycleLR._set_momentum
 
+    def _init_scale_fn(self) -> None:
+        """The amplitude function: the custom one, or the mode's (rebuilt after loading)."""
+        if self._custom_scale_fn is not None:
+            self._scale_fn = self._custom_scale_fn
+            return
+        gamma = self.gamma
+        self._scale_fn, self.scale_mode = {
+            "triangular": (lambda x: 1.0, "cycle"),
+            "triangular2": (lambda x: 1 / (2.0 ** (x - 1)), "cycle"),
+            "exp_range": (lambda x: gamma**x, "iterations"),
+        }[self.mode]
+
     def get_lr(self) -> list:
         cycle = math.floor(1 + self.last_epoch / self.total_size)
         x = 1.0 + self.last_epoch / self.total_size - cycle
@@ -802,9 +806,15 @@ class CyclicLR(LRScheduler):
         return lrs
 
     def state_dict(self) -> dict:
-        """As the base class, without the amplitude function (rebuilt from `mode`; a custom
-        scale_fn must be passed again, as in PyTorch)."""
-        return {k: v for k, v in super().state_dict().items() if k != "_scale_fn"}
+        """As the base class, without the amplitude functions: the mode's is rebuilt from
+        `mode` and `gamma` on loading; a custom scale_fn stays the one this scheduler was built
+        with (a function cannot go into a pickle-free checkpoint)."""
+        skip = ("_scale_fn", "_custom_scale_fn")
+        return {k: v for k, v in super().state_dict().items() if k not in skip}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        self._init_scale_fn()
 
 
 def _per_group(owner: str, name: str, value, n: int) -> list:

@@ -45,8 +45,20 @@ def get_ema_multi_avg_fn(decay: float = 0.999):
         for e, c in zip(ema_params, current_params):
             e._data *= decay
             e._data += (1 - decay) * c._data
+            e._version += 1  # changed in place: a graph that saved it must not backprop
 
     return ema_update
+
+
+def get_swa_multi_avg_fn():
+    """multi_avg_fn of the equal average, in place: averaged += (current - averaged) / (n + 1)."""
+
+    def swa_update(averaged_params, current_params, num_averaged):
+        for a, c in zip(averaged_params, current_params):
+            a._data += (c._data - a._data) / (num_averaged + 1)
+            a._version += 1
+
+    return swa_update
 
 
 def get_swa_avg_fn():
@@ -81,9 +93,11 @@ class AveragedModel(Module):
         if avg_fn is not None and multi_avg_fn is not None:
             raise ValueError("AveragedModel: give avg_fn or multi_avg_fn, not both")
         self.module = copy.deepcopy(model)
+        count = Tensor(np.array(0, dtype=np.int64))
         if device is not None:
-            self.module = self.module.to(device)
-        self.register_buffer("n_averaged", Tensor(np.array(0, dtype=np.int64)))
+            self.module, count = self.module.to(device), count.to(device)
+        self.register_buffer("n_averaged", count)
+        self._count = 0  # the buffer's value on the host: no device read-back per update
         self.avg_fn, self.multi_avg_fn, self.use_buffers = avg_fn, multi_avg_fn, use_buffers
 
     def forward(self, *args, **kwargs):
@@ -102,7 +116,7 @@ class AveragedModel(Module):
                 f"AveragedModel: the model has {len(theirs)} tensors to average, the copy "
                 f"{len(mine)}; is it the model this AveragedModel was made from?"
             )
-        n = int(self.n_averaged.item())
+        n = self._count
         with no_grad():
             current = [c.detach().to(p.device) for p, c in zip(mine, theirs)]
             floats = [(p, c) for p, c in zip(mine, current) if p.dtype.kind == "f"]
@@ -118,7 +132,13 @@ class AveragedModel(Module):
             if not self.use_buffers:  # keep the copy's buffers those of the model
                 for b, bm in zip(self.module.buffers(), model.buffers()):
                     b.copy_(bm.detach().to(b.device))
-        self.n_averaged.copy_(Tensor(np.array(n + 1, dtype=np.int64)))
+        self.n_averaged._data += 1  # on its device, in place
+        self._count = n + 1
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        result = super().load_state_dict(state_dict, strict)
+        self._count = int(self.n_averaged.item())  # once per load, not per update
+        return result
 
 
 @no_grad()

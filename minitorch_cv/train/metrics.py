@@ -36,12 +36,24 @@ def _raw(a):
     return np.asarray(a)
 
 
-def _labels(pred, target, name: str):
-    """(predicted labels, target labels) as int arrays of the target's shape."""
+def _hard(pred, target, name: str):
+    """Soft labels (N, K) (MixUp / CutMix) as their likeliest class (N,), against scores (N, K)
+    or labels (N,); any other target as it is."""
     p, t = _raw(pred), _raw(target)
+    if t.dtype.kind != "f" or t.ndim != 2 or p.ndim not in (1, 2):
+        return t
+    if p.ndim == 2 and p.shape != t.shape:
+        raise ValueError(
+            f"{name}: soft labels {tuple(t.shape)} and pred {tuple(p.shape)} do not match"
+        )
+    return t.argmax(axis=1)
+
+
+def _labels(pred, target, name: str):
+    """(predicted labels, target labels) as int arrays of the target's shape; soft targets
+    (N, K) count as their likeliest class."""
+    p, t = _raw(pred), _hard(pred, target, name)
     xp = xp_of(p, t)
-    if t.dtype.kind == "f" and t.ndim == p.ndim >= 2 and t.shape == p.shape:
-        t = t.argmax(axis=1)  # soft labels (MixUp / CutMix, smoothing): their likeliest class
     if p.ndim == t.ndim + 1:
         p = p.argmax(axis=1)
     elif p.ndim != t.ndim:
@@ -222,7 +234,7 @@ class TopKAccuracy(Metric):
         self.total = 0
 
     def update(self, pred, target) -> None:
-        s, t = _raw(pred), _raw(target)
+        s, t = _raw(pred), _hard(pred, target, f"TopKAccuracy(k={self.k})")
         xp = xp_of(s, t)
         if s.ndim != t.ndim + 1 or s.shape[:1] + s.shape[2:] != t.shape:
             raise ValueError(

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from ..backend import device as parse_device
 from ..backend import to_device, xp_of
+from ..layers.loss import CrossEntropyLoss
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from ..tensor import Tensor, no_grad
 from . import metrics as M
@@ -84,11 +85,14 @@ def _labels_of(out, y):
 
 
 def _auto_metrics(loss_fn, out, y) -> list:
-    """Accuracy for (N, K) scores vs (N,) labels (or (N, K) soft labels: MixUp / CutMix, against
-    their likeliest class); pixel accuracy and mean IoU for (N, K, H, W) scores vs (N, H, W)
-    masks (the loss's ignore_index, else 255, left out); none otherwise."""
+    """Accuracy for (N, K) scores vs (N,) labels (or, with a CrossEntropyLoss, (N, K) soft
+    labels: MixUp / CutMix, against their likeliest class); pixel accuracy and mean IoU for
+    (N, K, H, W) scores vs (N, H, W) masks (the loss's ignore_index, else 255, left out); none
+    otherwise."""
     ignore = getattr(loss_fn, "ignore_index", None)
-    soft = y.dtype.kind == "f" and tuple(y.shape) == tuple(out.shape)
+    # soft labels only where the loss says the targets are classes (a regression's float
+    # targets of the output's shape are not)
+    soft = isinstance(loss_fn, CrossEntropyLoss) and y.dtype.kind == "f" and y.shape == out.shape
     if out.ndim == 2 and (y.ndim == 1 and y.dtype.kind in "iu" or soft):
         return [M.Accuracy(ignore_index=ignore if ignore is not None and ignore >= 0 else None)]
     if out.ndim == 4 and y.ndim == 3 and y.dtype.kind in "iu":

@@ -570,6 +570,14 @@ def test_cutmix_pastes_one_box_and_weights_labels_by_its_area():
     np.testing.assert_allclose(soft[0], kept * np.eye(5)[0] + (1 - kept) * np.eye(5)[4])
 
 
+def test_mix_keeps_or_refuses_integer_images():
+    xu = (batch(n=4) * 255).astype(np.uint8)
+    out, soft = T.CutMix(num_classes=3)(xu, np.array([0, 1, 2, 0]), rng=1)
+    assert out.dtype == np.uint8 and soft.dtype == np.float32  # pixels pasted, not blended
+    with pytest.raises(TypeError, match="MixUp: blending needs float images, got uint8"):
+        T.MixUp(num_classes=3)(xu, np.array([0, 1, 2, 0]))
+
+
 def test_mix_errors():
     x = batch(n=3)
     with pytest.raises(ValueError, match="MixUp: num_classes must be a positive int"):
@@ -586,9 +594,10 @@ def test_mix_errors():
 
 
 def torchvision_inverse_affine(angle, translate, scale, shear):
-    """torchvision's _get_inverse_affine_matrix, transcribed, for its tensor path (centre 0,
-    angle negated): the map from an output pixel's centred (x, y) to the input's."""
-    rot = np.radians(-angle)
+    """torchvision's _get_inverse_affine_matrix, transcribed, as its F.affine calls it on
+    tensors (centre 0, the angle as given: clockwise): the map from an output pixel's centred
+    (x, y) to the input's."""
+    rot = np.radians(angle)
     sx, sy = np.radians(shear[0]), np.radians(shear[1])
     a = np.cos(rot - sy) / np.cos(sy)
     b = -np.cos(rot - sy) * np.tan(sx) / np.cos(sy) - np.sin(rot)
@@ -632,7 +641,10 @@ def test_affine_matches_torchvisions_matrix_pixel_by_pixel():
 def test_affine_special_cases():
     x = batch(n=2, h=6, w=7)
     np.testing.assert_array_equal(T.affine(x), x)  # the identity
-    np.testing.assert_array_equal(T.affine(x, angle=[30.0, -50.0]), T.rotate(x, [30.0, -50.0]))
+    sq = batch(n=2, h=6, w=6)
+    # torchvision's pair: affine turns clockwise, rotate counter-clockwise
+    np.testing.assert_array_equal(T.affine(sq, angle=90.0), np.rot90(sq, -1, axes=(-2, -1)))
+    np.testing.assert_array_equal(T.rotate(sq, 90.0), np.rot90(sq, 1, axes=(-2, -1)))
     shifted = T.affine(x, translate=(2, -1))  # 2 right, 1 up, zeros where nothing comes from
     want = np.zeros_like(x)
     want[:, :, :-1, 2:] = x[:, :, 1:, :-2]

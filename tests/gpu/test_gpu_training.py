@@ -164,6 +164,27 @@ def test_dataloader_mix_on_gpu_gives_the_cpu_batches():
         np.testing.assert_allclose(host(yg), host(yc), rtol=1e-6, atol=1e-7)
 
 
+def test_averaged_model_on_gpu_matches_cpu_and_keeps_its_count_there():
+    from minitorch_cv.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    mt.manual_seed(0)
+    cpu_model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    gpu_model = copy.deepcopy(cpu_model).to(GPU)
+    cpu_avg = AveragedModel(cpu_model, multi_avg_fn=get_ema_multi_avg_fn(0.7))
+    gpu_avg = AveragedModel(gpu_model, device=GPU, multi_avg_fn=get_ema_multi_avg_fn(0.7))
+    assert gpu_avg.n_averaged.device.type == "cuda"
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        for pc, pg in zip(cpu_model.parameters(), gpu_model.parameters()):
+            step = rng.standard_normal(pc.shape).astype(np.float32)
+            pc.data[...] = pc.data + step
+            pg.copy_(pc.detach())
+        cpu_avg.update_parameters(cpu_model)
+        gpu_avg.update_parameters(gpu_model)
+    for (k, a), (_, b) in zip(cpu_avg.state_dict().items(), gpu_avg.state_dict().items()):
+        np.testing.assert_allclose(host(b), host(a), rtol=1e-6, atol=1e-7, err_msg=k)
+
+
 def _spin_kernel(cp):
     """A one-thread kernel that keeps the GPU busy for a number of clock cycles."""
     return cp.RawKernel(

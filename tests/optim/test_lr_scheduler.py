@@ -545,3 +545,31 @@ def test_cyclic_lr_errors():
         CyclicLR(Adagrad([Parameter(np.zeros(1))]), 0.1, 1.0)
     with pytest.raises(ValueError, match="step_size_up must be > 0"):
         CyclicLR(make_opt(), 0.1, 1.0, step_size_up=0)
+
+
+def test_cyclic_lr_state_goes_through_a_checkpoint_and_rebuilds_its_mode(tmp_path):
+    from minitorch_cv import nn, optim
+    from minitorch_cv.optim.lr_scheduler import CyclicLR
+    from minitorch_cv.train.checkpoint import restore_checkpoint, save_checkpoint
+
+    model = nn.Linear(2, 1)
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    sched = CyclicLR(opt, 0.01, 0.1, step_size_up=3, mode="exp_range", gamma=0.5)
+    for _ in range(4):
+        opt.step()
+        sched.step()
+    save_checkpoint(tmp_path / "c.npz", model, opt, sched, epoch=1)
+    want = []
+    for _ in range(6):
+        sched.step()
+        want.append(sched.get_last_lr()[0])
+    # a fresh scheduler built with another mode takes the saved one's, amplitude included
+    opt2 = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    sched2 = CyclicLR(opt2, 0.01, 0.1, step_size_up=3)
+    restore_checkpoint(tmp_path / "c.npz", model, opt2, sched2)
+    assert sched2.mode == "exp_range"
+    got = []
+    for _ in range(6):
+        sched2.step()
+        got.append(sched2.get_last_lr()[0])
+    np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -147,3 +147,40 @@ def test_swalr_by_hand_and_errors():
         SWALR(opt, 0.1, anneal_strategy="step")
     with pytest.raises(ValueError, match="anneal_epochs must be an int >= 0"):
         SWALR(opt, 0.1, anneal_epochs=-1)
+
+
+def test_averaging_resumes_from_a_loaded_state_and_other_avg_fns():
+    from minitorch_cv.optim.swa_utils import get_swa_multi_avg_fn
+
+    model, rng = small_net(), np.random.default_rng(5)
+    swa, swa_inplace = (
+        AveragedModel(model),
+        AveragedModel(model, multi_avg_fn=get_swa_multi_avg_fn()),
+    )
+    seen = []
+    for _ in range(3):
+        perturb(model, rng)
+        seen.append(model[0].weight.numpy().copy())
+        swa.update_parameters(model)
+        swa_inplace.update_parameters(model)
+    np.testing.assert_allclose(swa_inplace.module[0].weight.numpy(),
+                               swa.module[0].weight.numpy(), rtol=1e-6)  # fmt: skip
+    resumed = AveragedModel(model)
+    resumed.load_state_dict(swa.state_dict())
+    perturb(model, rng)
+    seen.append(model[0].weight.numpy().copy())
+    resumed.update_parameters(model)  # the fourth update, not a fresh first one
+    np.testing.assert_allclose(resumed.module[0].weight.numpy(), np.mean(seen, 0), rtol=1e-5)
+    assert resumed.n_averaged.item() == 4
+
+
+def test_in_place_ema_blocks_a_stale_backward():
+    model = small_net()
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.5))
+    ema.update_parameters(model)
+    x = mt.randn(4, 3, requires_grad=True)
+    out = ema.module[0](x).sum()  # saves the averaged weight for its backward
+    perturb(model, np.random.default_rng(6))
+    ema.update_parameters(model)  # changes that weight in place
+    with pytest.raises(RuntimeError, match="in-place"):
+        out.backward()

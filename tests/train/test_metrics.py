@@ -48,6 +48,8 @@ def test_accuracy_by_hand():
 def test_soft_labels_count_as_their_likeliest_class():
     soft = np.eye(3)[TARGET] * 0.7 + np.eye(3)[np.roll(TARGET, 1)] * 0.3  # MixUp's 0.7 / 0.3
     assert Accuracy()(LOGITS, soft) == pytest.approx(3 / 5)
+    assert Accuracy()(LOGITS.argmax(1), soft) == pytest.approx(3 / 5)  # predicted labels too
+    assert TopKAccuracy(2)(LOGITS, soft) == TopKAccuracy(2)(LOGITS, TARGET)
     with pytest.raises(ValueError, match="do not match"):
         Accuracy()(LOGITS, soft[:, :2])
 
