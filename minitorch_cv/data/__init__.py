@@ -19,6 +19,13 @@ from .dataset import ArrayDataset, ConcatDataset, Dataset, Subset, TensorDataset
 from .loader import DataLoader, PrefetchIterator, random_split
 from .mnist import MNIST
 from .registry import DATASETS, find_datasets, format_datasets_report, get_dataset
+from .sampler import (
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
 from .synthetic import MnistOnCifar, Shapes, ShapesSegmentation
 from .voc import VOCSegmentation, voc_palette
 
@@ -34,11 +41,16 @@ __all__ = [
     "MNIST",
     "MnistOnCifar",
     "PrefetchIterator",
+    "RandomSampler",
+    "Sampler",
+    "SequentialSampler",
     "Shapes",
     "ShapesSegmentation",
     "Subset",
+    "SubsetRandomSampler",
     "TensorDataset",
     "VOCSegmentation",
+    "WeightedRandomSampler",
     "default_cache_dir",
     "find_datasets",
     "format_datasets_report",

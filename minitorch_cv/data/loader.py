@@ -222,6 +222,9 @@ class DataLoader:
         transform: applied to each batch: `transform(x, rng=...)` for classification, and
             `transform(x, mask, rng=...) -> (x, mask)` when targets are (N, H, W) masks (the
             `rng=` keyword is passed only to callables that accept it).
+        sampler: which items each epoch visits and in which order (`data.WeightedRandomSampler`,
+            `RandomSampler`, `SubsetRandomSampler`, or any iterable of indices with a length);
+            instead of shuffle. The package's samplers draw from the loader's per-epoch stream.
         mix: a `transforms.MixUp` or `transforms.CutMix`, or a list of them (one picked at
             random per batch, torchvision's RandomChoice([cutmix, mixup]) idiom), applied to
             (images, labels) after `transform`: the batches then carry soft labels (B, K),
@@ -255,6 +258,7 @@ class DataLoader:
         device=None,
         collate_fn: Callable | None = None,
         mix=None,
+        sampler=None,
     ):
         if (
             isinstance(batch_size, bool)
@@ -264,6 +268,14 @@ class DataLoader:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         if len(dataset) == 0:
             raise ValueError("DataLoader: the dataset is empty")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        if sampler is not None and not hasattr(sampler, "__len__"):
+            raise TypeError(
+                f"DataLoader: sampler must have a length (items per epoch), got "
+                f"{type(sampler).__name__}"
+            )
+        self.sampler = sampler
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
@@ -294,7 +306,7 @@ class DataLoader:
         self.epoch = 0
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def set_epoch(self, epoch: int) -> None:
@@ -305,6 +317,18 @@ class DataLoader:
         """The item order of `epoch` (default: the next one), an int64 array."""
         epoch = self.epoch if epoch is None else epoch
         n = len(self.dataset)
+        if self.sampler is not None:
+            if hasattr(self.sampler, "indices"):  # the package's samplers: the epoch's stream
+                order = self.sampler.indices(np.random.default_rng([self.seed, epoch, 0]))
+            else:  # any iterable of indices, as PyTorch's loader takes
+                order = np.fromiter(iter(self.sampler), dtype=np.int64)
+            order = np.asarray(order, dtype=np.int64)
+            bad = order[(order < 0) | (order >= n)]
+            if bad.size:
+                raise IndexError(
+                    f"DataLoader: the sampler gave index {int(bad[0])} for a dataset of {n} items"
+                )
+            return order
         if not self.shuffle:
             return np.arange(n, dtype=np.int64)
         return np.random.default_rng([self.seed, epoch, 0]).permutation(n)
