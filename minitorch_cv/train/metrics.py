@@ -338,6 +338,12 @@ class ConfusionMatrix(Metric):
         tp = np.diag(self.matrix)
         return _safe_div(tp, self.matrix.sum(axis=0) + self.matrix.sum(axis=1) - tp)
 
+    def f1(self) -> np.ndarray:
+        """Per class: 2 TP / (2 TP + FP + FN), the harmonic mean of precision and recall (the
+        Dice coefficient of a segmentation); NaN for classes absent from prediction and target."""
+        tp = np.diag(self.matrix)
+        return _safe_div(2 * tp, self.matrix.sum(axis=0) + self.matrix.sum(axis=1))
+
     def mean_precision(self) -> float:
         return _nanmean(self.precision())
 
@@ -384,6 +390,44 @@ class MeanRecall(_FromConfusion):
 
     def compute(self) -> float:
         return self.cm.mean_recall()
+
+
+class MeanPrecision(_FromConfusion):
+    """Average over the predicted classes of per-class precision (macro precision).
+
+    Args: num_classes: K. ignore_index: target value left out (default None).
+    """
+
+    name = "mean_precision"
+
+    def compute(self) -> float:
+        return self.cm.mean_precision()
+
+
+class F1Score(_FromConfusion):
+    """Macro F1: the mean over classes of 2 TP / (2 TP + FP + FN), classes absent from both
+    prediction and target left out.
+
+    Args: num_classes: K. ignore_index: target value left out (default None).
+    """
+
+    name = "f1"
+
+    def compute(self) -> float:
+        return _nanmean(self.cm.f1())
+
+
+class Dice(F1Score):
+    """Segmentation Dice coefficient 2 |P & T| / (|P| + |T|) per class, averaged over the
+    classes present (the F1 score of the pixels; void 255 left out).
+
+    Args: num_classes: K. ignore_index: target value left out (default 255).
+    """
+
+    name = "dice"
+
+    def __init__(self, num_classes: int, ignore_index: int | None = 255):
+        super().__init__(num_classes, ignore_index)
 
 
 class IoU(_FromConfusion):

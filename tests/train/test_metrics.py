@@ -15,8 +15,11 @@ from minitorch_cv.tensor import Tensor
 from minitorch_cv.train.metrics import (
     Accuracy,
     ConfusionMatrix,
+    Dice,
+    F1Score,
     IoU,
     MeanIoU,
+    MeanPrecision,
     MeanRecall,
     PixelAccuracy,
     TopKAccuracy,
@@ -191,3 +194,21 @@ def test_cupy_inputs_give_the_numpy_results():
         assert make()(cupy.asarray(logits), cupy.asarray(target)) == pytest.approx(
             make()(logits, target)
         )
+
+
+def test_f1_dice_and_precision_by_hand_and_against_a_loop():
+    # predictions [0, 2, 1, 1, 2] against targets [0, 1, 1, 2, 2]:
+    # class 0: TP 1, FP 0, FN 0 -> F1 1;  class 1: TP 1, FP 1, FN 1 -> 2 / 4;  class 2: the same
+    assert F1Score(3)(LOGITS, TARGET) == pytest.approx((1 + 0.5 + 0.5) / 3)
+    assert MeanPrecision(3)(LOGITS, TARGET) == pytest.approx((1 + 0.5 + 0.5) / 3)
+    rng = np.random.default_rng(3)
+    pred, target = rng.integers(0, 4, (2, 6, 6)), rng.integers(0, 4, (2, 6, 6))
+    target[0, 0] = 255  # void, left out
+    keep = target != 255
+    dice = []
+    for c in range(4):
+        p, t = (pred == c) & keep, (target == c) & keep
+        if p.sum() + t.sum():
+            dice.append(2 * (p & t).sum() / (p.sum() + t.sum()))
+    assert Dice(4)(pred, target) == pytest.approx(np.mean(dice))
+    assert math.isnan(F1Score(3).compute())
