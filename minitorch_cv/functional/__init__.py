@@ -119,6 +119,7 @@ from .loss import (
     mse_loss,
     nll_loss,
     poisson_nll_loss,
+    sigmoid_focal_loss,
     smooth_l1_loss,
 )
 from .margin_loss import (

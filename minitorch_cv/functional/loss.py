@@ -838,3 +838,28 @@ def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-8, reduct
         stirling = safe * log(safe) - safe + 0.5 * log(2 * np.pi * safe)
         loss = loss + where(big, stirling, 0.0)
     return _reduce_tensor(loss, reduction)
+
+
+def sigmoid_focal_loss(inputs, targets, alpha: float = 0.25, gamma: float = 2.0,
+                       reduction: str = "none"):  # fmt: skip
+    """The focal loss of RetinaNet (Lin et al., 2017), torchvision.ops' `sigmoid_focal_loss`:
+    binary cross-entropy with logits scaled by (1 - p_t)^gamma, p_t the probability given to
+    the true label, so easy, confident examples weigh little; times alpha_t = alpha for
+    positives and 1 - alpha for negatives (alpha < 0: no weighting).
+
+    Args:
+        inputs: logits of any shape. targets: 0/1 labels (or probabilities) of that shape.
+        alpha (float): Default 0.25. gamma (float): Default 2. reduction: 'none' (torchvision's
+            default), 'mean' or 'sum'.
+    """
+    from .activation import sigmoid
+
+    _check_reduction("sigmoid_focal_loss", reduction)
+    t = _target_tensor(_raw(inputs), targets)
+    p = sigmoid(inputs)
+    ce = binary_cross_entropy_with_logits(inputs, t, reduction="none")
+    p_t = p * t + (1 - p) * (1 - t)
+    loss = ce * (1 - p_t) ** gamma
+    if alpha >= 0:
+        loss = (alpha * t + (1 - alpha) * (1 - t)) * loss
+    return _reduce_tensor(loss, reduction)

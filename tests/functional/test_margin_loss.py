@@ -476,3 +476,35 @@ def test_loss_modules_match_torch(reduction):
         torch.tensor(x), torch.tensor(x + 1), torch.tensor(var)
     )
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- focal loss
+
+
+@SETTINGS
+@given(shape=st.lists(st.integers(1, 4), min_size=1, max_size=2).map(tuple),
+       alpha=st.sampled_from([0.25, 0.5, -1.0]), gamma=st.sampled_from([0.0, 2.0, 1.5]),
+       reduction=REDUCTIONS, data=st.data())  # fmt: skip
+def test_sigmoid_focal_loss_matches_retinanets_formula_and_gradcheck(shape, alpha, gamma,
+                                                                     reduction, data):  # fmt: skip
+    x = data.draw(arrays(shape, -3.0, 3.0))
+    t = data.draw(arrays(shape, 0.0, 1.0)).round()  # 0/1 labels
+    per = []
+    for a, b in zip(x.ravel(), t.ravel()):
+        p = 1 / (1 + math.exp(-a))
+        ce = -(b * math.log(p) + (1 - b) * math.log(1 - p))
+        p_t = p * b + (1 - p) * (1 - b)
+        w = (alpha * b + (1 - alpha) * (1 - b)) if alpha >= 0 else 1.0
+        per.append(w * ce * (1 - p_t) ** gamma)
+    got = F.sigmoid_focal_loss(mt.tensor(x), mt.tensor(t), alpha, gamma, reduction)
+    want = _reduce(np.reshape(per, shape), reduction)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-10, atol=1e-14)
+    check_grad(lambda L, a: L.F.sigmoid_focal_loss(a, mt.tensor(t), alpha, gamma, reduction),
+               [x])  # fmt: skip
+
+
+def test_sigmoid_focal_loss_with_gamma_zero_is_weighted_bce():
+    x, t = mt.randn(5, 3, dtype=mt.float64), mt.tensor(np.eye(3)[[0, 1, 2, 0, 1]])
+    plain = F.binary_cross_entropy_with_logits(x, t, reduction="none")
+    np.testing.assert_allclose(F.sigmoid_focal_loss(x, t, alpha=-1, gamma=0).numpy(),
+                               plain.numpy())  # fmt: skip
