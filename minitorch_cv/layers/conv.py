@@ -1,5 +1,6 @@
-"""Convolution layers: Conv1d, Conv2d, ConvTranspose1d and ConvTranspose2d. The math is in
-functional/conv.py (and functional/conv_pool_1d.py, which runs 1-D convs as 2-D ones)."""
+"""Convolution layers: Conv1d, Conv2d, Conv3d, ConvTranspose1d and ConvTranspose2d. The math
+is in functional/conv.py (functional/conv_pool_1d.py runs 1-D convs as 2-D ones;
+functional/conv3d.py has the 3-D one)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ..tensor import empty
 from .module import Module, Parameter
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-_SPATIAL = {1: "L", 2: "H, W"}
+_SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
 
 
 class _ConvNd(Module):
@@ -265,6 +266,60 @@ class Conv1d(_ConvNd):
 
     def forward(self, input):
         return self._conv(input, F.conv1d)
+
+
+class Conv3d(_ConvNd):
+    """3-D cross-correlation over (N, C, D, H, W) input (volumes, video clips).
+
+    Args: as Conv2d, with ints or triples; padding_mode 'zeros' only.
+
+    Shape:
+        (N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out),
+        D_out = floor((D + 2*padding - dilation*(kernel_size - 1) - 1) / stride + 1)
+
+    Weights: weight (C_out, C_in/groups, KD, KH, KW), bias (C_out,),
+    U(+-1/sqrt(C_in/groups*KD*KH*KW)).
+    """
+
+    _n = 3
+
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        bias=True,
+        padding_mode="zeros",
+        device=None,
+        dtype=None,
+    ):
+        if padding_mode != "zeros":
+            raise ValueError(
+                f"Conv3d: only padding_mode='zeros' is supported, got {padding_mode!r}"
+            )
+        super().__init__(
+            "Conv3d",
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            False,
+            device,
+            dtype,
+        )
+        self._check_padding_string(padding)
+
+    def forward(self, input):
+        return self._conv(input, F.conv3d)
 
 
 class _ConvTransposeNd(_ConvNd):

@@ -176,6 +176,45 @@ class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
     _functional = staticmethod(F.adaptive_max_pool2d)
 
 
+# --------------------------------------------------------------------------- 3-D (N, C, D, H, W)
+
+
+class MaxPool3d(_MaxPoolNd):
+    """Max over sliding 3-D windows of (N, C, D, H, W) input; options as MaxPool2d, with ints or
+    triples. With return_indices, the indices are flat d*H*W + h*W + w positions."""
+
+    _functional = staticmethod(F.max_pool3d)
+
+
+class AvgPool3d(Module):
+    """Mean over sliding 3-D windows of (N, C, D, H, W) input.
+
+    Args: kernel_size, stride (default kernel_size), padding, ceil_mode, count_include_pad,
+    divisor_override: as AvgPool2d, with ints or triples.
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None):  # fmt: skip
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding, self.ceil_mode = padding, ceil_mode
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+
+    def forward(self, input):
+        return F.avg_pool3d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
+    """Mean pooling of (N, C, D, H, W) to a fixed size (PyTorch's bins; None keeps a dim)."""
+
+    _functional = staticmethod(F.adaptive_avg_pool3d)
+
+
 # --------------------------------------------------------------------------- 1-D (N, C, L)
 
 

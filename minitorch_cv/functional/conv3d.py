@@ -1,0 +1,322 @@
+"""3-D convolution and pooling over (N, C, D, H, W) input: volumes (CT, MRI) and video clips,
+PyTorch's `conv3d`, `max_pool3d`, `avg_pool3d`, `adaptive_avg_pool3d`.
+
+The convolution unfolds every window (`kernels.volume.windows3d`, a strided view, copied once
+into an (N*OD*OH*OW, C*KD*KH*KW) matrix) and multiplies it by the weight: one batched GEMM per
+call (one batch entry per group). Its input gradient adds the windows' gradients back, one
+strided add per kernel offset.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from ..backend import xp_of
+from ..kernels.shapes import conv_out, pair, pool_out
+from ..kernels.volume import pad3d, tap_slices, windows3d, windows_add
+from ..tensor import Function
+from .conv import _check_weight, _groups, _positive
+
+
+def _triple(v, name):
+    return pair(v, name, 3)
+
+
+def _columns(xpad, kernel, stride, dilation, groups):
+    """The unfolded input: (G, N*O, C/G*K) rows, one per output voxel and group."""
+    win = windows3d(xpad, kernel, stride, dilation)  # (N, C, OD, OH, OW, KD, KH, KW)
+    n, c = win.shape[:2]
+    out = win.shape[2:5]
+    rows = win.transpose(0, 2, 3, 4, 1, 5, 6, 7).reshape(n * int(np.prod(out)), groups, -1)
+    return rows.transpose(1, 0, 2), out
+
+
+class Conv3d(Function):
+    """y[n, f, od, oh, ow] = b[f] + sum over c, a, i, j of w[f, c, a, i, j] * xpad[n, c, ...] at
+    od*stride + a*dil, oh*stride + i*dil, ow*stride + j*dil (c within f's group).
+
+    Gradients: dW = rows^T dY per group; dX = the windows of dY W added back into the padded
+    input and cropped; db = the sum of dY."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, *, stride, padding, dilation, groups):
+        xp = xp_of(x)
+        kernel = w.shape[2:]
+        xpad = pad3d(x, padding)
+        rows, out = _columns(xpad, kernel, stride, dilation, groups)
+        f = w.shape[0]
+        wg = w.reshape(groups, f // groups, -1).transpose(0, 2, 1)  # (G, C/G*K, F/G)
+        y = xp.matmul(rows, wg)  # (G, N*O, F/G)
+        n = x.shape[0]
+        y = y.transpose(1, 0, 2).reshape(n, *out, f).transpose(0, 4, 1, 2, 3)
+        if b is not None:
+            y = y + b.reshape(1, -1, 1, 1, 1)
+        ctx.save_for_backward(xpad, w)
+        ctx.conf = x.shape, stride, padding, dilation, groups, out
+        ctx.has_bias = b is not None
+        return xp.ascontiguousarray(y)
+
+    @staticmethod
+    def backward(ctx, gy):
+        xpad, w = ctx.saved_tensors
+        shape, stride, padding, dilation, groups, out = ctx.conf
+        xp = xp_of(gy)
+        n, f = gy.shape[:2]
+        kernel = w.shape[2:]
+        gyr = gy.transpose(0, 2, 3, 4, 1).reshape(-1, groups, f // groups).transpose(1, 0, 2)
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            wg = w.reshape(groups, f // groups, -1)  # (G, F/G, C/G*K)
+            cols = xp.matmul(gyr, wg)  # (G, N*O, C/G*K)
+            c = shape[1]
+            cols = cols.transpose(1, 0, 2).reshape(n, *out, c, *kernel)
+            cols = cols.transpose(0, 4, 1, 2, 3, 5, 6, 7)  # (N, C, O..., K...)
+            gpad = xp.zeros(xpad.shape, dtype=gy.dtype)
+            windows_add(cols, gpad, stride, dilation)
+            (d0, _), (h0, _), (w0, _) = padding
+            gx = gpad[:, :, d0 : d0 + shape[2], h0 : h0 + shape[3], w0 : w0 + shape[4]]
+        if ctx.needs_input_grad[1]:
+            rows, _ = _columns(xpad, kernel, stride, dilation, groups)
+            gw = xp.matmul(rows.transpose(0, 2, 1), gyr)  # (G, C/G*K, F/G)
+            gw = gw.transpose(0, 2, 1).reshape(w.shape)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            gb = gy.sum(axis=(0, 2, 3, 4))
+        return gx, gw, gb
+
+
+def _batched3d(op, input):
+    if input.ndim == 5:
+        return input, False
+    if input.ndim == 4:
+        return input.unsqueeze(0), True
+    raise ValueError(
+        f"{op}: expected 4-D (C, D, H, W) or 5-D (N, C, D, H, W) input, got shape "
+        f"{tuple(input.shape)}"
+    )
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-D convolution (cross-correlation) over (N, C_in, D, H, W), as torch's `F.conv3d`.
+
+    Args:
+        weight: (C_out, C_in/groups, KD, KH, KW). bias: (C_out,) or None.
+        stride, dilation (int or triple): Default 1. groups (int): Default 1.
+        padding (int, triple, 'valid' or 'same'): zeros on both sides of each spatial dim;
+            'same' keeps the size (stride 1; an odd total puts the extra zero at the end).
+
+    Shape: (N, C_out, OD, OH, OW), OD = floor((D + 2*padding - dilation*(KD-1) - 1) / stride) + 1.
+    """
+    op = "conv3d"
+    x, unbatched = _batched3d(op, input)
+    stride, dilation = _triple(stride, "stride"), _triple(dilation, "dilation")
+    _positive(op, stride=stride, dilation=dilation)
+    groups = _groups(op, groups)
+    _check_weight(op, x, weight, bias, groups, transposed=False)
+    kernel = tuple(weight.shape[2:])
+    if padding == "valid":
+        pads = ((0, 0),) * 3
+    elif padding == "same":
+        if stride != (1, 1, 1):
+            raise ValueError(f"{op}: padding='same' is not supported for strided convolutions")
+        pads = tuple((d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2)
+                     for k, d in zip(kernel, dilation))  # fmt: skip
+    elif isinstance(padding, str):
+        raise ValueError(
+            f"{op}: padding must be an int, a triple, 'same' or 'valid', got {padding!r}"
+        )
+    else:
+        p = _triple(padding, "padding")
+        if min(p) < 0:
+            raise ValueError(f"{op}: padding must be >= 0, got {p}")
+        pads = tuple((v, v) for v in p)
+    out = [conv_out(sz, k, s, pd, d)
+           for sz, k, s, pd, d in zip(x.shape[2:], kernel, stride, pads, dilation)]  # fmt: skip
+    if min(out) < 1:
+        raise ValueError(
+            f"{op}: kernel {kernel} (dilation {dilation}) is larger than the padded input: input "
+            f"{tuple(input.shape)}, padding {pads}"
+        )
+    y = Conv3d.apply(x, weight, bias, stride=stride, padding=pads, dilation=dilation,
+                     groups=groups)  # fmt: skip
+    return y.squeeze(0) if unbatched else y
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+class _Geometry3d:
+    """Sizes of a 3-D pooling, checked once (messages in the op's terms)."""
+
+    def __init__(self, op, shape, kernel_size, stride, padding, dilation, ceil_mode):
+        self.k = _triple(kernel_size, "kernel_size")
+        empty = stride is None or (isinstance(stride, (tuple, list)) and not stride)
+        self.s = self.k if empty else _triple(stride, "stride")
+        self.p, self.d = _triple(padding, "padding"), _triple(dilation, "dilation")
+        for name, v in (("kernel_size", self.k), ("stride", self.s), ("dilation", self.d)):
+            if min(v) < 1:
+                raise ValueError(f"{op}: {name} must be >= 1, got {v}")
+        if min(self.p) < 0 or any(p > k // 2 for p, k in zip(self.p, self.k)):
+            raise ValueError(
+                f"{op}: padding {self.p} must be >= 0 and at most half the kernel size {self.k}"
+            )
+        self.size = tuple(shape[2:])
+        if any(n < k for n, k in zip(self.size, self.k)):  # PyTorch's 3-D pooling check
+            raise ValueError(
+                f"{op}: input of shape {tuple(shape)} is smaller than the kernel {self.k}"
+            )
+        dims = zip(self.size, self.k, self.s, self.p, self.d)
+        self.out = tuple(pool_out(n, k, s, p, d, ceil_mode) for n, k, s, p, d in dims)
+        if min(self.out) < 1:
+            raise ValueError(
+                f"{op}: kernel {self.k} (stride {self.s}, padding {self.p}) gives output size "
+                f"{self.out} for input of shape {tuple(shape)}: too small"
+            )
+        # the far side padded so that a ceil_mode window fits in the buffer
+        self.pads = tuple(
+            (p, max(0, (o - 1) * s + d * (k - 1) + 1 - n - p))
+            for n, o, k, s, p, d in zip(self.size, self.out, self.k, self.s, self.p, self.d)
+        )
+
+    def crop(self, buf):
+        (d0, _), (h0, _), (w0, _) = self.pads
+        d, h, w = self.size
+        return buf[:, :, d0 : d0 + d, h0 : h0 + h, w0 : w0 + w]
+
+
+class MaxPool3d(Function):
+    """y = the max over each window (padding never wins); the gradient goes to the window's
+    first maximal element (in scan order, as PyTorch). Indices, with return_indices, are flat
+    positions d*H*W + h*W + w within each (D, H, W) volume."""
+
+    @staticmethod
+    def forward(ctx, x, *, geo, return_indices):
+        xp = xp_of(x)
+        xpad = pad3d(x, geo.pads, value=-np.inf)
+        win = windows3d(xpad, geo.k, geo.s, geo.d, geo.out)
+        flat = win.reshape(*win.shape[:5], -1)
+        arg = flat.argmax(axis=-1)  # the first maximum, as torch (NaN wins, as argmax picks it)
+        y = xp.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
+        ctx.save_for_backward(arg)
+        ctx.geo, ctx.padded_shape = geo, xpad.shape
+        if not return_indices:
+            return y
+        # the flat input position of each winner
+        kd, kh, kw = geo.k
+        a, rest = xp.divmod(arg, kh * kw)
+        i, j = xp.divmod(rest, kw)
+        pos = []
+        for axis, tap in enumerate((a, i, j)):
+            grid = xp.arange(geo.out[axis]).reshape([-1 if t == axis else 1 for t in range(3)])
+            pos.append(grid * geo.s[axis] + tap * geo.d[axis] - geo.pads[axis][0])
+        d, h, w = geo.size
+        return y, (pos[0] * h + pos[1]) * w + pos[2]
+
+    @staticmethod
+    def backward(ctx, gy, *_):
+        (arg,) = ctx.saved_tensors
+        geo = ctx.geo
+        xp = xp_of(gy)
+        gpad = xp.zeros(ctx.padded_shape, dtype=gy.dtype)
+        taps = itertools.product(*(range(k) for k in geo.k))
+        for t, offset in enumerate(taps):
+            sl = tap_slices(offset, geo.s, geo.d, geo.out)
+            gpad[(slice(None), slice(None), *sl)] += gy * (arg == t)
+        return geo.crop(gpad)
+
+
+class AvgPool3d(Function):
+    """y = the sum over each window / divisor (PyTorch's: the window clipped to the padded input
+    with count_include_pad, else its real voxels; or divisor_override); dX adds dY / divisor
+    to every voxel of each window."""
+
+    @staticmethod
+    def forward(ctx, x, *, geo, divisor):
+        xpad = pad3d(x, geo.pads)
+        win = windows3d(xpad, geo.k, geo.s, geo.d, geo.out)
+        ctx.geo, ctx.padded_shape, ctx.divisor = geo, xpad.shape, divisor
+        return (win.sum(axis=(5, 6, 7)) / divisor).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, gy):
+        geo = ctx.geo
+        xp = xp_of(gy)
+        g = (gy / ctx.divisor).astype(gy.dtype, copy=False)
+        gpad = xp.zeros(ctx.padded_shape, dtype=gy.dtype)
+        for offset in itertools.product(*(range(k) for k in geo.k)):
+            gpad[(slice(None), slice(None), *tap_slices(offset, geo.s, geo.d, geo.out))] += g
+        return geo.crop(gpad)
+
+
+def _avg_divisor(xp, geo, count_include_pad, divisor_override, dtype):
+    """(OD, OH, OW) divisors, as the product of each axis's window lengths."""
+    if divisor_override:
+        return xp.asarray(float(divisor_override), dtype=dtype)
+    div = 1.0
+    for axis, (n, o, k, s, p) in enumerate(zip(geo.size, geo.out, geo.k, geo.s, geo.p)):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, n + p)  # clipped to the padded input
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, n)
+        shape = [1, 1, 1]
+        shape[axis] = o
+        div = div * (end - start).reshape(shape)
+    return xp.asarray(div, dtype=dtype)
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):  # fmt: skip
+    """3-D max pooling over (N, C, D, H, W), as torch's `F.max_pool3d`."""
+    op = "max_pool3d"
+    x, unbatched = _batched3d(op, input)
+    geo = _Geometry3d(op, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    out = MaxPool3d.apply(x, geo=geo, return_indices=return_indices)
+    if return_indices:
+        y, idx = out
+        return (y.squeeze(0), idx.squeeze(0)) if unbatched else (y, idx)
+    return out.squeeze(0) if unbatched else out
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):  # fmt: skip
+    """3-D average pooling over (N, C, D, H, W), as torch's `F.avg_pool3d`."""
+    op = "avg_pool3d"
+    x, unbatched = _batched3d(op, input)
+    geo = _Geometry3d(op, x.shape, kernel_size, stride, padding, 1, ceil_mode)
+    div = _avg_divisor(xp_of(x._data), geo, count_include_pad, divisor_override, x.dtype)
+    y = AvgPool3d.apply(x, geo=geo, divisor=div)
+    return y.squeeze(0) if unbatched else y
+
+
+def _bin_matrix(size: int, out: int, dtype):
+    """(out, size): row i averages PyTorch's adaptive bin i,
+    [floor(i * size / out), ceil((i + 1) * size / out))."""
+    m = np.zeros((out, size))
+    for i in range(out):
+        lo, hi = (i * size) // out, -((-(i + 1) * size) // out)
+        m[i, lo:hi] = 1.0 / (hi - lo)
+    return m.astype(dtype)
+
+
+def adaptive_avg_pool3d(input, output_size):
+    """Average pooling of (N, C, D, H, W) to `output_size` (int, triple, None keeps a dim), as
+    torch's `F.adaptive_avg_pool3d`. A box's mean is the product of each axis's bin mean, so it
+    is three small matrix products (an einsum, whose gradient is einsum's own)."""
+    from ..backend import to_device
+    from ..tensor import Tensor
+    from .matmul import einsum
+
+    x, unbatched = _batched3d("adaptive_avg_pool3d", input)
+    sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 3
+    if len(sizes) != 3:
+        raise ValueError(
+            f"adaptive_avg_pool3d: output_size must be an int or a triple, got {output_size!r}"
+        )
+    out = [n if o is None else int(o) for o, n in zip(sizes, x.shape[2:])]
+    if min(out) < 1:
+        raise ValueError(f"adaptive_avg_pool3d: output size must be positive, got {tuple(out)}")
+    mats = [Tensor(to_device(_bin_matrix(n, o, x.dtype), x.device))
+            for n, o in zip(x.shape[2:], out)]  # fmt: skip
+    y = einsum("ncdhw,Dd,Hh,Ww->ncDHW", x, *mats)
+    return y.squeeze(0) if unbatched else y

@@ -1,0 +1,175 @@
+"""3-D convolution and pooling (conv3d, max_pool3d, avg_pool3d, adaptive_avg_pool3d) and their
+layers: each equals a plain voxel-by-voxel loop over hypothesis-drawn shapes, strides, paddings,
+dilations and groups; passes gradcheck in float64; rejects bad input by name; and equals
+PyTorch's forward and backward (and the layers' reprs) when torch is there."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import minitorch_cv as mt
+from minitorch_cv import functional as F
+from minitorch_cv import layers as nn
+from minitorch_cv.kernels.shapes import conv_out, pool_out
+from tests.strategies_core import SETTINGS, arrays, check_grad, check_parity
+
+
+def loop_conv3d(x, w, b, stride, padding, dilation, groups):
+    """One output voxel at a time: the weighted sum over the window of its group's channels."""
+    n_, c_, *size = x.shape
+    f_, cg, *k = w.shape
+    out = [conv_out(sz, kk, s, p, d) for sz, kk, s, p, d in zip(size, k, stride, padding, dilation)]
+    y = np.zeros((n_, f_, *out))
+    fg = f_ // groups
+    for n, f in itertools.product(range(n_), range(f_)):
+        g = f // fg
+        for o in itertools.product(*(range(v) for v in out)):
+            total = 0.0 if b is None else b[f]
+            for c, t in itertools.product(range(cg), itertools.product(*(range(v) for v in k))):
+                pos = [
+                    oi * s - p + ti * d for oi, s, p, ti, d in zip(o, stride, padding, t, dilation)
+                ]
+                if all(0 <= q < sz for q, sz in zip(pos, size)):
+                    total += x[(n, g * cg + c, *pos)] * w[(f, c, *t)]
+            y[(n, f, *o)] = total
+    return y
+
+
+def loop_pool3d(x, k, s, p, ceil_mode, kind, count_include_pad=True):
+    n_, c_, *size = x.shape
+    out = [pool_out(sz, kk, ss, pp, 1, ceil_mode) for sz, kk, ss, pp in zip(size, k, s, p)]
+    y = np.zeros((n_, c_, *out))
+    for n, c in itertools.product(range(n_), range(c_)):
+        for o in itertools.product(*(range(v) for v in out)):
+            start = [oi * ss - pp for oi, ss, pp in zip(o, s, p)]
+            end = [min(st_ + kk, sz + pp) for st_, kk, sz, pp in zip(start, k, size, p)]
+            real = [(max(a, 0), min(e, sz)) for a, e, sz in zip(start, end, size)]
+            block = x[(n, c, *(slice(a, e) for a, e in real))]
+            if kind == "max":
+                y[(n, c, *o)] = block.max()
+            else:
+                count = np.prod(
+                    [e - a for a, e in (zip(start, end) if count_include_pad else real)]
+                )
+                y[(n, c, *o)] = block.sum() / count
+    return y
+
+
+@st.composite
+def conv3d_case(draw):
+    groups = draw(st.sampled_from([1, 2]))
+    cin, cout = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    size = tuple(draw(st.integers(1, 4)) for _ in range(3))
+    k = tuple(draw(st.integers(1, 3)) for _ in range(3))
+    stride = tuple(draw(st.integers(1, 2)) for _ in range(3))
+    padding = tuple(draw(st.integers(0, 1)) for _ in range(3))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(3))
+    assume(all(conv_out(*a) >= 1 for a in zip(size, k, stride, padding, dilation)))
+    x = draw(arrays((1, cin, *size)))
+    w = draw(arrays((cout, cin // groups, *k)))
+    b = draw(st.none() | arrays((cout,)))
+    return x, w, b, dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+@SETTINGS
+@given(case=conv3d_case())
+def test_conv3d_matches_the_voxel_loop_and_gradcheck(case):
+    x, w, b, opts = case
+    got = F.conv3d(mt.tensor(x), mt.tensor(w), None if b is None else mt.tensor(b), **opts)
+    want = loop_conv3d(x, w, b, opts["stride"], opts["padding"], opts["dilation"], opts["groups"])
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-12)
+    leaves = [x, w] if b is None else [x, w, b]
+    check_grad(lambda L, *t: L.F.conv3d(*t, **opts), leaves)
+
+
+@st.composite
+def pool3d_case(draw):
+    size = tuple(draw(st.integers(1, 5)) for _ in range(3))
+    k = tuple(draw(st.integers(1, min(3, n))) for n in size)  # PyTorch's 3-D pooling: k <= n
+    s = tuple(draw(st.integers(1, 3)) for _ in range(3))
+    p = tuple(draw(st.integers(0, kk // 2)) for kk in k)
+    ceil_mode = draw(st.booleans())
+    x = draw(arrays((1, 2, *size), unique=True))
+    return x, dict(kernel_size=k, stride=s, padding=p, ceil_mode=ceil_mode)
+
+
+@SETTINGS
+@given(case=pool3d_case(), count_include_pad=st.booleans())
+def test_pool3d_match_the_voxel_loop_and_gradcheck(case, count_include_pad):
+    x, opts = case
+    k, s, p, ceil = opts["kernel_size"], opts["stride"], opts["padding"], opts["ceil_mode"]
+    np.testing.assert_array_equal(F.max_pool3d(mt.tensor(x), **opts).numpy(),
+                                  loop_pool3d(x, k, s, p, ceil, "max"))  # fmt: skip
+    got = F.avg_pool3d(mt.tensor(x), **opts, count_include_pad=count_include_pad).numpy()
+    want = loop_pool3d(x, k, s, p, ceil, "avg", count_include_pad)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    check_grad(lambda L, a: L.F.max_pool3d(a, **opts), [x])
+    check_grad(lambda L, a: L.F.avg_pool3d(a, **opts, count_include_pad=count_include_pad), [x])
+
+
+@pytest.mark.parity
+@SETTINGS
+@given(case=conv3d_case(), pool=pool3d_case(), out=st.tuples(*[st.integers(1, 3)] * 3))
+def test_3d_ops_match_torch(case, pool, out):
+    torch = pytest.importorskip("torch")
+    x, w, b, opts = case
+    leaves = [x, w] if b is None else [x, w, b]
+    check_parity(torch, lambda L, *t: L.F.conv3d(*t, **opts), leaves)
+    xp_, popts = pool
+    check_parity(torch, lambda L, a: L.F.max_pool3d(a, **popts), [xp_])
+    check_parity(torch, lambda L, a: L.F.avg_pool3d(a, **popts), [xp_])
+    check_parity(torch, lambda L, a: L.F.adaptive_avg_pool3d(a, out), [xp_])
+
+
+@pytest.mark.parity
+def test_max_pool3d_indices_and_3d_layers_match_torch():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal((2, 4, 5, 6, 7)).astype(np.float32)
+    y, idx = F.max_pool3d(mt.tensor(x), 3, 2, 1, return_indices=True, ceil_mode=True)
+    yt, it = torch.nn.functional.max_pool3d(torch.tensor(x), 3, 2, 1, return_indices=True,
+                                            ceil_mode=True)  # fmt: skip
+    np.testing.assert_array_equal(y.numpy(), yt.numpy())
+    np.testing.assert_array_equal(idx.numpy(), it.numpy())
+    pairs = [(nn.Conv3d(4, 6, 3, stride=(1, 2, 2), padding=1),
+              torch.nn.Conv3d(4, 6, 3, stride=(1, 2, 2), padding=1)),
+             (nn.Conv3d(4, 6, (1, 3, 3), groups=2, bias=False, padding="same"),
+              torch.nn.Conv3d(4, 6, (1, 3, 3), groups=2, bias=False, padding="same")),
+             (nn.MaxPool3d(2), torch.nn.MaxPool3d(2)),
+             (nn.AvgPool3d(3, 2, 1), torch.nn.AvgPool3d(3, 2, 1)),
+             (nn.AdaptiveAvgPool3d((1, 2, 3)), torch.nn.AdaptiveAvgPool3d((1, 2, 3)))]  # fmt: skip
+    for ours, theirs in pairs:
+        assert repr(ours) == repr(theirs)
+        ours.load_state_dict({k: mt.tensor(v.detach().numpy())
+                              for k, v in theirs.state_dict().items()})  # fmt: skip
+        want = theirs(torch.tensor(x)).detach().numpy()
+        np.testing.assert_allclose(ours(mt.tensor(x)).numpy(), want, rtol=1e-5, atol=1e-6)
+
+
+def test_3d_shapes_layer_init_and_errors():
+    layer = nn.Conv3d(4, 6, (1, 3, 3))
+    assert tuple(layer.weight.shape) == (6, 4, 1, 3, 3)
+    assert np.abs(layer.weight.numpy()).max() <= 1 / np.sqrt(4 * 9)
+    assert layer(mt.randn(4, 5, 6, 7)).shape == (6, 5, 4, 5)  # unbatched (C, D, H, W)
+    assert F.adaptive_avg_pool3d(mt.randn(1, 2, 5, 6, 7), (2, None, 3)).shape == (1, 2, 2, 6, 3)
+    with pytest.raises(ValueError, match=r"Conv3d\(4->6, k=\(1, 3, 3\)\): expected 5-D input "
+                                         r"\(N, 4, D, H, W\)"):  # fmt: skip
+        layer(mt.randn(4, 5, 6))
+    with pytest.raises(ValueError, match=r"conv3d: expected input with 4 channels"):
+        F.conv3d(mt.randn(1, 3, 4, 4, 4), layer.weight)
+    with pytest.raises(ValueError, match=r"conv3d: kernel \(1, 3, 3\) .* larger than the padded"):
+        F.conv3d(mt.randn(1, 4, 4, 2, 2), layer.weight)
+    with pytest.raises(ValueError, match="only padding_mode='zeros'"):
+        nn.Conv3d(4, 6, 3, padding=1, padding_mode="reflect")
+    with pytest.raises(ValueError, match=r"max_pool3d: padding \(2, 2, 2\) must be >= 0 and at "
+                                         r"most half"):  # fmt: skip
+        F.max_pool3d(mt.randn(1, 1, 4, 4, 4), 3, padding=2)
+    with pytest.raises(ValueError, match=r"avg_pool3d: expected 4-D \(C, D, H, W\) or 5-D"):
+        F.avg_pool3d(mt.randn(4, 4, 4), 2)
+    with pytest.raises(ValueError, match=r"max_pool3d: input of shape \(1, 1, 1, 4, 4\) is "
+                                         r"smaller than the kernel \(2, 2, 2\)"):  # fmt: skip
+        F.max_pool3d(mt.randn(1, 1, 1, 4, 4), 2)
