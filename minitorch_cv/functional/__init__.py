@@ -34,7 +34,7 @@ from .activation import (
     threshold,
 )
 from .conv import conv2d, conv_transpose2d, fold, unfold
-from .conv3d import adaptive_avg_pool3d, avg_pool3d, conv3d, max_pool3d
+from .conv3d import adaptive_avg_pool3d, avg_pool3d, conv3d, conv_transpose3d, max_pool3d
 from .conv_pool_1d import (
     adaptive_avg_pool1d,
     adaptive_max_pool1d,

@@ -143,6 +143,108 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return y.squeeze(0) if unbatched else y
 
 
+class ConvTranspose3d(Function):
+    """The adjoint of Conv3d: every input voxel adds its weighted kernel copy to the output,
+    y = crop(windows_add(x W)) + b. Gradients: dX = the windows of the (uncropped) dY times W^T,
+    dW = x^T times those windows, db = the sum of dY."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, *, stride, padding, output_padding, dilation, groups):
+        xp = xp_of(x)
+        n, c = x.shape[:2]
+        size, kernel = x.shape[2:], w.shape[2:]
+        f = w.shape[1] * groups
+        rows = x.transpose(0, 2, 3, 4, 1).reshape(-1, groups, c // groups).transpose(1, 0, 2)
+        wg = w.reshape(groups, c // groups, -1)  # (G, C/G, F/G*K)
+        cols = xp.matmul(rows, wg)  # (G, N*I, F/G*K)
+        cols = (
+            cols.transpose(1, 0, 2).reshape(n, *size, f, *kernel).transpose(0, 4, 1, 2, 3, 5, 6, 7)
+        )
+        dims = zip(size, stride, dilation, kernel, output_padding)
+        full = [(i - 1) * st + d * (k - 1) + 1 + op for i, st, d, k, op in dims]
+        buf = windows_add(cols, xp.zeros((n, f, *full), dtype=x.dtype), stride, dilation)
+        out = tuple(fl - 2 * p for fl, p in zip(full, padding))  # output_padding is in `full`
+        y = buf[(slice(None), slice(None), *(slice(p, p + o) for p, o in zip(padding, out)))]
+        if b is not None:
+            y = y + b.reshape(1, -1, 1, 1, 1)
+        ctx.save_for_backward(x, w)
+        ctx.conf = stride, padding, dilation, groups, tuple(full)
+        ctx.has_bias = b is not None
+        return xp.ascontiguousarray(y)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, w = ctx.saved_tensors
+        stride, padding, dilation, groups, full = ctx.conf
+        xp = xp_of(gy)
+        n, c = x.shape[:2]
+        size, kernel = x.shape[2:], w.shape[2:]
+        f = gy.shape[1]
+        gbuf = xp.zeros((n, f, *full), dtype=gy.dtype)  # dY where the forward cropped it out
+        gbuf[
+            (slice(None), slice(None), *(slice(p, p + o) for p, o in zip(padding, gy.shape[2:])))
+        ] = gy
+        win = windows3d(gbuf, kernel, stride, dilation, tuple(size))  # (N, F, I..., K...)
+        grows = win.transpose(0, 2, 3, 4, 1, 5, 6, 7).reshape(
+            -1, groups, f // groups * int(np.prod(kernel))
+        )
+        grows = grows.transpose(1, 0, 2)  # (G, N*I, F/G*K)
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            wg = w.reshape(groups, c // groups, -1)
+            gx = xp.matmul(grows, wg.transpose(0, 2, 1))  # (G, N*I, C/G)
+            gx = gx.transpose(1, 0, 2).reshape(n, *size, c).transpose(0, 4, 1, 2, 3)
+        if ctx.needs_input_grad[1]:
+            rows = x.transpose(0, 2, 3, 4, 1).reshape(-1, groups, c // groups).transpose(1, 0, 2)
+            gw = xp.matmul(rows.transpose(0, 2, 1), grows).reshape(w.shape)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            gb = gy.sum(axis=(0, 2, 3, 4))
+        return gx, gw, gb
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):  # fmt: skip
+    """3-D transposed convolution, as torch's `F.conv_transpose3d` (the gradient of conv3d with
+    respect to its input; upsamples by `stride`).
+
+    Args:
+        weight: (C_in, C_out/groups, KD, KH, KW). bias: (C_out,) or None.
+        stride, padding, dilation (int or triple): those of the conv3d being transposed.
+        output_padding (int or triple): extra voxels at the far end, smaller than stride or
+            dilation.
+
+    Shape: (N, C_out, OD, OH, OW), OD = (D-1)*stride - 2*padding + dilation*(KD-1) +
+    output_padding + 1.
+    """
+    op = "conv_transpose3d"
+    x, unbatched = _batched3d(op, input)
+    stride, dilation = _triple(stride, "stride"), _triple(dilation, "dilation")
+    padding, output_padding = _triple(padding, "padding"), _triple(output_padding, "output_padding")
+    _positive(op, stride=stride, dilation=dilation)
+    if min(padding) < 0:
+        raise ValueError(f"{op}: padding must be >= 0, got {padding}")
+    groups = _groups(op, groups)
+    _check_weight(op, x, weight, bias, groups, transposed=True)
+    for o, s, d in zip(output_padding, stride, dilation):
+        if not 0 <= o < max(s, d):
+            raise ValueError(
+                f"{op}: output_padding {output_padding} must be smaller than stride {stride} or "
+                f"dilation {dilation}"
+            )
+    kernel = tuple(weight.shape[2:])
+    out = [(i - 1) * s - 2 * p + d * (k - 1) + o + 1
+           for i, s, p, d, k, o in zip(x.shape[2:], stride, padding, dilation, kernel,
+                                       output_padding)]  # fmt: skip
+    if min(out) < 1:
+        raise ValueError(
+            f"{op}: output size {tuple(out)} is not positive: input {tuple(input.shape)}, kernel "
+            f"{kernel}, stride {stride}, padding {padding}"
+        )
+    conf = dict(stride=stride, padding=padding, output_padding=output_padding, dilation=dilation)
+    y = ConvTranspose3d.apply(x, weight, bias, groups=groups, **conf)
+    return y.squeeze(0) if unbatched else y
+
+
 # --------------------------------------------------------------------------- pooling
 
 

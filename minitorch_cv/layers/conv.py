@@ -1,6 +1,6 @@
-"""Convolution layers: Conv1d, Conv2d, Conv3d, ConvTranspose1d and ConvTranspose2d. The math
-is in functional/conv.py (functional/conv_pool_1d.py runs 1-D convs as 2-D ones;
-functional/conv3d.py has the 3-D one)."""
+"""Convolution layers: Conv1d, Conv2d, Conv3d and their transposes. The math is in
+functional/conv.py (functional/conv_pool_1d.py runs 1-D convs as 2-D ones; functional/conv3d.py
+has the 3-D ones)."""
 
 from __future__ import annotations
 
@@ -442,6 +442,22 @@ class ConvTranspose1d(_ConvTransposeNd):
 
     _n = 1
     _functional = staticmethod(F.conv_transpose1d)
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """3-D transposed convolution over (N, C, D, H, W) input (the gradient of Conv3d with
+    respect to its input; upsamples volumes, as in 3-D U-Nets).
+
+    Args: as ConvTranspose2d, with ints or triples.
+
+    Shape: (N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out),
+        D_out = (D - 1)*stride - 2*padding + dilation*(kernel_size - 1) + output_padding + 1
+
+    Weights: weight (C_in, C_out/groups, KD, KH, KW), bias (C_out,).
+    """
+
+    _n = 3
+    _functional = staticmethod(F.conv_transpose3d)
 
 
 class Unfold(Module):

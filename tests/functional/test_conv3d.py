@@ -87,6 +87,53 @@ def test_conv3d_matches_the_voxel_loop_and_gradcheck(case):
     check_grad(lambda L, *t: L.F.conv3d(*t, **opts), leaves)
 
 
+def loop_conv_transpose3d(x, w, b, stride, padding, output_padding, dilation, groups):
+    """Every input voxel adds its weighted kernel copy to the output, one tap at a time."""
+    n_, cin, *size = x.shape
+    _, cog, *k = w.shape
+    dims = zip(size, stride, padding, dilation, k, output_padding)
+    out = [(i - 1) * s - 2 * p + d * (kk - 1) + o + 1 for i, s, p, d, kk, o in dims]
+    y = np.zeros((n_, cog * groups, *out))
+    cig = cin // groups
+    for n, c in itertools.product(range(n_), range(cin)):
+        g = c // cig
+        for i in itertools.product(*(range(v) for v in size)):
+            for o, t in itertools.product(range(cog), itertools.product(*(range(v) for v in k))):
+                pos = [
+                    a * s - p + tt * d for a, s, p, tt, d in zip(i, stride, padding, t, dilation)
+                ]
+                if all(0 <= q < m for q, m in zip(pos, out)):
+                    y[(n, g * cog + o, *pos)] += x[(n, c, *i)] * w[(c, o, *t)]
+    return y if b is None else y + b.reshape(1, -1, 1, 1, 1)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_conv_transpose3d_matches_the_scatter_loop_and_gradcheck(data):
+    groups = data.draw(st.sampled_from([1, 2]))
+    cin, cout = groups * data.draw(st.integers(1, 2)), groups * data.draw(st.integers(1, 2))
+    size = tuple(data.draw(st.integers(1, 3)) for _ in range(3))
+    k = tuple(data.draw(st.integers(1, 3)) for _ in range(3))
+    stride = tuple(data.draw(st.integers(1, 2)) for _ in range(3))
+    dilation = tuple(data.draw(st.integers(1, 2)) for _ in range(3))
+    padding = tuple(data.draw(st.integers(0, 1)) for _ in range(3))
+    out_pad = tuple(data.draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+    out = [(i - 1) * s - 2 * p + d * (kk - 1) + o + 1
+           for i, s, p, d, kk, o in zip(size, stride, padding, dilation, k, out_pad)]  # fmt: skip
+    assume(min(out) >= 1)
+    x = data.draw(arrays((1, cin, *size)))
+    w = data.draw(arrays((cin, cout // groups, *k)))
+    b = data.draw(st.none() | arrays((cout,)))
+    opts = dict(stride=stride, padding=padding, output_padding=out_pad, groups=groups,
+                dilation=dilation)  # fmt: skip
+    got = F.conv_transpose3d(mt.tensor(x), mt.tensor(w), None if b is None else mt.tensor(b),
+                             **opts)  # fmt: skip
+    want = loop_conv_transpose3d(x, w, b, stride, padding, out_pad, dilation, groups)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-12)
+    leaves = [x, w] if b is None else [x, w, b]
+    check_grad(lambda L, *t: L.F.conv_transpose3d(*t, **opts), leaves)
+
+
 @st.composite
 def pool3d_case(draw):
     size = tuple(draw(st.integers(1, 5)) for _ in range(3))
@@ -120,6 +167,12 @@ def test_3d_ops_match_torch(case, pool, out):
     x, w, b, opts = case
     leaves = [x, w] if b is None else [x, w, b]
     check_parity(torch, lambda L, *t: L.F.conv3d(*t, **opts), leaves)
+    wt = np.ascontiguousarray(w.transpose(1, 0, 2, 3, 4))  # the same shapes, transposed
+    dims = zip(x.shape[2:], opts["stride"], opts["padding"], opts["dilation"], w.shape[2:])
+    if opts["groups"] == 1 and all((i - 1) * s - 2 * p + d * (k - 1) + 1 >= 1
+                                   for i, s, p, d, k in dims):  # fmt: skip
+        t_opts = {k: v for k, v in opts.items() if k != "groups"}
+        check_parity(torch, lambda L, a, ww: L.F.conv_transpose3d(a, ww, **t_opts), [x, wt])
     xp_, popts = pool
     check_parity(torch, lambda L, a: L.F.max_pool3d(a, **popts), [xp_])
     check_parity(torch, lambda L, a: L.F.avg_pool3d(a, **popts), [xp_])
@@ -139,6 +192,8 @@ def test_max_pool3d_indices_and_3d_layers_match_torch():
               torch.nn.Conv3d(4, 6, 3, stride=(1, 2, 2), padding=1)),
              (nn.Conv3d(4, 6, (1, 3, 3), groups=2, bias=False, padding="same"),
               torch.nn.Conv3d(4, 6, (1, 3, 3), groups=2, bias=False, padding="same")),
+             (nn.ConvTranspose3d(4, 2, 3, stride=2, padding=1, output_padding=1),
+              torch.nn.ConvTranspose3d(4, 2, 3, stride=2, padding=1, output_padding=1)),
              (nn.MaxPool3d(2), torch.nn.MaxPool3d(2)),
              (nn.AvgPool3d(3, 2, 1), torch.nn.AvgPool3d(3, 2, 1)),
              (nn.AdaptiveAvgPool3d((1, 2, 3)), torch.nn.AdaptiveAvgPool3d((1, 2, 3)))]  # fmt: skip

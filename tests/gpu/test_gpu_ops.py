@@ -487,6 +487,8 @@ def test_pixel_shuffle_prelu_and_distances():
     same_on_gpu(lambda x: F.channel_shuffle(x, 4), x)
     v = x.reshape(2, 4, 2, 3, 4)  # (N, C, D, H, W): the 3-D ops
     same_on_gpu(lambda v, w: F.conv3d(v, w, padding=1, groups=2), v, f32(7, (6, 2, 3, 3, 3)))
+    same_on_gpu(lambda v, w: F.conv_transpose3d(v, w, stride=2, padding=1, output_padding=1),
+                v, f32(8, (4, 3, 3, 3, 3)))  # fmt: skip
     same_on_gpu(lambda v: F.max_pool3d(v, 2, ceil_mode=True), v)
     same_on_gpu(lambda v: F.avg_pool3d(v, (1, 2, 2), padding=(0, 1, 1)), v)
     same_on_gpu(lambda v: F.adaptive_avg_pool3d(v, (1, 2, 3)), v)
