@@ -18,6 +18,7 @@ from minitorch_cv.backend import device as parse_device
 from minitorch_cv.tensor import Tensor, default_rng
 
 from .dataset import Subset, TensorDataset, is_batched
+from .sampler import Sampler
 
 _END = object()
 
@@ -318,8 +319,8 @@ class DataLoader:
         epoch = self.epoch if epoch is None else epoch
         n = len(self.dataset)
         if self.sampler is not None:
-            if hasattr(self.sampler, "indices"):  # the package's samplers: the epoch's stream
-                order = self.sampler.indices(np.random.default_rng([self.seed, epoch, 0]))
+            if isinstance(self.sampler, Sampler):  # the package's samplers: the epoch's stream
+                order = self.sampler.draw(np.random.default_rng([self.seed, epoch, 0]))
             else:  # any iterable of indices, as PyTorch's loader takes
                 order = np.fromiter(iter(self.sampler), dtype=np.int64)
             order = np.asarray(order, dtype=np.int64)

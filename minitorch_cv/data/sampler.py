@@ -1,7 +1,7 @@
 """Samplers: which items an epoch visits, in which order (PyTorch's `torch.utils.data` samplers).
 
 Give one to `DataLoader(sampler=...)`. The loader draws each epoch's indices from its own
-per-epoch stream (`indices(rng)`), so a seeded run, and a resumed one, sees the same items; on
+per-epoch stream (`draw(rng)`), so a seeded run, and a resumed one, sees the same items; on
 their own, iterating a sampler draws from its `generator` (a seed or a NumPy Generator), else
 the package generator (`minitorch_cv.manual_seed`).
 
@@ -17,15 +17,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-
-def _generator(generator) -> np.random.Generator:
-    if generator is None:
-        from ..tensor import default_rng
-
-        return default_rng()
-    if isinstance(generator, np.random.Generator):
-        return generator
-    return np.random.default_rng(generator)
+from .transforms import _generator
 
 
 def _positive_int(owner: str, name: str, v) -> int:
@@ -35,18 +27,18 @@ def _positive_int(owner: str, name: str, v) -> int:
 
 
 class Sampler(ABC):
-    """Base class: a subclass defines `indices(rng)`, one epoch's item indices (an int64
-    array); iterating draws them from the sampler's own generator. (The DataLoader also takes
-    any iterable of indices with a length, as PyTorch's does.)"""
+    """Base class: a subclass defines `draw(rng)`, one epoch's item indices (an int64 array);
+    iterating draws them from the sampler's own generator. (The DataLoader also takes any
+    iterable of indices with a length, as PyTorch's does.)"""
 
     generator = None
 
     @abstractmethod
-    def indices(self, rng: np.random.Generator) -> np.ndarray:
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
         """The item indices of one epoch, drawn from `rng`."""
 
     def __iter__(self):
-        return iter(self.indices(_generator(self.generator)).tolist())
+        return iter(self.draw(_generator(self.generator)).tolist())
 
     def __len__(self) -> int:
         raise TypeError(f"{type(self).__name__} has no length")
@@ -58,7 +50,7 @@ class SequentialSampler(Sampler):
     def __init__(self, data_source):
         self.data_source = data_source
 
-    def indices(self, rng):
+    def draw(self, rng):
         return np.arange(len(self.data_source), dtype=np.int64)
 
     def __len__(self) -> int:
@@ -84,14 +76,13 @@ class RandomSampler(Sampler):
             generator,
         )
         self._num_samples = num_samples
-        if num_samples is not None:
-            _positive_int("RandomSampler", "num_samples", num_samples)
+        _positive_int("RandomSampler", "num_samples", self.num_samples)  # also for no items
 
     @property
     def num_samples(self) -> int:
         return len(self.data_source) if self._num_samples is None else int(self._num_samples)
 
-    def indices(self, rng):
+    def draw(self, rng):
         n, k = len(self.data_source), self.num_samples
         if self.replacement:
             return rng.integers(0, n, size=k, dtype=np.int64)
@@ -110,14 +101,15 @@ class SubsetRandomSampler(Sampler):
     """
 
     def __init__(self, indices, generator=None):
-        self.subset = np.asarray(indices, dtype=np.int64).reshape(-1)
+        self.indices = indices  # PyTorch's attribute: the sequence as given
+        self._subset = np.asarray(indices, dtype=np.int64).reshape(-1)
         self.generator = generator
 
-    def indices(self, rng):
-        return self.subset[rng.permutation(len(self.subset))]
+    def draw(self, rng):
+        return self._subset[rng.permutation(len(self._subset))]
 
     def __len__(self) -> int:
-        return len(self.subset)
+        return len(self._subset)
 
 
 class WeightedRandomSampler(Sampler):
@@ -149,7 +141,7 @@ class WeightedRandomSampler(Sampler):
             )
         self.weights = w
 
-    def indices(self, rng):
+    def draw(self, rng):
         p = self.weights / self.weights.sum()
         return rng.choice(len(p), size=self.num_samples, replace=self.replacement, p=p).astype(
             np.int64

@@ -1271,15 +1271,23 @@ def adjust_brightness(x, factor):
     return _blend(x, 0.0, factor)
 
 
+def _gray_of(x):
+    """The luma in float64, truncated to whole grey levels for integer images (torchvision's
+    rgb_to_grayscale keeps the image's dtype); 1-channel images as they are."""
+    if x.shape[1] != 3:
+        return x.astype(np.float64)
+    gray = _grayscale(x.astype(np.float64))
+    return gray if x.dtype.kind == "f" else xp_of(x).floor(gray)
+
+
 def adjust_contrast(x, factor):
     """Blend with the mean grey level of each image (0 gives flat grey, 1 the image)."""
-    gray = _grayscale(x) if x.shape[1] == 3 else x
-    return _blend(x, gray.astype(np.float64).mean(axis=(1, 2, 3), keepdims=True), factor)
+    return _blend(x, _gray_of(x).mean(axis=(1, 2, 3), keepdims=True), factor)
 
 
 def adjust_saturation(x, factor):
     """Blend with the grey version (0 gives grey, 1 the image); 1-channel images unchanged."""
-    return x if x.shape[1] != 3 else _blend(x, _grayscale(x.astype(np.float64)), factor)
+    return x if x.shape[1] != 3 else _blend(x, _gray_of(x), factor)
 
 
 def adjust_sharpness(x, factor):
@@ -1317,8 +1325,14 @@ def posterize(x, bits):
 
 
 def solarize(x, threshold):
-    """Invert the values at or above `threshold` (in the image's range: [0, 1] or [0, 255])."""
-    return xp_of(x).where(x >= _per_item(threshold, x).astype(x.dtype), _bound(x) - x, x)
+    """Invert the values at or above `threshold` (in the image's range: [0, 1] or [0, 255];
+    compared as a real number, so 178.5 leaves 178 alone)."""
+    if np.any(np.asarray(threshold, dtype=np.float64) > _bound(x)):
+        raise ValueError(
+            f"solarize: threshold {threshold!r} is above the image's largest value {_bound(x):g}"
+        )
+    inverted = (_bound(x) - x).astype(x.dtype, copy=False)
+    return xp_of(x).where(x >= _per_item(threshold, x), inverted, x)
 
 
 def invert(x):
@@ -1407,6 +1421,8 @@ class RandomSolarize(_RandomOp):
 
     def __init__(self, threshold: float, p: float = 0.5, rng=None):
         super().__init__(p, rng)
+        if threshold < 0:
+            raise ValueError(f"RandomSolarize: threshold must be >= 0, got {threshold}")
         self.threshold = float(threshold)
 
     def _op(self, x):

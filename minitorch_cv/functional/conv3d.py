@@ -9,15 +9,14 @@ strided add per kernel offset.
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
 from ..backend import xp_of
 from ..kernels.shapes import conv_out, pair, pool_out
-from ..kernels.volume import pad3d, tap_slices, windows3d, windows_add
+from ..kernels.volume import pad3d, windows3d, windows_add
 from ..tensor import Function
 from .conv import _check_weight, _groups, _positive
+from .pool import _check_float, _mean_matrix
 
 
 def _triple(v, name):
@@ -251,7 +250,8 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
 class _Geometry3d:
     """Sizes of a 3-D pooling, checked once (messages in the op's terms)."""
 
-    def __init__(self, op, shape, kernel_size, stride, padding, dilation, ceil_mode):
+    def __init__(self, op, shape, kernel_size, stride, padding, dilation, ceil_mode,
+                 kernel_fits=False):  # fmt: skip
         self.k = _triple(kernel_size, "kernel_size")
         empty = stride is None or (isinstance(stride, (tuple, list)) and not stride)
         self.s = self.k if empty else _triple(stride, "stride")
@@ -264,7 +264,7 @@ class _Geometry3d:
                 f"{op}: padding {self.p} must be >= 0 and at most half the kernel size {self.k}"
             )
         self.size = tuple(shape[2:])
-        if any(n < k for n, k in zip(self.size, self.k)):  # PyTorch's 3-D pooling check
+        if kernel_fits and any(n < k for n, k in zip(self.size, self.k)):  # avg_pool3d's check
             raise ValueError(
                 f"{op}: input of shape {tuple(shape)} is smaller than the kernel {self.k}"
             )
@@ -300,6 +300,12 @@ class MaxPool3d(Function):
         flat = win.reshape(*win.shape[:5], -1)
         arg = flat.argmax(axis=-1)  # the first maximum, as torch (NaN wins, as argmax picks it)
         y = xp.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
+        lost = y == -np.inf  # a window of -inf values: torch keeps its first real element
+        if lost.any():
+            real = pad3d(xp.ones((1, 1, *geo.size), dtype=np.int8), geo.pads, value=0)
+            first = windows3d(real, geo.k, geo.s, geo.d, geo.out)
+            first = first.reshape(*first.shape[:5], -1).argmax(axis=-1)  # (1, 1, O...)
+            arg = xp.where(lost, first, arg)
         ctx.save_for_backward(arg)
         ctx.geo, ctx.padded_shape = geo, xpad.shape
         if not return_indices:
@@ -320,11 +326,9 @@ class MaxPool3d(Function):
         (arg,) = ctx.saved_tensors
         geo = ctx.geo
         xp = xp_of(gy)
-        gpad = xp.zeros(ctx.padded_shape, dtype=gy.dtype)
-        taps = itertools.product(*(range(k) for k in geo.k))
-        for t, offset in enumerate(taps):
-            sl = tap_slices(offset, geo.s, geo.d, geo.out)
-            gpad[(slice(None), slice(None), *sl)] += gy * (arg == t)
+        taps = xp.arange(int(np.prod(geo.k))).reshape(*(1,) * 5, -1)
+        cols = ((arg[..., None] == taps) * gy[..., None]).reshape(*gy.shape, *geo.k)
+        gpad = windows_add(cols, xp.zeros(ctx.padded_shape, dtype=gy.dtype), geo.s, geo.d)
         return geo.crop(gpad)
 
 
@@ -345,9 +349,8 @@ class AvgPool3d(Function):
         geo = ctx.geo
         xp = xp_of(gy)
         g = (gy / ctx.divisor).astype(gy.dtype, copy=False)
-        gpad = xp.zeros(ctx.padded_shape, dtype=gy.dtype)
-        for offset in itertools.product(*(range(k) for k in geo.k)):
-            gpad[(slice(None), slice(None), *tap_slices(offset, geo.s, geo.d, geo.out))] += g
+        cols = xp.broadcast_to(g[..., None, None, None], (*g.shape, *geo.k))
+        gpad = windows_add(cols, xp.zeros(ctx.padded_shape, dtype=gy.dtype), geo.s, geo.d)
         return geo.crop(gpad)
 
 
@@ -372,6 +375,7 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     """3-D max pooling over (N, C, D, H, W), as torch's `F.max_pool3d`."""
     op = "max_pool3d"
     x, unbatched = _batched3d(op, input)
+    _check_float(op, x)
     geo = _Geometry3d(op, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
     out = MaxPool3d.apply(x, geo=geo, return_indices=return_indices)
     if return_indices:
@@ -385,20 +389,11 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     """3-D average pooling over (N, C, D, H, W), as torch's `F.avg_pool3d`."""
     op = "avg_pool3d"
     x, unbatched = _batched3d(op, input)
-    geo = _Geometry3d(op, x.shape, kernel_size, stride, padding, 1, ceil_mode)
+    _check_float(op, x)
+    geo = _Geometry3d(op, x.shape, kernel_size, stride, padding, 1, ceil_mode, kernel_fits=True)
     div = _avg_divisor(xp_of(x._data), geo, count_include_pad, divisor_override, x.dtype)
     y = AvgPool3d.apply(x, geo=geo, divisor=div)
     return y.squeeze(0) if unbatched else y
-
-
-def _bin_matrix(size: int, out: int, dtype):
-    """(out, size): row i averages PyTorch's adaptive bin i,
-    [floor(i * size / out), ceil((i + 1) * size / out))."""
-    m = np.zeros((out, size))
-    for i in range(out):
-        lo, hi = (i * size) // out, -((-(i + 1) * size) // out)
-        m[i, lo:hi] = 1.0 / (hi - lo)
-    return m.astype(dtype)
 
 
 def adaptive_avg_pool3d(input, output_size):
@@ -409,7 +404,9 @@ def adaptive_avg_pool3d(input, output_size):
     from ..tensor import Tensor
     from .matmul import einsum
 
-    x, unbatched = _batched3d("adaptive_avg_pool3d", input)
+    op = "adaptive_avg_pool3d"
+    x, unbatched = _batched3d(op, input)
+    _check_float(op, x)
     sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 3
     if len(sizes) != 3:
         raise ValueError(
@@ -418,7 +415,7 @@ def adaptive_avg_pool3d(input, output_size):
     out = [n if o is None else int(o) for o, n in zip(sizes, x.shape[2:])]
     if min(out) < 1:
         raise ValueError(f"adaptive_avg_pool3d: output size must be positive, got {tuple(out)}")
-    mats = [Tensor(to_device(_bin_matrix(n, o, x.dtype), x.device))
+    mats = [Tensor(to_device(_mean_matrix(n, o, x.dtype), x.device))
             for n, o in zip(x.shape[2:], out)]  # fmt: skip
     y = einsum("ncdhw,Dd,Hh,Ww->ncDHW", x, *mats)
     return y.squeeze(0) if unbatched else y

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
+
 from ..backend import xp_of
 from .shapes import conv_out
 
@@ -35,9 +37,10 @@ def windows3d(xp_, kernel_size, stride, dilation, out_size=None):
                          for sz, k, s, d in zip(sizes, kernel_size, stride, dilation))  # fmt: skip
     sn, sc, *ss = xp_.strides
     strides = (sn, sc, *(a * s for a, s in zip(ss, stride)), *(a * d for a, d in zip(ss, dilation)))
-    return xp.lib.stride_tricks.as_strided(
-        xp_, (n, c, *out_size, *kernel_size), strides, writeable=False
-    )
+    shape = (n, c, *out_size, *kernel_size)
+    if xp is np:  # a read-only view: the windows overlap (CuPy's as_strided has no such flag)
+        return np.lib.stride_tricks.as_strided(xp_, shape, strides, writeable=False)
+    return xp.lib.stride_tricks.as_strided(xp_, shape, strides)
 
 
 def tap_slices(offset, stride, dilation, out_size):

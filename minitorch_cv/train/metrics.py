@@ -393,7 +393,10 @@ class MeanRecall(_FromConfusion):
 
 
 class MeanPrecision(_FromConfusion):
-    """Average over the predicted classes of per-class precision (macro precision).
+    """Macro precision: the mean over classes of TP / (predicted as that class), a class
+    present in the targets but never predicted counting 0 (as scikit-learn's macro average,
+    so predicting only the majority class does not score high); classes absent from both
+    prediction and target left out.
 
     Args: num_classes: K. ignore_index: target value left out (default None).
     """
@@ -401,7 +404,9 @@ class MeanPrecision(_FromConfusion):
     name = "mean_precision"
 
     def compute(self) -> float:
-        return self.cm.mean_precision()
+        precision = self.cm.precision()
+        missed = np.isnan(precision) & (self.cm.matrix.sum(axis=1) > 0)
+        return _nanmean(np.where(missed, 0.0, precision))
 
 
 class F1Score(_FromConfusion):

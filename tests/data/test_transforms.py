@@ -738,8 +738,14 @@ def test_float_ops_follow_their_formulas_per_item():
     np.testing.assert_allclose(T.adjust_contrast(x, f), want)
     np.testing.assert_array_equal(T.adjust_sharpness(x, 1.0), x)
     np.testing.assert_allclose(T.posterize(x, 2), np.floor(x * 4).clip(0, 3) / 4)
-    np.testing.assert_array_equal(T.solarize(x, [0.3, 0.5, 1.1]), np.where(
-        x >= np.array([0.3, 0.5, 1.1])[:, None, None, None], 1 - x, x))  # fmt: skip
+    np.testing.assert_array_equal(T.solarize(x, [0.3, 0.5, 1.0]), np.where(
+        x >= np.array([0.3, 0.5, 1.0])[:, None, None, None], 1 - x, x))  # fmt: skip
+    with pytest.raises(ValueError, match="threshold 1.1 is above the image's largest value 1"):
+        T.solarize(x, 1.1)
+    xu = (x * 255).astype(np.uint8)
+    out = T.solarize(xu, 178.5)  # a real threshold: 178 stays, 179 flips; uint8 stays uint8
+    assert out.dtype == np.uint8
+    np.testing.assert_array_equal(out, np.where(xu >= 179, 255 - xu, xu))
     lo, hi = x.min(axis=(2, 3), keepdims=True), x.max(axis=(2, 3), keepdims=True)
     np.testing.assert_allclose(T.autocontrast(x), (x - lo) / (hi - lo))
     eq = T.equalize(x)
@@ -811,3 +817,14 @@ def test_augment_policies_errors_and_dtypes():
         T.TrivialAugmentWide(interpolation="bicubic")
     xu = (batch(n=8) * 255).astype(np.uint8)
     assert T.RandAugment(num_ops=3)(xu, rng=1).dtype == np.uint8
+
+
+def test_uint8_blends_follow_torchvisions_integer_rules():
+    x = (batch(n=2, seed=9) * 255).astype(np.uint8)
+    xf = x.astype(np.float64)
+    gray = np.floor(0.2989 * xf[:, 0] + 0.587 * xf[:, 1] + 0.114 * xf[:, 2])[:, None]  # uint8 grey
+    mean = gray.mean(axis=(1, 2, 3), keepdims=True)
+    want = np.clip(0.5 * xf + 0.5 * mean, 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(T.adjust_contrast(x, 0.5), want)
+    want = np.clip(1.5 * xf - 0.5 * gray, 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(T.adjust_saturation(x, 1.5), want)

@@ -145,6 +145,17 @@ def pool3d_case(draw):
     return x, dict(kernel_size=k, stride=s, padding=p, ceil_mode=ceil_mode)
 
 
+def test_max_pool3d_on_minus_infinity_keeps_the_first_real_element_as_torch():
+    x = np.full((1, 1, 3, 3, 3), -np.inf)
+    x[0, 0, 2, 2, 2] = 1.0
+    xs = mt.tensor(x, requires_grad=True)
+    y, idx = F.max_pool3d(xs, 3, 1, 1, return_indices=True)
+    assert idx.numpy().min() >= 0  # never a padding cell
+    assert idx.numpy()[0, 0, 0, 0, 0] == 0  # the window's first real voxel, as torch picks it
+    y.backward(mt.ones(*y.shape, dtype=mt.float64))
+    assert xs.grad.numpy().sum() == 27.0  # every window's gradient lands on a real voxel
+
+
 @SETTINGS
 @given(case=pool3d_case(), count_include_pad=st.booleans())
 def test_pool3d_match_the_voxel_loop_and_gradcheck(case, count_include_pad):
@@ -225,6 +236,10 @@ def test_3d_shapes_layer_init_and_errors():
         F.max_pool3d(mt.randn(1, 1, 4, 4, 4), 3, padding=2)
     with pytest.raises(ValueError, match=r"avg_pool3d: expected 4-D \(C, D, H, W\) or 5-D"):
         F.avg_pool3d(mt.randn(4, 4, 4), 2)
-    with pytest.raises(ValueError, match=r"max_pool3d: input of shape \(1, 1, 1, 4, 4\) is "
+    with pytest.raises(ValueError, match=r"avg_pool3d: input of shape \(1, 1, 1, 4, 4\) is "
                                          r"smaller than the kernel \(2, 2, 2\)"):  # fmt: skip
-        F.max_pool3d(mt.randn(1, 1, 1, 4, 4), 2)
+        F.avg_pool3d(mt.randn(1, 1, 1, 4, 4), 2, padding=1)
+    # max pooling takes it, as PyTorch's: the padding makes room for one window
+    assert F.max_pool3d(mt.randn(1, 1, 1, 4, 4), 2, padding=1).shape == (1, 1, 1, 3, 3)
+    with pytest.raises(TypeError, match="adaptive_avg_pool3d: expected a floating point input"):
+        F.adaptive_avg_pool3d(mt.tensor(np.arange(16).reshape(1, 1, 2, 2, 4)), 1)

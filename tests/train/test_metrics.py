@@ -212,3 +212,7 @@ def test_f1_dice_and_precision_by_hand_and_against_a_loop():
             dice.append(2 * (p & t).sum() / (p.sum() + t.sum()))
     assert Dice(4)(pred, target) == pytest.approx(np.mean(dice))
     assert math.isnan(F1Score(3).compute())
+    # always predicting the majority class: the missed class's precision counts 0, not nothing
+    majority = np.zeros(10, dtype=np.int64)
+    truth = np.array([0] * 9 + [1])
+    assert MeanPrecision(2)(majority, truth) == pytest.approx((0.9 + 0.0) / 2)
