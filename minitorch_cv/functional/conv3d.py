@@ -300,12 +300,13 @@ class MaxPool3d(Function):
         flat = win.reshape(*win.shape[:5], -1)
         arg = flat.argmax(axis=-1)  # the first maximum, as torch (NaN wins, as argmax picks it)
         y = xp.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
-        lost = y == -np.inf  # a window of -inf values: torch keeps its first real element
-        if lost.any():
+        if any(lo or hi for lo, hi in geo.pads):
+            # a window of -inf values would pick a padding cell: torch keeps its first real
+            # element (decided on the device, no read-back)
             real = pad3d(xp.ones((1, 1, *geo.size), dtype=np.int8), geo.pads, value=0)
             first = windows3d(real, geo.k, geo.s, geo.d, geo.out)
             first = first.reshape(*first.shape[:5], -1).argmax(axis=-1)  # (1, 1, O...)
-            arg = xp.where(lost, first, arg)
+            arg = xp.where(y == -np.inf, first, arg)
         ctx.save_for_backward(arg)
         ctx.geo, ctx.padded_shape = geo, xpad.shape
         if not return_indices:
