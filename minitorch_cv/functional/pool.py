@@ -663,10 +663,13 @@ class Interpolate(Function):
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):  # fmt: skip
-    """Resize 4-D input, as torch.nn.functional.interpolate for its 2-D modes.
+    """Resize, as torch.nn.functional.interpolate: 4-D input with the modes below; 3-D
+    (N, C, L) input with 'linear', 'nearest', 'nearest-exact' or 'area', and 5-D
+    (N, C, D, H, W) input with 'trilinear', 'nearest', 'nearest-exact' or 'area' (the same
+    per-axis rules; size and scale_factor then take one value per spatial dim).
 
     Args:
-        input: (N, C, H, W).
+        input: (N, C, H, W) (or 3-D / 5-D, see above).
         size (int or (OH, OW)): output size; give this or scale_factor.
         scale_factor (float or pair): output size floor(H * scale_factor); the coordinates then
             use 1/scale_factor, unless recompute_scale_factor=True (then H/OH, as with size).
@@ -684,11 +687,17 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         minitorch_cv/reference.py).
     """
     op = "interpolate"
+    if input.ndim in (3, 5):
+        return _interpolate_nd(input, size, scale_factor, mode, align_corners,
+                               recompute_scale_factor, antialias)  # fmt: skip
     modes = ("nearest", "nearest-exact", "bilinear", "bicubic", "area")
     if mode not in modes:
         raise ValueError(f"{op}: mode must be one of {', '.join(modes)}, got {mode!r}")
     if input.ndim != 4:
-        raise ValueError(f"{op}: expected 4-D input (N, C, H, W), got shape {tuple(input.shape)}")
+        raise ValueError(
+            f"{op}: expected 3-D (N, C, L), 4-D (N, C, H, W) or 5-D (N, C, D, H, W) input, got "
+            f"shape {tuple(input.shape)}"
+        )
     _check_float(op, input)
     if mode not in ("bilinear", "bicubic") and align_corners is not None:
         raise ValueError(f"{op}: align_corners only applies to mode='bilinear' or 'bicubic'")
@@ -717,3 +726,61 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     return Interpolate.apply(
         input, out_hw=out_hw, scales=scales, mode=mode, align_corners=bool(align_corners)
     )
+
+
+_LINEAR_MODE = {3: "linear", 5: "trilinear"}
+
+
+def _interpolate_nd(input, size, scale_factor, mode, align_corners, recompute_scale_factor,
+                    antialias):  # fmt: skip
+    """`interpolate` of (N, C, L) ('linear') and (N, C, D, H, W) ('trilinear') input, and their
+    nearest and area modes: the 1-D resampling rule of the 2-D modes along each axis, applied as
+    one matrix per axis (an einsum, whose gradient is einsum's own)."""
+    from ..backend import to_device
+    from ..tensor import Tensor
+    from .conv3d import adaptive_avg_pool3d
+    from .conv_pool_1d import adaptive_avg_pool1d
+    from .matmul import einsum
+
+    op = "interpolate"
+    nd = input.ndim - 2
+    linear = _LINEAR_MODE[input.ndim]
+    modes = ("nearest", "nearest-exact", linear, "area")
+    if mode not in modes:
+        raise ValueError(
+            f"{op}: for {input.ndim}-D input the mode must be one of {', '.join(modes)}, got "
+            f"{mode!r}"
+        )
+    _check_float(op, input)
+    if mode != linear and align_corners is not None:
+        raise ValueError(f"{op}: align_corners only applies to mode={linear!r}")
+    if antialias:
+        raise ValueError(f"{op}: antialias=True is not implemented; use antialias=False")
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{op}: give exactly one of size and scale_factor")
+    sizes = tuple(input.shape[2:])
+    if size is not None:
+        out, scales = pair(size, "size", nd), (None,) * nd
+    else:
+        sf = (
+            tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * nd
+        )
+        if len(sf) != nd or min(sf) <= 0:
+            raise ValueError(f"{op}: scale_factor must be positive (one or {nd} values), got "
+                             f"{scale_factor!r}")  # fmt: skip
+        out = tuple(math.floor(n * f) for n, f in zip(sizes, sf))
+        scales = (None,) * nd if recompute_scale_factor else tuple(float(v) for v in sf)
+    if min(out) < 1 or min(sizes) < 1:
+        raise ValueError(
+            f"{op}: output size {out} for input of shape {tuple(input.shape)} is not positive"
+        )
+    if mode == "area":
+        return (adaptive_avg_pool1d if nd == 1 else adaptive_avg_pool3d)(input, out)
+    rule = "bilinear" if mode == linear else mode  # the per-axis rule of the 2-D mode
+    mats = [
+        Tensor(to_device(_resample_matrix(*_source_index(rule, n, o, sc, bool(align_corners),
+                                                         input.dtype), n, input.dtype),
+                         input.device))
+        for n, o, sc in zip(sizes, out, scales)
+    ]  # fmt: skip
+    return einsum("ncl,Ll->ncL" if nd == 1 else "ncdhw,Dd,Hh,Ww->ncDHW", input, *mats)

@@ -243,3 +243,65 @@ def test_3d_shapes_layer_init_and_errors():
     assert F.max_pool3d(mt.randn(1, 1, 1, 4, 4), 2, padding=1).shape == (1, 1, 1, 3, 3)
     with pytest.raises(TypeError, match="adaptive_avg_pool3d: expected a floating point input"):
         F.adaptive_avg_pool3d(mt.tensor(np.arange(16).reshape(1, 1, 2, 2, 4)), 1)
+
+
+# --------------------------------------------------------------------------- interpolate 1-D, 3-D
+
+
+def _linear_taps(n, o, align_corners):
+    """PyTorch's 1-D linear rule: the source coordinate of each output index and its two taps."""
+    taps = []
+    for i in range(o):
+        if align_corners:
+            real = i * (n - 1) / (o - 1) if o > 1 else 0.0
+        else:
+            real = max((i + 0.5) * n / o - 0.5, 0.0)
+        i0 = min(int(np.floor(real)), n - 1)
+        lam = min(max(real - i0, 0.0), 1.0)
+        taps.append((i0, min(i0 + 1, n - 1), lam))
+    return taps
+
+
+def loop_trilinear(x, out, align_corners):
+    """Each output voxel: the eight neighbours weighted by the products of the axes' weights."""
+    n_, c_, *size = x.shape
+    axes = [_linear_taps(n, o, align_corners) for n, o in zip(size, out)]
+    y = np.zeros((n_, c_, *out))
+    for idx in itertools.product(*(range(o) for o in out)):
+        (d0, d1, ld), (h0, h1, lh), (w0, w1, lw) = (axes[a][i] for a, i in enumerate(idx))
+        corners = (((d0, 1 - ld), (d1, ld)), ((h0, 1 - lh), (h1, lh)), ((w0, 1 - lw), (w1, lw)))
+        for (dd, wd), (hh, wh), (ww, wv) in itertools.product(*corners):
+            y[(slice(None), slice(None), *idx)] += wd * wh * wv * x[:, :, dd, hh, ww]
+    return y
+
+
+@SETTINGS
+@given(size=st.tuples(*[st.integers(1, 4)] * 3), out=st.tuples(*[st.integers(1, 5)] * 3),
+       align=st.booleans(), data=st.data())  # fmt: skip
+def test_trilinear_matches_the_voxel_loop_and_gradcheck(size, out, align, data):
+    x = data.draw(arrays((1, 2, *size)))
+    got = F.interpolate(mt.tensor(x), size=out, mode="trilinear", align_corners=align).numpy()
+    np.testing.assert_allclose(got, loop_trilinear(x, out, align), rtol=1e-12, atol=1e-12)
+    check_grad(lambda L, a: L.F.interpolate(a, size=out, mode="trilinear", align_corners=align),
+               [x])  # fmt: skip
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("shape,mode", [((2, 3, 7), "linear"), ((2, 3, 7), "nearest"),
+                                        ((1, 2, 3, 4, 5), "trilinear"),
+                                        ((1, 2, 3, 4, 5), "nearest-exact"),
+                                        ((1, 2, 3, 4, 5), "area")])  # fmt: skip
+def test_interpolate_1d_and_3d_match_torch(shape, mode):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal(shape)
+    for kw in (dict(scale_factor=2), dict(size=(5,) * (len(shape) - 2))):
+        check_parity(torch, lambda L, a, kw=kw: L.F.interpolate(a, mode=mode, **kw), [x])
+
+
+def test_upsample_layer_takes_volumes_and_errors_name_the_modes():
+    up = nn.Upsample(scale_factor=2, mode="trilinear")
+    assert up(mt.randn(1, 2, 3, 4, 5)).shape == (1, 2, 6, 8, 10)
+    assert nn.Upsample(size=9, mode="linear")(mt.randn(2, 3, 4)).shape == (2, 3, 9)
+    want = r"interpolate: for 5-D input the mode must be one of nearest, nearest-exact, trilinear"
+    with pytest.raises(ValueError, match=want + r", area, got 'bilinear'"):
+        F.interpolate(mt.randn(1, 1, 2, 2, 2), scale_factor=2, mode="bilinear")

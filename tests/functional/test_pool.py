@@ -397,7 +397,7 @@ def _t(*shape, dtype=np.float32):
             r"antialias=True is not implemented",
         ),
         (lambda: interpolate(_t(2, 3, 8, 8)), r"exactly one of size and scale_factor"),
-        (lambda: interpolate(_t(3, 8, 8), size=4), r"expected 4-D input"),
+        (lambda: interpolate(_t(8, 8), size=4), r"expected 3-D \(N, C, L\), 4-D \(N, C, H, W\)"),
         (
             lambda: interpolate(_t(2, 3, 8, 8), size=4, align_corners=True),
             r"align_corners only applies",
