@@ -48,7 +48,7 @@ def _run(argv) -> tuple[int, str, str]:
 
 
 def test_all_topics_are_there_in_order():
-    assert NUMBERS == list(range(1, 15))
+    assert NUMBERS == list(range(1, 16))
     index = (E.exercises_dir() / "README.md").read_text(encoding="utf-8")
     for e in EXERCISES:
         assert e.path.name in index, f"exercises/README.md does not link {e.path.name}"
@@ -135,7 +135,7 @@ def _planted():
     s = {n: _solution(n) for n in NUMBERS}
     one, two, three, four = s[1], s[2], s[3], s[4]
     five, six, seven, eight, nine, ten, eleven = s[5], s[6], s[7], s[8], s[9], s[10], s[11]
-    twelve, thirteen, fourteen = s[12], s[13], s[14]
+    twelve, thirteen, fourteen, fifteen = s[12], s[13], s[14], s[15]
 
     def batch_stats_per_sample(x, kind, groups=1, eps=1e-5):  # batch norm taken as layer norm
         return twelve.normalise(x, "layer" if kind == "batch" else kind, groups, eps)
@@ -201,6 +201,18 @@ def _planted():
     def default_bounds_with_relu_gain(kind, in_channels, out_channels, kernel=1, groups=1):
         fan_in = fourteen.fans(kind, in_channels, out_channels, kernel, groups)[0]
         return np.sqrt(6 / fan_in), 1 / np.sqrt(fan_in)
+
+    def smoothing_over_the_other_classes(logits, target, eps=0.0):
+        # eps / (C - 1) on the wrong classes only, the true one keeping 1 - eps
+        nll = -fifteen._log_softmax(logits)
+        rows, c = np.arange(len(target)), nll.shape[1]
+        others = nll.sum(axis=1) - nll[rows, target]
+        return float(((1 - eps) * nll[rows, target] + eps / (c - 1) * others).mean())
+
+    def focal_with_p_not_p_t(logits, targets, alpha=0.25, gamma=2.0):
+        out = fifteen.focal_loss(logits, targets, alpha, 0.0)  # alpha-weighted BCE
+        p = 1 / (1 + np.exp(-np.asarray(logits, dtype=float)))
+        return out * (1 - p) ** gamma
 
     def flip_rows_only(image, kernel, padding=0):
         return one.cross_correlate(image, np.asarray(kernel)[::-1], padding)
@@ -414,6 +426,20 @@ def _planted():
             ),
         ),
         (14, "default_bounds", default_bounds_with_relu_gain),
+        (15, "smoothed_cross_entropy", smoothing_over_the_other_classes),
+        (
+            15,
+            "soft_cross_entropy",
+            lambda logits, probs: fifteen.soft_cross_entropy(logits, probs) * len(logits),
+        ),
+        (15, "focal_loss", focal_with_p_not_p_t),
+        (
+            15,
+            "focal_loss",
+            lambda logits, targets, alpha=0.25, gamma=2.0: fifteen.focal_loss(
+                logits, targets, alpha if alpha < 0 else 1 - alpha, gamma
+            ),
+        ),
         (11, "audit", audit_against_stated_rows),
         (
             11,
