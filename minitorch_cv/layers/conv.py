@@ -163,7 +163,53 @@ class _ConvNd(Module):
         return s
 
 
-class Conv2d(_ConvNd):
+class _ConvForwardNd(_ConvNd):
+    """Convolutions of any spatial rank: PyTorch's constructor, then one call of the functional
+    op `_functional` (after padding_mode's padding); subclasses give `_n` and `_functional`."""
+
+    _padding_modes = _PADDING_MODES
+
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        bias=True,
+        padding_mode="zeros",
+        device=None,
+        dtype=None,
+    ):
+        name = type(self).__name__
+        if padding_mode not in self._padding_modes:
+            raise ValueError(
+                f"{name}: padding_mode must be one of {self._padding_modes}, got {padding_mode!r}"
+            )
+        super().__init__(
+            name,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            False,
+            device,
+            dtype,
+        )
+        self._check_padding_string(padding)
+
+    def forward(self, input):
+        return self._conv(input, self._functional)
+
+
+class Conv2d(_ConvForwardNd):
     """2-D cross-correlation over NCHW input (what deep learning calls convolution).
 
     Args:
@@ -184,42 +230,10 @@ class Conv2d(_ConvNd):
     Weights: weight (C_out, C_in/groups, KH, KW), bias (C_out,), U(+-1/sqrt(C_in/groups*KH*KW)).
     """
 
-    def __init__(
-        self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups=1,
-        bias=True,
-        padding_mode="zeros",
-        device=None,
-        dtype=None,
-    ):
-        super().__init__(
-            "Conv2d",
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            groups,
-            bias,
-            padding_mode,
-            False,
-            device,
-            dtype,
-        )
-        self._check_padding_string(padding)
-
-    def forward(self, input):
-        return self._conv(input, F.conv2d)
+    _functional = staticmethod(F.conv2d)
 
 
-class Conv1d(_ConvNd):
+class Conv1d(_ConvForwardNd):
     """1-D cross-correlation over (N, C, L) input (signals, sequences, rows of features).
 
     Args: as Conv2d, with int (or 1-tuple) kernel_size, stride, padding and dilation.
@@ -232,43 +246,10 @@ class Conv1d(_ConvNd):
     """
 
     _n = 1
-
-    def __init__(
-        self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups=1,
-        bias=True,
-        padding_mode="zeros",
-        device=None,
-        dtype=None,
-    ):
-        super().__init__(
-            "Conv1d",
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            groups,
-            bias,
-            padding_mode,
-            False,
-            device,
-            dtype,
-        )
-        self._check_padding_string(padding)
-
-    def forward(self, input):
-        return self._conv(input, F.conv1d)
+    _functional = staticmethod(F.conv1d)
 
 
-class Conv3d(_ConvNd):
+class Conv3d(_ConvForwardNd):
     """3-D cross-correlation over (N, C, D, H, W) input (volumes, video clips).
 
     Args: as Conv2d, with ints or triples; padding_mode 'zeros' only.
@@ -282,44 +263,8 @@ class Conv3d(_ConvNd):
     """
 
     _n = 3
-
-    def __init__(
-        self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups=1,
-        bias=True,
-        padding_mode="zeros",
-        device=None,
-        dtype=None,
-    ):
-        if padding_mode != "zeros":
-            raise ValueError(
-                f"Conv3d: only padding_mode='zeros' is supported, got {padding_mode!r}"
-            )
-        super().__init__(
-            "Conv3d",
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            groups,
-            bias,
-            padding_mode,
-            False,
-            device,
-            dtype,
-        )
-        self._check_padding_string(padding)
-
-    def forward(self, input):
-        return self._conv(input, F.conv3d)
+    _padding_modes = ("zeros",)  # no 3-D reflect / replicate / circular padding yet
+    _functional = staticmethod(F.conv3d)
 
 
 class _ConvTransposeNd(_ConvNd):

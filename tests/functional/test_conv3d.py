@@ -229,7 +229,7 @@ def test_3d_shapes_layer_init_and_errors():
         F.conv3d(mt.randn(1, 3, 4, 4, 4), layer.weight)
     with pytest.raises(ValueError, match=r"conv3d: kernel \(1, 3, 3\) .* larger than the padded"):
         F.conv3d(mt.randn(1, 4, 4, 2, 2), layer.weight)
-    with pytest.raises(ValueError, match="only padding_mode='zeros'"):
+    with pytest.raises(ValueError, match=r"Conv3d: padding_mode must be one of \('zeros',\)"):
         nn.Conv3d(4, 6, 3, padding=1, padding_mode="reflect")
     with pytest.raises(ValueError, match=r"max_pool3d: padding \(2, 2, 2\) must be >= 0 and at "
                                          r"most half"):  # fmt: skip
