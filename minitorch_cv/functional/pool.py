@@ -543,17 +543,19 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 # --------------------------------------------------------------------------- interpolate
 
 
-def _source_index(mode, size, out, scale, align_corners, dtype, small=True):
+def _source_index(mode, size, out, scale, align_corners, dtype, small=True, shortcuts=True):
     """Per output index along one axis: (i0, i1, weight of i1), PyTorch's coordinate rules,
-    computed in the input's precision as PyTorch does; `small`: OH + OW <= 128 (see below)."""
+    computed in the input's precision as PyTorch does; `small`: OH + OW <= 128 (see below);
+    `shortcuts`: the 2-D nearest kernel's copy / halving special cases (PyTorch's 1-D and 3-D
+    kernels compute every index)."""
     t = np.float32 if dtype == np.float32 else np.float64
     dst = np.arange(out)
     if mode in ("nearest", "nearest-exact"):
         # nearest: floor(i * scale); nearest-exact: floor((i + 0.5) * scale), pixel centres
         exact = mode == "nearest-exact"
-        if not exact and out == size:
+        if shortcuts and not exact and out == size:
             src = dst
-        elif not exact and out == 2 * size:
+        elif shortcuts and not exact and out == 2 * size:
             src = dst >> 1
         else:  # PyTorch's kernel for small outputs works in float32 whatever the dtype; the
             # one for larger outputs in the input's precision, rounded to float32 before floor
@@ -566,12 +568,16 @@ def _source_index(mode, size, out, scale, align_corners, dtype, small=True):
                 real = real.astype(f32)
             src = np.minimum(np.floor(real).astype(np.int64), size - 1)
         return src, src, None
+    if out == size:  # PyTorch's linear kernels copy an axis that keeps its size, whatever the
+        return dst, dst, np.zeros(out, dtype=t)  # scale_factor given (1.05 on 10 pixels)
     if align_corners:
         sc = t(size - 1) / t(out - 1) if out > 1 else t(0)
         real = sc * dst.astype(t)
     else:
         sc = t(1.0 / scale) if scale else t(size) / t(out)
-        real = np.maximum(sc * (dst.astype(t) + t(0.5)) - t(0.5), t(0))
+        # sc * (i + 0.5) - 0.5 rounded once, as PyTorch's fused multiply-add (the product of
+        # two float32 values is exact in float64)
+        real = np.maximum(np.float64(sc) * (dst + 0.5) - 0.5, 0.0).astype(t)
     i0 = np.minimum(np.floor(real).astype(np.int64), size - 1)
     lam = np.clip(real - i0.astype(t), t(0), t(1))
     i1 = np.minimum(i0 + 1, size - 1)
@@ -706,6 +712,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{op}: give exactly one of size and scale_factor")
     h, w = input.shape[2:]
+    if size is not None and recompute_scale_factor:
+        raise ValueError(f"{op}: recompute_scale_factor is not meaningful with an explicit size")
     if size is not None:
         out_hw = pair(size, "size")
         scales = (None, None)
@@ -731,16 +739,52 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 _LINEAR_MODE = {3: "linear", 5: "trilinear"}
 
 
+class InterpolateNd(Function):
+    """Separable resampling of (N, C, *spatial) along each spatial axis in turn: a gather of one
+    source index (nearest) or a weighted sum of two (linear), per output index. The gradient
+    applies the adjoint axis by axis in reverse: each output's gradient added back to its
+    source indices (a bincount per axis, no dense (out, in) matrix)."""
+
+    @staticmethod
+    def forward(ctx, x, *, taps):
+        xp = xp_of(x)
+        for axis, (i0, i1, lam, _) in enumerate(taps, start=2):
+            a0 = xp.take(x, xp.asarray(i0), axis=axis)
+            if lam is None:
+                x = a0
+                continue
+            shape = [1] * x.ndim
+            shape[axis] = -1
+            w = xp.asarray(lam.astype(x.dtype)).reshape(shape)
+            x = a0 * (1 - w) + xp.take(x, xp.asarray(i1), axis=axis) * w
+        ctx.taps = taps
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = xp_of(g)
+        for axis, (i0, i1, lam, size) in reversed(list(enumerate(ctx.taps, start=2))):
+            moved = xp.moveaxis(g, axis, -1)
+            lead, out = moved.shape[:-1], moved.shape[-1]
+            rows = moved.reshape(-1, out)
+            base = xp.arange(rows.shape[0]).reshape(-1, 1) * size
+            acc = xp.zeros(rows.shape[0] * size, dtype=np.float64)
+            pairs = [(i0, None if lam is None else 1 - lam)] + ([] if lam is None else [(i1, lam)])
+            for idx, weight in pairs:
+                vals = rows if weight is None else rows * xp.asarray(weight.astype(g.dtype))
+                flat = (base + xp.asarray(idx)).reshape(-1)
+                acc += xp.bincount(flat, weights=vals.reshape(-1), minlength=acc.size)
+            g = xp.moveaxis(acc.astype(g.dtype).reshape(*lead, size), -1, axis)
+        return g
+
+
 def _interpolate_nd(input, size, scale_factor, mode, align_corners, recompute_scale_factor,
                     antialias):  # fmt: skip
     """`interpolate` of (N, C, L) ('linear') and (N, C, D, H, W) ('trilinear') input, and their
-    nearest and area modes: the 1-D resampling rule of the 2-D modes along each axis, applied as
-    one matrix per axis (an einsum, whose gradient is einsum's own)."""
-    from ..backend import to_device
-    from ..tensor import Tensor
+    nearest and area modes: the 1-D rule of the 2-D modes along each axis (PyTorch's 1-D and 3-D
+    nearest kernels: every index computed, in the input's precision then float32)."""
     from .conv3d import adaptive_avg_pool3d
     from .conv_pool_1d import adaptive_avg_pool1d
-    from .matmul import einsum
 
     op = "interpolate"
     nd = input.ndim - 2
@@ -758,6 +802,8 @@ def _interpolate_nd(input, size, scale_factor, mode, align_corners, recompute_sc
         raise ValueError(f"{op}: antialias=True is not implemented; use antialias=False")
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{op}: give exactly one of size and scale_factor")
+    if size is not None and recompute_scale_factor:
+        raise ValueError(f"{op}: recompute_scale_factor is not meaningful with an explicit size")
     sizes = tuple(input.shape[2:])
     if size is not None:
         out, scales = pair(size, "size", nd), (None,) * nd
@@ -777,10 +823,9 @@ def _interpolate_nd(input, size, scale_factor, mode, align_corners, recompute_sc
     if mode == "area":
         return (adaptive_avg_pool1d if nd == 1 else adaptive_avg_pool3d)(input, out)
     rule = "bilinear" if mode == linear else mode  # the per-axis rule of the 2-D mode
-    mats = [
-        Tensor(to_device(_resample_matrix(*_source_index(rule, n, o, sc, bool(align_corners),
-                                                         input.dtype), n, input.dtype),
-                         input.device))
+    taps = tuple(
+        (*_source_index(rule, n, o, sc, bool(align_corners), input.dtype, small=False,
+                        shortcuts=False), n)
         for n, o, sc in zip(sizes, out, scales)
-    ]  # fmt: skip
-    return einsum("ncl,Ll->ncL" if nd == 1 else "ncdhw,Dd,Hh,Ww->ncDHW", input, *mats)
+    )  # fmt: skip
+    return InterpolateNd.apply(input, taps=taps)

@@ -16,7 +16,7 @@ import minitorch_cv as mt
 from minitorch_cv import functional as F
 from minitorch_cv import layers as nn
 from minitorch_cv.kernels.shapes import conv_out, pool_out
-from tests.strategies_core import SETTINGS, arrays, check_grad, check_parity
+from tests.strategies_core import OURS, SETTINGS, Lib, arrays, check_grad, check_parity
 
 
 def loop_conv3d(x, w, b, stride, padding, dilation, groups):
@@ -294,14 +294,62 @@ def test_trilinear_matches_the_voxel_loop_and_gradcheck(size, out, align, data):
 def test_interpolate_1d_and_3d_match_torch(shape, mode):
     torch = pytest.importorskip("torch")
     x = np.random.default_rng(0).standard_normal(shape)
-    for kw in (dict(scale_factor=2), dict(size=(5,) * (len(shape) - 2))):
-        check_parity(torch, lambda L, a, kw=kw: L.F.interpolate(a, mode=mode, **kw), [x])
+    nd = len(shape) - 2
+    # 1.05 keeps some sizes (PyTorch's linear kernels then copy; its nearest ones still scale)
+    for kw in (dict(scale_factor=2), dict(size=(5,) * nd), dict(scale_factor=1.1),
+               dict(scale_factor=2.1), dict(scale_factor=(1.05,) + (2.0,) * (nd - 1)),
+               dict(scale_factor=1.7, recompute_scale_factor=True)):  # fmt: skip
+        fn = lambda L, a, kw=kw: L.F.interpolate(a, mode=mode, **kw)  # noqa: E731
+        fractional = "scale_factor" in kw and "recompute_scale_factor" not in kw and kw != {
+            "scale_factor": 2}  # fmt: skip
+        if mode.startswith("nearest") and fractional:
+            # PyTorch 2.13's nearest backward takes the sizes and ignores a fractional
+            # scale_factor, so its gradient is not the adjoint of its own forward there (grad
+            # of a 7 -> 14 resize at 2.1: [1, 5, 9, ...], adjoint [3, 7, 11, ...]); the values
+            # must agree, and our gradient is checked against central differences
+            want = fn(Lib(torch, torch.nn.functional), torch.tensor(x)).numpy()
+            np.testing.assert_array_equal(fn(OURS, mt.tensor(x)).numpy(), want)
+            check_grad(fn, [x])
+        else:
+            check_parity(torch, fn, [x])
+
+
+@pytest.mark.parity
+def test_interpolate_long_and_random_cases_match_torch():
+    """Nearest indices in float64 above 128 outputs, float32 weights far from the origin, and
+    random sizes and scale factors in 1, 2 and 3 dims: the same values as PyTorch."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    cases = [((1, 1, 90), np.float64, "nearest", dict(scale_factor=2.3)),
+             ((1, 1, 301), np.float32, "linear", dict(scale_factor=2.5)),
+             ((1, 1, 70, 3, 90), np.float32, "trilinear", dict(scale_factor=(0.5, 1.5, 2.3))),
+             ((1, 1, 200, 150), np.float32, "bilinear", dict(size=(300, 260)))]  # fmt: skip
+    for _ in range(60):
+        nd = int(rng.integers(1, 4))
+        sizes = tuple(int(v) for v in rng.integers(1, 9, nd))
+        mode = str(
+            rng.choice(["nearest", "nearest-exact", ("linear", "bilinear", "trilinear")[nd - 1]])
+        )
+        kw = dict(scale_factor=tuple(float(v) for v in rng.uniform(0.5, 3.0, nd)))
+        cases.append(((1, 2, *sizes), np.float64, mode, kw))
+    for shape, dtype, mode, kw in cases:
+        x = rng.standard_normal(shape).astype(dtype)
+        try:
+            want = torch.nn.functional.interpolate(torch.tensor(x), mode=mode, **kw).numpy()
+        except RuntimeError:  # an output size of 0
+            continue
+        got = F.interpolate(mt.tensor(x), mode=mode, **kw).numpy()
+        tol = 1e-6 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=f"{shape} {mode} {kw}")
 
 
 def test_upsample_layer_takes_volumes_and_errors_name_the_modes():
     up = nn.Upsample(scale_factor=2, mode="trilinear")
     assert up(mt.randn(1, 2, 3, 4, 5)).shape == (1, 2, 6, 8, 10)
     assert nn.Upsample(size=9, mode="linear")(mt.randn(2, 3, 4)).shape == (2, 3, 9)
+    with pytest.raises(ValueError, match="recompute_scale_factor is not meaningful with an "
+                                         "explicit size"):  # fmt: skip
+        F.interpolate(mt.randn(1, 1, 4), size=8, mode="linear", recompute_scale_factor=True)
     want = r"interpolate: for 5-D input the mode must be one of nearest, nearest-exact, trilinear"
     with pytest.raises(ValueError, match=want + r", area, got 'bilinear'"):
         F.interpolate(mt.randn(1, 1, 2, 2, 2), scale_factor=2, mode="bilinear")

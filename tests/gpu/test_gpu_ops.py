@@ -493,6 +493,7 @@ def test_pixel_shuffle_prelu_and_distances():
     same_on_gpu(lambda v: F.avg_pool3d(v, (1, 2, 2), padding=(0, 1, 1)), v)
     same_on_gpu(lambda v: F.adaptive_avg_pool3d(v, (1, 2, 3)), v)
     same_on_gpu(lambda v: F.interpolate(v, scale_factor=2, mode="trilinear"), v)
+    same_on_gpu(lambda v: F.interpolate(v, scale_factor=(1.5, 2.1, 0.7), mode="nearest"), v)
     r = x.reshape(2, 8, 12)  # (N, C, L): the 1-D ops
     same_on_gpu(lambda r, w: F.conv1d(r, w, stride=2, padding=1, groups=2), r, f32(5, (6, 4, 3)))
     same_on_gpu(lambda r, w: F.conv_transpose1d(r, w, stride=2), r, f32(6, (8, 3, 3)))
