@@ -111,13 +111,6 @@ def _spatial(x) -> int:
     return int(np.prod(x.shape[2:], dtype=np.int64))
 
 
-def _as_batched(x, t):
-    """(C,) with a 0-d target is one sample: view it as (1, C) and (1,)."""
-    if x.ndim == 1:
-        return x.reshape(1, -1), t.reshape(1)
-    return x, t
-
-
 def _gather_index(t3, c):
     """Flat indices into an (N, C, L) array of element [n, t[n, l], l], shape (N, 1, L)."""
     xp = xp_of(t3)
