@@ -34,7 +34,15 @@ from .activation import (
     threshold,
 )
 from .conv import conv2d, conv_transpose2d, fold, unfold
-from .conv3d import adaptive_avg_pool3d, avg_pool3d, conv3d, conv_transpose3d, max_pool3d
+from .conv3d import (
+    adaptive_avg_pool3d,
+    adaptive_max_pool3d,
+    avg_pool3d,
+    conv3d,
+    conv_transpose3d,
+    max_pool3d,
+    max_unpool3d,
+)
 from .conv_pool_1d import (
     adaptive_avg_pool1d,
     adaptive_max_pool1d,
@@ -132,6 +140,7 @@ from .margin_loss import (
     soft_margin_loss,
     triplet_margin_loss,
 )
+from .lp_pool import lp_pool1d, lp_pool2d, lp_pool3d
 from .matmul import bmm, einsum, linear, matmul, mm, outer
 from .norm import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm
 from .pool import (

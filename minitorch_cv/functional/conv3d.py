@@ -1,10 +1,10 @@
 """3-D convolution and pooling over (N, C, D, H, W) input: volumes (CT, MRI) and video clips,
-PyTorch's `conv3d`, `max_pool3d`, `avg_pool3d`, `adaptive_avg_pool3d`.
+PyTorch's `conv3d`, `conv_transpose3d`, `max_pool3d`, `avg_pool3d`, `adaptive_avg_pool3d`,
+`adaptive_max_pool3d`, `max_unpool3d`.
 
 The convolution unfolds every window (`kernels.volume.windows3d`, a strided view, copied once
-into an (N*OD*OH*OW, C*KD*KH*KW) matrix) and multiplies it by the weight: one batched GEMM per
-call (one batch entry per group). Its input gradient adds the windows' gradients back, one
-strided add per kernel offset.
+into an (N*OD*OH*OW, C*KD*KH*KW) matrix) and multiplies it by the weight: one GEMM per group.
+Its input gradient adds the windows' gradients back, one strided add per kernel offset.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ..kernels.shapes import conv_out, pair, pool_out
 from ..kernels.volume import pad3d, windows3d, windows_add
 from ..tensor import Function
 from .conv import _check_weight, _groups, _positive
-from .pool import _check_float, _mean_matrix
+from .pool import AdaptiveMaxPool, _check_float, _mean_matrix, max_unpool_nd
 
 
 def _triple(v, name):
@@ -414,6 +414,19 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     return y.squeeze(0) if unbatched else y
 
 
+def _adaptive_size3d(op, x, output_size):
+    """(OD, OH, OW) from an int or a triple whose None entries keep the input's size."""
+    sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 3
+    if len(sizes) != 3:
+        raise ValueError(f"{op}: output_size must be an int or a triple, got {output_size!r}")
+    out = tuple(n if o is None else int(o) for o, n in zip(sizes, x.shape[2:]))
+    if min(out) < 1:
+        raise ValueError(f"{op}: output size must be positive, got {out}")
+    if min(x.shape[2:]) < 1:
+        raise ValueError(f"{op}: input of shape {tuple(x.shape)} has an empty spatial dim")
+    return out
+
+
 def adaptive_avg_pool3d(input, output_size):
     """Average pooling of (N, C, D, H, W) to `output_size` (int, triple, None keeps a dim), as
     torch's `F.adaptive_avg_pool3d`. A box's mean is the product of each axis's bin mean, so it
@@ -425,15 +438,33 @@ def adaptive_avg_pool3d(input, output_size):
     op = "adaptive_avg_pool3d"
     x, unbatched = _batched3d(op, input)
     _check_float(op, x)
-    sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 3
-    if len(sizes) != 3:
-        raise ValueError(
-            f"adaptive_avg_pool3d: output_size must be an int or a triple, got {output_size!r}"
-        )
-    out = [n if o is None else int(o) for o, n in zip(sizes, x.shape[2:])]
-    if min(out) < 1:
-        raise ValueError(f"adaptive_avg_pool3d: output size must be positive, got {tuple(out)}")
+    out = _adaptive_size3d(op, x, output_size)
     mats = [Tensor(to_device(_mean_matrix(n, o, x.dtype), x.device))
             for n, o in zip(x.shape[2:], out)]  # fmt: skip
     y = einsum("ncdhw,Dd,Hh,Ww->ncDHW", x, *mats)
     return y.squeeze(0) if unbatched else y
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    """Max pooling of (N, C, D, H, W) to `output_size` (int, triple, None keeps a dim), as
+    torch's `F.adaptive_max_pool3d`; with return_indices also the flat d*H*W + h*W + w argmax
+    of each bin (for max_unpool3d)."""
+    op = "adaptive_max_pool3d"
+    x, unbatched = _batched3d(op, input)
+    _check_float(op, x)
+    out = AdaptiveMaxPool.apply(
+        x, out_size=_adaptive_size3d(op, x, output_size), return_indices=return_indices
+    )
+    if return_indices:
+        return (out[0].squeeze(0), out[1].squeeze(0)) if unbatched else out
+    return out.squeeze(0) if unbatched else out
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Partial inverse of max_pool3d, as torch's `F.max_unpool3d`: each value back at its flat
+    d*H*W + h*W + w index, zeros elsewhere. Default output size per axis
+    (I - 1)*stride - 2*padding + kernel; output_size (3 or 5 values) picks another within a
+    stride of it."""
+    return max_unpool_nd(
+        "max_unpool3d", input, indices, kernel_size, stride, padding, output_size, 3
+    )

@@ -247,28 +247,79 @@ def max_pool2d(
     return _unbatch(MaxPool2d.apply(x, geo=geo, return_indices=return_indices), unbatched)
 
 
-class MaxUnpool2d(Function):
+class MaxUnpool(Function):
     """Put each value back at the flat position its index names (zeros elsewhere); the gradient
     reads those positions back out.
 
-    Shapes: x, indices (N, C, H, W) -> y (N, C, OH, OW)."""
+    Shapes: x, indices (N, C, *S) -> y (N, C, *out_size), 2-D or 3-D."""
 
     @staticmethod
-    def forward(ctx, x, indices, *, out_hw):
+    def forward(ctx, x, indices, *, out_size):
         xp = xp_of(x)
         n, c = x.shape[:2]
-        plane = out_hw[0] * out_hw[1]
         rows = xp.arange(n * c).reshape(-1, 1)
         idx = indices.reshape(n * c, -1)
-        y = xp.zeros((n * c, plane), dtype=x.dtype)
+        y = xp.zeros((n * c, int(np.prod(out_size))), dtype=x.dtype)
         y[rows, idx] = x.reshape(n * c, -1)
         ctx.rows, ctx.idx, ctx.shape = rows, idx, x.shape
-        return y.reshape(n, c, *out_hw)
+        return y.reshape(n, c, *out_size)
 
     @staticmethod
     def backward(ctx, gy):
         n, c = ctx.shape[:2]
         return gy.reshape(n * c, -1)[ctx.rows, ctx.idx].reshape(ctx.shape), None
+
+
+def max_unpool_nd(op, input, indices, kernel_size, stride, padding, output_size, nd):
+    """max_unpool2d / max_unpool3d over `nd` spatial dims: the checks, then MaxUnpool."""
+    if input.ndim not in (nd + 1, nd + 2):
+        raise ValueError(
+            f"{op}: expected {nd + 1}-D or {nd + 2}-D input (N, C, {'D, ' * (nd == 3)}H, W), "
+            f"got shape {tuple(input.shape)}"
+        )
+    unbatched = input.ndim == nd + 1
+    x = input.reshape(1, *input.shape) if unbatched else input
+    idx_t = indices.reshape(1, *indices.shape) if unbatched and indices.ndim == nd + 1 else indices
+    if tuple(idx_t.shape) != tuple(x.shape):
+        raise ValueError(
+            f"{op}: indices shape {tuple(indices.shape)} must equal input shape "
+            f"{tuple(input.shape)}"
+        )
+    if idx_t.dtype.kind not in "iu":
+        raise TypeError(f"{op}: indices must be integers, got dtype {idx_t.dtype}")
+    k = pair(kernel_size, "kernel_size", nd)
+    s = k if stride is None else pair(stride, "stride", nd)
+    p = pair(padding, "padding", nd)
+    default = tuple((n - 1) * si - 2 * pi + ki for n, si, pi, ki in zip(x.shape[2:], s, p, k))
+    if output_size is None:
+        out = default
+    else:
+        out = tuple(int(v) for v in output_size)
+        if len(out) not in (nd, nd + 2):  # the spatial size, or a full size whose last nd count
+            raise ValueError(
+                f"{op}: output_size should have {nd} or {nd + 2} elements, got "
+                f"{tuple(output_size)!r}"
+            )
+        out = out[-nd:]
+        for d, (o, df, si) in enumerate(zip(out, default, s)):
+            if not df - si < o < df + si:  # torch's rule: within a stride of the default
+                raise ValueError(
+                    f"{op}: invalid output_size {out} for input of shape "
+                    f"{tuple(input.shape)} (dim {d} must be between {df - si + 1} and "
+                    f"{df + si - 1})"
+                )
+    if min(out) < 1:
+        raise ValueError(
+            f"{op}: output size {out} for input of shape {tuple(input.shape)} is not positive"
+        )
+    raw = idx_t._data if isinstance(idx_t, Tensor) else idx_t
+    volume = int(np.prod(out))
+    if raw.size and (int(raw.min()) < 0 or int(raw.max()) >= volume):
+        raise ValueError(
+            f"{op}: indices must lie in [0, {volume}) for output size {out}, "
+            f"got range [{int(raw.min())}, {int(raw.max())}]"
+        )
+    return _unbatch(MaxUnpool.apply(x, idx_t, out_size=out), unbatched)
 
 
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
@@ -283,47 +334,9 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     Shape:
         (N, C, OH, OW), default OH = (H - 1)*stride - 2*padding + KH.
     """
-    op = "max_unpool2d"
-    x, unbatched = _batched(op, input)
-    idx_t = indices.reshape(1, *indices.shape) if unbatched and indices.ndim == 3 else indices
-    if tuple(idx_t.shape) != tuple(x.shape):
-        raise ValueError(
-            f"{op}: indices shape {tuple(indices.shape)} must equal input shape "
-            f"{tuple(input.shape)}"
-        )
-    if idx_t.dtype.kind not in "iu":
-        raise TypeError(f"{op}: indices must be integers, got dtype {idx_t.dtype}")
-    k = pair(kernel_size, "kernel_size")
-    s = k if stride is None else pair(stride, "stride")
-    p = pair(padding, "padding")
-    if output_size is None:
-        out_hw = tuple((n - 1) * si - 2 * pi + ki for n, si, pi, ki in zip(x.shape[2:], s, p, k))
-    else:
-        out_hw = tuple(int(v) for v in output_size)
-        if len(out_hw) not in (2, 4):  # (OH, OW), or a full size whose last two are taken
-            raise ValueError(
-                f"{op}: output_size should have 2 or 4 elements, got {tuple(output_size)!r}"
-            )
-        out_hw = out_hw[-2:]
-        for d, (n, si, pi, ki, o) in enumerate(zip(x.shape[2:], s, p, k, out_hw)):
-            default = (n - 1) * si - 2 * pi + ki  # torch's rule: within a stride of it
-            if not default - si < o < default + si:
-                raise ValueError(
-                    f"{op}: invalid output_size {out_hw} for input of shape "
-                    f"{tuple(input.shape)} (dim {d} must be between {default - si + 1} and "
-                    f"{default + si - 1})"
-                )
-    if min(out_hw) < 1:
-        raise ValueError(
-            f"{op}: output size {out_hw} for input of shape {tuple(input.shape)} is not positive"
-        )
-    raw = idx_t._data if isinstance(idx_t, Tensor) else idx_t
-    if raw.size and (int(raw.min()) < 0 or int(raw.max()) >= out_hw[0] * out_hw[1]):
-        raise ValueError(
-            f"{op}: indices must lie in [0, {out_hw[0] * out_hw[1]}) for output size {out_hw}, "
-            f"got range [{int(raw.min())}, {int(raw.max())}]"
-        )
-    return _unbatch(MaxUnpool2d.apply(x, idx_t, out_hw=out_hw), unbatched)
+    return max_unpool_nd(
+        "max_unpool2d", input, indices, kernel_size, stride, padding, output_size, 2
+    )
 
 
 # --------------------------------------------------------------------------- average pooling
@@ -473,51 +486,73 @@ def adaptive_avg_pool2d(input, output_size):
     )
 
 
-class AdaptiveMaxPool2d(Function):
-    """Max over each adaptive bin. Bins differ in size by at most one, so each is gathered as a
-    fixed (KH, KW) block whose surplus taps repeat the bin's last row/column (a repeat never
-    beats the original on ties). The gradient goes to the argmax; bins may overlap by one pixel,
-    so it is scatter-added (bincount).
+def _adaptive_taps(size, out):
+    """(out, k) input positions of each adaptive bin along one axis; bins differ in size by at
+    most one, so the narrower ones repeat their last position up to the widest bin's k."""
+    start, end = _adaptive_bins(size, out)
+    k = int((end - start).max())
+    return np.minimum(start[:, None] + np.arange(k), end[:, None] - 1)
 
-    Shapes: x (N, C, H, W) -> y, indices (N, C, OH, OW); indices h*W + w within each plane."""
+
+class AdaptiveMaxPool(Function):
+    """Max over each adaptive bin of (N, C, *spatial), 2-D or 3-D. Each axis's bins are gathered
+    as fixed blocks (`_adaptive_taps`), giving (N, C, O_1, K_1, .., O_nd, K_nd); the K axes are
+    then reduced from the last, one tap at a time (a loop over the few taps of one axis, not over
+    pixels). A tap replaces the best so far when it is greater, so the first maximum in scan order
+    wins and a repeated tap never beats its original, as in PyTorch; a NaN always replaces it,
+    so the last NaN wins (PyTorch's `val > max || isnan(val)`). The gradient goes to the argmax;
+    bins may overlap by one pixel, so it is scatter-added (bincount).
+
+    Shapes: x (N, C, *S) -> y, indices (N, C, *O); indices flat positions within each plane or
+    volume (h*W + w, or d*H*W + h*W + w)."""
 
     @staticmethod
-    def forward(ctx, x, *, out_hw, return_indices):
+    def forward(ctx, x, *, out_size, return_indices):
         xp = xp_of(x)
-        n, c, h, w = x.shape
-        gather = []  # per axis (out, k): the k input positions of each bin, last one repeated
-        for size, out in zip((h, w), out_hw):
-            start, end = _adaptive_bins(size, out)
-            k = int((end - start).max())
-            gather.append(xp.asarray(np.minimum(start[:, None] + np.arange(k), end[:, None] - 1)))
-        rows, cols = gather
-        oh, kh = rows.shape
-        ow, kw = cols.shape
-        # g[n, c, a, b, i, j] = x[n, c, rows[i, a], cols[j, b]]
-        g = x[:, :, rows.T[:, None, :, None], cols.T[None, :, None, :]]
-        y = g[:, :, 0, 0].copy()
-        arg = xp.zeros(y.shape, dtype=xp.int64)
-        for a in range(kh):
-            for b in range(kw):
-                if a == 0 and b == 0:
-                    continue
-                cand = g[:, :, a, b]
-                better = (cand > y) | xp.isnan(cand)
-                xp.copyto(y, cand, where=better)
-                xp.copyto(arg, a * kw + b, where=better)
-        idx = rows[xp.arange(oh)[:, None], arg // kw] * w + cols[xp.arange(ow), arg % kw]
+        size, nd = x.shape[2:], len(out_size)
+        taps = [xp.asarray(_adaptive_taps(n, o)) for n, o in zip(size, out_size)]
+        g = x
+        for axis, (t, n, o) in enumerate(zip(taps, size, out_size)):
+            a = 2 + 2 * axis
+            if n % o:  # bins of unequal size, or overlapping: gather them
+                g = xp.take(g, t.ravel(), axis=a)
+            g = g.reshape(*g.shape[:a], *t.shape, *g.shape[a + 1 :])  # equal bins tile: a view
+        winners = []  # the winning tap of each axis reduced so far, shaped as what is left
+        for axis in reversed(range(nd)):
+            k_axis = 3 + 2 * axis
+            tap = [slice(None)] * g.ndim
+            tap[k_axis] = 0
+            best = g[tuple(tap)].copy()
+            arg = xp.zeros(best.shape, dtype=xp.int64)
+            for i in range(1, g.shape[k_axis]):
+                tap[k_axis] = i
+                cand = g[tuple(tap)]
+                better = (cand > best) | xp.isnan(cand)
+                xp.copyto(best, cand, where=better)
+                xp.copyto(arg, i, where=better)
+            # the later axes' winners, read at this axis's winning tap
+            pick = xp.expand_dims(arg, k_axis)
+            winners = [xp.take_along_axis(w, pick, axis=k_axis)[tuple(tap[:k_axis]) + (0,)]
+                       for w in winners] + [arg]  # fmt: skip
+            g = best
+        idx = xp.zeros(g.shape, dtype=xp.int64)
+        for axis, (t, win) in enumerate(zip(taps, reversed(winners))):
+            bins = xp.arange(out_size[axis]).reshape([-1 if a == axis else 1 for a in range(nd)])
+            idx = idx * size[axis] + t[bins, win]  # the winner's position along this axis
         ctx.idx, ctx.shape = idx, x.shape
-        return (y, idx) if return_indices else y
+        return (g, idx) if return_indices else g
 
     @staticmethod
     def backward(ctx, gy):
         xp = xp_of(gy)
         gpu = kernels.cuda_kernels(gy)
-        if gpu is not None:  # CUDA: a gather per input pixel (CuPy's bincount reads max back)
+        if gpu is not None and gy.ndim == 4:  # CUDA: a gather per input pixel, no read-back
             return (gpu.adaptive_max_pool2d_backward(gy, ctx.idx, ctx.shape),)
-        n, c, h, w = ctx.shape
-        plane = xp.arange(n * c).reshape(n, c, 1, 1) * (h * w)
-        gx = xp.bincount((ctx.idx + plane).ravel(), weights=gy.ravel(), minlength=n * c * h * w)
+        # (3-D on CUDA: CuPy's bincount, which reads its maximum back once)
+        n, c, *size = ctx.shape
+        volume = int(np.prod(size))
+        base = xp.arange(n * c).reshape(n, c, *[1] * len(size)) * volume
+        gx = xp.bincount((ctx.idx + base).ravel(), weights=gy.ravel(), minlength=n * c * volume)
         return (gx.astype(gy.dtype).reshape(ctx.shape),)
 
 
@@ -536,7 +571,7 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     _check_float(op, x)
     out_hw = _adaptive_size(op, x, output_size)
     return _unbatch(
-        AdaptiveMaxPool2d.apply(x, out_hw=out_hw, return_indices=return_indices), unbatched
+        AdaptiveMaxPool.apply(x, out_size=out_hw, return_indices=return_indices), unbatched
     )
 
 

@@ -1,4 +1,4 @@
-"""Normalisation layers: BatchNorm1d/2d/3d, InstanceNorm1d/2d, LayerNorm, GroupNorm (PyTorch's
+"""Normalisation layers: BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, LayerNorm, GroupNorm (PyTorch's
 names, defaults and state_dict keys). Each forward is one call into functional/norm.py."""
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ class BatchNorm3d(_BatchNorm):
 
 
 class _InstanceNorm(_BatchNorm):
-    """Shared body of InstanceNorm1d/2d: statistics per sample and channel, over the spatial
+    """Shared body of InstanceNorm1d/2d/3d: statistics per sample and channel, over the spatial
     dims. PyTorch's defaults differ from batch norm's: affine=False, track_running_stats=False
     (then eval mode normalises with each instance's own statistics too)."""
 
@@ -247,6 +247,17 @@ class InstanceNorm2d(_InstanceNorm):
 
     _spatial = 2
     _layout = "4-D input (N, {c}, H, W)"
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalisation of (N, C, D, H, W) or (C, D, H, W) input: each volume's each
+    channel is normalised over its D x H x W values.
+
+    Args: num_features (C), eps=1e-5, momentum=0.1, affine=False, track_running_stats=False.
+    """
+
+    _spatial = 3
+    _layout = "5-D input (N, {c}, D, H, W)"
 
 
 class LayerNorm(Module):

@@ -215,6 +215,21 @@ class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
     _functional = staticmethod(F.adaptive_avg_pool3d)
 
 
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
+    """Max pooling of (N, C, D, H, W) to a fixed size (PyTorch's bins; None keeps a dim);
+    optionally also the flat d*H*W + h*W + w argmax of each bin."""
+
+    _functional = staticmethod(F.adaptive_max_pool3d)
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    """Partial inverse of MaxPool3d: values back at their flat d*H*W + h*W + w indices, zeros
+    elsewhere. Args: kernel_size, stride (default kernel_size), padding of the MaxPool3d."""
+
+    _n = 3
+    _functional = staticmethod(F.max_unpool3d)
+
+
 # --------------------------------------------------------------------------- 1-D (N, C, L)
 
 
@@ -265,6 +280,55 @@ class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
     """Max pooling of (N, C, L) to a fixed length; optionally also the argmax positions."""
 
     _functional = staticmethod(F.adaptive_max_pool1d)
+
+
+# --------------------------------------------------------------------------- power-average
+
+
+class _LPPoolNd(Module):
+    """Power-average pooling's options and forward; subclasses give the functional op."""
+
+    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
+        super().__init__()
+        self.norm_type, self.kernel_size = norm_type, kernel_size
+        self.stride, self.ceil_mode = stride, ceil_mode
+
+    def forward(self, input):
+        return self._functional(
+            input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"ceil_mode={self.ceil_mode}"
+        )
+
+
+class LPPool1d(_LPPoolNd):
+    """(sum of x^p over each window along L)^(1/p) of (N, C, L) input.
+
+    Args: norm_type (p; inf gives max |x|), kernel_size, stride (default kernel_size),
+    ceil_mode. No padding, as PyTorch."""
+
+    _functional = staticmethod(F.lp_pool1d)
+
+
+class LPPool2d(_LPPoolNd):
+    """(sum of x^p over each window)^(1/p) of (N, C, H, W) input: p = 1 is sum pooling, p = 2
+    the windows' Euclidean norms, p = inf max pooling of |x|.
+
+    Args: norm_type, kernel_size (int or pair), stride (default kernel_size), ceil_mode."""
+
+    _functional = staticmethod(F.lp_pool2d)
+
+
+class LPPool3d(_LPPoolNd):
+    """(sum of x^p over each 3-D window)^(1/p) of (N, C, D, H, W) input.
+
+    Args: norm_type, kernel_size (int or triple), stride (default kernel_size), ceil_mode."""
+
+    _functional = staticmethod(F.lp_pool3d)
 
 
 class Upsample(Module):

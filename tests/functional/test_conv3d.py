@@ -1,4 +1,5 @@
-"""3-D convolution and pooling (conv3d, max_pool3d, avg_pool3d, adaptive_avg_pool3d) and their
+"""3-D convolution and pooling (conv3d, conv_transpose3d, max_pool3d, avg_pool3d, adaptive
+average and max pooling, max_unpool3d, InstanceNorm3d) and their
 layers: each equals a plain voxel-by-voxel loop over hypothesis-drawn shapes, strides, paddings,
 dilations and groups; passes gradcheck in float64; rejects bad input by name; and equals
 PyTorch's forward and backward (and the layers' reprs) when torch is there."""
@@ -243,6 +244,131 @@ def test_3d_shapes_layer_init_and_errors():
     assert F.max_pool3d(mt.randn(1, 1, 1, 4, 4), 2, padding=1).shape == (1, 1, 1, 3, 3)
     with pytest.raises(TypeError, match="adaptive_avg_pool3d: expected a floating point input"):
         F.adaptive_avg_pool3d(mt.tensor(np.arange(16).reshape(1, 1, 2, 2, 4)), 1)
+
+
+# --------------------------------------------------------------------------- adaptive max, unpool
+
+
+def loop_adaptive_max_pool3d(x, out):
+    """Each bin [floor(i*n/o), ceil((i+1)*n/o)) per axis, scanned voxel by voxel: the first
+    maximum wins, a NaN always wins (so the last NaN), as PyTorch's loop."""
+    n_, c_, *size = x.shape
+    y, idx = np.zeros((n_, c_, *out)), np.zeros((n_, c_, *out), dtype=np.int64)
+    for n, c in itertools.product(range(n_), range(c_)):
+        for o in itertools.product(*(range(v) for v in out)):
+            bins = [range(i * sz // ov, -(-(i + 1) * sz // ov)) for i, sz, ov in zip(o, size, out)]
+            best, where = -np.inf, -1
+            for d, h, w in itertools.product(*bins):
+                v = x[n, c, d, h, w]
+                if v > best or np.isnan(v) or where < 0:
+                    best, where = v, (d * size[1] + h) * size[2] + w
+            y[(n, c, *o)], idx[(n, c, *o)] = best, where
+    return y, idx
+
+
+@SETTINGS
+@given(size=st.tuples(*[st.integers(1, 5)] * 3), out=st.tuples(*[st.integers(1, 4)] * 3),
+       data=st.data())  # fmt: skip
+def test_adaptive_max_pool3d_matches_the_voxel_loop_and_gradcheck(size, out, data):
+    x = data.draw(arrays((2, 2, *size)))  # grid values: ties are common
+    if data.draw(st.booleans()):
+        x.flat[data.draw(st.integers(0, x.size - 1))] = np.nan
+    y, idx = F.adaptive_max_pool3d(mt.tensor(x), out, return_indices=True)
+    want_y, want_idx = loop_adaptive_max_pool3d(x, out)
+    np.testing.assert_array_equal(y.numpy(), want_y)
+    np.testing.assert_array_equal(idx.numpy(), want_idx)
+    if not np.isnan(x).any():
+        xu = data.draw(arrays((1, 2, *size), unique=True))
+        check_grad(lambda L, a: L.F.adaptive_max_pool3d(a, out), [xu])
+
+
+@SETTINGS
+@given(case=pool3d_case(), data=st.data())
+def test_max_unpool3d_puts_values_back_and_its_gradient_reads_them(case, data):
+    x, opts = case
+    # windows that do not overlap: otherwise two maxima can share an index (PyTorch leaves
+    # which one lands undefined)
+    stride = tuple(max(s, k) for s, k in zip(opts["stride"], opts["kernel_size"]))
+    opts = {**opts, "stride": stride, "padding": 0, "ceil_mode": False}
+    y, idx = F.max_pool3d(mt.tensor(x), **opts, return_indices=True)
+    k, s = opts["kernel_size"], opts["stride"]
+    size = tuple(x.shape[2:])
+    default = tuple((o - 1) * st_ + kk for o, st_, kk in zip(y.shape[2:], s, k))
+    out = tuple(data.draw(st.integers(max(d, n), d + st_ - 1))
+                for d, n, st_ in zip(default, size, s)) if all(
+        n < d + st_ for d, n, st_ in zip(default, size, s)) else default  # fmt: skip
+    up = F.max_unpool3d(y, idx, k, s, output_size=out).numpy()
+    want = np.zeros((*x.shape[:2], *out))
+    flat = want.reshape(*x.shape[:2], -1)
+    for n, c in itertools.product(*map(range, x.shape[:2])):
+        flat[n, c, idx.numpy()[n, c].ravel()] = y.numpy()[n, c].ravel()
+    np.testing.assert_array_equal(up, want)
+    check_grad(lambda L, a: L.F.max_unpool3d(a, mt.tensor(idx.numpy()), k, s, output_size=out),
+               [y.numpy()])  # fmt: skip
+
+
+@pytest.mark.parity
+@SETTINGS
+@given(size=st.tuples(*[st.integers(1, 6)] * 3),
+       out=st.tuples(*[st.one_of(st.none(), st.integers(1, 4))] * 3))  # fmt: skip
+def test_adaptive_max_pool3d_and_max_unpool3d_match_torch(size, out):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(sum(size)).standard_normal((2, 3, *size))
+    check_parity(torch, lambda L, a: L.F.adaptive_max_pool3d(a, out), [x])
+    _, idx = F.adaptive_max_pool3d(mt.tensor(x), out, return_indices=True)
+    _, it = torch.nn.functional.adaptive_max_pool3d(torch.tensor(x), out, return_indices=True)
+    np.testing.assert_array_equal(idx.numpy(), it.numpy())
+    if min(size) >= 2:
+        yt, it = torch.nn.functional.max_pool3d(torch.tensor(x), 2, return_indices=True)
+        idx = mt.tensor(it.numpy())
+        check_parity(torch, lambda L, a: L.F.max_unpool3d(
+            a, idx if L.F is F else it, 2, output_size=size), [yt.numpy()])  # fmt: skip
+
+
+@pytest.mark.parity
+def test_adaptive_max_pool3d_unpool3d_and_instance_norm3d_layers_match_torch():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(1).standard_normal((2, 4, 5, 6, 7)).astype(np.float32)
+    x[0, 1, 2, 3, 4] = np.nan  # the NaN wins its bin, as in PyTorch
+    pairs = [(nn.AdaptiveMaxPool3d((2, None, 3)), torch.nn.AdaptiveMaxPool3d((2, None, 3))),
+             (nn.InstanceNorm3d(4, affine=True), torch.nn.InstanceNorm3d(4, affine=True)),
+             (nn.InstanceNorm3d(4, track_running_stats=True),
+              torch.nn.InstanceNorm3d(4, track_running_stats=True))]  # fmt: skip
+    for ours, theirs in pairs:
+        assert repr(ours) == repr(theirs)
+        assert list(ours.state_dict()) == list(theirs.state_dict())
+        want = theirs(torch.tensor(x)).detach().numpy()
+        np.testing.assert_allclose(ours(mt.tensor(x)).numpy(), want, rtol=1e-5, atol=1e-5)
+    pool, unpool = nn.MaxPool3d(2, return_indices=True), nn.MaxUnpool3d(2)
+    tpool, tunpool = torch.nn.MaxPool3d(2, return_indices=True), torch.nn.MaxUnpool3d(2)
+    assert repr(unpool) == repr(tunpool)
+    x = np.nan_to_num(x)
+    want = tunpool(*tpool(torch.tensor(x)), output_size=(5, 6, 7)).numpy()
+    np.testing.assert_array_equal(unpool(*pool(mt.tensor(x)), output_size=(5, 6, 7)).numpy(), want)
+
+
+def test_adaptive_max_pool3d_and_max_unpool3d_errors():
+    x = mt.randn(1, 2, 4, 4, 4)
+    assert F.adaptive_max_pool3d(x[0], 2).shape == (2, 2, 2, 2)  # unbatched (C, D, H, W)
+    assert nn.InstanceNorm3d(2)(x[0]).shape == (2, 4, 4, 4)
+    with pytest.raises(ValueError, match=r"adaptive_max_pool3d: output_size must be an int or a "
+                                         r"triple, got \(2, 2\)"):  # fmt: skip
+        F.adaptive_max_pool3d(x, (2, 2))
+    with pytest.raises(ValueError, match=r"adaptive_max_pool3d: expected 4-D \(C, D, H, W\) or "
+                                         r"5-D"):  # fmt: skip
+        F.adaptive_max_pool3d(mt.randn(2, 4, 4), 2)
+    y, idx = F.max_pool3d(x, 2, return_indices=True)
+    with pytest.raises(ValueError, match=r"max_unpool3d: invalid output_size \(6, 4, 4\) for "
+                                         r"input of shape \(1, 2, 2, 2, 2\) \(dim 0 must be "
+                                         r"between 3 and 5\)"):  # fmt: skip
+        F.max_unpool3d(y, idx, 2, output_size=(6, 4, 4))
+    with pytest.raises(ValueError, match=r"max_unpool3d: indices shape \(2, 2, 2, 2\) must equal"):
+        F.max_unpool3d(y, idx[0], 2)
+    with pytest.raises(ValueError, match=r"max_unpool3d: indices must lie in \[0, 64\)"):
+        F.max_unpool3d(y, idx + 64, 2)
+    with pytest.raises(ValueError, match=r"InstanceNorm3d\(2\): expected 5-D input "
+                                         r"\(N, 2, D, H, W\)"):  # fmt: skip
+        nn.InstanceNorm3d(2)(mt.randn(2, 4, 4))
 
 
 # --------------------------------------------------------------------------- interpolate 1-D, 3-D

@@ -492,6 +492,11 @@ def test_pixel_shuffle_prelu_and_distances():
     same_on_gpu(lambda v: F.max_pool3d(v, 2, ceil_mode=True), v)
     same_on_gpu(lambda v: F.avg_pool3d(v, (1, 2, 2), padding=(0, 1, 1)), v)
     same_on_gpu(lambda v: F.adaptive_avg_pool3d(v, (1, 2, 3)), v)
+    same_on_gpu(lambda v: F.adaptive_max_pool3d(v, (1, 2, 3)), v)
+    same_on_gpu(lambda v: F.max_unpool3d(*F.max_pool3d(v, 2, return_indices=True), 2), v)
+    same_on_gpu(lambda v: F.lp_pool3d(v.abs() + 0.1, 1.5, 2, ceil_mode=True), v)
+    same_on_gpu(lambda v: F.lp_pool2d(v[:, :, 0], 2, (2, 3), 1), v)
+    same_on_gpu(lambda v: F.instance_norm(v), v)
     same_on_gpu(lambda v: F.interpolate(v, scale_factor=2, mode="trilinear"), v)
     same_on_gpu(lambda v: F.interpolate(v, scale_factor=(1.5, 2.1, 0.7), mode="nearest"), v)
     r = x.reshape(2, 8, 12)  # (N, C, L): the 1-D ops
