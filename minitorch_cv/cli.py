@@ -248,8 +248,13 @@ def _optimizer(cfg, params):
             f"unknown optimizer {cfg['optimizer']!r}; valid optimizers: "
             f"{', '.join(optim.OPTIMIZERS)}"
         )
+    cls = optim.OPTIMIZERS[name]
     extra = {"momentum": 0.9} if name == "sgd" else {}
-    return optim.OPTIMIZERS[name](params, lr=lr, weight_decay=wd, **extra)
+    if "weight_decay" in inspect.signature(cls).parameters:
+        extra["weight_decay"] = wd
+    elif wd:  # Rprop has none, as in PyTorch
+        raise CLIError(f"optimizer {name!r} takes no weight decay; drop --weight-decay")
+    return cls(params, lr=lr, **extra)
 
 
 SCHEDULERS = ("none", "cosine", "step", "plateau", "onecycle")

@@ -245,8 +245,16 @@ def test_default_train_is_fast_and_accurate(tmp_path, monkeypatch, capsys):
     assert seconds < 60, seconds
 
 
-@pytest.mark.parametrize("name,state_key", [("rmsprop", "square_avg"), ("adagrad", "sum")])
-def test_train_takes_rmsprop_and_adagrad_and_resumes_them(tmp_path, name, state_key):
+@pytest.mark.parametrize(
+    "name,state_key",
+    [
+        ("rmsprop", "square_avg"),
+        ("adagrad", "sum"),
+        ("adadelta", "acc_delta"),
+        ("rprop", "step_size"),
+    ],
+)
+def test_train_takes_other_optimizers_and_resumes_them(tmp_path, name, state_key):
     out = str(tmp_path / "run")
     assert train("--model", "mlp", "--epochs", "1", "--optimizer", name, "--out", out) == 0
     assert main(["train", "--out", out, "--resume", "--epochs", "2", "--quiet"]) == 0
@@ -255,6 +263,12 @@ def test_train_takes_rmsprop_and_adagrad_and_resumes_them(tmp_path, name, state_
         "optimizer"] == name  # fmt: skip
     states = ckpt["optimizer"]["state"]
     assert states and all(state_key in s and s["step"] == 6 for s in states.values())
+
+
+def test_train_refuses_weight_decay_for_rprop(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert train("--optimizer", "rprop", "--weight-decay", "0.01", "--out", out) == 2
+    assert "optimizer 'rprop' takes no weight decay" in capsys.readouterr().err
 
 
 def test_train_with_mixup_cutmix_and_label_smoothing(tmp_path, capsys):
