@@ -94,6 +94,7 @@ from .elementwise import (
     trunc,
     where,
 )
+from .embedding import embedding
 from .indexing import (
     argsort,
     bincount,
@@ -131,6 +132,7 @@ from .loss import (
     sigmoid_focal_loss,
     smooth_l1_loss,
 )
+from .lp_pool import lp_pool1d, lp_pool2d, lp_pool3d
 from .margin_loss import (
     cosine_embedding_loss,
     hinge_embedding_loss,
@@ -140,7 +142,6 @@ from .margin_loss import (
     soft_margin_loss,
     triplet_margin_loss,
 )
-from .lp_pool import lp_pool1d, lp_pool2d, lp_pool3d
 from .matmul import bmm, einsum, linear, matmul, mm, outer
 from .norm import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm
 from .pool import (

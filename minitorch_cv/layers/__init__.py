@@ -54,6 +54,7 @@ from .dropout import (
     Dropout3d,
     FeatureAlphaDropout,
 )
+from .embedding import Embedding
 from .linear import (
     ChannelShuffle,
     CosineSimilarity,

@@ -1,4 +1,5 @@
-"""torch.nn.utils: gradient clipping and flattening parameters into one vector.
+"""torch.nn.utils: gradient clipping, flattening parameters into one vector, and the weight
+reparametrisations weight_norm / spectral_norm (in weight_norms.py).
 
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)   # rescale all gradients together
@@ -15,6 +16,18 @@ import numpy as np
 
 from ..backend import xp_of
 from ..tensor import Tensor
+from .weight_norms import remove_spectral_norm, remove_weight_norm, spectral_norm, weight_norm
+
+__all__ = [
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "parameters_to_vector",
+    "vector_to_parameters",
+    "weight_norm",
+    "remove_weight_norm",
+    "spectral_norm",
+    "remove_spectral_norm",
+]
 
 
 def _grads(parameters) -> list:
