@@ -38,6 +38,7 @@ from .backend import device as parse_device
 
 class _GradMode(threading.local):
     enabled = True
+    capturing = 0  # > 0 while a grad() sweep runs (a checkpoint's rerun cannot serve one)
 
 
 _grad_mode = _GradMode()
@@ -397,6 +398,15 @@ def _run_backward(outputs, gradients, retain_graph, op, capture=None) -> None:
                 "backward. Pass retain_graph=True to the first call if you need to backward "
                 "twice."
             )
+    _grad_mode.capturing += capture is not None
+    try:
+        _sweep(order, grads, needed, capture, retain_graph)
+    finally:
+        _grad_mode.capturing -= capture is not None
+
+
+def _sweep(order, grads, needed, capture, retain_graph) -> None:
+    """_run_backward's loop: each node's gradient, from the last node to the first."""
     for i in range(len(order) - 1, -1, -1):
         node = order[i]
         order[i] = None  # let contexts go as soon as they are done
