@@ -255,10 +255,13 @@ def _saved_versions(ctx, tensors, result) -> tuple:
     saved = set()
     for v in (*ctx.saved_tensors, *ctx.__dict__.values()):
         for a in v if isinstance(v, (tuple, list)) else (v,):
-            if _is_array(a):
+            if not _is_array(a):
+                continue
+            # a view of an input (x.reshape(...)) reads it too, and so does a view of a view
+            # (windows through as_strided): every base up the chain
+            while a is not None:
                 saved.add(id(a))
-                if a.base is not None:  # a view of an input (x.reshape(...)) reads it too
-                    saved.add(id(a.base))
+                a = getattr(a, "base", None)
     if not saved:
         return ()
     pairs = [(i, t) for i, t in enumerate(tensors) if t is not None] + [(-1, result)]

@@ -114,7 +114,7 @@ class _ConvNd(Module):
                 )
 
     def _conv(self, input, conv):
-        """`conv` (F.conv1d / F.conv2d) of the input, with padding_mode's padding first."""
+        """`conv` (F.conv1d / conv2d / conv3d) of the input, with padding_mode's padding first."""
         self._check_input(input)
         n = self._n
         # checked before padding_mode's pad, so the message shows the layer's input and padding
@@ -167,8 +167,6 @@ class _ConvForwardNd(_ConvNd):
     """Convolutions of any spatial rank: PyTorch's constructor, then one call of the functional
     op `_functional` (after padding_mode's padding); subclasses give `_n` and `_functional`."""
 
-    _padding_modes = _PADDING_MODES
-
     def __init__(
         self,
         in_channels,
@@ -183,13 +181,8 @@ class _ConvForwardNd(_ConvNd):
         device=None,
         dtype=None,
     ):
-        name = type(self).__name__
-        if padding_mode not in self._padding_modes:
-            raise ValueError(
-                f"{name}: padding_mode must be one of {self._padding_modes}, got {padding_mode!r}"
-            )
         super().__init__(
-            name,
+            type(self).__name__,
             in_channels,
             out_channels,
             kernel_size,
@@ -252,7 +245,8 @@ class Conv1d(_ConvForwardNd):
 class Conv3d(_ConvForwardNd):
     """3-D cross-correlation over (N, C, D, H, W) input (volumes, video clips).
 
-    Args: as Conv2d, with ints or triples; padding_mode 'zeros' only.
+    Args: as Conv2d, with ints or triples (padding_mode 'zeros', 'reflect', 'replicate' or
+    'circular').
 
     Shape:
         (N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out),
@@ -263,7 +257,6 @@ class Conv3d(_ConvForwardNd):
     """
 
     _n = 3
-    _padding_modes = ("zeros",)  # no 3-D reflect / replicate / circular padding yet
     _functional = staticmethod(F.conv3d)
 
 

@@ -217,6 +217,60 @@ def test_max_pool3d_indices_and_3d_layers_match_torch():
         np.testing.assert_allclose(ours(mt.tensor(x)).numpy(), want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parity
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("padding", [1, (0, 1, 2), "same"])
+def test_conv3d_padding_modes_match_torch(mode, padding):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal((2, 4, 4, 5, 6))
+    theirs = torch.nn.Conv3d(4, 6, 3, padding=padding, padding_mode=mode, groups=2).double()
+    ours = nn.Conv3d(4, 6, 3, padding=padding, padding_mode=mode, groups=2).double()
+    assert repr(ours) == repr(theirs)
+    ours.load_state_dict({k: mt.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    xs, xt = mt.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, yt = ours(xs), theirs(xt)
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    y.sum().backward()
+    yt.sum().backward()
+    np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_3d_convs_take_an_empty_batch_and_any_subset_of_gradients(transposed):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 4, 3, 4, 5))
+    w = rng.standard_normal((4, 2, 2, 3, 2))  # conv: 4 -> 4 in 2 groups; transposed: 4 -> 4
+    b = rng.standard_normal(4)
+    op = F.conv_transpose3d if transposed else F.conv3d
+    opts = dict(stride=(2, 1, 2), padding=1, groups=2, dilation=(1, 2, 1))
+    assert op(mt.tensor(x[:0]), mt.tensor(w), **opts).shape[0] == 0
+    full = [mt.tensor(a, requires_grad=True) for a in (x, w, b)]
+    op(*full, **opts).sum().backward()
+    for need in itertools.product([False, True], repeat=3):  # every subset asks for its own
+        leaves = [mt.tensor(a, requires_grad=r) for a, r in zip((x, w, b), need)]
+        y = op(*leaves, **opts)
+        if not any(need):
+            assert not y.requires_grad
+            continue
+        y.sum().backward()
+        for leaf, ref, r in zip(leaves, full, need):
+            assert (leaf.grad is None) != r
+            if r:
+                np.testing.assert_allclose(leaf.grad.numpy(), ref.grad.numpy(), rtol=1e-12)
+
+
+def test_3d_convs_refuse_a_backward_after_their_input_changed_in_place():
+    x = mt.tensor(np.ones((1, 4, 2, 2, 2), np.float32))
+    conv = nn.Conv3d(4, 2, 1, bias=False)  # a 1x1x1 kernel: the unfolded input is a view of x
+    y = conv(x)
+    with mt.no_grad():
+        x.mul_(3.0)
+    with pytest.raises(RuntimeError, match="Conv3d.backward: its input 0 .* was modified by an "
+                                           "in-place operation"):  # fmt: skip
+        y.sum().backward()
+
+
 def test_3d_shapes_layer_init_and_errors():
     layer = nn.Conv3d(4, 6, (1, 3, 3))
     assert tuple(layer.weight.shape) == (6, 4, 1, 3, 3)
@@ -230,8 +284,8 @@ def test_3d_shapes_layer_init_and_errors():
         F.conv3d(mt.randn(1, 3, 4, 4, 4), layer.weight)
     with pytest.raises(ValueError, match=r"conv3d: kernel \(1, 3, 3\) .* larger than the padded"):
         F.conv3d(mt.randn(1, 4, 4, 2, 2), layer.weight)
-    with pytest.raises(ValueError, match=r"Conv3d: padding_mode must be one of \('zeros',\)"):
-        nn.Conv3d(4, 6, 3, padding=1, padding_mode="reflect")
+    with pytest.raises(ValueError, match=r"Conv3d: padding_mode must be one of \('zeros', "):
+        nn.Conv3d(4, 6, 3, padding=1, padding_mode="mirror")
     with pytest.raises(ValueError, match=r"max_pool3d: padding \(2, 2, 2\) must be >= 0 and at "
                                          r"most half"):  # fmt: skip
         F.max_pool3d(mt.randn(1, 1, 4, 4, 4), 3, padding=2)
