@@ -267,8 +267,10 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
                 align_corners=False: (i + 0.5) * scale - 0.5, clipped below at 0;
       then the two neighbours floor(src) and floor(src)+1 (clipped), weighted by distance.
     Coordinates are computed in the input's precision, as PyTorch does; nearest rounds the
-    product to float32 before the floor, and computes it wholly in float32 when OH + OW <= 128
-    (PyTorch has a separate kernel for such small outputs).
+    product to float32 before the floor. On outputs with OH + OW <= 128 (PyTorch's separate
+    kernel for small outputs) it works wholly in float32, and 'nearest' copies an axis that keeps
+    its size and halves the index on one that doubles; on larger outputs nearest-exact computes
+    floor(max((i + 0.5) * scale - 0.5, 0) + 0.5), the first part rounded once.
     """
     n_, c_, h_, w_ = x.shape
     if size is not None:
@@ -287,18 +289,23 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
 
     if mode == "area":  # average over PyTorch's adaptive bins
         return adaptive_avg_pool2d(x, (oh, ow))
-    if mode not in ("bilinear", "bicubic") and oh + ow <= 128:
+    small = oh + ow <= 128
+    if mode not in ("bilinear", "bicubic") and small:
         t = np.float32
     sh, sw = scale_of(h_, oh, scales[0]), scale_of(w_, ow, scales[1])
 
     def nearest(i, out, inp, sc):
-        if mode == "nearest-exact":  # the source pixel whose centre is nearest
-            return min(int(math.floor(np.float32((t(i) + t(0.5)) * sc))), inp - 1)
-        if out == inp:
+        if mode == "nearest-exact" and small:  # the source pixel whose centre is nearest
+            real = (t(i) + t(0.5)) * sc
+        elif mode == "nearest-exact":  # the same, as PyTorch's kernel for larger outputs has it
+            real = max(t(float(sc) * (i + 0.5) - 0.5), t(0)) + t(0.5)
+        elif small and out == inp:
             return i
-        if out == 2 * inp:
+        elif small and out == 2 * inp:
             return i >> 1
-        return min(int(math.floor(np.float32(t(i) * sc))), inp - 1)
+        else:
+            real = t(i) * sc
+        return min(int(math.floor(np.float32(real))), inp - 1)
 
     y = np.empty((n_, c_, oh, ow), dtype=x.dtype)
     if mode == "bicubic":

@@ -12,6 +12,7 @@ minitorch_cv/reference.py are the definitions these are tested against.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -578,30 +579,33 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 # --------------------------------------------------------------------------- interpolate
 
 
-def _source_index(mode, size, out, scale, align_corners, dtype, small=True, shortcuts=True):
+def _source_index(mode, size, out, scale, align_corners, dtype, small=False):
     """Per output index along one axis: (i0, i1, weight of i1), PyTorch's coordinate rules,
-    computed in the input's precision as PyTorch does; `small`: OH + OW <= 128 (see below);
-    `shortcuts`: the 2-D nearest kernel's copy / halving special cases (PyTorch's 1-D and 3-D
-    kernels compute every index)."""
+    computed in the input's precision as PyTorch does; any mode but the nearest ones takes the
+    linear rule. `small`: PyTorch's kernel for 2-D nearest outputs with OH + OW <= 128, which
+    copies an axis that keeps its size, halves the index on one that doubles, and computes the
+    others in float32 whatever the dtype; its general kernel (larger 2-D outputs, and every 1-D
+    and 3-D one) computes every index in the input's precision, rounded to float32 before the
+    floor."""
     t = np.float32 if dtype == np.float32 else np.float64
+    f32 = np.float32
     dst = np.arange(out)
     if mode in ("nearest", "nearest-exact"):
-        # nearest: floor(i * scale); nearest-exact: floor((i + 0.5) * scale), pixel centres
+        # nearest: floor(i * s); nearest-exact: the pixel whose centre is nearest, s = 1/scale
         exact = mode == "nearest-exact"
-        if shortcuts and not exact and out == size:
-            src = dst
-        elif shortcuts and not exact and out == 2 * size:
-            src = dst >> 1
-        else:  # PyTorch's kernel for small outputs works in float32 whatever the dtype; the
-            # one for larger outputs in the input's precision, rounded to float32 before floor
-            f32 = np.float32
-            if small or t is f32:
-                pos = dst.astype(f32) + f32(0.5 if exact else 0.0)
-                real = pos * (f32(1.0 / scale) if scale else f32(size) / f32(out))
+        if small and not exact and out in (size, 2 * size):
+            src = dst if out == size else dst >> 1
+        else:
+            t = f32 if small else t
+            sc = t(1.0 / scale) if scale else t(size) / t(out)
+            if small:  # floor(i * s) or floor((i + 0.5) * s): one float32 product
+                real = (dst + (0.5 if exact else 0.0)).astype(f32) * sc
+            elif exact:  # floor(max(s * (i + 0.5) - 0.5, 0) + 0.5), the first part rounded once
+                # (a fused multiply-add; a float32 s times i + 0.5 is exact in float64)
+                real = np.maximum((np.float64(sc) * (dst + 0.5) - 0.5).astype(t), t(0)) + t(0.5)
             else:
-                real = (dst + (0.5 if exact else 0.0)) * (1.0 / scale if scale else size / out)
-                real = real.astype(f32)
-            src = np.minimum(np.floor(real).astype(np.int64), size - 1)
+                real = dst.astype(t) * sc
+            src = np.minimum(np.floor(real.astype(f32)).astype(np.int64), size - 1)
         return src, src, None
     if out == size:  # PyTorch's linear kernels copy an axis that keeps its size, whatever the
         return dst, dst, np.zeros(out, dtype=t)  # scale_factor given (1.05 on 10 pixels)
@@ -617,6 +621,27 @@ def _source_index(mode, size, out, scale, align_corners, dtype, small=True, shor
     lam = np.clip(real - i0.astype(t), t(0), t(1))
     i1 = np.minimum(i0 + 1, size - 1)
     return i0, i1, lam
+
+
+def _bands(i0, i1, lam, size, dtype, budget=1 << 12):
+    """The (out, size) matrix A of one axis's resampling (rows: one 1, or 1 - l and l) in
+    blocks of consecutive rows, each with only the source columns it reads (a contiguous range:
+    the indices never decrease): yields (a, b, lo, A[a:b, lo:lo + span]). About
+    sqrt(budget * out / size) rows a block, so a block holds about `budget` entries (the span
+    is about rows * size / out) whatever the sizes."""
+    out = len(i0)
+    rows = max(1, math.isqrt(budget * out // size))
+    for a in range(0, out, rows):
+        b = min(a + rows, out)
+        lo = int(i0[a:b].min())
+        m = np.zeros((b - a, int(i1[a:b].max()) + 1 - lo))
+        r = np.arange(b - a)
+        if lam is None:
+            m[r, i0[a:b] - lo] = 1.0
+        else:  # one entry per row in each statement; at the border i0 == i1 and the two add up
+            m[r, i0[a:b] - lo] += 1.0 - lam[a:b]
+            m[r, i1[a:b] - lo] += lam[a:b]
+        yield a, b, lo, m.astype(dtype)
 
 
 def _bicubic_matrix(size, out, scale, align_corners, dtype):
@@ -649,136 +674,37 @@ def _bicubic_matrix(size, out, scale, align_corners, dtype):
     return m.astype(dtype)
 
 
-def _resample_matrix(i0, i1, lam, size, dtype):
-    """The (out, size) matrix of the 1-D resampling: y = A @ x along one axis."""
-    a = np.zeros((len(i0), size), dtype=np.float64)
-    rows = np.arange(len(i0))
-    if lam is None:
-        a[rows, i0] = 1.0
-    else:  # one entry per row in each statement; at the border i0 == i1 and the two add up
-        a[rows, i0] += 1.0 - lam
-        a[rows, i1] += lam
-    return a.astype(dtype)
-
-
-class Interpolate(Function):
-    """Nearest, bilinear or bicubic resize. All are separable linear maps, y = A_h @ x @ A_w^T
-    with each row of A_h holding one 1 (nearest), the two weights 1-l, l (bilinear) or four
-    cubic-convolution weights (bicubic); nearest and bilinear gather rows/columns directly,
-    bicubic multiplies by the matrices; the gradient applies the transposes:
-    gx = A_h^T @ gy @ A_w.
+class InterpolateBicubic(Function):
+    """Bicubic resize: y = A_h @ x @ A_w^T, each row of A_h, A_w holding four cubic-convolution
+    weights (_bicubic_matrix); the gradient applies the transposes: gx = A_h^T @ gy @ A_w.
 
     Shapes: x (N, C, H, W) -> y (N, C, OH, OW)."""
 
     @staticmethod
-    def forward(ctx, x, *, out_hw, scales, mode, align_corners):
+    def forward(ctx, x, *, out_hw, scales, align_corners):
         xp = xp_of(x)
-        (h, w), (oh, ow) = x.shape[2:], out_hw
-        if mode == "bicubic":  # 4 taps a row: the two matrices directly, y = A_h @ x @ A_w^T
-            ah = xp.asarray(_bicubic_matrix(h, oh, scales[0], align_corners, x.dtype))
-            aw = xp.asarray(_bicubic_matrix(w, ow, scales[1], align_corners, x.dtype))
-            ctx.matrices = ah, aw
-            return xp.matmul(xp.matmul(ah, x), aw.T)
-        small = oh + ow <= 128
-        ih = _source_index(mode, h, oh, scales[0], align_corners, x.dtype, small)
-        iw = _source_index(mode, w, ow, scales[1], align_corners, x.dtype, small)
-        ctx.ih, ctx.iw, ctx.hw = ih, iw, (h, w)
-        if mode != "bilinear":  # nearest, nearest-exact: a gather
-            return x[:, :, xp.asarray(ih[0])][:, :, :, xp.asarray(iw[0])]
-        h0, h1, lh = (xp.asarray(a) for a in ih)
-        w0, w1, lw = (xp.asarray(a) for a in iw)
-        lh, lw = lh.astype(x.dtype).reshape(-1, 1), lw.astype(x.dtype)
-        rows = x[:, :, h0] * (1 - lh) + x[:, :, h1] * lh  # (N, C, OH, W)
-        return rows[..., w0] * (1 - lw) + rows[..., w1] * lw
+        ah, aw = (
+            xp.asarray(_bicubic_matrix(n, o, s, align_corners, x.dtype))
+            for n, o, s in zip(x.shape[2:], out_hw, scales)
+        )
+        ctx.matrices = ah, aw
+        return xp.matmul(xp.matmul(ah, x), aw.T)
 
     @staticmethod
     def backward(ctx, gy):
-        xp = xp_of(gy)
-        if getattr(ctx, "matrices", None) is not None:
-            ah, aw = ctx.matrices
-        else:
-            ah = xp.asarray(_resample_matrix(*ctx.ih, ctx.hw[0], gy.dtype))
-            aw = xp.asarray(_resample_matrix(*ctx.iw, ctx.hw[1], gy.dtype))
+        xp, (ah, aw) = xp_of(gy), ctx.matrices
         return (xp.matmul(xp.matmul(ah.T, gy), aw),)
 
 
-def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
-                recompute_scale_factor=None, antialias=False):  # fmt: skip
-    """Resize, as torch.nn.functional.interpolate: 4-D input with the modes below; 3-D
-    (N, C, L) input with 'linear', 'nearest', 'nearest-exact' or 'area', and 5-D
-    (N, C, D, H, W) input with 'trilinear', 'nearest', 'nearest-exact' or 'area' (the same
-    per-axis rules; size and scale_factor then take one value per spatial dim).
-
-    Args:
-        input: (N, C, H, W) (or 3-D / 5-D, see above).
-        size (int or (OH, OW)): output size; give this or scale_factor.
-        scale_factor (float or pair): output size floor(H * scale_factor); the coordinates then
-            use 1/scale_factor, unless recompute_scale_factor=True (then H/OH, as with size).
-        mode: 'nearest' (PyTorch's default, source floor(i * scale): shifted towards the top
-            left), 'nearest-exact' (floor((i + 0.5) * scale): pixel centres, as PIL and
-            OpenCV), 'bilinear', 'bicubic' (Keys' cubic with A = -0.75, as PyTorch: it can
-            overshoot the input's range), or 'area' (adaptive_avg_pool2d to the output size).
-        align_corners (bool): bilinear and bicubic: map corner pixel centres onto each other (scale
-            (H-1)/(OH-1)) instead of half-pixel centres. Default: False.
-        antialias (bool): PyTorch's low-pass filter for bilinear downsampling; only False (the
-            default) is implemented.
-
-    Shape:
-        (N, C, OH, OW). Bilinear weights the two nearest rows and columns (see
-        minitorch_cv/reference.py).
-    """
-    op = "interpolate"
-    if input.ndim in (3, 5):
-        return _interpolate_nd(input, size, scale_factor, mode, align_corners,
-                               recompute_scale_factor, antialias)  # fmt: skip
-    modes = ("nearest", "nearest-exact", "bilinear", "bicubic", "area")
-    if mode not in modes:
-        raise ValueError(f"{op}: mode must be one of {', '.join(modes)}, got {mode!r}")
-    if input.ndim != 4:
-        raise ValueError(
-            f"{op}: expected 3-D (N, C, L), 4-D (N, C, H, W) or 5-D (N, C, D, H, W) input, got "
-            f"shape {tuple(input.shape)}"
-        )
-    _check_float(op, input)
-    if mode not in ("bilinear", "bicubic") and align_corners is not None:
-        raise ValueError(f"{op}: align_corners only applies to mode='bilinear' or 'bicubic'")
-    if antialias:
-        raise ValueError(f"{op}: antialias=True is not implemented; use antialias=False")
-    if (size is None) == (scale_factor is None):
-        raise ValueError(f"{op}: give exactly one of size and scale_factor")
-    h, w = input.shape[2:]
-    if size is not None and recompute_scale_factor:
-        raise ValueError(f"{op}: recompute_scale_factor is not meaningful with an explicit size")
-    if size is not None:
-        out_hw = pair(size, "size")
-        scales = (None, None)
-    else:
-        sf = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
-        if len(sf) != 2 or min(sf) <= 0:
-            raise ValueError(
-                f"{op}: scale_factor must be positive (one or two values), got {scale_factor!r}"
-            )
-        out_hw = (math.floor(h * sf[0]), math.floor(w * sf[1]))
-        scales = (None, None) if recompute_scale_factor else tuple(float(v) for v in sf)
-    if min(out_hw) < 1 or min(h, w) < 1:
-        raise ValueError(
-            f"{op}: output size {out_hw} for input of shape {tuple(input.shape)} is not positive"
-        )
-    if mode == "area":
-        return adaptive_avg_pool2d(input, out_hw)
-    return Interpolate.apply(
-        input, out_hw=out_hw, scales=scales, mode=mode, align_corners=bool(align_corners)
-    )
-
-
-_LINEAR_MODE = {3: "linear", 5: "trilinear"}
-
-
 class InterpolateNd(Function):
-    """Separable resampling of (N, C, *spatial) along each spatial axis in turn: a gather of one
-    source index (nearest) or a weighted sum of two (linear), per output index. The gradient
-    applies the adjoint axis by axis in reverse: each output's gradient added back to its
-    source indices (a bincount per axis, no dense (out, in) matrix)."""
+    """Nearest and (bi/tri)linear resize of (N, C, *spatial), separable: along each spatial axis
+    in turn, per output index a gather of one source index (nearest) or the weighted sum
+    (1 - l) x[i0] + l x[i1] of two (linear). Along an axis that is y = A x, A (out, in) holding
+    one or two entries a row; the gradient applies A^T axis by axis in reverse, as GEMMs over
+    blocks of outputs with only the source columns each block reads (_bands), never the whole
+    dense A.
+
+    Shapes: x (N, C, *in) -> y (N, C, *out); taps: per axis (i0, i1, l or None, in)."""
 
     @staticmethod
     def forward(ctx, x, *, taps):
@@ -791,7 +717,11 @@ class InterpolateNd(Function):
             shape = [1] * x.ndim
             shape[axis] = -1
             w = xp.asarray(lam.astype(x.dtype)).reshape(shape)
-            x = a0 * (1 - w) + xp.take(x, xp.asarray(i1), axis=axis) * w
+            a1 = xp.take(x, xp.asarray(i1), axis=axis)
+            a0 *= 1 - w  # in place: (1 - l) x[i0] + l x[i1] with no temporaries but the gathers
+            a1 *= w
+            a0 += a1
+            x = a0
         ctx.taps = taps
         return x
 
@@ -800,39 +730,65 @@ class InterpolateNd(Function):
         xp = xp_of(g)
         for axis, (i0, i1, lam, size) in reversed(list(enumerate(ctx.taps, start=2))):
             moved = xp.moveaxis(g, axis, -1)
-            lead, out = moved.shape[:-1], moved.shape[-1]
-            rows = moved.reshape(-1, out)
-            base = xp.arange(rows.shape[0]).reshape(-1, 1) * size
-            acc = xp.zeros(rows.shape[0] * size, dtype=np.float64)
-            pairs = [(i0, None if lam is None else 1 - lam)] + ([] if lam is None else [(i1, lam)])
-            for idx, weight in pairs:
-                vals = rows if weight is None else rows * xp.asarray(weight.astype(g.dtype))
-                flat = (base + xp.asarray(idx)).reshape(-1)
-                acc += xp.bincount(flat, weights=vals.reshape(-1), minlength=acc.size)
-            g = xp.moveaxis(acc.astype(g.dtype).reshape(*lead, size), -1, axis)
+            gx = xp.zeros(moved.shape[:-1] + (size,), dtype=g.dtype)
+            for a, b, lo, m in _bands(i0, i1, lam, size, g.dtype):
+                gx[..., lo : lo + m.shape[1]] += xp.matmul(moved[..., a:b], xp.asarray(m))
+            g = xp.moveaxis(gx, -1, axis)
         return g
 
 
-def _interpolate_nd(input, size, scale_factor, mode, align_corners, recompute_scale_factor,
-                    antialias):  # fmt: skip
-    """`interpolate` of (N, C, L) ('linear') and (N, C, D, H, W) ('trilinear') input, and their
-    nearest and area modes: the 1-D rule of the 2-D modes along each axis (PyTorch's 1-D and 3-D
-    nearest kernels: every index computed, in the input's precision then float32)."""
-    from .conv3d import adaptive_avg_pool3d
-    from .conv_pool_1d import adaptive_avg_pool1d
+_INTERPOLATE_MODES = {
+    3: ("nearest", "nearest-exact", "linear", "area"),
+    4: ("nearest", "nearest-exact", "bilinear", "bicubic", "area"),
+    5: ("nearest", "nearest-exact", "trilinear", "area"),
+}
 
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):  # fmt: skip
+    """Resize, as torch.nn.functional.interpolate: (N, C, L) input with 'nearest',
+    'nearest-exact', 'linear' or 'area'; (N, C, H, W) with 'nearest', 'nearest-exact',
+    'bilinear', 'bicubic' or 'area'; (N, C, D, H, W) with 'nearest', 'nearest-exact',
+    'trilinear' or 'area'. Every mode applies the same 1-D rule along each spatial axis.
+
+    Args:
+        input: (N, C, L), (N, C, H, W) or (N, C, D, H, W).
+        size (int or tuple): output size, one value per spatial dim (an int for all); give this
+            or scale_factor.
+        scale_factor (float or tuple): output size floor(H * scale_factor); the coordinates then
+            use 1/scale_factor, unless recompute_scale_factor=True (then H/OH, as with size).
+        mode: 'nearest' (PyTorch's default, source floor(i * scale): shifted towards the top
+            left), 'nearest-exact' (floor((i + 0.5) * scale): pixel centres, as PIL and
+            OpenCV), 'linear' / 'bilinear' / 'trilinear', 'bicubic' (Keys' cubic with
+            A = -0.75, as PyTorch: it can overshoot the input's range), or 'area' (adaptive
+            average pooling to the output size).
+        align_corners (bool): the linear modes and bicubic: map corner pixel centres onto each
+            other (scale (H-1)/(OH-1)) instead of half-pixel centres. Default: False.
+        antialias (bool): PyTorch's low-pass filter for bilinear downsampling; only False (the
+            default) is implemented.
+
+    Shape:
+        (N, C, *out). The linear modes weight the two nearest source pixels along each axis
+        (see minitorch_cv/reference.py).
+    """
     op = "interpolate"
-    nd = input.ndim - 2
-    linear = _LINEAR_MODE[input.ndim]
-    modes = ("nearest", "nearest-exact", linear, "area")
+    if input.ndim not in _INTERPOLATE_MODES:
+        raise ValueError(
+            f"{op}: expected 3-D (N, C, L), 4-D (N, C, H, W) or 5-D (N, C, D, H, W) input, got "
+            f"shape {tuple(input.shape)}"
+        )
+    nd, modes = input.ndim - 2, _INTERPOLATE_MODES[input.ndim]
     if mode not in modes:
         raise ValueError(
             f"{op}: for {input.ndim}-D input the mode must be one of {', '.join(modes)}, got "
             f"{mode!r}"
         )
     _check_float(op, input)
-    if mode != linear and align_corners is not None:
-        raise ValueError(f"{op}: align_corners only applies to mode={linear!r}")
+    smooth = [m for m in modes if m not in ("nearest", "nearest-exact", "area")]
+    if mode not in smooth and align_corners is not None:
+        raise ValueError(
+            f"{op}: align_corners only applies to mode={' or '.join(map(repr, smooth))}"
+        )
     if antialias:
         raise ValueError(f"{op}: antialias=True is not implemented; use antialias=False")
     if (size is None) == (scale_factor is None):
@@ -841,26 +797,34 @@ def _interpolate_nd(input, size, scale_factor, mode, align_corners, recompute_sc
         raise ValueError(f"{op}: recompute_scale_factor is not meaningful with an explicit size")
     sizes = tuple(input.shape[2:])
     if size is not None:
-        out, scales = pair(size, "size", nd), (None,) * nd
+        out, scales = pair(size, f"{op}: size", nd), (None,) * nd
     else:
         sf = (
             tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * nd
         )
-        if len(sf) != nd or min(sf) <= 0:
-            raise ValueError(f"{op}: scale_factor must be positive (one or {nd} values), got "
-                             f"{scale_factor!r}")  # fmt: skip
-        out = tuple(math.floor(n * f) for n, f in zip(sizes, sf))
+        if len(sf) != nd or not all(isinstance(v, numbers.Real) and 0 < v < math.inf for v in sf):
+            raise ValueError(
+                f"{op}: scale_factor must be finite and positive (one value or {nd}), got "
+                f"{scale_factor!r}"
+            )
+        out = tuple(math.floor(n * float(f)) for n, f in zip(sizes, sf))
         scales = (None,) * nd if recompute_scale_factor else tuple(float(v) for v in sf)
     if min(out) < 1 or min(sizes) < 1:
         raise ValueError(
             f"{op}: output size {out} for input of shape {tuple(input.shape)} is not positive"
         )
     if mode == "area":
-        return (adaptive_avg_pool1d if nd == 1 else adaptive_avg_pool3d)(input, out)
-    rule = "bilinear" if mode == linear else mode  # the per-axis rule of the 2-D mode
+        from .conv3d import adaptive_avg_pool3d
+        from .conv_pool_1d import adaptive_avg_pool1d
+
+        return (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[nd - 1](input, out)
+    if mode == "bicubic":
+        return InterpolateBicubic.apply(
+            input, out_hw=out, scales=scales, align_corners=bool(align_corners)
+        )
+    small = nd == 2 and sum(out) <= 128  # PyTorch's 2-D nearest kernel for small outputs
     taps = tuple(
-        (*_source_index(rule, n, o, sc, bool(align_corners), input.dtype, small=False,
-                        shortcuts=False), n)
-        for n, o, sc in zip(sizes, out, scales)
-    )  # fmt: skip
+        (*_source_index(mode, n, o, s, bool(align_corners), input.dtype, small), n)
+        for n, o, s in zip(sizes, out, scales)
+    )
     return InterpolateNd.apply(input, taps=taps)

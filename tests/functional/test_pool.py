@@ -314,6 +314,161 @@ def test_interpolate_nearest_source_index_rounding_as_torch(mode, dtype, height)
         np.testing.assert_array_equal(reference.interpolate(x, **kw), yt, err_msg=f"size {n}")
 
 
+# (input length, output length, output index): sizes where float32 (i + 0.5) * s lands just
+# below 1 but PyTorch's s * (i + 0.5) - 0.5, rounded once, then + 0.5, reaches it
+EXACT_BOUNDARIES = [(8, 220, 27), (2, 219, 109), (4, 218, 54), (18, 423, 23)]
+
+
+@pytest.mark.parametrize("n, out, i", EXACT_BOUNDARIES)
+def test_nearest_exact_float32_index_at_a_boundary_as_torch(n, out, i):
+    """PyTorch's general nearest-exact kernel: floor(max(s * (i + 0.5) - 0.5, 0) + 0.5) with
+    the first part rounded to float32 once (a fused multiply-add); output i reads source 1
+    (torch 2.13), in the 1-D, 2-D and 3-D paths and in the reference."""
+    x = np.arange(n, dtype=np.float32)
+    for shape, size in (((1, 1, n), out), ((1, 1, 1, n), (1, out)), ((1, 1, 1, 1, n), (1, 1, out))):
+        y = interpolate(mt.tensor(x.reshape(shape)), size=size, mode="nearest-exact").numpy()
+        assert y.ravel()[i] == 1, shape
+    ref = reference.interpolate(x.reshape(1, 1, 1, n), size=(1, out), mode="nearest-exact")
+    assert ref.ravel()[i] == 1
+    # the 2-D case the review found: (167, 8) -> (118, 220), column 27 reads source column 1
+    x = np.arange(167 * 8, dtype=np.float32).reshape(1, 1, 167, 8)
+    y = interpolate(mt.tensor(x), size=(118, 220), mode="nearest-exact").numpy()
+    np.testing.assert_array_equal(y[0, 0, :, 27] % 8, 1)
+    np.testing.assert_array_equal(
+        y, reference.interpolate(x, size=(118, 220), mode="nearest-exact")
+    )
+
+
+@pytest.mark.parametrize("height, shortcut", [(2, True), (3, False)])
+def test_nearest_2d_copy_and_halving_shortcuts_only_on_small_outputs(height, shortcut):
+    """PyTorch's 2-D nearest kernel for OH + OW <= 128 halves the index on an axis that doubles
+    (63 -> 126 at scale 2.012: source j >> 1); its general kernel (OH + OW = 129 here) computes
+    floor(j / 2.012), reading [0, 0, 0, 1, 1, ...] (torch 2.13). The same for (1, 71) at
+    (3.14, 2.012) -> (3, 142), where the shortcut got 210 of 426 values wrong."""
+    for shape, sf in (((1, 1, height, 63), (1.0, 2.012)), ((1, 1, 1, 71), (3.14, 2.012))):
+        x = np.arange(shape[-1], dtype=np.float32) * np.ones(shape, np.float32)
+        y = interpolate(mt.tensor(x), scale_factor=sf).numpy()
+        j = np.arange(y.shape[-1])
+        computed = np.minimum(np.floor(j * np.float32(1 / 2.012)), shape[-1] - 1)
+        assert (computed != j >> 1).any()
+        want = j >> 1 if shortcut and shape[-1] == 63 else computed
+        np.testing.assert_array_equal(y[0, 0, 0], want, err_msg=f"{shape}")
+        np.testing.assert_array_equal(reference.interpolate(x, scale_factor=sf), y)
+    np.testing.assert_array_equal(y[0, 0, 0, :7], [0, 0, 0, 1, 1, 2, 2])
+
+
+def _matrix_of(fn, shape):
+    """The dense matrix of the linear map fn on arrays of `shape` (1, 1, *spatial): fn pushed
+    through the identity basis, one basis image per batch entry."""
+    n = int(np.prod(shape))
+    return fn(mt.tensor(np.eye(n).reshape(n, 1, *shape[2:]))).numpy().reshape(n, -1).T
+
+
+LONG_AXES = [((1, 1, 700), dict(scale_factor=2.3)), ((1, 1, 700), dict(size=95)),
+             ((1, 1, 2, 300), dict(scale_factor=(2.5, 2.3))), ((1, 1, 2, 3, 150),
+             dict(size=(3, 4, 345)))]  # fmt: skip
+
+
+@pytest.mark.parametrize("shape, how", LONG_AXES)
+@pytest.mark.parametrize("mode, align", [("nearest", None), ("nearest-exact", None),
+                                         ("linear", False), ("linear", True)])  # fmt: skip
+def test_interpolate_gradient_is_the_transpose_of_the_forward_on_long_axes(shape, how, mode, align):
+    """Axes long enough that the gradient is applied in several blocks of outputs (each
+    with only the source columns it reads): gx = A^T g, A the forward's matrix."""
+    mode = {3: mode, 4: "bilinear", 5: "trilinear"}[len(shape)] if mode == "linear" else mode
+    kw = dict(how, mode=mode, align_corners=align)
+    x = mt.tensor(array(0, shape), requires_grad=True)
+    y = interpolate(x, **kw)
+    g = array(1, y.shape)
+    y.backward(mt.tensor(g))
+    a = _matrix_of(lambda t: interpolate(t, **kw), shape)
+    np.testing.assert_allclose(y.numpy().ravel(), a @ x.numpy().ravel(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy().ravel(), g.ravel() @ a, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+def test_interpolate_gradient_memory_grows_with_the_sizes_not_their_product(mode):
+    """(1, 1, 4000, 1) -> (8000, 2) forward and backward: a dense (8000, 4000) resampling
+    matrix would take 256 MB in float64; the gradient is applied in blocks instead."""
+    import tracemalloc
+
+    x = mt.tensor(array(0, (1, 1, 4000, 1), np.float32), requires_grad=True)
+    tracemalloc.start()
+    try:
+        interpolate(x, scale_factor=2, mode=mode).sum().backward()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert x.grad.shape == x.shape
+    assert peak < 8 * 2**20, f"{peak / 2**20:.0f} MB"
+
+
+@pytest.mark.parity
+def test_interpolate_large_outputs_match_torch():
+    """Outputs past 128 pixels, where PyTorch's 2-D nearest kernel changes (no copy / halving
+    shortcuts, the input's precision instead of float32) and nearest-exact's rounding shows:
+    the review's cases, then random sizes up to ~300 and random scale factors (some that keep
+    or double a size) in 1, 2 and 3 dims, both dtypes; values and gradients as PyTorch's."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    cases = [((1, 1, 8), np.float32, "nearest-exact", dict(size=220)),
+             ((1, 1, 167, 8), np.float32, "nearest-exact", dict(size=(118, 220))),
+             ((1, 1, 1, 71), np.float32, "nearest", dict(scale_factor=(3.14, 2.012))),
+             ((1, 1, 3, 63), np.float64, "nearest", dict(scale_factor=(1.0, 2.012))),
+             ((1, 1, 2, 63), np.float64, "nearest", dict(scale_factor=(1.0, 2.012)))]  # fmt: skip
+    for _ in range(80):
+        nd = int(rng.choice([1, 2, 2, 3]))
+        top = {1: 300, 2: 150, 3: 12}[nd]
+        sizes = tuple(int(v) for v in rng.integers(1, top, nd))
+        linear = ("linear", "bilinear", "trilinear")[nd - 1]
+        mode = str(rng.choice(["nearest", "nearest-exact", linear]))
+        if rng.random() < 0.2:
+            kw = dict(size=tuple(int(v) for v in rng.integers(1, 2 * top, nd)))
+        else:  # some axes keep or double their size with a fractional factor (1.004, 2.004)
+            sf = rng.uniform(0.3, 2.6, nd) + [rng.choice([0.0, 1.0]) for _ in sizes]
+            sf = [rng.choice([f, 1 + 0.5 / n, 2 + 0.5 / n]) for f, n in zip(sf, sizes)]
+            kw = dict(scale_factor=tuple(float(v) for v in sf))
+        if mode == linear and rng.random() < 0.5:
+            kw["align_corners"] = True
+        cases.append(((1, 2, *sizes), (np.float32, np.float64)[int(rng.integers(2))], mode, kw))
+    for shape, dtype, mode, kw in cases:
+        x = rng.standard_normal(shape).astype(dtype)
+        theirs = torch.tensor(x, requires_grad=True)
+        try:
+            yt = torch.nn.functional.interpolate(theirs, mode=mode, **kw)
+        except RuntimeError:  # an output size of 0
+            continue
+        ours = mt.tensor(x, requires_grad=True)
+        y = interpolate(ours, mode=mode, **kw)
+        msg = f"{shape} {dtype.__name__} {mode} {kw}"
+        tol = 1e-6 if dtype == np.float32 else 1e-12
+        if mode.startswith("nearest"):
+            np.testing.assert_array_equal(y.numpy(), yt.detach().numpy(), err_msg=msg)
+        else:
+            np.testing.assert_allclose(
+                y.numpy(), yt.detach().numpy(), rtol=tol, atol=tol, err_msg=msg
+            )
+        g = rng.standard_normal(y.shape).astype(dtype)
+        y.backward(mt.tensor(g))
+        if mode.startswith("nearest"):
+            # the adjoint of PyTorch's forward: each output's gradient added to the source its
+            # value came from (found by resizing the pixel numbers). PyTorch's own nearest
+            # backward is not always that: it keeps the copy / halving shortcuts on large 2-D
+            # outputs, the old nearest-exact rounding, and in 1-D / 3-D ignores a fractional
+            # scale_factor
+            n = int(np.prod(shape[2:]))
+            pixel = torch.tensor(np.arange(n, dtype=dtype).reshape(1, 1, *shape[2:]))
+            src = torch.nn.functional.interpolate(pixel, mode=mode, **kw).numpy().astype(int)
+            rows = g.reshape(shape[1], -1).astype(np.float64)
+            want = np.stack([np.bincount(src.ravel(), r, minlength=n) for r in rows])
+        else:
+            yt.backward(torch.tensor(g))
+            want = theirs.grad.numpy()
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(ours.grad.numpy().reshape(want.shape), want, rtol=tol,
+                                   atol=tol, err_msg=msg)  # fmt: skip
+
+
 @pytest.mark.parity
 def test_max_unpool2d_output_size_range_matches_torch():
     torch = pytest.importorskip("torch")
@@ -397,6 +552,18 @@ def _t(*shape, dtype=np.float32):
             r"antialias=True is not implemented",
         ),
         (lambda: interpolate(_t(2, 3, 8, 8)), r"exactly one of size and scale_factor"),
+        (
+            lambda: interpolate(_t(2, 3, 8, 8), scale_factor=float("nan")),
+            r"interpolate: scale_factor must be finite and positive .*got nan",
+        ),
+        (
+            lambda: interpolate(_t(2, 3, 8), scale_factor=float("inf"), mode="linear"),
+            r"interpolate: scale_factor must be finite and positive .*got inf",
+        ),
+        (
+            lambda: interpolate(_t(2, 3, 8, 8), scale_factor=(2.0, float("-inf"))),
+            r"interpolate: scale_factor must be finite and positive .*got \(2.0, -inf\)",
+        ),
         (lambda: interpolate(_t(8, 8), size=4), r"expected 3-D \(N, C, L\), 4-D \(N, C, H, W\)"),
         (
             lambda: interpolate(_t(2, 3, 8, 8), size=4, align_corners=True),
@@ -439,3 +606,8 @@ def test_unbatched_input():
     assert max_unpool2d(y, idx, 2, output_size=(6, 5)).shape == (3, 6, 5)
     assert avg_pool2d(mt.tensor(x), 3, 1, 1).shape == (3, 6, 5)
     assert adaptive_max_pool2d(mt.tensor(x), 2).shape == (3, 2, 2)
+
+
+def test_interpolate_size_of_the_wrong_length_names_interpolate():
+    with pytest.raises(TypeError, match=r"interpolate: size must be an int or a tuple of 3 ints"):
+        interpolate(_t(1, 1, 2, 2, 2), size=(4, 4))
