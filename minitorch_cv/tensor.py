@@ -38,7 +38,6 @@ from .backend import device as parse_device
 
 class _GradMode(threading.local):
     enabled = True
-    capturing = 0  # > 0 while a grad() sweep runs (a checkpoint's rerun cannot serve one)
 
 
 _grad_mode = _GradMode()
@@ -207,6 +206,10 @@ def _check_same_device(name: str, arrays) -> None:
 
 class Function:
     """A differentiable operation: `forward` on raw arrays, `backward` right under it."""
+
+    # True for a node whose backward reruns a computation and back-propagates through it into
+    # .grad (utils.checkpoint): grad(), which must leave .grad alone, refuses to go through it
+    reruns = False
 
     # Subclasses define both as staticmethods; these say so if one is missing.
     @staticmethod
@@ -401,15 +404,11 @@ def _run_backward(outputs, gradients, retain_graph, op, capture=None) -> None:
                 "backward. Pass retain_graph=True to the first call if you need to backward "
                 "twice."
             )
-    _grad_mode.capturing += capture is not None
-    try:
-        _sweep(order, grads, needed, capture, retain_graph)
-    finally:
-        _grad_mode.capturing -= capture is not None
-
-
-def _sweep(order, grads, needed, capture, retain_graph) -> None:
-    """_run_backward's loop: each node's gradient, from the last node to the first."""
+        if capture is not None and getattr(getattr(node, "fn", None), "reruns", False):
+            raise RuntimeError(
+                f"{op}: cannot go through the checkpointed {node.name} (its recomputation fills "
+                "the parameters' .grad instead of returning gradients); call backward() instead"
+            )
     for i in range(len(order) - 1, -1, -1):
         node = order[i]
         order[i] = None  # let contexts go as soon as they are done

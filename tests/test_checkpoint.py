@@ -89,6 +89,21 @@ def test_checkpointing_holds_only_the_segment_boundaries():
     assert ckpt < 0.6 * plain, (ckpt, plain)
 
 
+def test_tensors_passed_by_keyword_are_inputs_and_views_keep_their_version_counter():
+    rng = np.random.default_rng(0)
+    x0 = mt.tensor(rng.standard_normal(3), requires_grad=True)
+    h = x0.exp()  # not leaves: the rerun must not walk (and free) the graph behind them
+    checkpoint(lambda a, *, b: a * b, h * 3, b=h * 2).sum().backward()
+    np.testing.assert_allclose(x0.grad.numpy(), 12 * np.exp(2 * x0.numpy()), rtol=1e-12)
+    x = mt.tensor(rng.standard_normal((3, 4)), requires_grad=True) * 1.0
+    q = x * x  # saves x
+    y = checkpoint(lambda t: t[0], x)  # a view of x, as plain x[0] would be
+    with mt.no_grad():
+        y.mul_(10.0)  # changes x under q's saved copy
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        q.sum().backward()
+
+
 def test_checkpoint_errors_name_the_problem():
     lin = nn.Linear(2, 2)
     x = mt.randn(3, 2, requires_grad=True)
@@ -98,13 +113,21 @@ def test_checkpoint_errors_name_the_problem():
 
     with pytest.raises(TypeError, match=r"checkpoint: pair must return one Tensor, got tuple"):
         checkpoint(pair, x)
-    y = checkpoint(lin, x).sum()
-    with pytest.raises(RuntimeError, match=r"mt.autograd.grad cannot go through the "
-                                           r"checkpointed Linear"):  # fmt: skip
-        mt.autograd.grad(y, x)
+    with pytest.raises(TypeError, match=r"checkpoint: <lambda> got tensors that need gradients "
+                                        r"inside a list"):  # fmt: skip
+        checkpoint(lambda ts: ts[0] + ts[1], [x, x])
+    y = checkpoint(lin, x, use_reentrant=False, determinism_check="default").tanh().sum()
+    for wrt in (x, lin.weight):  # an input or a parameter inside: refused before anything runs
+        with pytest.raises(RuntimeError, match=r"grad\(\): cannot go through the checkpointed "
+                                               r"Linear"):  # fmt: skip
+            mt.autograd.grad(y, wrt)
+    y.backward()  # the graph is intact: backward() still works
+    assert x.grad is not None and lin.weight.grad is not None
     with pytest.raises(ValueError, match=r"checkpoint_sequential: segments must be between 1 and "
                                          r"the 2 modules, got 3"):  # fmt: skip
         checkpoint_sequential(nn.Sequential(lin, nn.ReLU()), 3, x)
+    with pytest.raises(ValueError, match=r"between 1 and the 0 modules, got 1"):
+        checkpoint_sequential(nn.Sequential(), 1, x)
     x2 = mt.randn(3, 2, requires_grad=True)
     y2 = checkpoint(lin, x2)
     with mt.no_grad():

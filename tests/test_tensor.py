@@ -561,6 +561,34 @@ def test_views_and_detach_share_the_version_counter_as_in_pytorch():
     y.backward()
 
 
+def test_the_version_check_sees_through_a_view_of_a_view():
+    """A backward that saved a strided view (windows through as_strided, whose base is a
+    helper object whose base is the input) must still notice an in-place change of the input."""
+
+    class Windows(mt.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            win = np.lib.stride_tricks.as_strided(x, (len(x) - 1, 2), x.strides * 2)
+            ctx.save_for_backward(win)  # its base is as_strided's helper, whose base is x
+            return (win * win).sum(axis=1)
+
+        @staticmethod
+        def backward(ctx, g):
+            (win,) = ctx.saved_tensors
+            gx = np.zeros(len(win) + 1)
+            gx[:-1] += 2 * g * win[:, 0]
+            gx[1:] += 2 * g * win[:, 1]
+            return gx
+
+    x = mt.tensor(np.arange(4.0), requires_grad=True)
+    h = x * 1.0
+    y = Windows.apply(h)
+    with mt.no_grad():
+        h.mul_(2.0)
+    with pytest.raises(RuntimeError, match="Windows.backward: its input 0 .* was modified"):
+        y.sum().backward()
+
+
 def test_no_false_alarms_from_the_version_check():
     # Linear keeps the weight only for the input's gradient: a step between two backward
     # passes of a graph whose input needs none is fine (as in PyTorch)

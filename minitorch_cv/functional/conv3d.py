@@ -3,7 +3,7 @@ PyTorch's `conv3d`, `conv_transpose3d`, `max_pool3d`, `avg_pool3d`, `adaptive_av
 `adaptive_max_pool3d`, `max_unpool3d`.
 
 The convolution unfolds every window (`kernels.volume.windows3d`, a strided view, copied once
-into an (N*OD*OH*OW, C*KD*KH*KW) matrix) and multiplies it by the weight: one GEMM per group.
+into a (C*KD*KH*KW, N*OD*OH*OW) matrix) and multiplies the weight by it: one GEMM per group.
 Its input gradient adds the windows' gradients back, one strided add per kernel offset.
 """
 
@@ -16,7 +16,7 @@ from ..kernels.shapes import conv_out, pair, pool_out
 from ..kernels.volume import pad3d, windows3d, windows_add
 from ..tensor import Function
 from .conv import _check_weight, _groups, _positive
-from .pool import AdaptiveMaxPool, _check_float, _mean_matrix, max_unpool_nd
+from .pool import AdaptiveMaxPool, _adaptive_size, _check_float, _mean_matrix, max_unpool_nd
 
 
 def _triple(v, name):
@@ -408,19 +408,6 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     return y.squeeze(0) if unbatched else y
 
 
-def _adaptive_size3d(op, x, output_size):
-    """(OD, OH, OW) from an int or a triple whose None entries keep the input's size."""
-    sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 3
-    if len(sizes) != 3:
-        raise ValueError(f"{op}: output_size must be an int or a triple, got {output_size!r}")
-    out = tuple(n if o is None else int(o) for o, n in zip(sizes, x.shape[2:]))
-    if min(out) < 1:
-        raise ValueError(f"{op}: output size must be positive, got {out}")
-    if min(x.shape[2:]) < 1:
-        raise ValueError(f"{op}: input of shape {tuple(x.shape)} has an empty spatial dim")
-    return out
-
-
 def adaptive_avg_pool3d(input, output_size):
     """Average pooling of (N, C, D, H, W) to `output_size` (int, triple, None keeps a dim), as
     torch's `F.adaptive_avg_pool3d`. A box's mean is the product of each axis's bin mean, so it
@@ -432,7 +419,7 @@ def adaptive_avg_pool3d(input, output_size):
     op = "adaptive_avg_pool3d"
     x, unbatched = _batched3d(op, input)
     _check_float(op, x)
-    out = _adaptive_size3d(op, x, output_size)
+    out = _adaptive_size(op, x, output_size, 3)
     mats = [Tensor(to_device(_mean_matrix(n, o, x.dtype), x.device))
             for n, o in zip(x.shape[2:], out)]  # fmt: skip
     y = einsum("ncdhw,Dd,Hh,Ww->ncDHW", x, *mats)
@@ -447,7 +434,7 @@ def adaptive_max_pool3d(input, output_size, return_indices=False):
     x, unbatched = _batched3d(op, input)
     _check_float(op, x)
     out = AdaptiveMaxPool.apply(
-        x, out_size=_adaptive_size3d(op, x, output_size), return_indices=return_indices
+        x, out_size=_adaptive_size(op, x, output_size, 3), return_indices=return_indices
     )
     if return_indices:
         return (out[0].squeeze(0), out[1].squeeze(0)) if unbatched else out

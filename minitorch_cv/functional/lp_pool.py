@@ -54,13 +54,17 @@ def _lp_pool(op, input, norm_type, kernel_size, stride, ceil_mode, nd, avg, max_
     p = float(norm_type)
     if p == 0 or math.isnan(p):
         raise ValueError(f"{op}: norm_type must be non-zero, got {norm_type!r}")
+    for name, v in (("kernel_size", kernel_size), ("stride", stride)):
+        if v is not None and min(pair(v, name, nd)) < 1:
+            raise ValueError(f"{op}: {name} must be >= 1, got {v!r}")
     if math.isinf(p):  # the p-norm's limits: max |x|, or min |x|
         if p > 0:
             return max_(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
         return -max_(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
     window = math.prod(pair(kernel_size, "kernel_size", nd))
-    mean = avg(input**p, kernel_size, stride, 0, ceil_mode)
-    return PowRoot.apply(mean * window, p=p)
+    with np.errstate(invalid="ignore"):  # a negative x to a fractional p: NaN, as PyTorch
+        powered = input**p
+    return PowRoot.apply(avg(powered, kernel_size, stride, 0, ceil_mode) * window, p=p)
 
 
 def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):

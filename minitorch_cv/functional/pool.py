@@ -259,16 +259,18 @@ class MaxUnpool(Function):
         xp = xp_of(x)
         n, c = x.shape[:2]
         rows = xp.arange(n * c).reshape(-1, 1)
-        idx = indices.reshape(n * c, -1)
+        idx = indices.reshape(n * c, int(np.prod(x.shape[2:])))  # (sizes spelled out: n may be 0)
         y = xp.zeros((n * c, int(np.prod(out_size))), dtype=x.dtype)
-        y[rows, idx] = x.reshape(n * c, -1)
+        y[rows, idx] = x.reshape(idx.shape)
         ctx.rows, ctx.idx, ctx.shape = rows, idx, x.shape
         return y.reshape(n, c, *out_size)
 
     @staticmethod
     def backward(ctx, gy):
         n, c = ctx.shape[:2]
-        return gy.reshape(n * c, -1)[ctx.rows, ctx.idx].reshape(ctx.shape), None
+        return gy.reshape(n * c, int(np.prod(gy.shape[2:])))[ctx.rows, ctx.idx].reshape(
+            ctx.shape
+        ), None
 
 
 def max_unpool_nd(op, input, indices, kernel_size, stride, padding, output_size, nd):
@@ -431,17 +433,17 @@ def _adaptive_bins(size, out):
     return (i * size) // out, -((-(i + 1) * size) // out)
 
 
-def _adaptive_size(op, x, output_size):
-    oh, ow = (
-        tuple(x.shape[2 + d] if v is None else v for d, v in enumerate(output_size))
-        if isinstance(output_size, (tuple, list)) and len(output_size) == 2
-        else pair(output_size, "output_size")
-    )
-    if oh < 1 or ow < 1:
+def _adaptive_size(op, x, output_size, nd=2):
+    """The output size: an int, or `nd` values whose None entries keep the input's size."""
+    sizes = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * nd
+    if len(sizes) != nd:
+        raise ValueError(f"{op}: output_size must be an int or {nd} values, got {output_size!r}")
+    out = tuple(n if o is None else int(o) for o, n in zip(sizes, x.shape[2:]))
+    if min(out) < 1:
         raise ValueError(f"{op}: output_size must be positive, got {output_size!r}")
     if min(x.shape[2:]) < 1:
         raise ValueError(f"{op}: input of shape {tuple(x.shape)} has an empty spatial dim")
-    return int(oh), int(ow)
+    return out
 
 
 def _mean_matrix(size, out, dtype):

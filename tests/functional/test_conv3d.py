@@ -262,7 +262,7 @@ def test_3d_convs_take_an_empty_batch_and_any_subset_of_gradients(transposed):
 
 def test_3d_convs_refuse_a_backward_after_their_input_changed_in_place():
     x = mt.tensor(np.ones((1, 4, 2, 2, 2), np.float32))
-    conv = nn.Conv3d(4, 2, 1, bias=False)  # a 1x1x1 kernel: the unfolded input is a view of x
+    conv = nn.Conv3d(4, 2, 1, bias=False)
     y = conv(x)
     with mt.no_grad():
         x.mul_(3.0)
@@ -405,8 +405,8 @@ def test_adaptive_max_pool3d_and_max_unpool3d_errors():
     x = mt.randn(1, 2, 4, 4, 4)
     assert F.adaptive_max_pool3d(x[0], 2).shape == (2, 2, 2, 2)  # unbatched (C, D, H, W)
     assert nn.InstanceNorm3d(2)(x[0]).shape == (2, 4, 4, 4)
-    with pytest.raises(ValueError, match=r"adaptive_max_pool3d: output_size must be an int or a "
-                                         r"triple, got \(2, 2\)"):  # fmt: skip
+    with pytest.raises(ValueError, match=r"adaptive_max_pool3d: output_size must be an int or 3 "
+                                         r"values, got \(2, 2\)"):  # fmt: skip
         F.adaptive_max_pool3d(x, (2, 2))
     with pytest.raises(ValueError, match=r"adaptive_max_pool3d: expected 4-D \(C, D, H, W\) or "
                                          r"5-D"):  # fmt: skip

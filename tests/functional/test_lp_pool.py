@@ -111,4 +111,9 @@ def test_lp_pool_errors_name_the_op():
     want = r"lp_pool3d: expected 4-D \(C, D, H, W\) or 5-D \(N, C, D, H, W\) input, got shape"
     with pytest.raises(ValueError, match=want + r" \(4, 4, 4\)"):
         F.lp_pool3d(mt.randn(4, 4, 4), 2, 2)
+    for p in (2, float("inf")):  # the check is lp_pool's, not that of the pool it runs on
+        with pytest.raises(ValueError, match=r"lp_pool2d: kernel_size must be >= 1, got 0"):
+            F.lp_pool2d(mt.randn(1, 1, 4, 4), p, 0)
+        with pytest.raises(ValueError, match=r"lp_pool1d: stride must be >= 1, got 0"):
+            F.lp_pool1d(mt.randn(1, 1, 4), p, 2, 0)
     assert nn.LPPool2d(2, 2)(mt.randn(3, 4, 4)).shape == (3, 2, 2)  # unbatched (C, H, W)
