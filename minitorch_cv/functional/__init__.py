@@ -33,6 +33,7 @@ from .activation import (
     tanhshrink,
     threshold,
 )
+from .attention import scaled_dot_product_attention
 from .conv import conv2d, conv_transpose2d, fold, unfold
 from .conv3d import (
     adaptive_avg_pool3d,

@@ -128,3 +128,4 @@ from .pool import (
     UpsamplingBilinear2d,
     UpsamplingNearest2d,
 )
+from .transformer import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer

@@ -639,6 +639,14 @@ LAYERS = {
     ),
     "Softmax": (lambda: nn.Sequential(nn.Softmax(dim=1), nn.LogSoftmax(dim=0)), (3, 8)),
     "Flatten_Linear": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 3)), (2, 3, 2, 2)),
+    "TransformerEncoder": (
+        lambda: nn.TransformerEncoder(
+            nn.TransformerEncoderLayer(8, 2, 16, 0.2, "gelu", batch_first=True, norm_first=True),
+            2,
+            norm=nn.LayerNorm(8),
+        ),
+        (2, 5, 8),
+    ),
 }
 
 
@@ -724,6 +732,15 @@ GRADCHECKS = {
     "unfold_fold": (
         lambda x: F.fold(F.unfold(x, 2, stride=1, padding=1), (4, 3), 2, stride=1, padding=1),
         [(1, 2, 4, 3)],
+    ),
+    "scaled_dot_product_attention": (  # query row 0 sees no key: zeros, zero gradients
+        lambda q, k, v: (
+            F.scaled_dot_product_attention(
+                q, k, v, Tensor(to_device(np.tri(3, 5, -1, dtype=bool), GPU))
+            )
+            + F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.7)
+        ),
+        [(2, 2, 3, 4), (2, 2, 5, 4), (2, 2, 5, 3)],
     ),
 }
 
