@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 from collections import OrderedDict
 
-from .module import Module
+from .module import Module, _addindent
 
 
 def _index(idx, n: int, who: str) -> int:
@@ -135,6 +135,24 @@ class ModuleList(Module):
     def append(self, module: Module) -> ModuleList:
         self.add_module(str(len(self)), module)
         return self
+
+    def __repr__(self) -> str:
+        # as PyTorch prints it: a run of equal consecutive entries (the layers of a
+        # TransformerEncoder) folded into one "(first-last): count x module" line
+        runs = []  # [first index, last index, repr]
+        for i, m in enumerate(self):
+            r = repr(m)
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        if not runs:
+            return self._get_name() + "()"
+        lines = [
+            _addindent(f"({a}): {r}" if a == b else f"({a}-{b}): {b - a + 1} x {r}", 2)
+            for a, b, r in runs
+        ]
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
     def extend(self, modules) -> ModuleList:
         if isinstance(modules, Module) and not isinstance(modules, (ModuleList, Sequential)):

@@ -209,6 +209,13 @@ def test_module_list_and_dict_register_their_members():
     assert isinstance(ml[0], ReLU) and len(ml) == 4
     with pytest.raises(TypeError, match="has no forward"):
         ml(mt.zeros(1))
+    # equal consecutive entries print as one run, as PyTorch's ModuleList does
+    ml.append(Linear(2, 1))
+    assert repr(ml) == (
+        "ModuleList(\n  (0): ReLU()\n  (1-2): 2 x Linear(in_features=2, out_features=2, "
+        "bias=True)\n  (3-4): 2 x Linear(in_features=2, out_features=1, bias=True)\n)"
+    )
+    assert repr(ModuleList()) == "ModuleList()"
     md = ModuleDict({"enc": Linear(2, 2), "dec": Linear(2, 2)})
     md["extra"] = ReLU()
     assert list(md) == ["enc", "dec", "extra"] and "enc" in md

@@ -490,7 +490,8 @@ def test_encoder_state_dict_and_repr_equal_torch():
             te1 = torch.nn.TransformerEncoder(tl, 1)
         oe = nn.TransformerEncoder(ol, 3, norm=nn.LayerNorm(8))
         assert list(oe.state_dict()) == list(te.state_dict())
-        # torch's ModuleList folds repeated layers into "(0-2): 3 x ..."; ours lists each one
+        # ModuleList folds repeated layers into "(0-2): 3 x ...", as torch's
+        assert repr(oe) == repr(te)
         assert repr(nn.TransformerEncoder(ol, 1)) == repr(te1)
     assert nn.TransformerEncoderLayer(8, 2, activation="gelu").activation is F.gelu
     assert nn.TransformerEncoderLayer(8, 2).activation_relu_or_gelu == 1
