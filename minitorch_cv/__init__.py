@@ -232,7 +232,7 @@ def load(f, map_location=None):
 
 # Subpackages imported on first use, so `import minitorch_cv as mt; mt.train.fit(...)` works as
 # the README shows without every `import minitorch_cv` paying for the training and data code.
-_LAZY_SUBMODULES = ("data", "train", "recipes", "exercises", "reference", "utils")
+_LAZY_SUBMODULES = ("data", "train", "recipes", "exercises", "reference", "utils", "ops")
 
 
 def __getattr__(name):

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import minitorch_cv as mt
-from minitorch_cv import Tensor, gradcheck, kernels, models
+from minitorch_cv import Tensor, gradcheck, kernels, models, ops
 from minitorch_cv import functional as F
 from minitorch_cv import layers as nn
 from minitorch_cv.backend import to_device
@@ -690,6 +690,56 @@ def test_every_model_in_float64(name):
         np.testing.assert_allclose(g, c, rtol=1e-7, atol=1e-9 * scale, err_msg=f"result {i}")
 
 
+# --------------------------------------------------------------------------- torchvision ops
+
+
+def _boxes(seed, n):
+    """n proper 'xyxy' boxes (float32) with corners in [0, 12)."""
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 8, (n, 2))
+    return np.concatenate([xy, xy + rng.uniform(0.5, 4, (n, 2))], 1).astype(np.float32)
+
+
+@FEW
+@given(seed=seeds, n=st.integers(1, 6), m=st.integers(1, 6))
+def test_box_ops_and_iou_losses(seed, n, m):
+    a, b, matched = _boxes(seed, n), _boxes(seed + 1, m), _boxes(seed + 2, n)
+    for fn in (ops.box_iou, ops.generalized_box_iou, ops.distance_box_iou, ops.complete_box_iou):
+        same_on_gpu(fn, a, b)
+    for loss in (ops.generalized_box_iou_loss, ops.distance_box_iou_loss,
+                 ops.complete_box_iou_loss):  # fmt: skip
+        same_on_gpu(lambda a, b, loss=loss: loss(a, b, reduction="mean"), a, matched)
+    same_on_gpu(lambda a: ops.box_convert(a, "xywh", "cxcywh"), a)
+    same_on_gpu(lambda a: ops.clip_boxes_to_image(a, (6, 9)), a)
+    same_on_gpu(lambda a: ops.remove_small_boxes(a, 2.0), a)
+    masks = np.random.default_rng(seed).random((3, 5, 7)) < 0.2
+    same_on_gpu(ops.masks_to_boxes, masks)
+
+
+@FEW
+@given(seed=seeds, n=st.integers(0, 40), thr=st.sampled_from([0.2, 0.5, 0.7]))
+def test_nms_and_batched_nms(seed, n, thr):
+    rng = np.random.default_rng(seed)
+    b, s, idxs = _boxes(seed, n), rng.random(n).astype(np.float32), rng.integers(0, 3, n)
+    same_on_gpu(lambda b, s: ops.nms(b, s, thr), b, s)
+    same_on_gpu(lambda b, s, i: ops.batched_nms(b, s, i, thr), b, s, idxs)
+
+
+@FEW
+@given(seed=seeds, sampling_ratio=st.sampled_from([-1, 2]), aligned=st.booleans())
+def test_roi_align_and_roi_pool(seed, sampling_ratio, aligned):
+    x = f32(seed, (2, 3, 9, 11))
+    index = np.random.default_rng(seed).integers(0, 2, (5, 1)).astype(np.float32)
+    rois = np.concatenate([index, _boxes(seed + 1, 5) * 2 - 2], 1)  # some past the edges
+    same_on_gpu(lambda x, r: ops.roi_align(x, r, (3, 2), 0.5, sampling_ratio, aligned), x, rois)
+    same_on_gpu(lambda x, r: ops.roi_pool(x, r, (3, 2), 0.5), x, rois)
+    boxes = [Tensor(to_device(rois[:2, 1:], GPU)), Tensor(to_device(rois[2:, 1:], GPU))]
+    y = ops.roi_align(Tensor(to_device(x, GPU)), boxes, 2, 0.5, sampling_ratio, aligned)
+    want = ops.roi_align(Tensor(x), [Tensor(rois[:2, 1:]), Tensor(rois[2:, 1:])], 2, 0.5,
+                         sampling_ratio, aligned)  # fmt: skip
+    close(host(y), want.numpy())
+
+
 # --------------------------------------------------------------------------- gradcheck on the GPU
 
 
@@ -697,7 +747,17 @@ def _gpu64(a, grad=True):
     return Tensor(to_device(np.asarray(a, np.float64), GPU), requires_grad=grad)
 
 
+_ROIS = np.array([[0, 1.0, 2.0, 9.5, 11.0], [1, 0.0, 0.0, 15.0, 6.0], [1, 4.0, 3.0, 4.5, 3.2]])
+
 GRADCHECKS = {
+    "roi_align": (
+        lambda x: ops.roi_align(x, Tensor(to_device(_ROIS, GPU)), (2, 3), 0.5, -1, True),
+        [(2, 2, 7, 8)],
+    ),
+    "roi_pool": (
+        lambda x: ops.roi_pool(x, Tensor(to_device(_ROIS, GPU)), (2, 2), 0.5),
+        [(2, 2, 7, 8)],
+    ),
     "conv2d": (
         lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=((1, 0), (2, 1)), dilation=2),
         [(2, 2, 6, 5), (3, 2, 2, 2), (3,)],

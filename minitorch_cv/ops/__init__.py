@@ -1,0 +1,46 @@
+"""torchvision.ops for minitorch_cv: detection's box utilities, IoU losses, non-maximum
+suppression and region-of-interest pooling, with torchvision's names, arguments and semantics.
+
+    import minitorch_cv as mt
+    keep = mt.ops.nms(boxes, scores, 0.5)
+    feats = mt.ops.roi_align(fmap, [boxes], output_size=7, spatial_scale=1 / 16, aligned=True)
+"""
+
+from ..functional.loss import sigmoid_focal_loss
+from .boxes import (
+    batched_nms,
+    box_area,
+    box_convert,
+    box_iou,
+    clip_boxes_to_image,
+    complete_box_iou,
+    distance_box_iou,
+    generalized_box_iou,
+    masks_to_boxes,
+    nms,
+    remove_small_boxes,
+)
+from .losses import complete_box_iou_loss, distance_box_iou_loss, generalized_box_iou_loss
+from .roi import RoIAlign, RoIPool, roi_align, roi_pool
+
+__all__ = [
+    "RoIAlign",
+    "RoIPool",
+    "batched_nms",
+    "box_area",
+    "box_convert",
+    "box_iou",
+    "clip_boxes_to_image",
+    "complete_box_iou",
+    "complete_box_iou_loss",
+    "distance_box_iou",
+    "distance_box_iou_loss",
+    "generalized_box_iou",
+    "generalized_box_iou_loss",
+    "masks_to_boxes",
+    "nms",
+    "remove_small_boxes",
+    "roi_align",
+    "roi_pool",
+    "sigmoid_focal_loss",
+]
