@@ -201,7 +201,7 @@ TRAIN_DEFAULTS = {
     "data_dir": None,
     "epochs": 5,
     "batch_size": 64,
-    "lr": 3e-3,
+    "lr": None,  # per optimizer: _default_lr
     "optimizer": "adam",
     "weight_decay": 0.0,
     "scheduler": "cosine",
@@ -217,6 +217,15 @@ TRAIN_DEFAULTS = {
 }
 # settings a resumed run may change; the others must match the run's config.json
 _RESUMABLE = {"epochs", "device", "data_dir"}
+# --lr when not given: 3e-3 (tuned for Adam) unless the optimizer's own scale differs by orders of
+# magnitude; Adadelta and Rprop get PyTorch's defaults (Adadelta at 3e-3 barely moves)
+_LR = 3e-3
+_OPTIMIZER_LR = {"adadelta": 1.0, "rprop": 1e-2}
+
+
+def _default_lr(optimizer: str) -> float:
+    """The learning rate a run of `optimizer` uses when --lr is not given."""
+    return _OPTIMIZER_LR.get(str(optimizer).lower(), _LR)
 
 
 def parse_early_stopping(spec: str):
@@ -273,8 +282,12 @@ def _scheduler(cfg, opt, steps_per_epoch: int):
     if name == "plateau":
         return lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=2), "epoch"
     if name == "onecycle":  # --lr is the peak; stepped after every batch
+        # the momentum (or Adam's beta1) cycles too, where the optimizer has one: not Adagrad,
+        # Adadelta or Rprop, which OneCycleLR would refuse
+        cycle = "momentum" in opt.defaults or "betas" in opt.defaults
         sched = lr_scheduler.OneCycleLR(opt, max_lr=cfg["lr"], epochs=epochs,
-                                        steps_per_epoch=steps_per_epoch)  # fmt: skip
+                                        steps_per_epoch=steps_per_epoch,
+                                        cycle_momentum=cycle)  # fmt: skip
         return sched, "step"
     raise CLIError(f"unknown scheduler {cfg['scheduler']!r}; valid schedulers: "
                    f"{', '.join(SCHEDULERS)}")  # fmt: skip
@@ -373,6 +386,8 @@ def _train_config(args) -> tuple[dict, Path]:
             raise CLIError(f"nothing to resume in {out}: it has no config.json and last.npz")
         saved = json.loads((out / "config.json").read_text())
         cfg = {k: saved.get(k, v) for k, v in TRAIN_DEFAULTS.items()}
+        if cfg["lr"] is None:  # a config.json without one
+            cfg["lr"] = _default_lr(cfg["optimizer"])
         for k, v in given.items():
             if k not in _RESUMABLE and v != cfg[k]:
                 raise CLIError(
@@ -384,6 +399,8 @@ def _train_config(args) -> tuple[dict, Path]:
         cfg.update(given)
         return cfg, out
     cfg = {**TRAIN_DEFAULTS, **given}
+    if cfg["lr"] is None:  # resolved here, so config.json records the rate actually used
+        cfg["lr"] = _default_lr(cfg["optimizer"])
     if args.out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = Path("runs") / f"{cfg['model']}-{cfg['dataset']}-{stamp}"
@@ -685,7 +702,10 @@ def _add_train(sub) -> None:
     t.add_argument("--epochs", type=int, default=None, help=f"default {d['epochs']}")
     t.add_argument("--batch-size", type=_positive_int, default=None,
                    help=f"default {d['batch_size']}")  # fmt: skip
-    t.add_argument("--lr", type=float, default=None, help=f"learning rate (default {d['lr']})")
+    lrs = ", ".join(f"{k} {v:g}" for k, v in _OPTIMIZER_LR.items())
+    t.add_argument("--lr", type=float, default=None,
+                   help=f"learning rate (default {_LR:g}; {lrs}: PyTorch's defaults for "
+                   "those); config.json records the rate used")  # fmt: skip
     t.add_argument("--optimizer", default=None, choices=tuple(optim.OPTIMIZERS),
                    help=f"default {d['optimizer']} (sgd uses momentum 0.9)")  # fmt: skip
     t.add_argument("--weight-decay", type=float, default=None, help="default 0")

@@ -2,13 +2,16 @@
 gradient changes (the two-loop recursion), with a fixed step or a strong Wolfe line search.
 
 PyTorch's algorithm (itself a port of minFunc and Torch7's optim): the same iterations, stopping
-rules, state names and line search, so a run here follows a run there step for step. All
-parameters are viewed as one flat vector; the closure re-evaluates the loss and its gradient.
+rules, state names and line search, so in float64 a run here follows a run there step for step
+(in float32 the runs drift apart: torch's fused `add_(alpha=)` rounds differently from NumPy's
+multiply then add). All parameters are viewed as one flat vector; the closure re-evaluates the
+loss and its gradient.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 
 from ..backend import device_of, to_device, xp_of
 from ..tensor import enable_grad
@@ -189,9 +192,12 @@ class LBFGS(Optimizer):
     def _validate_group(self, g: dict) -> None:
         if g["lr"] < 0:
             raise ValueError(f"LBFGS: invalid learning rate {g['lr']} (must be >= 0)")
-        for key in ("max_iter", "max_eval", "history_size"):
-            if not float(g[key]).is_integer() or g[key] < 1:
-                raise ValueError(f"LBFGS: invalid {key} {g[key]} (must be an integer >= 1)")
+        for key in ("max_iter", "max_eval", "history_size"):  # counts: 10.0 is refused too
+            v = g[key]
+            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
+                raise ValueError(
+                    f"LBFGS: invalid {key} {v!r} (must be an int >= 1, got {type(v).__name__})"
+                )
         for key in ("tolerance_grad", "tolerance_change"):
             if g[key] < 0:
                 raise ValueError(f"LBFGS: invalid {key} {g[key]} (must be >= 0)")

@@ -7,6 +7,8 @@ PyTorch's for the same weights (spectral_norm: with PyTorch's random u, v copied
 
 from __future__ import annotations
 
+import copy
+import tracemalloc
 import warnings
 from collections import Counter
 
@@ -191,6 +193,53 @@ def test_weight_norm_trains_g_and_v_with_an_optimizer():
     assert not np.allclose(m(x).numpy(), before)
 
 
+def test_weight_norm_deepcopy_is_independent_of_the_original():
+    """The copy's hook recomputes the copy's weight from the copy's g and v (as PyTorch)."""
+    m = nn.utils.weight_norm(nn.Linear(3, 2).double())
+    twin = copy.deepcopy(m)
+    x = mt.tensor(_rng(0).standard_normal((4, 3)))
+    y = m(x).numpy()
+    np.testing.assert_array_equal(twin(x).numpy(), y)
+    assert twin.weight_g is not m.weight_g and twin.weight_v is not m.weight_v
+    with mt.no_grad():
+        m.weight_g.mul_(2.0)  # the original changes: the copy does not follow
+    np.testing.assert_array_equal(twin(x).numpy(), y)
+    assert not np.allclose(m(x).numpy(), y)
+    (twin(x) ** 2).sum().backward()  # and the copy trains its own g, v
+    assert twin.weight_g.grad is not None and m.weight_g.grad is None
+    nn.utils.remove_weight_norm(twin)  # the copy's hook is its own to remove
+    assert m._forward_pre_hooks and not twin._forward_pre_hooks
+
+
+def test_weight_norm_state_dict_loads_into_a_fresh_module():
+    m = nn.utils.weight_norm(nn.Conv2d(2, 3, 3).double(), dim=1)
+    with mt.no_grad():
+        m.weight_g.copy_(_rng(1).uniform(0.5, 2, m.weight_g.shape))
+    fresh = nn.utils.weight_norm(nn.Conv2d(2, 3, 3).double(), dim=1)
+    fresh.load_state_dict(m.state_dict())
+    x = mt.tensor(_rng(2).standard_normal((1, 2, 5, 5)))
+    np.testing.assert_array_equal(fresh(x).numpy(), m(x).numpy())
+    np.testing.assert_array_equal(fresh.weight.numpy(), m.weight.numpy())
+
+
+def test_weight_norm_loads_a_torch_state_dict_directly():
+    torch = pytest.importorskip("torch")
+    spec = ("conv2d", 2, 3, 3)
+    theirs = _torch_weight_norm(torch, _build(torch.nn, spec), dim=0)
+    with torch.no_grad():
+        theirs.weight_g.mul_(1.5)
+    ours = nn.utils.weight_norm(_build(nn, spec), dim=0)
+    ours.load_state_dict(theirs.state_dict())  # torch tensors, torch's names
+    x = _input(spec, 3)
+    ya, yb = _backward_both(ours, theirs, x, 3)
+    np.testing.assert_allclose(ya, yb, rtol=1e-10, atol=1e-12)
+    for name in ("weight_g", "weight_v", "bias"):
+        np.testing.assert_allclose(
+            getattr(ours, name).grad.numpy(), getattr(theirs, name).grad.numpy(), rtol=1e-9,
+            atol=1e-11, err_msg=name,
+        )  # fmt: skip
+
+
 def test_weight_norm_bad_use_raises_clear_errors():
     m = nn.utils.weight_norm(nn.Linear(3, 2))
     with pytest.raises(RuntimeError, match="Cannot register two weight_norm hooks"):
@@ -245,6 +294,8 @@ def test_spectral_norm_forward_equals_power_iteration_reference(spec, n_iter, se
 
 
 def test_spectral_norm_sigma_converges_to_the_largest_singular_value():
+    # seeded: about 1.5 % of random draws have s2 / s1 > 0.98, too close for 200 iterations
+    mt.manual_seed(0)
     m = nn.utils.spectral_norm(nn.Conv2d(3, 5, 3).double(), n_power_iterations=200)
     m(mt.randn(1, 3, 4, 4, dtype=mt.float64))
     mat = m.weight_orig.numpy().reshape(5, -1)
@@ -301,6 +352,41 @@ def test_spectral_norm_matches_torch_with_their_u_v(spec, n_iter, seed):
     assert list(ours.state_dict()) == list(theirs.state_dict())  # bias, weight
     np.testing.assert_allclose(ours(mt.tensor(x)).numpy(), ya, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(ours.weight.numpy(), theirs.weight.detach().numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["linear", "conv2d", "conv_transpose2d"])
+def test_spectral_norm_loads_a_torch_state_dict_directly(kind):
+    """theirs.state_dict() (weight_orig, weight_u, weight_v, bias: torch tensors, after a few
+    training forwards moved u, v) loads as is; both then compute the same weights, outputs,
+    gradients and power-iteration updates, in eval and in training mode."""
+    torch = pytest.importorskip("torch")
+    spec = (kind, 2, 3, 2)
+    theirs = torch.nn.utils.spectral_norm(_build(torch.nn, spec))
+    for seed in range(3):
+        theirs(torch.tensor(_input(spec, seed)))
+    ours = nn.utils.spectral_norm(_build(nn, spec))
+    state = theirs.state_dict()
+    assert list(ours.state_dict()) == list(state)
+    ours.load_state_dict(state)
+    for name in ("weight_orig", "weight_u", "weight_v", "bias"):
+        np.testing.assert_array_equal(getattr(ours, name).numpy(), state[name].numpy())
+    x = _input(spec, 7)
+    for mode in ("eval", "train", "train"):
+        getattr(ours, mode)()
+        getattr(theirs, mode)()
+        ours.zero_grad()
+        theirs.zero_grad()
+        ya, yb = _backward_both(ours, theirs, x, 7)
+        np.testing.assert_allclose(ya, yb, rtol=1e-10, atol=1e-12, err_msg=mode)
+        np.testing.assert_allclose(
+            ours.weight_orig.grad.numpy(), theirs.weight_orig.grad.numpy(), rtol=1e-9,
+            atol=1e-11, err_msg=mode,
+        )  # fmt: skip
+        for name in ("weight_u", "weight_v"):
+            np.testing.assert_allclose(
+                getattr(ours, name).numpy(), getattr(theirs, name).numpy(), rtol=1e-10,
+                atol=1e-12, err_msg=f"{mode}: {name}",
+            )  # fmt: skip
 
 
 def test_spectral_norm_two_training_forwards_then_one_backward_as_in_a_gan():
@@ -481,6 +567,108 @@ def test_embedding_bad_input_raises_clear_errors():
         nn.Embedding(4, 2, sparse=True)
 
 
+@pytest.mark.parametrize("dtype", [np.int32, np.int16, np.uint8])
+def test_embedding_takes_other_integer_index_dtypes(dtype):
+    """int32 (and narrower) indices give int64's outputs and gradients, scale_grad_by_freq and
+    padding_idx included; int32 also equals PyTorch (an IntTensor index)."""
+    r = _rng(4)
+    w = r.standard_normal((7, 3))
+    idx = r.integers(0, 7, (4, 5))
+    g = r.standard_normal((4, 5, 3))
+    kw = dict(padding_idx=2, scale_grad_by_freq=True)
+
+    def run(index):
+        weight = mt.tensor(w, requires_grad=True)
+        y = F.embedding(mt.tensor(index), weight, **kw)
+        (y * mt.tensor(g)).sum().backward()
+        return y.numpy(), weight.grad.numpy()
+
+    (y64, gw64), (y, gw) = run(idx), run(idx.astype(dtype))
+    np.testing.assert_array_equal(y, y64)
+    np.testing.assert_array_equal(gw, gw64)
+    np.testing.assert_allclose(gw, _embedding_ref(idx, w, g, 2, True)[1], rtol=1e-12, atol=1e-14)
+    torch = pytest.importorskip("torch")
+    if dtype is np.int32:
+        tw = torch.tensor(w, requires_grad=True)
+        ty = torch.nn.functional.embedding(torch.tensor(idx.astype(np.int32)), tw, **kw)
+        (ty * torch.tensor(g)).sum().backward()
+        np.testing.assert_allclose(gw, tw.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_embedding_backward_sums_in_the_gradient_dtype_without_big_temporaries():
+    """float32 in, float32 out, and the backward's peak allocation stays near the (V, D) result:
+    no (N, D) int64 positions, no float64 (V, D) table."""
+    r = _rng(5)
+    num, dim, n = 20000, 64, 4096
+    weight = mt.tensor(r.standard_normal((num, dim)).astype(np.float32), requires_grad=True)
+    idx = r.integers(0, 50, n)  # many repeats: each row sums about 80 gradients
+    g = r.standard_normal((n, dim)).astype(np.float32)
+    y = F.embedding(mt.tensor(idx), weight)
+    tracemalloc.start()
+    try:
+        y.backward(mt.tensor(g))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    table = num * dim * 4
+    assert weight.grad.dtype == np.float32
+    assert peak < 2.5 * table, peak / table  # the gradient itself and its copy into .grad
+    want = _embedding_ref(idx, weight.numpy().astype(np.float64), g.astype(np.float64))[1]
+    np.testing.assert_allclose(weight.grad.numpy(), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, np.inf])
+def test_embedding_max_norm_float32_is_bit_identical_to_torch(p):
+    """torch's embedding_renorm_: the row norm in float32, the scale max_norm / (norm + 1e-7)
+    rounded to float32, one float32 multiply. Entries are multiples of 1/8, so every norm (bar
+    p=2's square root, correctly rounded in both) is exact whatever the order of the sum."""
+    torch = pytest.importorskip("torch")
+    r = _rng(6)
+    w = (r.integers(-64, 65, (2000, 16)) / 8).astype(np.float32)
+    idx = r.integers(0, 2000, (3, 700))
+    ours = mt.tensor(w.copy())
+    theirs = torch.tensor(w.copy())
+    ya = F.embedding(mt.tensor(idx), ours, max_norm=5.0, norm_type=p)
+    yb = torch.nn.functional.embedding(torch.tensor(idx), theirs, max_norm=5.0, norm_type=p)
+    changed = (w != theirs.numpy()).any(1)
+    assert changed.sum() > 500  # most rows read were renormalised
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    np.testing.assert_array_equal(ya.numpy(), yb.numpy())
+
+
+def test_embedding_max_norm_float32_close_to_torch_for_any_values():
+    """With arbitrary values the float32 norms may differ from torch's in the last bit (their
+    sums run in another order); where they agree the renormalised rows are bit-identical."""
+    torch = pytest.importorskip("torch")
+    w = (_rng(7).standard_normal((2000, 24)) * 2).astype(np.float32)
+    idx = np.arange(2000)
+    ours, theirs = mt.tensor(w.copy()), torch.tensor(w.copy())
+    F.embedding(mt.tensor(idx), ours, max_norm=1.5)
+    torch.nn.functional.embedding(torch.tensor(idx), theirs, max_norm=1.5)
+    same_norm = np.sqrt((w * w).sum(1)) == torch.tensor(w).norm(dim=1).numpy()
+    assert same_norm.sum() > 1000
+    np.testing.assert_array_equal(ours.numpy()[same_norm], theirs.numpy()[same_norm])
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_embedding_max_norm_bumps_the_weight_version_as_torch():
+    """The in-place renorm counts as a change of the weight: a graph that saved the weight
+    refuses to back-propagate (PyTorch: "modified by an inplace operation"); the embedding's own
+    backward reads only the indices, so a later renorm leaves it valid."""
+    weight = mt.tensor(_rng(8).standard_normal((5, 3)) * 3, requires_grad=True)
+    saved = (weight * weight).sum()  # Mul saves the weight
+    out = F.embedding(mt.tensor([0, 1]), weight, max_norm=0.5)
+    F.embedding(mt.tensor([1, 2]), weight, max_norm=0.25)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        saved.backward()
+    out.sum().backward()
+    np.testing.assert_array_equal(weight.grad.numpy()[:3], [[1, 1, 1], [1, 1, 1], [0, 0, 0]])
+    unchanged = mt.tensor(np.ones((2, 3)), requires_grad=True)
+    before = unchanged._version
+    F.embedding(mt.tensor([0]), unchanged, max_norm=10.0)  # nothing to rescale: still a write
+    assert unchanged._version == before + 1  # as torch, whose renorm_ always bumps
+
+
 # --------------------------------------------------------------------------- on the GPU
 
 
@@ -514,3 +702,35 @@ def test_reparametrised_layers_and_embedding_on_each_device(device):
     want = run("cpu")
     for a, b in zip(run(device), want):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.gpu
+def test_embedding_refuses_an_index_on_another_device():
+    """The index goes to the Function as a keyword, out of apply's device check: embedding()
+    checks it, before the max_norm renorm could index the weight with it."""
+    table = mt.randn(5, 3)
+    on_gpu = table.to("cuda")
+    with pytest.raises(RuntimeError, match=r"embedding: expected all tensors on the same device"):
+        F.embedding(mt.tensor([0, 1]), on_gpu, max_norm=0.1)
+    with pytest.raises(RuntimeError, match=r"embedding: expected all tensors on the same device"):
+        F.embedding(mt.tensor([0, 1]).to("cuda"), table)
+    np.testing.assert_array_equal(on_gpu.cpu().numpy(), table.numpy())  # not renormalised
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("scale", [False, True])
+def test_embedding_backward_on_the_gpu_equals_the_cpu(scale):
+    """CuPy's path (add.at, counts by add.at: no bincount) against NumPy's (sort + reduceat),
+    repeated indices, padding_idx, and an empty index."""
+    r = _rng(9)
+    w = r.standard_normal((9, 4))
+    for shape in ((6, 7), (0,)):
+        idx = r.integers(0, 9, shape)
+        g = r.standard_normal(shape + (4,))
+        grads = []
+        for dev in ("cpu", "cuda"):
+            weight = mt.tensor(w, device=dev, requires_grad=True)
+            y = F.embedding(mt.tensor(idx).to(dev), weight, padding_idx=3, scale_grad_by_freq=scale)
+            (y * mt.tensor(g).to(dev)).sum().backward()
+            grads.append(weight.grad.cpu().numpy())
+        np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12, atol=1e-14)

@@ -403,6 +403,10 @@ def test_lbfgs_state_dict_round_trip_resumes_exactly(line_search_fn):
         (lambda p: LBFGS(p, history_size=0), "LBFGS: invalid history_size 0"),
         (lambda p: LBFGS(p, max_iter=0), "LBFGS: invalid max_iter 0"),
         (lambda p: LBFGS(p, max_eval=2.5), "LBFGS: invalid max_eval 2.5"),
+        # whole floats and bools are not counts either ([None] * 10.0 would fail in step())
+        (lambda p: LBFGS(p, history_size=10.0), r"LBFGS: invalid history_size 10.0 .*got float"),
+        (lambda p: LBFGS(p, max_iter=20.0), r"LBFGS: invalid max_iter 20.0 \(must be an int"),
+        (lambda p: LBFGS(p, max_eval=True), r"LBFGS: invalid max_eval True .*got bool"),
         (lambda p: LBFGS(p, tolerance_grad=-1), "LBFGS: invalid tolerance_grad -1"),
         (lambda p: LBFGS(p, line_search_fn="armijo"), "LBFGS: invalid line_search_fn 'armijo'"),
     ],
@@ -423,6 +427,7 @@ def test_defaults_and_registry_follow_pytorch():
         history_size=100, line_search_fn=None,
     )  # fmt: skip
     assert LBFGS(p, max_iter=7).defaults["max_eval"] == 8
+    assert LBFGS(p, history_size=np.int64(3)).defaults["history_size"] == 3  # NumPy ints count
     assert OPTIMIZERS["rprop"] is Rprop and OPTIMIZERS["adadelta"] is Adadelta
     assert "lbfgs" not in OPTIMIZERS  # it needs a closure, which fit() does not pass
 

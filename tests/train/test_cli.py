@@ -246,23 +246,51 @@ def test_default_train_is_fast_and_accurate(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize(
-    "name,state_key",
+    "name,state_key,lr",
     [
-        ("rmsprop", "square_avg"),
-        ("adagrad", "sum"),
-        ("adadelta", "acc_delta"),
-        ("rprop", "step_size"),
+        ("rmsprop", "square_avg", 3e-3),
+        ("adagrad", "sum", 3e-3),
+        ("adadelta", "acc_delta", 1.0),  # without --lr: PyTorch's default for the optimizer
+        ("rprop", "step_size", 1e-2),
     ],
 )
-def test_train_takes_other_optimizers_and_resumes_them(tmp_path, name, state_key):
+def test_train_takes_other_optimizers_and_resumes_them(tmp_path, name, state_key, lr):
     out = str(tmp_path / "run")
     assert train("--model", "mlp", "--epochs", "1", "--optimizer", name, "--out", out) == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (config["optimizer"], config["lr"]) == (name, lr)  # the rate used, not None
     assert main(["train", "--out", out, "--resume", "--epochs", "2", "--quiet"]) == 0
     ckpt = load_checkpoint(tmp_path / "run" / "last.npz")
-    assert ckpt["epoch"] == 2 and json.loads((tmp_path / "run" / "config.json").read_text())[
-        "optimizer"] == name  # fmt: skip
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert ckpt["epoch"] == 2 and (config["optimizer"], config["lr"]) == (name, lr)
+    assert ckpt["optimizer"]["param_groups"][0]["initial_lr"] == lr  # cosine's base: --lr
     states = ckpt["optimizer"]["state"]
     assert states and all(state_key in s and s["step"] == 6 for s in states.values())
+
+
+@pytest.mark.parametrize("name", ["adadelta", "rprop"])
+def test_train_with_default_lr_learns_with_adadelta_and_rprop(tmp_path, name):
+    """Without --lr, Adadelta (1.0) and Rprop (1e-2) fit the small training set: the loss falls
+    and the training accuracy beats chance (1/3). At Adam's 3e-3 Adadelta's loss stays flat."""
+    out = tmp_path / "run"
+    # --limit 128 overrides TINY's 48: 6 batches an epoch, enough to see the loss fall
+    args = ("--model", "small-cnn", "--limit", "128", "--epochs", "3", "--optimizer", name)
+    assert train(*args, "--out", str(out)) == 0
+    history = History.from_json(out / "history.json")
+    loss, acc = history.column("train_loss"), history.column("train_acc")
+    assert loss[-1] < 0.85 * loss[0] and acc[-1] > 0.45, (loss, acc)
+
+
+@pytest.mark.parametrize("name", ["adagrad", "adadelta", "rprop", "rmsprop", "adam"])
+def test_onecycle_takes_optimizers_without_momentum(tmp_path, name):
+    """Adagrad, Adadelta and Rprop have neither momentum nor betas: only the lr cycles."""
+    out = tmp_path / "run"
+    assert train("--epochs", "1", "--model", "mlp", "--scheduler", "onecycle", "--optimizer",
+                 name, "--out", str(out)) == 0  # fmt: skip
+    groups = load_checkpoint(out / "last.npz")["optimizer"]["param_groups"]
+    cycled = name in ("rmsprop", "adam")  # momentum / beta1 from max_momentum 0.95 down
+    assert ("max_momentum" in groups[0]) == cycled
+    assert groups[0]["max_lr"] == {"adadelta": 1.0, "rprop": 1e-2}.get(name, 3e-3)  # the peak
 
 
 def test_train_refuses_weight_decay_for_rprop(tmp_path, capsys):
