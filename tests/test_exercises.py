@@ -48,7 +48,7 @@ def _run(argv) -> tuple[int, str, str]:
 
 
 def test_all_topics_are_there_in_order():
-    assert NUMBERS == list(range(1, 16))
+    assert NUMBERS == list(range(1, 17))
     index = (E.exercises_dir() / "README.md").read_text(encoding="utf-8")
     for e in EXERCISES:
         assert e.path.name in index, f"exercises/README.md does not link {e.path.name}"
@@ -135,7 +135,15 @@ def _planted():
     s = {n: _solution(n) for n in NUMBERS}
     one, two, three, four = s[1], s[2], s[3], s[4]
     five, six, seven, eight, nine, ten, eleven = s[5], s[6], s[7], s[8], s[9], s[10], s[11]
-    twelve, thirteen, fourteen, fifteen = s[12], s[13], s[14], s[15]
+    twelve, thirteen, fourteen, fifteen, sixteen = s[12], s[13], s[14], s[15], s[16]
+
+    def attention_softmax_over_queries(q, k, v, causal=False):  # normalised down each column
+        q, k, v = (np.asarray(a, dtype=float) for a in (q, k, v))
+        scores = q @ k.T / np.sqrt(q.shape[-1])
+        if causal:
+            scores = np.where(np.tri(*scores.shape, dtype=bool), scores, -np.inf)
+        w = np.exp(scores - scores.max(axis=0, keepdims=True))
+        return (w / w.sum(axis=0, keepdims=True)) @ v
 
     def batch_stats_per_sample(x, kind, groups=1, eps=1e-5):  # batch norm taken as layer norm
         return twelve.normalise(x, "layer" if kind == "batch" else kind, groups, eps)
@@ -438,6 +446,34 @@ def _planted():
             "focal_loss",
             lambda logits, targets, alpha=0.25, gamma=2.0: fifteen.focal_loss(
                 logits, targets, alpha if alpha < 0 else 1 - alpha, gamma
+            ),
+        ),
+        (  # scores divided by E instead of sqrt(E)
+            16,
+            "attention",
+            lambda q, k, v, causal=False: sixteen.attention(
+                np.asarray(q, float) / np.sqrt(max(np.shape(q)[-1], 1)), k, v, causal
+            ),
+        ),
+        (16, "attention", attention_softmax_over_queries),
+        (  # the projections counted once per head
+            16,
+            "mha_parameters",
+            lambda embed_dim, num_heads, bias=True: (
+                num_heads * sixteen.mha_parameters(embed_dim, num_heads, bias)
+            ),
+        ),
+        (  # the class token forgotten
+            16,
+            "vit_tokens",
+            lambda image_size, patch_size: sixteen.vit_tokens(image_size, patch_size) - 1,
+        ),
+        (  # the layer norms' parameters forgotten
+            16,
+            "encoder_layer_parameters",
+            lambda d_model, dim_feedforward, bias=True: (
+                sixteen.encoder_layer_parameters(d_model, dim_feedforward, bias)
+                - 2 * (2 * d_model if bias else d_model)
             ),
         ),
         (11, "audit", audit_against_stated_rows),
