@@ -15,6 +15,8 @@
        wide-resnet101-2                        ResNet, BasicBlock, Bottleneck (resnet.py)
        alexnet, vgg11/13/16/19 (and -bn)       AlexNet, VGG        (classic.py)
        mobilenet-v2                            MobileNetV2, InvertedResidual (mobilenet.py)
+       vit-b-16, vit-b-32, vit-l-16, vit-l-32, vit-h-14
+                                               VisionTransformer, EncoderBlock (vit.py)
        small-cnn, mlp, small-fcn               quick CLI defaults  (simple.py)
 
 Register your own with the `register` decorator; `get` then builds it by name.
@@ -61,6 +63,20 @@ from .small_cnn import ImprovedCNN, SmallCNN
 from .three_layer import ThreeLayerCNN
 from .two_decoder import TwoDecoderSegNet
 from .unit_block import UnitBlock, UnitBlockNet
+from .vit import (
+    ConvStemConfig,
+    Encoder,
+    EncoderBlock,
+    MLPBlock,
+    VisionTransformer,
+    interpolate_embeddings,
+    upgrade_legacy_keys,
+    vit_b_16,
+    vit_b_32,
+    vit_h_14,
+    vit_l_16,
+    vit_l_32,
+)
 from .weights import load_npz, load_pth, load_state_dict_file, load_weights, save_npz
 
 __all__ = [
@@ -68,10 +84,14 @@ __all__ = [
     "AlexNet",
     "BasicBlock",
     "Bottleneck",
+    "ConvStemConfig",
     "DeepCNN",
+    "Encoder",
+    "EncoderBlock",
     "FCNBaseline",
     "ImprovedCNN",
     "InvertedResidual",
+    "MLPBlock",
     "MobileNetV2",
     "ModelInfo",
     "ResBlock",
@@ -84,9 +104,11 @@ __all__ = [
     "UNet",
     "UnitBlock",
     "UnitBlockNet",
+    "VisionTransformer",
     "freeze",
     "get",
     "info",
+    "interpolate_embeddings",
     "list_models",
     "load_npz",
     "load_pth",
@@ -112,9 +134,15 @@ __all__ = [
     "vgg19",
     "vgg19_bn",
     "vgg_features",
+    "vit_b_16",
+    "vit_b_32",
+    "vit_l_16",
+    "vit_l_32",
+    "vit_h_14",
     "wide_resnet50_2",
     "wide_resnet101_2",
     "save_npz",
     "trainable_parameters",
     "unfreeze",
+    "upgrade_legacy_keys",
 ]

@@ -254,6 +254,34 @@ def test_mobilenet_v2_matches_torchvision_count():
     assert count("mobilenet-v2", num_classes=10) == mobilenet_v2_by_hand(10)
 
 
+def vit_by_hand(patch, layers, hidden, mlp, image=224, classes=1000):
+    """torchvision's ViT: patchify conv, class token (D), position embeddings ((S + 1) x D),
+    L blocks of [LayerNorm (2D), attention (in_proj 3D x D + 3D, out_proj D x D + D),
+    LayerNorm, MLP Linear(D, M) + Linear(M, D)], a final LayerNorm, the head Linear(D, classes).
+    """
+    d, tokens = hidden, (image // patch) ** 2 + 1
+    block = 2 * d + (3 * d * d + 3 * d) + linear(d, d) + 2 * d + linear(d, mlp) + linear(mlp, d)
+    return conv(3, d, patch) + d + tokens * d + layers * block + 2 * d + linear(d, classes)
+
+
+VITS = {  # patch, layers, hidden, mlp, torchvision's published count
+    "vit-b-16": (16, 12, 768, 3072, 86_567_656),
+    "vit-b-32": (32, 12, 768, 3072, 88_224_232),
+    "vit-l-16": (16, 24, 1024, 4096, 304_326_632),
+    "vit-l-32": (32, 24, 1024, 4096, 306_535_400),
+    "vit-h-14": (14, 32, 1280, 5120, 632_045_800),
+}
+
+
+@pytest.mark.parametrize("name", VITS)
+def test_vit_family_matches_torchvision_counts(name):
+    patch, layers, hidden, mlp, published = VITS[name]
+    assert vit_by_hand(patch, layers, hidden, mlp) == published == count(name)
+    assert count(name, num_classes=10) == vit_by_hand(patch, layers, hidden, mlp, classes=10)
+    # only the position embeddings depend on the image size: 2 x 2 patches -> 5 tokens
+    assert count(name, image_size=2 * patch) == vit_by_hand(patch, layers, hidden, mlp, 2 * patch)
+
+
 def test_fcn_baseline():
     down = sum(
         conv(a, b, 3) + bn(b) for a, b in zip((3, 32, 64, 128, 256), (32, 64, 128, 256, 512))
@@ -327,6 +355,6 @@ def test_every_registered_model_has_a_hand_count_here(info):
         "e1", "e2", "e2-extra-conv", "three-layer", "unit-block-mnist", "unit-block-cifar10",
         "two-decoder", "deep-cnn-mnist", "deep-cnn-res-cifar10", "resnet18", "fcn-baseline",
         "unet", "resnet18-fcn", "small-cnn", "mlp", "small-fcn", "alexnet", "mobilenet-v2",
-        *RESNETS, *VGGS, *VGG_BN,
+        *RESNETS, *VGGS, *VGG_BN, *VITS,
     }  # fmt: skip
     assert info.name in covered, f"add a by-hand parameter count test for {info.name!r}"
