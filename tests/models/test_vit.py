@@ -355,3 +355,30 @@ def test_gradcheck_float64():
     x = mt.tensor(np.random.default_rng(18).standard_normal((2, 3, 8, 8)), requires_grad=True)
     checked = [m.class_token, m.encoder.pos_embedding, m.conv_proj.bias, m.heads.pre_logits.bias]
     assert mt.gradcheck(lambda x, *_: m(x), [x, *checked])  # the weights are perturbed in place
+
+
+def test_a_small_vit_learns_real_mnist(shared_datasets):
+    """Attention, layer norm and the GELU MLP train together: a 72k-parameter ViT (7x7 patches,
+    2 layers, 4 heads) reaches >= 85 % on 2000 MNIST test digits after 5 epochs on 12000
+    training digits (about 12 s on one core; 89 % after 6 in the measurement behind this)."""
+    from minitorch_cv.data.mnist import MNIST
+
+    mt.manual_seed(0)
+    x, y = MNIST("train", shared_datasets)[:12000]
+    xt, yt = MNIST("test", shared_datasets)[:2000]
+    m = models.VisionTransformer(28, 7, num_layers=2, num_heads=4, hidden_dim=64, mlp_dim=128,
+                                 num_classes=10, in_channels=1)  # fmt: skip
+    opt = mt.optim.AdamW(m.parameters(), lr=2e-3, weight_decay=0.01)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        m.train()
+        for idx in np.array_split(rng.permutation(len(x)), len(x) // 128):
+            loss = mt.functional.cross_entropy(m(mt.tensor((x[idx] - 0.13) / 0.31)),
+                                               mt.tensor(y[idx]))  # fmt: skip
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    m.eval()
+    with mt.no_grad():
+        pred = m(mt.tensor((xt - 0.13) / 0.31)).numpy().argmax(1)
+    assert (pred == yt).mean() >= 0.85
