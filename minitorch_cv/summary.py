@@ -72,6 +72,10 @@ class Summary:
     input_size_mb: float = 0.0
     forward_backward_mb: float = 0.0
     params_mb: float = 0.0
+    # parameters no row lists: held directly by a module that has no row (a ViT's class token
+    # and position embedding, attention's in_proj_weight); counted in the totals, which
+    # torchsummary would leave them out of
+    outside_rows: dict = field(default_factory=dict)
 
     @property
     def non_trainable_params(self) -> int:
@@ -93,6 +97,7 @@ class Summary:
             "forward_backward_mb": self.forward_backward_mb,
             "params_mb": self.params_mb,
             "total_mb": self.total_mb,
+            "outside_rows": dict(self.outside_rows),
         }
 
     def __str__(self) -> str:
@@ -103,6 +108,12 @@ class Summary:
             lines.append(f"{r.name:>20}  {str(r.output_shape):>25} {r.num_params:>15,}")
         lines += [
             double,
+        ]
+        if self.outside_rows:
+            held = sum(self.outside_rows.values())
+            names = ", ".join(self.outside_rows)
+            lines.append(f"Params in no row above: {held:,} ({names})")
+        lines += [
             f"Total params: {self.total_params:,}",
             f"Trainable params: {self.trainable_params:,}",
             f"Non-trainable params: {self.non_trainable_params:,}",
@@ -157,6 +168,10 @@ def summary(model: Module, input_size, batch_size: int = -1, device=None, dtypes
 
     Returns:
         Summary: `str()` is the table; `.to_dict()`, `.rows`, `.total_params`, ... the numbers.
+        The totals count every parameter of the model once. Where some are held by modules
+        that get no row (a ViT's class token and position embedding, attention's
+        in_proj_weight), torchsummary's totals leave them out; here they are counted and named
+        in a "Params in no row above" line (`.outside_rows`).
 
     Raises:
         ValueError: the network cannot take this input size; the message names the first layer
@@ -235,8 +250,12 @@ def summary(model: Module, input_size, batch_size: int = -1, device=None, dtypes
         for m, mode in modes:
             object.__setattr__(m, "training", mode)
 
-    result.total_params = sum(p.numel() for p in seen.values())
-    result.trainable_params = sum(p.numel() for p in seen.values() if p.requires_grad)
+    every = {}  # the model's parameters, each once, with its name
+    for name, p in model.named_parameters():
+        every.setdefault(id(p), (name, p))
+    result.outside_rows = {name: p.numel() for k, (name, p) in every.items() if k not in seen}
+    result.total_params = sum(p.numel() for _, p in every.values())
+    result.trainable_params = sum(p.numel() for _, p in every.values() if p.requires_grad)
     total_output = sum(_numel(r.output_shape) for r in result.rows)
     in_elems = sum(int(np.prod(s, dtype=np.int64)) for s in sizes)
     result.input_size_mb = abs(in_elems * batch_size * _BYTES / _MB)

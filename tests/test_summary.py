@@ -107,6 +107,23 @@ def test_e1_rows_and_totals():
     assert d["forward_backward_mb"] == pytest.approx(2 * E1_OUTPUTS * 4 / MB)
 
 
+def test_parameters_no_row_holds_are_counted_and_named():
+    """A ViT keeps its class token, position embedding and attention in-projections in modules
+    that get no row; torchsummary would leave them out of the totals, the totals here count
+    every parameter once and the table names the ones outside the rows."""
+    vit = models.VisionTransformer(8, 4, num_layers=2, num_heads=2, hidden_dim=8, mlp_dim=16,
+                                   num_classes=3)  # fmt: skip
+    s = summary(vit, (3, 8, 8))
+    assert s.total_params == sum(p.numel() for p in vit.parameters()) == 1683
+    in_rows = sum(r.num_params for r in s.rows)
+    assert in_rows + sum(s.outside_rows.values()) == s.total_params
+    assert list(s.outside_rows)[:2] == ["class_token", "encoder.pos_embedding"]
+    assert s.outside_rows["encoder.layers.encoder_layer_1.self_attention.in_proj_weight"] == 192
+    assert "Params in no row above: 480 (class_token, encoder.pos_embedding, " in str(s)
+    cnn = summary(models.get("three-layer"), (3, 32, 32))  # everything in a row: torchsummary's
+    assert cnn.outside_rows == {} and "no row" not in str(cnn)
+
+
 def test_batch_size_scales_shapes_and_sizes():
     s = summary(models.get("e1"), (3, 32, 32), batch_size=16)
     assert s.rows[0].output_shape == [16, 32, 32, 32]

@@ -27,9 +27,9 @@ def engine_mha_parameters(embed_dim, num_heads, bias=True):
 
 def engine_vit_tokens(image_size, patch_size):
     # the patch embedding is a conv with kernel = stride = patch: one token per output pixel
-    with nn.init.skip_init():
-        proj = nn.Conv2d(3, 4, patch_size, stride=patch_size)
-    patches = proj(mt.zeros(1, 3, image_size, image_size))
+    proj = nn.Conv2d(3, 1, patch_size, stride=patch_size)
+    with mt.no_grad():
+        patches = proj(mt.zeros(1, 3, image_size, image_size))
     return patches.shape[2] * patches.shape[3] + 1  # + the class token
 
 
@@ -44,7 +44,7 @@ _halves = st.integers(-4, 4).map(lambda v: v / 2)
 @st.composite
 def _attention(draw):
     l, s, e, ev = (draw(st.integers(1, n)) for n in (3, 4, 3, 3))
-    causal = draw(st.booleans()) and l <= s  # every query then sees at least one key
+    causal = draw(st.booleans())  # with L > S too: the mask is aligned at the top left
 
     def grid(rows, cols):
         return np.array(
@@ -119,7 +119,7 @@ def generate(rng):
     e, h = int(rng.choice([64, 128, 256])), int(rng.choice([2, 4, 8]))
     patch = int(rng.choice([8, 14, 16, 32]))
     image = patch * int(rng.integers(4, 17))
-    d = int(rng.choice([192, 384, 512]))
+    d, heads = int(rng.choice([192, 384, 512])), int(rng.choice([4, 8]))
     return [
         Question(f"q\n{format_grid(q)}\nk\n{format_grid(k)}\nv\n{format_grid(v)}\nthe "
                  "attention outputs?", "attention", {"q": q, "k": k, "v": v, "causal": False}),
@@ -128,7 +128,7 @@ def generate(rng):
                  {"embed_dim": e, "num_heads": h, "bias": True}),
         Question(f"tokens of a ViT with {patch}x{patch} patches on {image}x{image} images?",
                  "vit_tokens", {"image_size": image, "patch_size": patch}),
-        Question(f"parameters of TransformerEncoderLayer({d}, nhead, {4 * d})?",
+        Question(f"parameters of TransformerEncoderLayer({d}, {heads}, {4 * d})?",
                  "encoder_layer_parameters", {"d_model": d, "dim_feedforward": 4 * d,
                                               "bias": True}),
     ]  # fmt: skip

@@ -367,7 +367,8 @@ def interpolate_embeddings(image_size: int, patch_size: int, model_state,
             False. (torchvision drops them only when it resized; here always when asked.)
 
     Returns:
-        A new OrderedDict; encoder.pos_embedding (1, S' + 1, D) of the same type as given.
+        A new OrderedDict; encoder.pos_embedding (1, S' + 1, D), a Tensor if given one, else a
+        NumPy array (a torch tensor comes back as a NumPy array).
     """
     pos = model_state["encoder.pos_embedding"]
     n, seq_length, hidden_dim = pos.shape

@@ -454,12 +454,17 @@ def load_weights(model, source, strict: bool = True, skip=()):
         skip (tuple of str): key prefixes ignored on both sides, e.g. ('fc.',) to keep a new head.
 
     BatchNorm's `num_batches_tracked`, absent from old torchvision files, is set to 0 when the
-    source lacks it. Raises ValueError naming the first mismatched key (missing, unexpected or
+    source lacks it; a ViT's pre-0.14 MLP names (`mlp.linear_1`) are read as the current ones.
+    Raises ValueError naming the first mismatched key (missing, unexpected or
     of the wrong shape) before anything is written.
     """
     state = load_state_dict_file(source) if isinstance(source, (str, Path)) else source
     if not hasattr(state, "items"):
         raise TypeError(f"load_weights: expected a path or a mapping, got {type(source).__name__}")
+    from .vit import MLPBlock, upgrade_legacy_keys  # (vit imports this module)
+
+    if any(isinstance(m, MLPBlock) for m in model.modules()):  # a ViT, maybe inside a wrapper:
+        state = upgrade_legacy_keys(state)  # torchvision's pre-0.14 MLP names too
     skip = tuple(skip)
     state = OrderedDict((k, v) for k, v in state.items() if not k.startswith(skip))
     own = OrderedDict((k, v) for k, v in model.state_dict().items() if not k.startswith(skip))

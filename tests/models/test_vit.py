@@ -271,10 +271,13 @@ def test_torch_saved_checkpoint_with_pre_014_mlp_names_loads(tmp_path):
     built = vit._vision_transformer(4, 2, 2, 8, 16, weights=path, image_size=8, num_classes=3)
     direct = tiny()
     direct.load_state_dict(models.load_pth(path))  # as torchvision's MLPBlock, renamed on load
+    loaded = models.load_weights(tiny(), path)  # the transfer-learning path
+    wrapped = models.load_weights(mt.nn.Sequential(tiny()), {  # a ViT inside another model
+        f"0.{k}": v for k, v in models.load_pth(path).items()})  # fmt: skip
     with mt.no_grad():
         want = src(x).numpy()
-        np.testing.assert_array_equal(built.eval()(x).numpy(), want)
-        np.testing.assert_array_equal(direct.eval()(x).numpy(), want)
+        for m in (built, direct, loaded, wrapped):
+            np.testing.assert_array_equal(m.eval()(x).numpy(), want)
 
 
 def test_other_image_size_and_class_count_resize_and_skip(tmp_path):
@@ -360,7 +363,7 @@ def test_gradcheck_float64():
 def test_a_small_vit_learns_real_mnist(shared_datasets):
     """Attention, layer norm and the GELU MLP train together: a 72k-parameter ViT (7x7 patches,
     2 layers, 4 heads) reaches >= 85 % on 2000 MNIST test digits after 5 epochs on 12000
-    training digits (about 12 s on one core; 89 % after 6 in the measurement behind this)."""
+    training digits (about 13 s on one core; 88-90 % over seeds 0-2 when measured)."""
     from minitorch_cv.data.mnist import MNIST
 
     mt.manual_seed(0)
