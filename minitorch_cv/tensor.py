@@ -1055,10 +1055,11 @@ def _add_methods():
         "clamp", "tanh", "sigmoid", "relu", "softmax", "log_softmax", "reshape", "view", "flatten",
         "permute", "transpose", "squeeze", "unsqueeze", "expand", "expand_as", "matmul", "maximum",
         "minimum", "pow", "neg", "add", "sub", "mul", "div", "prod", "logsumexp", "sin", "cos",
-        "square", "split", "chunk", "repeat", "norm", "rsqrt", "log1p", "expm1", "floor", "ceil",
-        "round", "trunc", "sign", "isnan", "isfinite", "gather", "index_select", "masked_fill",
-        "scatter", "scatter_add", "index_add", "diag", "nonzero", "unique", "bincount", "outer",
-        "flip", "roll", "narrow", "unbind", "argsort", "sort", "topk", "cumsum", "tril", "triu",
+        "atan", "square", "split", "chunk", "repeat", "norm", "rsqrt", "log1p", "expm1", "floor",
+        "ceil", "round", "trunc", "sign", "isnan", "isfinite", "gather", "index_select",
+        "masked_fill", "scatter", "scatter_add", "index_add", "diag", "nonzero", "unique",
+        "bincount", "outer", "flip", "roll", "narrow", "unbind", "argsort", "sort", "topk",
+        "cumsum", "tril", "triu",
     ]  # fmt: skip
 
     def make(name):

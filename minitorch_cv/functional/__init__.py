@@ -65,6 +65,7 @@ from .dropout import (
 from .elementwise import (
     abs,
     add,
+    atan,
     cast,
     ceil,
     clamp,

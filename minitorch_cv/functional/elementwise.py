@@ -251,6 +251,20 @@ class Cos(Function):
         return -g * xp_of(a).sin(a)
 
 
+class Atan(Function):
+    """d atan(a)/da = 1 / (1 + a^2)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return xp_of(a).arctan(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g / (1 + a * a)
+
+
 class Clamp(Function):
     """Gradient passes where min <= a <= max (both ends included, as PyTorch); bounds are
     numbers or arrays broadcasting against `a` (no gradient flows to them)."""
@@ -450,6 +464,10 @@ def sin(input):
 
 def cos(input):
     return Cos.apply(input)
+
+
+def atan(input):
+    return Atan.apply(input)
 
 
 def clamp(input, min=None, max=None):  # noqa: A002

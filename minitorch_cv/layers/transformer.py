@@ -222,20 +222,16 @@ class MultiheadAttention(Module):
         """q (N, L, E), k (N, S, E), v (N, S, E). Self-attention (one tensor for all three)
         with packed weights is one GEMM, as in PyTorch."""
         e, b = self.embed_dim, self.in_proj_bias
-        bq, bk, bv = (None,) * 3 if b is None else (b[:e], b[e : 2 * e], b[2 * e :])
-        if not self._qkv_same_embed_dim:
-            w = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
-            return tuple(
-                F.linear(x, wi, bi) for x, wi, bi in zip((query, key, value), w, (bq, bk, bv))
-            )
-        w = self.in_proj_weight
-        if same:
-            proj = F.linear(query, w, b)  # (N, L, 3E)
-            return tuple(proj[..., i * e : (i + 1) * e] for i in range(3))
-        ws = (w[:e], w[e : 2 * e], w[2 * e :])
-        return tuple(
-            F.linear(x, wi, bi) for x, wi, bi in zip((query, key, value), ws, (bq, bk, bv))
-        )
+        if self._qkv_same_embed_dim:
+            w = self.in_proj_weight
+            if same:
+                proj = F.linear(query, w, b)  # (N, L, 3E)
+                return tuple(proj[..., i * e : (i + 1) * e] for i in range(3))
+            ws = (w[:e], w[e : 2 * e], w[2 * e :])
+        else:
+            ws = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
+        bs = (None,) * 3 if b is None else (b[:e], b[e : 2 * e], b[2 * e :])
+        return tuple(F.linear(x, wi, bi) for x, wi, bi in zip((query, key, value), ws, bs))
 
     def forward(
         self,

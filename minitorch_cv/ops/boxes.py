@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ..backend import xp_of
-from ..tensor import Function, Tensor, as_tensor, no_grad
+from ..tensor import Tensor, as_tensor, no_grad
 
 FORMATS = ("xyxy", "xywh", "cxcywh")
 
@@ -179,25 +179,10 @@ def distance_box_iou(boxes1, boxes2, eps=1e-7):
     return diou
 
 
-class Atan(Function):
-    """arctan, elementwise; d/dx = 1 / (1 + x^2). (Only the complete-IoU term needs it.)"""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.x = x
-        return xp_of(x).arctan(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        return (g / (1 + ctx.x * ctx.x),)
-
-
-def atan(x):
-    return Atan.apply(x)
-
-
 def _aspect_term(w_pred, h_pred, w_gt, h_gt):
     """v = 4 / pi^2 (atan(w / h) - atan(w_gt / h_gt))^2, CIoU's aspect-ratio consistency."""
+    from ..functional import atan
+
     return (4 / math.pi**2) * (atan(w_pred / h_pred) - atan(w_gt / h_gt)) ** 2
 
 
@@ -310,7 +295,7 @@ def remove_small_boxes(boxes, min_size):
 def masks_to_boxes(masks):
     """The 'xyxy' box, float32, around the non-zero pixels of each mask: (min x, min y,
     max x, max y) in pixel indices (torchvision.ops.masks_to_boxes); an all-zero mask gives
-    (0, 0, 0, 0), as torchvision's fix for empty masks does (older releases raised).
+    (0, 0, 0, 0).
 
     Shapes: masks (N, H, W) -> (N, 4); no masks (numel 0) -> (0, 4).
     """
@@ -333,36 +318,46 @@ def masks_to_boxes(masks):
 # --------------------------------------------------------------------------- NMS
 
 
-def _iou_over(b, threshold):
-    """(N, N) bool: IoU(i, j) > threshold, IoU as torchvision's NMS kernel computes it:
-    inter / (area_i + area_j - inter), areas unclamped (a nan IoU suppresses nothing)."""
+def _greedy(b, cat, threshold):
+    """Greedy NMS over boxes `b` (N, 4) already sorted by score: the positions kept. One step
+    per kept box: its IoU with every later box (a row, O(N) memory; no N x N matrix), the
+    later boxes it overlaps (of its category `cat`, if given) removed, the next survivor kept.
+
+    IoU as torchvision's kernel computes it: inter / (area_i + area_j - inter) in the boxes'
+    dtype, areas unclamped, compared with the threshold in float64 as the kernel compares its
+    float IoU with a double (a nan IoU suppresses nothing)."""
     xp = xp_of(b)
-    x1, y1, x2, y2 = (b[:, i] for i in range(4))
+    x1, y1, x2, y2 = (xp.ascontiguousarray(b[:, i]) for i in range(4))
     area = (x2 - x1) * (y2 - y1)
-    zero = b.dtype.type(0)
-    w = xp.maximum(zero, xp.minimum(x2[:, None], x2) - xp.maximum(x1[:, None], x1))
-    h = xp.maximum(zero, xp.minimum(y2[:, None], y2) - xp.maximum(y1[:, None], y1))
-    inter = w * h
-    with np.errstate(invalid="ignore", divide="ignore"):
-        # compared in float64, as the kernel compares its float IoU with a double threshold
-        return inter / (area[:, None] + area - inter) > np.float64(threshold)
-
-
-def _greedy(over):
-    """Greedy NMS over boxes already sorted by score: positions kept, given over[i, j] =
-    "box i suppresses box j". One step per kept box: it removes the later boxes it overlaps,
-    and the next survivor is kept."""
-    xp = xp_of(over)
-    n = over.shape[0]
-    alive = xp.ones(n, dtype=bool)
+    zero, threshold = b.dtype.type(0), np.float64(threshold)
+    alive = xp.ones(b.shape[0], dtype=bool)
     keep, i = [], 0
     while True:
         keep.append(i)
-        alive[i + 1 :] &= ~over[i, i + 1 :]
-        later = xp.flatnonzero(alive[i + 1 :])
+        r = slice(i + 1, None)  # the later boxes: dead ones too, cheaper than gathering
+        w = xp.maximum(zero, xp.minimum(x2[i], x2[r]) - xp.maximum(x1[i], x1[r]))
+        h = xp.maximum(zero, xp.minimum(y2[i], y2[r]) - xp.maximum(y1[i], y1[r]))
+        inter = w * h
+        with np.errstate(invalid="ignore", divide="ignore"):
+            over = inter / (area[i] + area[r] - inter) > threshold
+        if cat is not None:
+            over &= cat[r] == cat[i]
+        alive[r] &= ~over
+        later = xp.flatnonzero(alive[r])
         if later.size == 0:
             return xp.asarray(keep, dtype=xp.int64)
         i += 1 + int(later[0])
+
+
+def _check_threshold(op, iou_threshold):
+    if isinstance(iou_threshold, (bool, np.bool_)) or not isinstance(
+        iou_threshold, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(
+            f"{op}: iou_threshold must be a real number, got {type(iou_threshold).__name__} "
+            f"{iou_threshold!r}"
+        )
+    return float(iou_threshold)
 
 
 def _check_nms(op, boxes, scores, idxs=None):
@@ -391,21 +386,18 @@ def _nms(b, s, idxs, iou_threshold):
     xp = xp_of(b)
     if b.shape[0] == 0:
         return Tensor(xp.zeros(0, dtype=xp.int64))
-    order = argsort(s, descending=True)._data  # stable: equal scores keep index order
-    over = _iou_over(b[order], iou_threshold)
-    if idxs is not None:
-        cat = idxs[order]
-        over &= cat[:, None] == cat[None, :]
-    return Tensor(order[_greedy(over)])
+    order = argsort(s, descending=True)._data  # equal scores in index order
+    cat = None if idxs is None else idxs[order]
+    return Tensor(order[_greedy(b[order], cat, iou_threshold)])
 
 
 def nms(boxes, scores, iou_threshold):
     """Non-maximum suppression (torchvision.ops.nms): visit the boxes by decreasing score
-    (equal scores in index order, a stable sort as torchvision's CPU kernel), keep a box unless a
-    kept box overlaps it with IoU > iou_threshold.
+    (ties in index order; torchvision leaves this undefined), keep a box unless a kept box
+    overlaps it with IoU > iou_threshold.
 
-    The (N, N) overlap matrix is computed once, then the greedy pass takes one vectorised step
-    per kept box. Not differentiable.
+    One vectorised step per kept box, each computing that box's IoU with the later boxes: O(N)
+    memory, O(N x kept) time. Not differentiable.
 
     Args:
         boxes: (N, 4) 'xyxy'. scores: (N,). iou_threshold (float): suppress when IoU > this.
@@ -413,16 +405,16 @@ def nms(boxes, scores, iou_threshold):
     Returns: int64 indices of the kept boxes, by decreasing score.
     """
     b, s, _ = _check_nms("nms", boxes, scores)
-    return _nms(b, s, None, iou_threshold)
+    return _nms(b, s, None, _check_threshold("nms", iou_threshold))
 
 
 def batched_nms(boxes, scores, idxs, iou_threshold):
     """NMS within each category `idxs` (torchvision.ops.batched_nms): boxes of different
-    categories never suppress each other. Done exactly by masking the overlap matrix with
-    "same category" (torchvision offsets the boxes per category instead, which gives the same
-    result up to rounding).
+    categories never suppress each other. One greedy pass over all the boxes by decreasing
+    score (ties in index order; torchvision leaves this undefined), a kept box suppressing only
+    the later boxes of its own category.
 
     Returns: int64 indices of the kept boxes, by decreasing score.
     """
     b, s, c = _check_nms("batched_nms", boxes, scores, idxs)
-    return _nms(b, s, c, iou_threshold)
+    return _nms(b, s, c, _check_threshold("batched_nms", iou_threshold))

@@ -3,9 +3,15 @@ feature maps becomes a fixed (PH, PW) grid of features, the heads of Fast / Mask
 
 Both follow torchvision's CPU kernels rule for rule (sampling positions, rounding, clamping,
 ties) and have a hand-written backward: the gradient goes to the input only (as torchvision,
-none to the boxes), scattered back with one bincount per chunk of ROIs. Everything is
-vectorised over ROIs, channels, bins and sampling points; the only Python loop is over chunks of
-ROIs, which bounds the memory of the gathered samples.
+none to the boxes).
+
+roi_align is separable: the bilinear weight of a sample is a row weight times a column weight
+(and a sample is out of range when its row or its column is), so each ROI's output is
+Ay @ X @ Ax^T with Ay (PH, H) and Ax (PW, W) summing the weights over the sample points (built
+vectorised over ROIs, from only the samples that can land on the map). The products run per
+ROI, two GEMMs over all channels on the window of rows and columns its samples touch: memory
+and time independent of the sampling grid. roi_pool gathers each bin's pixels, padded to the
+largest bin of a chunk of ROIs of similar bin size, and takes the maximum.
 
 Boxes are a (K, 5) tensor of rows (batch_index, x1, y1, x2, y2) or a list of (Ki, 4) tensors,
 one per image, in input-image coordinates; `spatial_scale` maps them onto the feature map.
@@ -15,18 +21,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import xp_of
+from ..backend import to_device, xp_of
 from ..layers.module import Module
 from ..tensor import Function, Tensor
 
-# At most this many gathered samples (ROIs x channels x bins x samples per bin) at a time.
+# At most about this many elements in the arrays gathered for a chunk of ROIs (windows, bins,
+# sample taps).
 _CHUNK_ELEMENTS = 1 << 22
+
+_INTS = (int, np.integer)
 
 
 def _pair(op, v):
-    pair = (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
-    if len(pair) != 2 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in pair):
-        raise ValueError(f"{op}: output_size must be a positive int or (height, width), got {v!r}")
+    pair = (v, v) if isinstance(v, _INTS) else tuple(v) if isinstance(v, (tuple, list)) else ()
+    message = f"{op}: output_size must be a positive int or (height, width), got {v!r}"
+    if len(pair) != 2 or not all(isinstance(s, _INTS) for s in pair):
+        raise TypeError(message)
+    if not all(s > 0 for s in pair):
+        raise ValueError(message)
     return int(pair[0]), int(pair[1])
 
 
@@ -62,6 +74,9 @@ def _rois(op, boxes, x):
             f"{type(boxes).__name__}"
         )
     if rois.shape[0]:
+        if not bool(xp.isfinite(rois[:, 0]).all()):
+            bad = rois[:, 0][~xp.isfinite(rois[:, 0])]
+            raise ValueError(f"{op}: box batch indices must be finite, got {float(bad[0])}")
         bi = rois[:, 0].astype(xp.int64)  # the kernels truncate to int
         lo, hi = int(bi.min()), int(bi.max())
         if lo < 0 or hi >= x.shape[0]:
@@ -82,10 +97,25 @@ def _check_input(op, input):
         )
 
 
-def _chunks(k, per_roi):
-    """Slices of ROIs holding at most _CHUNK_ELEMENTS gathered elements each (at least one)."""
-    step = max(1, _CHUNK_ELEMENTS // max(1, per_roi))
-    return [slice(i, min(k, i + step)) for i in range(0, k, step)]
+def _size_chunks(sizes, per_cell):
+    """Chunks of ROIs, each ROI needing a (height, width) block of cells of `per_cell` elements:
+    the ROIs sorted by height, then width, and cut into runs whose blocks, padded to the run's
+    largest height and width, hold at most _CHUNK_ELEMENTS elements (at least one ROI a run),
+    so that a large ROI pads only its own run. `sizes`: (K, 2) ints on the host.
+    Returns [(roi ids (host int64), height, width)]."""
+    order = np.lexsort((sizes[:, 1], sizes[:, 0]))  # by height, then width
+    hs, ws = sizes[order, 0].tolist(), sizes[order, 1].tolist()
+    chunks, i = [], 0
+    while i < len(order):  # over ROIs, on the host: a few integer operations each
+        j, h, w = i + 1, hs[i], ws[i]
+        while j < len(order):
+            nh, nw = max(h, hs[j]), max(w, ws[j])
+            if (j + 1 - i) * nh * nw * per_cell > _CHUNK_ELEMENTS:
+                break
+            j, h, w = j + 1, nh, nw
+        chunks.append((order[i:j], h, w))
+        i = j
+    return chunks
 
 
 # --------------------------------------------------------------------------- roi_align
@@ -116,20 +146,20 @@ def _align_geometry(rois, output_size, spatial_scale, sampling_ratio, aligned):
     return (start_h, start_w), (bin_h, bin_w), (grid_h, grid_w), count
 
 
-def _axis_taps(start, bin_size, grid, bins, g_max, size):
-    """The bilinear taps of every sample point along one axis, for k ROIs: sample i of bin p at
-    t = start + p * bin + (i + 0.5) * bin / grid; a sample outside [-1, size] (or i >= grid)
-    has zero weight; t is clamped at 0 and at size - 1 as in torchvision's
-    bilinear_interpolate. Returns (low, high) int64 and (w_low, w_high), each (k, bins, g_max).
+def _axis_taps(start, bin_size, grid, i, size):
+    """The bilinear taps along one axis of sample points `i` (k, bins, n) of each bin, for k
+    ROIs: sample i of bin p at t = start + p * bin + (i + 0.5) * bin / grid; a sample outside
+    [-1, size] (or i >= grid) has zero weight; t is clamped at 0 and at size - 1 as in
+    torchvision's bilinear_interpolate. Returns (low, high) int64 and (w_low, w_high), each
+    (k, bins, n).
     """
     xp = xp_of(start)
     dt = start.dtype.type
-    p = xp.arange(bins).astype(start.dtype)[None, :, None]
-    i = (xp.arange(g_max) + 0.5).astype(start.dtype)[None, None, :]
+    p = xp.arange(i.shape[1]).astype(start.dtype)[None, :, None]
     s, b, g = start[:, None, None], bin_size[:, None, None], grid[:, None, None]
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        t = (s + p * b) + (i * b) / g.astype(start.dtype)
-        live = (xp.arange(g_max)[None, None, :] < g) & (t >= -1.0) & (t <= size)
+        t = (s + p * b) + ((i + 0.5).astype(start.dtype) * b) / g.astype(start.dtype)
+        live = (i < g) & (t >= -1.0) & (t <= size)
     t = xp.maximum(xp.where(live, t, dt(0)), dt(0))
     low = t.astype(xp.int64)
     edge = low >= size - 1
@@ -140,44 +170,91 @@ def _axis_taps(start, bin_size, grid, bins, g_max, size):
     return (low, high), ((1 - frac) * live, frac * live)
 
 
-def _align_taps(rois, sl, geometry, output_size, grid_max, hw):
-    """The four bilinear corners of ROIs `sl`: [(rows, cols, weights)], broadcasting to
-    (k, 1, PH, GH, PW, GW), and the batch index (k, 1, 1, 1, 1, 1)."""
-    (sy, sx), (bh, bw), (gh, gw), _ = geometry
-    (ys, wys) = _axis_taps(sy[sl], bh[sl], gh[sl], output_size[0], grid_max[0], hw[0])
-    (xs, wxs) = _axis_taps(sx[sl], bw[sl], gw[sl], output_size[1], grid_max[1], hw[1])
-    corners = []
-    for y, wy in zip(ys, wys):  # (y_low, x_low), (y_low, x_high), (y_high, x_low), ...
-        for x, wx in zip(xs, wxs):
-            wgt = wy[:, None, :, :, None, None] * wx[:, None, None, None, :, :]
-            corners.append((y[:, None, :, :, None, None], x[:, None, None, None, :, :], wgt))
-    bi = rois[sl, 0].astype(np.int64).reshape(-1, 1, 1, 1, 1, 1)
-    return bi, corners
+def _live_samples(start, bin_size, grid, bins, size):
+    """Per ROI and bin (k, bins), the first sample index i that can fall in [-1, size] and how
+    many can: t_i = t_0 + i * d (d = bin / grid) solved for i in float64, widened by a margin
+    for the rounding of t in the input's dtype, so that it holds every live sample (_axis_taps
+    decides which are). A huge box thus costs the samples near the map, not its whole grid."""
+    xp = xp_of(start)
+    s, b = start.astype(xp.float64)[:, None], bin_size.astype(xp.float64)[:, None]
+    g = xp.maximum(grid, 1).astype(xp.float64)[:, None]  # grid < 1: no live sample anyway
+    p = xp.arange(bins).astype(xp.float64)[None, :]
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        d = b / g
+        t0 = (s + p * b) + 0.5 * d
+        lo, hi = (-1.0 - t0) / d, (size - t0) / d  # swapped when d < 0
+        eps = float(np.finfo(start.dtype).eps)
+        margin = 2 + 4 * eps * (xp.abs(s) + bins * xp.abs(b) + size + 1) / xp.abs(d)
+        first = xp.floor(xp.minimum(lo, hi) - margin)
+        last = xp.ceil(xp.maximum(lo, hi) + margin)
+    exact = xp.isfinite(first) & xp.isfinite(last) & (d != 0)  # else: every sample
+    first = xp.where(exact, xp.minimum(xp.maximum(first, 0), g), 0)
+    last = xp.where(exact, xp.minimum(xp.maximum(last, -1), g - 1), g - 1)
+    return first.astype(xp.int64), xp.maximum(last - first + 1, 0).astype(xp.int64)
 
 
-def _grid_max(grid, sl):
-    return max(1, int(grid[sl].max())) if grid[sl].size else 1
+def _axis_weights(start, bin_size, grid, bins, size):
+    """(k, bins, size) float64: entry [r, p, y] is the bilinear weight of pixel y summed over
+    the sample points of bin p of ROI r along one axis. Accumulated by bincount over chunks of
+    ROIs and blocks of their (possibly live) sample points: memory and time do not grow with
+    the sampling grid beyond the samples on the map."""
+    xp = xp_of(start)
+    out = xp.zeros((start.shape[0], bins, size), dtype=xp.float64)
+    first, count = _live_samples(start, bin_size, grid, bins, size)
+    n = np.maximum(to_device(count.max(axis=1), "cpu"), 1)
+    for ids, n_max, _ in _size_chunks(np.stack([n, np.ones_like(n)], axis=1), bins):
+        ids, k = xp.asarray(ids), len(ids)
+        s, b, g, i0 = start[ids], bin_size[ids], grid[ids], first[ids][:, :, None]
+        total = xp.zeros(k * bins * size, dtype=xp.float64)
+        row = ((xp.arange(k)[:, None] * bins + xp.arange(bins)[None, :]) * size)[:, :, None]
+        step = max(1, _CHUNK_ELEMENTS // (k * bins))
+        for j in range(0, n_max, step):
+            (lo, hi), (w_lo, w_hi) = _axis_taps(s, b, g, i0 + xp.arange(j, min(n_max, j + step)),
+                                                size)  # fmt: skip
+            pos = xp.concatenate([(row + lo).reshape(-1), (row + hi).reshape(-1)])
+            wgt = xp.concatenate([w_lo.reshape(-1), w_hi.reshape(-1)])
+            total += xp.bincount(pos, weights=wgt, minlength=total.size)
+        out[ids] = total.reshape(k, bins, size)
+    return out
 
 
-def _align_chunks(rois, shape, output_size, spatial_scale, sampling_ratio, aligned):
-    """Per chunk of ROIs: (slice, batch index, the four bilinear corners, divisor count), each
-    chunk gathering at most about _CHUNK_ELEMENTS samples with its own largest grid."""
-    _, c, h, w = shape
-    geometry = _align_geometry(rois, output_size, spatial_scale, sampling_ratio, aligned)
-    (gh, gw), count = geometry[2], geometry[3]
-    per_roi = c * output_size[0] * output_size[1] * _grid_max(gh, slice(None))
-    for sl in _chunks(rois.shape[0], per_roi * _grid_max(gw, slice(None))):
-        g_max = (_grid_max(gh, sl), _grid_max(gw, sl))
-        bi, corners = _align_taps(rois, sl, geometry, output_size, g_max, (h, w))
-        yield sl, bi, corners, count[sl, None, None, None]
+def _span(m):
+    """Per ROI of m (k, P, size): the first and one past the last index with a non-zero weight
+    (host int64), and whether there is one."""
+    nz = (m != 0).any(axis=1)  # (k, size)
+    first = nz.argmax(axis=1)
+    stop = m.shape[2] - nz[:, ::-1].argmax(axis=1)
+    return tuple(to_device(a, "cpu") for a in (first, stop, nz.any(axis=1)))
+
+
+def _align_plan(rois, shape, output_size, spatial_scale, sampling_ratio, aligned):
+    """roi_align in separable form: ay (K, PH, H) with the 1 / count divisor folded in and
+    ax (K, PW, W), in the input's dtype, and per ROI with a sample on the map its window:
+    (roi, batch index, first row, stop row, first col, stop col) on the host, the rows and
+    columns holding every pixel its samples touch (a ROI without one has output 0)."""
+    (sy, sx), (bh, bw), (gh, gw), count = _align_geometry(
+        rois, output_size, spatial_scale, sampling_ratio, aligned
+    )
+    _, _, h, w = shape
+    ay = (_axis_weights(sy, bh, gh, output_size[0], h) / count[:, None, None]).astype(rois.dtype)
+    ax = _axis_weights(sx, bw, gw, output_size[1], w).astype(rois.dtype)
+    (y0, y1, live_y), (x0, x1, live_x) = _span(ay), _span(ax)
+    batch = to_device(rois[:, 0], "cpu").astype(np.int64)
+    live = np.flatnonzero(live_y & live_x)
+    windows = np.stack([live, batch[live], y0[live], y1[live], x0[live], x1[live]], axis=1)
+    return ay, ax, windows.tolist()
 
 
 class RoIAlignFunction(Function):
     """out[k, c, i, j] = mean over the grid_h x grid_w sample points of bin (i, j) of ROI k of
     input[b_k, c] read bilinearly there (torchvision's roi_align; an empty grid gives 0).
 
-    Gradient: each sample's weights times g / count, scattered to its four source pixels (one
-    bincount per chunk of ROIs).
+    Computed as out[k, c] = Ay[k] @ input[b_k, c] @ Ax[k]^T on the ROI's window (the rows and
+    columns its samples touch): two GEMMs per ROI, every channel at once. A NaN or inf input
+    value anywhere in a ROI's window (not only at the pixels a bin reads, as in torchvision)
+    makes that ROI's outputs of that channel NaN or inf.
+
+    Gradient: the transposed products, Ay[k]^T @ g[k, c] @ Ax[k], added into each ROI's window.
 
     Shapes: input (N, C, H, W), rois (K, 5) -> (K, C, PH, PW).
     """
@@ -186,35 +263,33 @@ class RoIAlignFunction(Function):
     def forward(ctx, x, rois, *, output_size, spatial_scale, sampling_ratio, aligned):
         xp = xp_of(x)
         _, c, h, w = x.shape
-        out = xp.zeros((rois.shape[0], c) + output_size, dtype=x.dtype)
-        ctx.shape, ctx.rois = x.shape, rois
-        ctx.params = (output_size, spatial_scale, sampling_ratio, aligned)
+        ph, pw = output_size
+        out = xp.zeros((rois.shape[0], c, ph, pw), dtype=x.dtype)
+        ctx.shape, ctx.plan = x.shape, None
         if out.size == 0 or h == 0 or w == 0:
             return out
-        ch = xp.arange(c).reshape(1, c, 1, 1, 1, 1)
-        for sl, bi, corners, count in _align_chunks(rois, x.shape, *ctx.params):
-            acc = 0
-            for y, x_, wgt in corners:
-                acc = acc + wgt * x[bi, ch, y, x_]  # (k, C, PH, GH, PW, GW)
-            out[sl] = acc.sum(axis=(3, 5)) / count
+        ctx.plan = _align_plan(rois, x.shape, output_size, spatial_scale, sampling_ratio, aligned)
+        ay, ax, windows = ctx.plan
+        xt = xp.ascontiguousarray(x.transpose(0, 2, 1, 3))  # (N, H, C, W)
+        for k, b, y0, y1, x0, x1 in windows:
+            win = xt[b, y0:y1, :, x0:x1].reshape(y1 - y0, -1)  # (wh, C * ww)
+            t = (ay[k, :, y0:y1] @ win).reshape(ph * c, x1 - x0)  # rows contracted
+            out[k] = (t @ ax[k, :, x0:x1].T).reshape(ph, c, pw).transpose(1, 0, 2)
         return out
 
     @staticmethod
     def backward(ctx, g):
         xp = xp_of(g)
-        _, c, h, w = ctx.shape
-        total = xp.zeros(int(np.prod(ctx.shape)), dtype=xp.float64)
-        if g.size == 0 or h == 0 or w == 0:
-            return total.reshape(ctx.shape).astype(g.dtype), None
-        ch = xp.arange(c).reshape(1, c, 1, 1, 1, 1)
-        for sl, bi, corners, count in _align_chunks(ctx.rois, ctx.shape, *ctx.params):
-            gs = (g[sl] / count)[:, :, :, None, :, None]
-            plane = (bi * c + ch) * h
-            pos = [((plane + y) * w + x_).reshape(-1) for y, x_, _ in corners]
-            val = [(gs * wgt).reshape(-1) for _, _, wgt in corners]  # (k, C, PH, GH, PW, GW)
-            total += xp.bincount(xp.concatenate(pos), weights=xp.concatenate(val),
-                                 minlength=total.size)  # fmt: skip
-        return total.reshape(ctx.shape).astype(g.dtype), None
+        n, c, h, w = ctx.shape
+        gt = xp.zeros((n, h, c, w), dtype=g.dtype)
+        if ctx.plan is not None:
+            ay, ax, windows = ctx.plan
+            ph = ay.shape[1]
+            for k, b, y0, y1, x0, x1 in windows:
+                u = g[k].reshape(c * ph, -1) @ ax[k, :, x0:x1]  # (C * PH, ww): columns
+                u = u.reshape(c, ph, -1).transpose(1, 0, 2).reshape(ph, -1)  # (PH, C * ww)
+                gt[b, y0:y1, :, x0:x1] += (ay[k, :, y0:y1].T @ u).reshape(y1 - y0, c, -1)
+        return xp.ascontiguousarray(gt.transpose(0, 2, 1, 3)), None
 
 
 def roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False):
@@ -234,10 +309,14 @@ def roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, a
             (Detectron2's fix); False (default) keeps the legacy behaviour, where a box shorter
             than one pixel is stretched to one pixel.
 
-    Shapes: -> (K, C, PH, PW). Gradient: to input only.
+    Shapes: -> (K, C, PH, PW). Gradient: to input only. A NaN or inf in the input makes NaN or
+    inf every bin of a ROI whose window (the rows and columns its samples touch) holds it, not
+    only the bins that read it as in torchvision.
     """
     _check_input("roi_align", input)
     output_size = _pair("roi_align", output_size)
+    if isinstance(sampling_ratio, bool) or not isinstance(sampling_ratio, _INTS):
+        raise TypeError(f"roi_align: sampling_ratio must be an int, got {sampling_ratio!r}")
     rois = _rois("roi_align", boxes, input._data)
     return RoIAlignFunction.apply(
         input, rois, output_size=output_size, spatial_scale=float(spatial_scale),
@@ -296,30 +375,33 @@ class RoIPoolFunction(Function):
             return out
         (hs, he), (ws, we) = _pool_windows(rois, output_size, spatial_scale, (h, w))
         empty = (he <= hs)[:, :, None] | (we <= ws)[:, None, :]  # (K, PH, PW)
-        lh, lw = max(1, int((he - hs).max())), max(1, int((we - ws).max()))
         floor = x.dtype.type(-np.finfo(np.float32).max)  # the kernel's start: -FLT_MAX
-        rows = hs[:, :, None] + xp.arange(lh)  # (K, PH, LH)
-        cols = ws[:, :, None] + xp.arange(lw)  # (K, PW, LW)
-        row_ok, col_ok = rows < he[:, :, None], cols < we[:, :, None]
-        rows, cols = xp.minimum(rows, h - 1), xp.minimum(cols, w - 1)
-        ch = xp.arange(c).reshape(1, c, 1, 1, 1, 1)
-        for sl in _chunks(k, c * ph * pw * lh * lw):
-            r = rows[sl][:, None, :, None, :, None]  # (k, 1, PH, 1, LH, 1)
-            q = cols[sl][:, None, None, :, None, :]  # (k, 1, 1, PW, 1, LW)
-            v = x[ctx.bi[sl].reshape(-1, 1, 1, 1, 1, 1), ch, r, q]  # (k, C, PH, PW, LH, LW)
-            ok = row_ok[sl][:, None, :, None, :, None] & col_ok[sl][:, None, None, :, None, :]
-            ok = ok & (v > floor)  # what can beat the kernel's start (never NaN)
-            flat = xp.where(ok, v, -xp.inf).reshape(v.shape[:4] + (lh * lw,))
-            j = flat.argmax(axis=-1)  # the first maximum in row-major order
-            best = xp.take_along_axis(flat, j[..., None], axis=-1)[..., 0]
-            found = ok.reshape(flat.shape).any(axis=-1)
-            start = xp.where(empty[sl], x.dtype.type(0), floor)[:, None]
-            out[sl] = xp.where(found, best, start)
-            kk = xp.arange(j.shape[0]).reshape(-1, 1, 1, 1)
-            pi = xp.arange(ph).reshape(1, 1, ph, 1)
-            qi = xp.arange(pw).reshape(1, 1, 1, pw)
-            pos = rows[sl][kk, pi, j // lw] * w + cols[sl][kk, qi, j % lw]
-            arg[sl] = xp.where(found, pos, -1)
+        # (N, H + 1, W + 1, C), pixels as rows of channels; what cannot beat the kernel's start
+        # (NaN, <= -FLT_MAX) and the extra row and column (where padding of a bin points) -inf
+        xn = xp.full((x.shape[0], h + 1, w + 1, c), -xp.inf, dtype=x.dtype)
+        xt = x.transpose(0, 2, 3, 1)
+        xn[:, :h, :w] = xp.where(xt > floor, xt, x.dtype.type(-xp.inf))
+        # each ROI's largest bin (at least 1 x 1), to pad the bins of its chunk to
+        bins = xp.stack([(he - hs).max(axis=1), (we - ws).max(axis=1)], axis=1)
+        for ids, lh, lw in _size_chunks(np.maximum(to_device(bins, "cpu"), 1), c * ph * pw):
+            ids = xp.asarray(ids)
+            rows = hs[ids][:, :, None] + xp.arange(lh)  # (k, PH, LH)
+            cols = ws[ids][:, :, None] + xp.arange(lw)  # (k, PW, LW)
+            rows = xp.where(rows < he[ids][:, :, None], rows, h)  # past the bin: the -inf row
+            cols = xp.where(cols < we[ids][:, :, None], cols, w)
+            r, q = rows[:, :, None, :, None], cols[:, None, :, None, :]
+            v = xn[ctx.bi[ids].reshape(-1, 1, 1, 1, 1), r, q]  # (k, PH, PW, LH, LW, C)
+            flat = v.reshape(v.shape[:3] + (lh * lw, c))
+            j = flat.argmax(axis=3)  # (k, PH, PW, C): the first maximum in row-major order
+            best = xp.take_along_axis(flat, j[:, :, :, None], axis=3)[:, :, :, 0]
+            found = best > -xp.inf
+            start = xp.where(empty[ids], x.dtype.type(0), floor)[..., None]
+            out[ids] = xp.where(found, best, start).transpose(0, 3, 1, 2)
+            kk = xp.arange(len(ids)).reshape(-1, 1, 1, 1)
+            pi = xp.arange(ph).reshape(1, ph, 1, 1)
+            qi = xp.arange(pw).reshape(1, 1, pw, 1)
+            pos = rows[kk, pi, j // lw] * w + cols[kk, qi, j % lw]
+            arg[ids] = xp.where(found, pos, -1).transpose(0, 3, 1, 2)
         return out
 
     @staticmethod

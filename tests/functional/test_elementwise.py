@@ -53,6 +53,7 @@ UNARY = {
     "clamp_max": (lambda L, a: a.clamp(max=-0.2), arrays),
     "sin": (lambda L, a: a.sin(), arrays),
     "cos": (lambda L, a: a.cos(), arrays),
+    "atan": (lambda L, a: a.atan(), arrays),
     "square": (lambda L, a: a.square(), arrays),
 }
 

@@ -339,6 +339,7 @@ UNARY = {
     "neg": F.neg,
     "sin": F.sin,
     "cos": F.cos,
+    "atan": F.atan,
     "clamp": lambda x: F.clamp(x, -0.5, 0.7),
     "pow": lambda x: F.pow(_pos(x), 1.7),
     "sum": lambda x: F.sum(x, dim=-1),

@@ -1,7 +1,9 @@
 """mt.ops box utilities: the IoU family equal to a pair-by-pair loop over hypothesis-drawn boxes
 (every format, leading batch dims, integer boxes), float64 gradchecks away from the kinks,
-complete IoU's gradient with alpha held constant (as torchvision), hand-computed values,
-box_convert round trips, clipping, small-box removal, masks to boxes, and the errors."""
+complete IoU's gradient with alpha held constant (as torchvision), the values and gradients
+at touching, identical and zero-area boxes equal to torchvision's formulas written in torch,
+hand-computed values, box_convert round trips, clipping, small-box removal, masks to boxes, and
+the errors."""
 
 from __future__ import annotations
 
@@ -120,6 +122,78 @@ def test_complete_box_iou_gradient_holds_alpha_constant(pair):
     g1, g2 = numeric_grad(frozen, [b1, b2])
     np.testing.assert_allclose(t1.grad.numpy(), g1, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(t2.grad.numpy(), g2, rtol=1e-5, atol=1e-7)
+
+
+def torch_iou_family(torch, name, boxes1, boxes2, eps=EPS):
+    """torchvision.ops' box_iou / generalized / distance / complete_box_iou, its formulas
+    written in torch (torch.max / torch.min split the gradient of ties in half)."""
+
+    def area(b):
+        return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+
+    lt = torch.max(boxes1[:, None, :2], boxes2[:, :2])
+    rb = torch.min(boxes1[:, None, 2:], boxes2[:, 2:])
+    wh = (rb - lt).clamp(min=0)
+    inter = wh[..., 0] * wh[..., 1]
+    union = area(boxes1)[:, None] + area(boxes2) - inter
+    iou = inter / union
+    if name == "box_iou":
+        return iou
+    lti = torch.min(boxes1[:, None, :2], boxes2[:, :2])
+    rbi = torch.max(boxes1[:, None, 2:], boxes2[:, 2:])
+    whi = (rbi - lti).clamp(min=0)
+    if name == "generalized_box_iou":
+        areai = whi[..., 0] * whi[..., 1]
+        return iou - (areai - union) / areai
+    diagonal_sq = whi[..., 0] ** 2 + whi[..., 1] ** 2 + eps
+    x_p, y_p = (boxes1[:, 0] + boxes1[:, 2]) / 2, (boxes1[:, 1] + boxes1[:, 3]) / 2
+    x_g, y_g = (boxes2[:, 0] + boxes2[:, 2]) / 2, (boxes2[:, 1] + boxes2[:, 3]) / 2
+    centers_sq = (x_p[:, None] - x_g[None, :]) ** 2 + (y_p[:, None] - y_g[None, :]) ** 2
+    diou = iou - centers_sq / diagonal_sq
+    if name == "distance_box_iou":
+        return diou
+    w_pred, h_pred = (
+        boxes1[:, None, 2] - boxes1[:, None, 0],
+        boxes1[:, None, 3] - boxes1[:, None, 1],
+    )
+    w_gt, h_gt = boxes2[:, 2] - boxes2[:, 0], boxes2[:, 3] - boxes2[:, 1]
+    v = (4 / torch.pi**2) * torch.pow(torch.atan(w_pred / h_pred) - torch.atan(w_gt / h_gt), 2)
+    with torch.no_grad():
+        alpha = v / (1 - iou + v + eps)
+    return diou - alpha * v
+
+
+KINKS = {  # pairs of boxes where min / max tie, clamps sit at 0, or areas vanish
+    "touching_edge": ([[0.0, 0.0, 1.0, 1.0]], [[1.0, 0.0, 2.0, 1.0]]),
+    "touching_corner": ([[0.0, 0.0, 1.0, 1.0]], [[1.0, 1.0, 3.0, 2.0]]),
+    "identical": ([[0.0, 1.0, 2.0, 4.0]], [[0.0, 1.0, 2.0, 4.0]]),
+    "shared_left_edge": ([[0.0, 0.0, 2.0, 2.0]], [[0.0, 1.0, 1.0, 3.0]]),
+    "nested": ([[0.0, 0.0, 4.0, 4.0]], [[1.0, 1.0, 2.0, 3.0]]),
+    "zero_width_inside": ([[1.0, 1.0, 1.0, 3.0]], [[0.0, 0.0, 2.0, 4.0]]),
+    "zero_height_apart": ([[0.0, 5.0, 2.0, 5.0]], [[0.0, 0.0, 2.0, 2.0]]),
+    "zero_area_identical": ([[1.0, 1.0, 1.0, 1.0]], [[1.0, 1.0, 1.0, 1.0]]),
+    "several": ([[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 2.0, 2.0], [1.0, 0.0, 2.0, 1.0]],
+                [[0.0, 0.0, 1.0, 1.0], [1.0, 1.0, 2.0, 2.0]]),
+}  # fmt: skip
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("case", sorted(KINKS))
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_iou_family_at_its_kinks_matches_torchvisions_formulas_in_torch(name, case):
+    torch = pytest.importorskip("torch")
+    b1, b2 = (np.array(b) for b in KINKS[case])
+    t1, t2 = leaf(b1), leaf(b2)
+    r1, r2 = (torch.tensor(b, requires_grad=True) for b in (b1, b2))
+    w = np.random.default_rng(0).standard_normal((len(b1), len(b2)))
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 / 0 and x / 0 happen, as in torch
+        y = OPS[name][0](t1, t2)
+        (y * mt.tensor(w)).sum().backward()
+    want = torch_iou_family(torch, name, r1, r2)
+    (want * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(y.numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(t1.grad.numpy(), r1.grad.numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(t2.grad.numpy(), r2.grad.numpy(), rtol=1e-12, atol=1e-15)
 
 
 def test_hand_computed_ious():

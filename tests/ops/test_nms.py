@@ -1,9 +1,13 @@
-"""mt.ops.nms and batched_nms: equal to torchvision's greedy CPU kernel written as a loop (stable
-descending sort, suppress when IoU > threshold, IoU recomputed per pair) over hypothesis-drawn
-boxes on a coarse grid, where equal scores and IoUs exactly at the threshold happen; batched_nms
-equal to NMS run category by category; hand cases; errors."""
+"""mt.ops.nms and batched_nms: equal to torchvision's greedy CPU kernel written as a loop
+(descending sort, ties in index order where torchvision leaves them undefined, suppress when
+IoU > threshold, IoU recomputed per pair) over hypothesis-drawn boxes on a coarse grid, where
+equal scores and IoUs exactly at the threshold happen; batched_nms equal to NMS run category by
+category; a few thousand boxes in O(N) memory, equal to a greedy pass over the full IoU matrix;
+hand cases; errors."""
 
 from __future__ import annotations
+
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -19,7 +23,8 @@ def loop_nms(boxes, scores, thr, dtype=np.float64):
     """torchvision's nms_kernel_impl, line by line: arithmetic in the boxes' dtype, the IoU
     compared with the threshold as a double."""
     boxes = [[dtype(v) for v in b] for b in boxes]
-    order = sorted(range(len(scores)), key=lambda i: -scores[i])  # Python's sort is stable
+    # ties in index order (Python's sort is stable); torchvision's order of ties is undefined
+    order = sorted(range(len(scores)), key=lambda i: -scores[i])
     area = [(b[2] - b[0]) * (b[3] - b[1]) for b in boxes]
     suppressed, keep = [False] * len(boxes), []
     for a, i in enumerate(order):
@@ -108,6 +113,49 @@ def test_batched_nms_equals_torchvisions_coordinate_offset_trick():
     assert got == want
 
 
+def matrix_nms(boxes, scores, thr, idxs=None):
+    """The greedy pass over the full (N, N) IoU matrix (float64 boxes): a fast reference for
+    a few thousand boxes."""
+    order = np.lexsort((np.arange(len(scores)), -scores))  # by score, ties in index order
+    b = boxes[order]
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    w = np.clip(np.minimum(b[:, None, 2], b[:, 2]) - np.maximum(b[:, None, 0], b[:, 0]), 0, None)
+    h = np.clip(np.minimum(b[:, None, 3], b[:, 3]) - np.maximum(b[:, None, 1], b[:, 1]), 0, None)
+    inter = w * h
+    with np.errstate(invalid="ignore", divide="ignore"):
+        over = inter / (area[:, None] + area - inter) > thr
+    if idxs is not None:
+        over &= idxs[order][:, None] == idxs[order]
+    suppressed, keep = np.zeros(len(b), bool), []
+    for a in range(len(b)):
+        if not suppressed[a]:
+            keep.append(order[a])
+            suppressed[a + 1 :] |= over[a, a + 1 :]
+    return keep
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_nms_of_thousands_of_boxes_runs_in_linear_memory(batched):
+    """An N x N IoU matrix for these 4000 boxes would take 16 MB as bool and 128 MB as float64;
+    NMS must stay within a few hundred bytes per box (and agree with the matrix greedy pass)."""
+    n = 4000
+    rng = np.random.default_rng(0)
+    xy = rng.integers(0, 400, (n, 2)).astype(np.float64)
+    boxes = np.concatenate([xy, xy + rng.integers(1, 60, (n, 2))], axis=1)
+    boxes[rng.integers(0, n, 200)] = boxes[0]  # duplicates: IoU exactly 1
+    scores = rng.integers(0, 500, n).astype(np.float64)  # ties
+    idxs = rng.integers(0, 5, n) if batched else None
+    b, s = mt.tensor(boxes), mt.tensor(scores)
+    tracemalloc.start()
+    try:
+        keep = ops.batched_nms(b, s, mt.tensor(idxs), 0.5) if batched else ops.nms(b, s, 0.5)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 400 * n, f"peak {peak} bytes for {n} boxes"
+    assert keep.tolist() == matrix_nms(boxes, scores, 0.5, idxs)
+
+
 def test_nms_errors_name_the_op_and_the_shapes():
     with pytest.raises(ValueError, match=r"nms: expected boxes of shape \(N, 4\), got \(3, 5\)"):
         ops.nms(mt.zeros(3, 5), mt.zeros(3), 0.5)
@@ -116,3 +164,9 @@ def test_nms_errors_name_the_op_and_the_shapes():
         ops.nms(mt.zeros(3, 4), mt.zeros(2), 0.5)
     with pytest.raises(ValueError, match=r"batched_nms: expected idxs of shape \(3,\)"):
         ops.batched_nms(mt.zeros(3, 4), mt.zeros(3), mt.zeros(3, 1), 0.5)
+    with pytest.raises(TypeError, match=r"nms: iou_threshold must be a real number, got "
+                                        r"NoneType None"):  # fmt: skip
+        ops.nms(mt.zeros(3, 4), mt.zeros(3), None)
+    with pytest.raises(TypeError, match=r"batched_nms: iou_threshold must be a real number"):
+        ops.batched_nms(mt.zeros(3, 4), mt.zeros(3), mt.zeros(3), "0.5")
+    assert ops.nms(mt.zeros(3, 4), mt.zeros(3), np.float32(0.5)).tolist() == [0, 1, 2]

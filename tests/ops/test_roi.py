@@ -2,11 +2,15 @@
 bin, sample point and pixel) over hypothesis-drawn feature maps and boxes (outside the map,
 inverted, sub-pixel, any scale, adaptive or fixed sampling, aligned or not); the gradient
 equal to the loops' weights (roi_align is linear in the input) and argmaxes (roi_pool); float64
-gradchecks; the list-of-boxes form; the modules' torchvision reprs; errors."""
+gradchecks; the list-of-boxes form; memory at realistic sizes and with a huge sampling grid;
+roi_pool's bins padded per chunk, not to the largest ROI; the modules' torchvision reprs;
+errors."""
 
 from __future__ import annotations
 
 import math
+import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -237,8 +241,8 @@ def test_list_of_boxes_equals_the_k5_tensor_and_float32_stays_float32():
 
 
 def test_chunked_gather_equals_one_chunk(monkeypatch):
-    """The ROIs are gathered in chunks of bounded size; a tiny budget (one ROI at a time) gives
-    the same values and gradients."""
+    """The ROIs are processed in chunks of bounded size (roi_align's sample points in blocks);
+    a tiny budget (one ROI, one sample point at a time) gives the same values and gradients."""
     rng = np.random.default_rng(1)
     x = rng.standard_normal((2, 2, 7, 6))
     rois = np.array([[0, 0.3, 0.1, 5.2, 6.0], [1, 2.0, 1.0, 4.5, 3.0], [1, 0, 0, 2, 9.0]])
@@ -254,6 +258,110 @@ def test_chunked_gather_equals_one_chunk(monkeypatch):
     monkeypatch.setattr(roi_module, "_CHUNK_ELEMENTS", 1)
     for got, want in zip(both(), ref):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def peak_bytes(fn):
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def detector_rois(k, n, hw, stride, rng):
+    """k boxes in image coordinates of a stride-`stride` map (h, w), 16 to 316 pixels a side."""
+    h, w = hw
+    xy = rng.random((k, 2)) * [w * stride - 150, h * stride - 150]
+    corner = np.minimum(xy + rng.random((k, 2)) * 300 + 16, [w * stride, h * stride])
+    return np.concatenate([rng.integers(0, n, (k, 1)), xy, corner], axis=1)
+
+
+def test_roi_align_memory_at_a_detector_size_is_that_of_its_input_and_output():
+    """256 ROIs on a (2, 64, 50, 68) stride-16 map, 7 x 7 bins of 2 x 2 samples: forward and
+    backward within a few copies of the input and output (gathering every sample's four corners
+    with their indices and weights took about 400 MB here)."""
+    rng = np.random.default_rng(0)
+    x = mt.tensor(rng.standard_normal((2, 64, 50, 68)).astype(np.float32), requires_grad=True)
+    rois = mt.tensor(detector_rois(256, 2, (50, 68), 16, rng).astype(np.float32))
+
+    def run():
+        y = ops.roi_align(x, rois, 7, 1 / 16, 2, True)
+        y.backward(mt.ones(*y.shape))
+
+    size = x.numpy().nbytes + 256 * 64 * 49 * 4
+    assert peak_bytes(run) < 4 * size
+
+
+@pytest.mark.parametrize("aligned", [True, False])
+def test_roi_align_with_a_huge_sampling_grid_runs_in_little_memory(aligned):
+    """An adaptive grid on a 10000-pixel box: ceil(10000 / 7) = 1429 samples per bin and axis,
+    49 * 1429^2 = 100 million sample points, nearly all off the 16 x 16 map. On an input of ones
+    a bin is (its live rows) * (its live columns) / count, each live sample's weights summing to
+    1; memory stays small (gathering the samples takes gigabytes)."""
+    x = mt.ones(1, 2, 16, 16, dtype=mt.float64, requires_grad=True)
+    box = mt.tensor([[0, -5000.0, -5000.0, 5000.0, 5000.0]])
+    out = {}
+
+    def run():
+        out["y"] = ops.roi_align(x, box, 7, 1.0, -1, aligned)
+        out["y"].sum().backward()
+
+    assert peak_bytes(run) < 8 << 20
+    off = 0.5 if aligned else 0.0
+    start, bin_size, grid = -5000.0 - off, 10000.0 / 7, math.ceil(10000.0 / 7)
+    i = np.arange(grid) + 0.5
+    t = (start + np.arange(7)[:, None] * bin_size) + (i * bin_size) / grid  # (7, grid)
+    live = ((t >= -1.0) & (t <= 16)).sum(axis=1)
+    want = live[:, None] * live[None, :] / grid**2
+    assert live.sum() > 0
+    np.testing.assert_allclose(out["y"].numpy()[0], np.broadcast_to(want, (2, 7, 7)), rtol=1e-12)
+    # linear in x: the gradient of sum(y) sums, at x = 1, to sum(y)
+    np.testing.assert_allclose(x.grad.numpy().sum(), out["y"].numpy().sum(), rtol=1e-12)
+
+
+def test_roi_align_costs_only_the_samples_on_the_map():
+    """A 2e9-pixel box: 285714286 samples per bin and axis, of which about 18 per axis land on
+    the 16 x 16 map, all in the middle bin. It runs in little memory (and at once: only the
+    samples that can be on the map are computed)."""
+    x = mt.ones(1, 1, 16, 16, dtype=mt.float64, requires_grad=True)
+    box = mt.tensor([[0, -1e9, -1e9, 1e9, 1e9]])
+    out = {}
+
+    def run():
+        out["y"] = ops.roi_align(x, box, 7, 1.0, -1, True)
+        out["y"].sum().backward()
+
+    assert peak_bytes(run) < 8 << 20
+    grid = math.ceil(2e9 / 7)
+    y = out["y"].numpy()[0, 0] * float(grid) ** 2  # live rows * live columns
+    assert round(y[3, 3]) in (17 * 17, 17 * 18, 18 * 18)
+    np.testing.assert_allclose(y[3, 3], round(y[3, 3]), rtol=1e-9)
+    y[3, 3] = 0
+    assert not y.any()
+    np.testing.assert_allclose(x.grad.numpy().sum(), out["y"].numpy().sum(), rtol=1e-12)
+
+
+def test_roi_pool_pads_bins_per_chunk_not_to_the_largest_roi():
+    """One whole-image ROI among 512 detector boxes must not pad every ROI's bins to its 9 x 11
+    bins: the cells gathered (the chunks' padded bins) stay within 1.5 times each ROI's own
+    largest bin (padding to the largest ROI gathers 13 times as many)."""
+    rng = np.random.default_rng(0)
+    rois = detector_rois(512, 2, (50, 68), 16, rng)
+    rois[0] = [0, 0, 0, 68 * 16 - 1, 50 * 16 - 1]
+    (hs, he), (ws, we) = roi_module._pool_windows(rois, (7, 7), 1 / 16, (50, 68))
+    bins = np.maximum(np.stack([(he - hs).max(axis=1), (we - ws).max(axis=1)], axis=1), 1)
+    chunks = roi_module._size_chunks(bins, 256 * 49)
+    ids = np.concatenate([c[0] for c in chunks])
+    assert sorted(ids.tolist()) == list(range(512))  # every ROI once
+    for c, h, w in chunks:  # each chunk's padding holds its ROIs' bins, within the budget
+        assert (bins[c] <= [h, w]).all()
+        assert len(c) == 1 or len(c) * h * w * 256 * 49 <= roi_module._CHUNK_ELEMENTS
+    gathered = sum(len(c) * h * w for c, h, w in chunks)
+    assert gathered <= 1.5 * (bins[:, 0] * bins[:, 1]).sum()
+    x = mt.tensor(rng.standard_normal((2, 1, 50, 68)))
+    y = ops.roi_pool(x, mt.tensor(rois[:8]), 7, 1 / 16).numpy()
+    np.testing.assert_array_equal(y, loop_roi_pool(x.numpy(), rois[:8], (7, 7), 1 / 16)[0])
 
 
 def test_modules_and_their_torchvision_reprs():
@@ -291,3 +399,15 @@ def test_roi_errors_name_the_op_and_the_shapes():
         ops.roi_align(x, mt.zeros(1, 5), (0, 2))
     with pytest.raises(TypeError, match=r"roi_pool: boxes must be a \(K, 5\) tensor or a list"):
         ops.roi_pool(x, 3, 2)
+    with pytest.raises(TypeError, match=r"roi_align: output_size must be a positive int or "
+                                        r"\(height, width\), got 7.0"):  # fmt: skip
+        ops.roi_align(x, mt.zeros(1, 5), 7.0)
+    with pytest.raises(TypeError, match=r"roi_pool: output_size .* got \(2, 2.0\)"):
+        ops.roi_pool(x, mt.zeros(1, 5), (2, 2.0))
+    with pytest.raises(TypeError, match=r"roi_align: sampling_ratio must be an int, got 2.5"):
+        ops.roi_align(x, mt.zeros(1, 5), 2, sampling_ratio=2.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NumPy cast warning first
+        with pytest.raises(ValueError, match=r"roi_align: box batch indices must be finite, "
+                                             r"got nan"):  # fmt: skip
+            ops.roi_align(x, mt.tensor([[0, 0, 0, 1, 1], [np.nan, 0, 0, 1, 1.0]]), 2)
