@@ -128,4 +128,11 @@ from .pool import (
     UpsamplingBilinear2d,
     UpsamplingNearest2d,
 )
-from .transformer import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
+from .transformer import (
+    MultiheadAttention,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)

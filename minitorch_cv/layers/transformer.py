@@ -1,8 +1,8 @@
-"""Attention and the transformer encoder: MultiheadAttention, TransformerEncoderLayer,
-TransformerEncoder, with PyTorch's arguments, parameter names, initialisation and state_dict keys
-(a torch state_dict loads as it is). The attention itself is F.scaled_dot_product_attention and
-the pieces it is built of (functional/attention.py); these modules hold the weights and arrange
-the heads.
+"""Attention and transformers: MultiheadAttention, TransformerEncoderLayer, TransformerEncoder,
+TransformerDecoderLayer, TransformerDecoder and Transformer, with PyTorch's arguments, parameter
+names, initialisation and state_dict keys (a torch state_dict loads as it is). The attention
+itself is F.scaled_dot_product_attention and the pieces it is built of
+(functional/attention.py); these modules hold the weights and arrange the heads.
 
 Shapes use PyTorch's letters: N batch, L target (query) length, S source (key) length,
 E embed_dim, H num_heads, hd = E / H the width of one head.
@@ -19,7 +19,7 @@ from .. import functional as F
 from .. import init
 from ..backend import xp_of
 from ..functional.attention import _attention, scaled_dot_product_attention
-from ..tensor import Tensor, empty
+from ..tensor import Tensor, empty, full
 from .activation import GELU, ReLU
 from .container import ModuleList
 from .dropout import Dropout
@@ -318,7 +318,127 @@ def _pad_last(mask):
     return F.cat([mask, Tensor(xp.zeros(mask.shape[:-1] + (1,), dtype=mask.dtype))], dim=-1)
 
 
-class TransformerEncoderLayer(Module):
+def _resolve_activation(who: str, activation):
+    """'relu' / 'gelu' as F.relu / F.gelu; any other callable as it is."""
+    if isinstance(activation, str):
+        if activation not in ("relu", "gelu"):
+            raise ValueError(f"{who}: activation should be relu/gelu, not {activation}")
+        activation = F.relu if activation == "relu" else F.gelu
+    if not callable(activation):
+        raise TypeError(
+            f"{who}: activation must be 'relu', 'gelu' or a callable, got "
+            f"{type(activation).__name__}"
+        )
+    return activation
+
+
+def _check_seq(who: str, name: str, x, seq: str, e: int, batch_first: bool) -> None:
+    """x must be (seq, N, e), (N, seq, e) with batch_first, or unbatched (seq, e)."""
+    if x.ndim not in (2, 3) or x.shape[-1] != e:
+        lay = f"(N, {seq}, {e})" if batch_first else f"({seq}, N, {e})"
+        raise ValueError(
+            f"{who}: expected {name} {lay} or unbatched ({seq}, {e}), got shape {tuple(x.shape)}"
+        )
+
+
+def _check_same_batch(who: str, a_name: str, a, b_name: str, b, batch_first: bool) -> None:
+    """Two sequences (already through _check_seq) both batched with one batch size, or both
+    unbatched."""
+    shapes = f"{a_name} {tuple(a.shape)}, {b_name} {tuple(b.shape)}"
+    if a.ndim != b.ndim:
+        raise ValueError(
+            f"{who}: {a_name} and {b_name} must be both batched or both unbatched, got {shapes}"
+        )
+    d = 0 if batch_first else 1
+    if a.ndim == 3 and a.shape[d] != b.shape[d]:
+        raise ValueError(
+            f"{who}: {a_name} and {b_name} have different batch sizes (dim {d}), got {shapes}"
+        )
+
+
+def _clones(who: str, arg: str, layer, num_layers) -> ModuleList:
+    """num_layers deep copies of `layer` (all start with the same weights, as in PyTorch)."""
+    if not isinstance(layer, Module):
+        raise TypeError(f"{who}: {arg} must be a Module, got {type(layer).__name__}")
+    num_layers = _positive_int(who, "num_layers", num_layers)
+    return ModuleList([copy.deepcopy(layer) for _ in range(num_layers)])
+
+
+class _TransformerLayer(Module):
+    """What TransformerEncoderLayer and TransformerDecoderLayer share: their submodules, built
+    in PyTorch's order (so state_dict keys and reprs match), the input check, and the
+    attention and feed-forward residual branches. The decoder (_cross = True) adds
+    multihead_attn, norm3 and dropout3."""
+
+    _cross = False
+
+    def __init__(
+        self,
+        d_model,
+        nhead,
+        dim_feedforward,
+        dropout,
+        activation,
+        layer_norm_eps,
+        batch_first,
+        norm_first,
+        bias,
+        device,
+        dtype,
+    ):
+        super().__init__()
+        kw = dict(device=device, dtype=dtype)
+
+        def attn():
+            return MultiheadAttention(
+                d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **kw
+            )
+
+        def norm():
+            return LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
+
+        self.self_attn = attn()
+        if self._cross:
+            self.multihead_attn = attn()
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
+        self.norm_first = norm_first
+        self.norm1, self.norm2 = norm(), norm()
+        if self._cross:
+            self.norm3 = norm()
+        self.dropout1, self.dropout2 = Dropout(dropout), Dropout(dropout)
+        if self._cross:
+            self.dropout3 = Dropout(dropout)
+        # a Module registers itself, as in PyTorch
+        self.activation = _resolve_activation(type(self).__name__, activation)
+
+    def _label(self) -> str:
+        a = self.self_attn
+        return f"{type(self).__name__}(d_model={a.embed_dim}, nhead={a.num_heads})"
+
+    def _check(self, name: str, x, seq: str) -> None:
+        a = self.self_attn
+        _check_seq(self._label(), name, x, seq, a.embed_dim, a.batch_first)
+
+    def _attn_block(self, attn, drop, x, mem, attn_mask, key_padding_mask, is_causal):
+        """drop(attn(x, mem, mem)): self-attention when mem is x."""
+        x = attn(
+            x,
+            mem,
+            mem,
+            attn_mask=attn_mask,
+            key_padding_mask=key_padding_mask,
+            need_weights=False,
+            is_causal=is_causal,
+        )[0]
+        return drop(x)
+
+    def _ff_block(self, x, drop):
+        return drop(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+
+class TransformerEncoderLayer(_TransformerLayer):
     """One transformer encoder block (PyTorch's nn.TransformerEncoderLayer): self-attention
     and a two-layer feed-forward network, each in a residual branch with LayerNorm.
 
@@ -360,75 +480,148 @@ class TransformerEncoderLayer(Module):
         device=None,
         dtype=None,
     ):
-        super().__init__()
-        kw = dict(device=device, dtype=dtype)
-        self.self_attn = MultiheadAttention(
-            d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **kw
+        super().__init__(
+            d_model,
+            nhead,
+            dim_feedforward,
+            dropout,
+            activation,
+            layer_norm_eps,
+            batch_first,
+            norm_first,
+            bias,
+            device,
+            dtype,
         )
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        if isinstance(activation, str):
-            if activation not in ("relu", "gelu"):
-                raise ValueError(
-                    f"TransformerEncoderLayer: activation should be relu/gelu, not {activation}"
-                )
-            activation = F.relu if activation == "relu" else F.gelu
-        if not callable(activation):
-            raise TypeError(
-                "TransformerEncoderLayer: activation must be 'relu', 'gelu' or a callable, got "
-                f"{type(activation).__name__}"
-            )
         # PyTorch's flag for its fused kernel: 1 relu, 2 gelu, 0 anything else
-        if activation is F.relu or isinstance(activation, ReLU):
+        act = self.activation
+        if act is F.relu or isinstance(act, ReLU):
             self.activation_relu_or_gelu = 1
-        elif activation is F.gelu or isinstance(activation, GELU):
+        elif act is F.gelu or isinstance(act, GELU):
             self.activation_relu_or_gelu = 2
         else:
             self.activation_relu_or_gelu = 0
-        self.activation = activation  # a Module registers itself, as in PyTorch
-
-    def _check_src(self, src) -> None:
-        e = self.self_attn.embed_dim
-        if src.ndim not in (2, 3) or src.shape[-1] != e:
-            lay = "(N, S, {e})" if self.self_attn.batch_first else "(S, N, {e})"
-            raise ValueError(
-                f"TransformerEncoderLayer(d_model={e}, nhead={self.self_attn.num_heads}): "
-                f"expected src {lay.format(e=e)} or unbatched (S, {e}), got shape "
-                f"{tuple(src.shape)}"
-            )
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal: bool = False):
-        self._check_src(src)
+        self._check("src", src, "S")
         x = src
+
+        def sa(y):
+            sa_, d1 = self.self_attn, self.dropout1
+            return self._attn_block(sa_, d1, y, y, src_mask, src_key_padding_mask, is_causal)
+
         if self.norm_first:
-            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
-            x = x + self._ff_block(self.norm2(x))
+            x = x + sa(self.norm1(x))
+            x = x + self._ff_block(self.norm2(x), self.dropout2)
         else:
-            x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
-            x = self.norm2(x + self._ff_block(x))
+            x = self.norm1(x + sa(x))
+            x = self.norm2(x + self._ff_block(x, self.dropout2))
         return x
 
-    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
-        x = self.self_attn(
-            x,
-            x,
-            x,
-            attn_mask=attn_mask,
-            key_padding_mask=key_padding_mask,
-            need_weights=False,
-            is_causal=is_causal,
-        )[0]
-        return self.dropout1(x)
 
-    def _ff_block(self, x):
-        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
-        return self.dropout2(x)
+class TransformerDecoderLayer(_TransformerLayer):
+    """One transformer decoder block (PyTorch's nn.TransformerDecoderLayer): self-attention
+    over the target, cross-attention from the target to the encoder's output (memory), and a
+    two-layer feed-forward network, each in a residual branch with LayerNorm.
+
+        norm_first=False (post-norm):
+            x = norm1(x + sa(x));  x = norm2(x + ca(x, mem));  x = norm3(x + ff(x))
+        norm_first=True (pre-norm):
+            x = x + sa(norm1(x));  x = x + ca(norm2(x), mem);  x = x + ff(norm3(x))
+        sa(x) = dropout1(self_attn(x, x, x));  ca(x, mem) = dropout2(multihead_attn(x, mem, mem))
+        ff(x) = dropout3(linear2(dropout(act(linear1(x)))))
+
+    Args: as TransformerEncoderLayer's (d_model, nhead, dim_feedforward=2048, dropout=0.1,
+    activation=relu, layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
+    device, dtype).
+
+    forward(tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+            memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False)
+
+    Shape:
+        tgt (T, N, E), memory (S, N, E); (N, T, E), (N, S, E) with batch_first; unbatched
+        (T, E), (S, E). tgt_mask (T, T) or (N * H, T, T); memory_mask (T, S) or (N * H, T, S);
+        tgt_key_padding_mask (N, T) or (T,); memory_key_padding_mask (N, S) or (S,); bool
+        True = may NOT attend, or float, added (as MultiheadAttention's). *_is_causal are hints
+        that the mask is the causal mask, as in PyTorch. Output: like tgt.
+
+    Submodules (state_dict keys as PyTorch's): self_attn, multihead_attn, linear1, dropout,
+    linear2, norm1, norm2, norm3, dropout1, dropout2, dropout3 (and activation when it is a
+    module).
+    """
+
+    _cross = True
+
+    def __init__(
+        self,
+        d_model: int,
+        nhead: int,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation=F.relu,
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(
+            d_model,
+            nhead,
+            dim_feedforward,
+            dropout,
+            activation,
+            layer_norm_eps,
+            batch_first,
+            norm_first,
+            bias,
+            device,
+            dtype,
+        )
+
+    def forward(
+        self,
+        tgt,
+        memory,
+        tgt_mask=None,
+        memory_mask=None,
+        tgt_key_padding_mask=None,
+        memory_key_padding_mask=None,
+        tgt_is_causal: bool = False,
+        memory_is_causal: bool = False,
+    ):
+        self._check("tgt", tgt, "T")
+        self._check("memory", memory, "S")
+        bf = self.self_attn.batch_first
+        _check_same_batch(self._label(), "tgt", tgt, "memory", memory, bf)
+
+        def sa(y):
+            return self._attn_block(
+                self.self_attn, self.dropout1, y, y, tgt_mask, tgt_key_padding_mask, tgt_is_causal
+            )
+
+        def ca(y):
+            return self._attn_block(
+                self.multihead_attn,
+                self.dropout2,
+                y,
+                memory,
+                memory_mask,
+                memory_key_padding_mask,
+                memory_is_causal,
+            )
+
+        x = tgt
+        if self.norm_first:
+            x = x + sa(self.norm1(x))
+            x = x + ca(self.norm2(x))
+            x = x + self._ff_block(self.norm3(x), self.dropout3)
+        else:
+            x = self.norm1(x + sa(x))
+            x = self.norm2(x + ca(x))
+            x = self.norm3(x + self._ff_block(x, self.dropout3))
+        return x
 
 
 class TransformerEncoder(Module):
@@ -462,14 +655,8 @@ class TransformerEncoder(Module):
         mask_check: bool = True,
     ):
         super().__init__()
-        if not isinstance(encoder_layer, Module):
-            raise TypeError(
-                "TransformerEncoder: encoder_layer must be a Module, got "
-                f"{type(encoder_layer).__name__}"
-            )
-        num_layers = _positive_int("TransformerEncoder", "num_layers", num_layers)
-        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
-        self.num_layers = num_layers
+        self.layers = _clones("TransformerEncoder", "encoder_layer", encoder_layer, num_layers)
+        self.num_layers = len(self.layers)
         self.norm = norm
         self.enable_nested_tensor = enable_nested_tensor
         self.use_nested_tensor = False  # never: there are no nested tensors here
@@ -487,3 +674,172 @@ class TransformerEncoder(Module):
         if self.norm is not None:
             output = self.norm(output)
         return output
+
+
+class TransformerDecoder(Module):
+    """A stack of `num_layers` copies of a decoder layer (PyTorch's nn.TransformerDecoder),
+    each attending to the same memory, then an optional final norm.
+
+    Args:
+        decoder_layer (Module): a TransformerDecoderLayer, deep-copied num_layers times (all
+            layers start with the same weights, as in PyTorch).
+        num_layers (int): the number of layers, named layers.0, layers.1, ...
+        norm (Module, optional): applied to the last layer's output. Default: None.
+
+    forward(tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+    memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False): as the
+    layer's forward; tgt_is_causal=None is taken as False (PyTorch then looks at whether
+    tgt_mask is the causal mask only to pick a faster kernel: the values are the same).
+    """
+
+    def __init__(self, decoder_layer: Module, num_layers: int, norm: Module | None = None):
+        super().__init__()
+        self.layers = _clones("TransformerDecoder", "decoder_layer", decoder_layer, num_layers)
+        self.num_layers = len(self.layers)
+        self.norm = norm
+
+    def forward(
+        self,
+        tgt,
+        memory,
+        tgt_mask=None,
+        memory_mask=None,
+        tgt_key_padding_mask=None,
+        memory_key_padding_mask=None,
+        tgt_is_causal: bool | None = None,
+        memory_is_causal: bool = False,
+    ):
+        output = tgt
+        for mod in self.layers:
+            output = mod(
+                output,
+                memory,
+                tgt_mask=tgt_mask,
+                memory_mask=memory_mask,
+                tgt_key_padding_mask=tgt_key_padding_mask,
+                memory_key_padding_mask=memory_key_padding_mask,
+                tgt_is_causal=tgt_is_causal is True,
+                memory_is_causal=memory_is_causal,
+            )
+        if self.norm is not None:
+            output = self.norm(output)
+        return output
+
+
+class Transformer(Module):
+    """The encoder-decoder transformer of "Attention Is All You Need" (PyTorch's
+    nn.Transformer): memory = encoder(src); output = decoder(tgt, memory).
+
+    Args:
+        d_model (int): E. Default: 512. nhead (int): H. Default: 8.
+        num_encoder_layers, num_decoder_layers (int): Default: 6 each.
+        dim_feedforward (int): Default: 2048. dropout (float): Default: 0.1.
+        activation (str or callable): "relu", "gelu" or a function / module. Default: relu.
+        custom_encoder, custom_decoder (Module): used in place of the built encoder / decoder
+            (called with the same arguments). Default: None.
+        layer_norm_eps (float): Default: 1e-5. batch_first (bool): Default: False.
+        norm_first (bool): Default: False. bias (bool): Default: True.
+        device, dtype: where and in which float type the weights live.
+
+    Built as PyTorch's: encoder = TransformerEncoder(TransformerEncoderLayer(...),
+    num_encoder_layers, LayerNorm(d_model)), decoder likewise with TransformerDecoderLayer;
+    then every parameter with more than one dim (custom encoder / decoder included) is
+    re-drawn with xavier_uniform_.
+
+    forward(src, tgt, src_mask=None, tgt_mask=None, memory_mask=None,
+            src_key_padding_mask=None, tgt_key_padding_mask=None, memory_key_padding_mask=None,
+            src_is_causal=None, tgt_is_causal=None, memory_is_causal=False)
+
+    Shape:
+        src (S, N, E), tgt (T, N, E); (N, S, E), (N, T, E) with batch_first; unbatched (S, E),
+        (T, E). src_mask (S, S) or (N * H, S, S); tgt_mask (T, T) or (N * H, T, T);
+        memory_mask (T, S); key padding masks (N, S), (N, T), (N, S) (unbatched without N).
+        Output: like tgt.
+    """
+
+    def __init__(
+        self,
+        d_model: int = 512,
+        nhead: int = 8,
+        num_encoder_layers: int = 6,
+        num_decoder_layers: int = 6,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation=F.relu,
+        custom_encoder: Module | None = None,
+        custom_decoder: Module | None = None,
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__()
+        kw = dict(device=device, dtype=dtype)
+        args = (d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps)
+        args += (batch_first, norm_first, bias)
+
+        def norm():
+            return LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
+
+        if custom_encoder is not None:
+            self.encoder = custom_encoder
+        else:
+            layer = TransformerEncoderLayer(*args, **kw)
+            self.encoder = TransformerEncoder(layer, num_encoder_layers, norm())
+        if custom_decoder is not None:
+            self.decoder = custom_decoder
+        else:
+            layer = TransformerDecoderLayer(*args, **kw)
+            self.decoder = TransformerDecoder(layer, num_decoder_layers, norm())
+        self._reset_parameters()
+        self.d_model = d_model
+        self.nhead = nhead
+        self.batch_first = batch_first
+
+    def _reset_parameters(self) -> None:
+        """PyTorch's: xavier_uniform_ for every parameter with more than one dim."""
+        for p in self.parameters():
+            if p.ndim > 1:
+                init.xavier_uniform_(p)
+
+    @staticmethod
+    def generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor:
+        """The causal mask (sz, sz) as a float bias: -inf above the diagonal, 0 on and below
+        it (dtype: the default float type unless given)."""
+        sz = int(sz)
+        return full((sz, sz), float("-inf"), dtype=dtype, device=device).triu(1)
+
+    def forward(
+        self,
+        src,
+        tgt,
+        src_mask=None,
+        tgt_mask=None,
+        memory_mask=None,
+        src_key_padding_mask=None,
+        tgt_key_padding_mask=None,
+        memory_key_padding_mask=None,
+        src_is_causal: bool | None = None,
+        tgt_is_causal: bool | None = None,
+        memory_is_causal: bool = False,
+    ):
+        who = f"Transformer(d_model={self.d_model}, nhead={self.nhead})"
+        e, bf = self.d_model, self.batch_first
+        _check_seq(who, "src", src, "S", e, bf)
+        _check_seq(who, "tgt", tgt, "T", e, bf)
+        _check_same_batch(who, "src", src, "tgt", tgt, bf)
+        memory = self.encoder(
+            src, mask=src_mask, src_key_padding_mask=src_key_padding_mask, is_causal=src_is_causal
+        )
+        return self.decoder(
+            tgt,
+            memory,
+            tgt_mask=tgt_mask,
+            memory_mask=memory_mask,
+            tgt_key_padding_mask=tgt_key_padding_mask,
+            memory_key_padding_mask=memory_key_padding_mask,
+            tgt_is_causal=tgt_is_causal,
+            memory_is_causal=memory_is_causal,
+        )
