@@ -115,7 +115,9 @@ def embedding(
         norm_type (float): p of that norm (inf allowed). Default: 2.0.
         scale_grad_by_freq (bool): divide each row's gradient by how often the row occurs in
             this `input`. Default: False.
-        sparse (bool): only False (dense gradients) is supported.
+        sparse (bool): PyTorch's sparse gradient (only the rows read). minitorch_cv has no
+            sparse tensors, so the gradient is dense either way: the same values, with zero rows
+            for the rows not read (what a sparse gradient densifies to). Default: False.
 
     Shape:
         input (*) integer, weight (V, D) -> output (*, D)
@@ -123,8 +125,7 @@ def embedding(
     An index outside [0, V) raises IndexError (on CuPy too: the check reads the indices' min
     and max back to the host). An index Tensor on another device than the weight: RuntimeError.
     """
-    if sparse:
-        raise NotImplementedError("embedding: sparse gradients are not supported; use sparse=False")
+    del sparse  # accepted for PyTorch's signature: the gradient is dense (same values)
     if not isinstance(weight, Tensor) or weight.ndim != 2:
         shape = tuple(weight.shape) if hasattr(weight, "shape") else type(weight).__name__
         raise ValueError(f"embedding: weight must be a 2-D Tensor (V, D), got {shape}")

@@ -24,7 +24,8 @@ class Embedding(Module):
         norm_type (float): p of the norm for max_norm. Default: 2.0.
         scale_grad_by_freq (bool): divide each row's gradient by its count in the batch.
             Default: False.
-        sparse (bool): only False is supported.
+        sparse (bool): accepted, as PyTorch's; the weight's gradient is dense either way (the
+            same values). Default: False.
         _weight: an initial (V, D) table (shared, not copied) instead of the random draw.
         _freeze (bool): the weight does not require grad. Default: False.
         device, dtype: where and in which float type the table lives. Default: cpu, float32.
@@ -53,8 +54,6 @@ class Embedding(Module):
         for name, v in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
                 raise ValueError(f"Embedding: {name} must be a non-negative int, got {v!r}")
-        if sparse:
-            raise NotImplementedError("Embedding: sparse gradients are not supported")
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         self.padding_idx = _padding_row(padding_idx, self.num_embeddings, "Embedding")
         self.max_norm, self.norm_type = max_norm, norm_type
@@ -135,4 +134,6 @@ class Embedding(Module):
             s += f", norm_type={self.norm_type}"
         if self.scale_grad_by_freq is not False:
             s += f", scale_grad_by_freq={self.scale_grad_by_freq}"
+        if self.sparse:
+            s += ", sparse=True"
         return s

@@ -563,8 +563,14 @@ def test_embedding_bad_input_raises_clear_errors():
         nn.Embedding(4, 2, _weight=mt.zeros(3, 2))
     with pytest.raises(ValueError, match="embeddings must be 2-D"):
         nn.Embedding.from_pretrained(mt.zeros(4))
-    with pytest.raises(NotImplementedError, match="sparse"):
-        nn.Embedding(4, 2, sparse=True)
+    # sparse=True (PyTorch's sparse gradient) trains with the same, dense, gradient values
+    dense, sparse = nn.Embedding(4, 2), nn.Embedding(4, 2, sparse=True)
+    sparse.weight.data[...] = dense.weight.numpy()
+    idx = mt.tensor(np.array([1, 3, 1]))
+    for m in (dense, sparse):
+        m(idx).sum().backward()
+    np.testing.assert_array_equal(sparse.weight.grad.numpy(), dense.weight.grad.numpy())
+    assert repr(sparse) == "Embedding(4, 2, sparse=True)"
 
 
 @pytest.mark.parametrize("dtype", [np.int32, np.int16, np.uint8])
