@@ -41,6 +41,7 @@ import numpy as np
 from .backend import device as parse_device
 from .backend import to_device
 from .layers import Module, ModuleList, Sequential
+from .layers.lazy import LazyModuleMixin
 from .tensor import Tensor, no_grad
 
 _MB = 1024.0**2
@@ -175,10 +176,18 @@ def summary(model: Module, input_size, batch_size: int = -1, device=None, dtypes
 
     Raises:
         ValueError: the network cannot take this input size; the message names the first layer
-            that failed (its row name and module path) and the input shape it got.
+            that failed (its row name and module path) and the input shape it got; or the
+            model has lazy modules that have not seen an input (run it once first).
     """
     if not isinstance(model, Module):
         raise TypeError(f"summary: expected a Module, got {type(model).__name__}")
+    lazy = [f"'{p}' ({type(m).__name__})" if p else type(m).__name__
+            for p, m in model.named_modules() if isinstance(m, LazyModuleMixin)]  # fmt: skip
+    if lazy:  # its forward would initialise them, from the package RNG, as a side effect
+        raise ValueError(
+            f"summary: lazy modules {', '.join(lazy)} have not seen an input yet: run the model "
+            "once on a batch of real inputs (a dry run) first, so that they infer their sizes"
+        )
     sizes = [tuple(input_size)] if isinstance(input_size, tuple) else [tuple(s) for s in input_size]
     if not sizes or not all(sizes) or any(not isinstance(d, (int, np.integer)) or d < 1
                                           for s in sizes for d in s):  # fmt: skip

@@ -496,11 +496,15 @@ class Module:
                 A shape mismatch is always an error.
 
         Everything is checked before anything is written: on error the module is unchanged.
-        Values are cast to each target's dtype and moved to its device.
+        Values are cast to each target's dtype and moved to its device. A still-lazy layer
+        (layers/lazy.py) first takes its size from the dict's shapes.
         Returns IncompatibleKeys(missing_keys, unexpected_keys).
         """
         if not hasattr(state_dict, "items"):
             raise TypeError(f"expected a mapping for state_dict, got {type(state_dict).__name__}")
+        from .lazy import _load_sizes  # lazy layers first take their sizes from the dict's shapes
+
+        undo_lazy = _load_sizes(self, state_dict)
         targets = self.state_dict(keep_vars=True)
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
@@ -538,6 +542,7 @@ class Module:
                     + ".",
                 )
         if problems:
+            undo_lazy()
             raise StateDictError(
                 f"Error(s) in loading state_dict for {self._get_name()}:\n\t"
                 + "\n\t".join(problems)
@@ -561,6 +566,9 @@ class Module:
                     if t is None or id(t) in seen:
                         continue
                     seen.add(id(t))
+                    if getattr(t, "_is_lazy", False):  # layers/lazy.py: a placeholder array
+                        t.__dict__["_data"] = convert(t.__dict__["_data"])  # (dtype, device)
+                        continue
                     t._data = convert(t._data)
                     if t.grad is not None:
                         t.grad._data = convert(t.grad._data)

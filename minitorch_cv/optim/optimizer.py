@@ -8,6 +8,7 @@ walks the groups, skips parameters without a gradient and keeps `state[p]` per p
 from __future__ import annotations
 
 from ..backend import device_of, to_device
+from ..layers.lazy import is_lazy
 from ..tensor import Tensor, enable_grad
 
 
@@ -112,6 +113,12 @@ class Optimizer:
                 raise TypeError(
                     f"{type(self).__name__} can only optimize Tensors, but one of the params is "
                     f"{type(p).__name__}"
+                )
+            if is_lazy(p):
+                raise ValueError(
+                    f"{type(self).__name__} got an uninitialized parameter (of a lazy module that "
+                    "has not seen an input): run the model once on a batch of real inputs (a "
+                    "dry run) before building the optimizer"
                 )
             if not p.is_leaf:
                 raise ValueError(
