@@ -848,6 +848,35 @@ class Tensor:
     def clamp_(self, min=None, max=None) -> Tensor:
         return self._inplace("clamp_", lambda d, _: xp_of(d).clip(d, min, max, out=d), None)
 
+    def _inplace_op(self, name, op, *operands, **params) -> Tensor:
+        """op(self, *operands) written into this tensor (lerp_, addcmul_, ...), refused where
+        `_inplace` refuses (an operand that requires grad counts); the result must keep this
+        tensor's shape and cast to its dtype (same kind: float into int is a TypeError)."""
+        with no_grad():
+            out = op(self, *operands, **params)._data
+        if tuple(out.shape) != self.shape:
+            raise RuntimeError(
+                f"{name}: the result has shape {tuple(out.shape)} (the operands broadcast), "
+                f"not this tensor's shape {self.shape}"
+            )
+        tracked = next((o for o in operands if isinstance(o, Tensor) and o.requires_grad), None)
+        write = lambda d, _: xp_of(d).copyto(d, out, casting="same_kind")
+        return self._inplace(name, write, tracked)
+
+    def lerp_(self, end, weight) -> Tensor:
+        """self + weight * (end - self), in place: an EMA of weights is
+        `with no_grad(): ema.lerp_(p, 1 - decay)`."""
+        return self._inplace_op("lerp_", _ops().lerp, end, weight)
+
+    def addcmul_(self, tensor1, tensor2, *, value=1) -> Tensor:
+        return self._inplace_op("addcmul_", _ops().addcmul, tensor1, tensor2, value=value)
+
+    def addcdiv_(self, tensor1, tensor2, *, value=1) -> Tensor:
+        return self._inplace_op("addcdiv_", _ops().addcdiv, tensor1, tensor2, value=value)
+
+    def reciprocal_(self) -> Tensor:
+        return self._inplace_op("reciprocal_", _ops().reciprocal)
+
     def masked_fill_(self, mask, value) -> Tensor:
         """`value` where mask (broadcast to this tensor) is True, in place."""
         mask = mask._data if isinstance(mask, Tensor) else xp_of(self._data).asarray(mask)
@@ -865,6 +894,31 @@ class Tensor:
         return self._inplace(
             "masked_fill_", lambda d, v: xp_of(d).copyto(d, v, where=mask, casting="unsafe"), value
         )
+
+    def index_fill_(self, dim, index, value) -> Tensor:
+        """The slices `index` along dim set to `value`, in place (see F.index_fill)."""
+        from .functional import indexing
+
+        return indexing.index_fill_(self, dim, index, value)
+
+    def index_copy_(self, dim, index, source) -> Tensor:
+        """The slices `index` along dim replaced by source's, in place (see F.index_copy)."""
+        from .functional import indexing
+
+        return indexing.index_copy_(self, dim, index, source)
+
+    def masked_scatter_(self, mask, source) -> Tensor:
+        """source's entries written in order where mask is True, in place (F.masked_scatter)."""
+        from .functional import indexing
+
+        return indexing.masked_scatter_(self, mask, source)
+
+    def unfold(self, dimension, size, step) -> Tensor:
+        """Windows of `size` entries every `step` along `dimension`, as a new last dim
+        (torch.Tensor.unfold; F.unfold is im2col, another op)."""
+        from .functional.shape import unfold_windows
+
+        return unfold_windows(self, dimension, size, step)
 
     def __iadd__(self, o):
         return self.add_(o) if self._mutable("+=", o) else self + o
@@ -1059,7 +1113,21 @@ def _add_methods():
         "ceil", "round", "trunc", "sign", "isnan", "isfinite", "gather", "index_select",
         "masked_fill", "scatter", "scatter_add", "index_add", "diag", "nonzero", "unique",
         "bincount", "outer", "flip", "roll", "narrow", "unbind", "argsort", "sort", "topk",
-        "cumsum", "tril", "triu",
+        "cumsum", "tril", "triu", "mv", "dot", "vdot", "inner", "addmm", "addmv", "addbmm",
+        "baddbmm", "addr", "kron", "cross",
+        "median", "nanmedian", "kthvalue", "mode", "quantile", "nanquantile", "nansum", "nanmean",
+        "count_nonzero", "aminmax", "cumprod", "cummax", "cummin", "logcumsumexp", "diff", "trace",
+        "histc",
+        "movedim", "moveaxis", "swapaxes", "swapdims", "tile", "repeat_interleave", "rot90",
+        "fliplr", "flipud", "unflatten", "broadcast_to", "tensor_split", "hsplit", "vsplit",
+        "dsplit", "select", "take", "take_along_dim", "masked_select", "argwhere", "index_copy",
+        "index_fill", "masked_scatter", "diagonal", "diag_embed", "diagflat",
+        "erf", "erfc", "erfinv", "reciprocal", "tan", "sinh", "cosh", "asin", "acos", "asinh",
+        "acosh", "atanh", "log2", "log10", "exp2", "frac", "sgn", "xlogy", "logit", "sinc",
+        "atan2", "arctan2", "hypot", "logaddexp", "logaddexp2", "remainder", "fmod", "fmax",
+        "fmin", "copysign", "lerp", "addcmul", "addcdiv", "signbit", "heaviside", "nan_to_num",
+        "isinf", "isposinf", "isneginf", "isclose", "logical_and", "logical_or", "logical_xor",
+        "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
     ]  # fmt: skip
 
     def make(name):

@@ -53,7 +53,14 @@ from .conv_pool_1d import (
     max_pool1d,
     max_unpool1d,
 )
-from .distance import cosine_similarity, normalize, pairwise_distance
+from .distance import (
+    cdist,
+    cosine_similarity,
+    normalize,
+    pairwise_distance,
+    pdist,
+    triplet_margin_with_distance_loss,
+)
 from .dropout import (
     alpha_dropout,
     dropout,
@@ -144,8 +151,35 @@ from .margin_loss import (
     soft_margin_loss,
     triplet_margin_loss,
 )
-from .matmul import bmm, einsum, linear, matmul, mm, outer
-from .norm import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm
+from .matmul import (
+    addbmm,
+    addmm,
+    addmv,
+    addr,
+    baddbmm,
+    bilinear,
+    bmm,
+    cross,
+    dot,
+    einsum,
+    inner,
+    kron,
+    linear,
+    matmul,
+    mm,
+    mv,
+    outer,
+    tensordot,
+    vdot,
+)
+from .norm import (
+    batch_norm,
+    group_norm,
+    instance_norm,
+    layer_norm,
+    local_response_norm,
+    rms_norm,
+)
 from .pool import (
     adaptive_avg_pool2d,
     adaptive_max_pool2d,

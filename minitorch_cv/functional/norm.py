@@ -541,3 +541,89 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     return LocalResponseNorm.apply(
         input, size=int(size), alpha=float(alpha), beta=float(beta), k=float(k)
     )
+
+
+# --------------------------------------------------------------------------- RMS norm
+
+
+class RMSNorm(Function):
+    """Root-mean-square normalisation over the last D = prod(normalized_shape) values of each
+    sample (Zhang & Sennrich 2019): no mean is subtracted and there is no bias.
+
+        r = 1 / sqrt(mean(x^2) + eps),   x̂ = x r,   y = x̂ w
+        dx = r (gx̂ - x̂ mean(gx̂ x̂)),   gx̂ = g w,   dw = sum over samples of g x̂
+
+    Shapes:  x (*, *normalized_shape) ; weight normalized_shape or None -> y like x.
+    float16 input is computed in float32 (PyTorch's opmath type) and rounded back once.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, *, shape, eps):
+        rows, d = math.prod(x.shape[: x.ndim - len(shape)]), math.prod(shape)
+        xc = x.astype(np.float32) if x.dtype == np.float16 else x  # the compute dtype
+        x2 = xc.reshape(rows, d)
+        inv_rms = (1.0 / xp_of(x).sqrt(_row_dots(x2, x2) / d + eps))[:, None]
+        xhat = x2 * inv_rms
+        w = None if weight is None else weight.astype(xc.dtype, copy=False).reshape(1, d)
+        y = xhat if w is None else xhat * w
+        ctx.save_for_backward(xhat, inv_rms, w)
+        ctx.x_shape, ctx.shape = x.shape, shape
+        ctx.dtypes = x.dtype, None if weight is None else weight.dtype
+        return y.reshape(x.shape).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        xhat, inv_rms, w = ctx.saved_tensors
+        d = xhat.shape[1]
+        g2 = g.reshape(xhat.shape).astype(xhat.dtype, copy=False)
+        need_x, need_w = ctx.needs_input_grad
+        dx = dw = None
+        if need_x:
+            gxhat = g2 if w is None else g2 * w
+            dx = xhat * (-_row_dots(gxhat, xhat) / d)[:, None]
+            dx += gxhat
+            dx *= inv_rms
+            dx = dx.reshape(ctx.x_shape).astype(ctx.dtypes[0], copy=False)
+        if need_w:
+            dw = xp_of(g).einsum("rd,rd->d", g2, xhat)
+            dw = dw.reshape(ctx.shape).astype(ctx.dtypes[1], copy=False)
+        return dx, dw
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """Root-mean-square normalisation (PyTorch's `F.rms_norm`), one fused op.
+
+    Args:
+        input: (*, *normalized_shape), floating point.
+        normalized_shape (int or tuple): the trailing shape to normalise over.
+        weight: tensor of shape normalized_shape, or None (no scale).
+        eps (float or None): added to the mean square. Default None: the machine epsilon of the
+            compute dtype, finfo(float64).eps for float64 input and finfo(float32).eps for
+            float32 and float16 input (as PyTorch).
+
+    Shape:
+        y like input (and of the input's dtype); y = x / sqrt(mean(x^2) + eps) * weight, the
+        mean over the trailing normalized_shape dims of each sample.
+    """
+    x = _raw(input)
+    if isinstance(normalized_shape, (int, np.integer)):
+        normalized_shape = (normalized_shape,)
+    shape = tuple(int(s) for s in normalized_shape)
+    k = len(shape)
+    if k == 0:
+        raise ValueError("rms_norm: normalized_shape must have at least one dim, got ()")
+    if x.ndim < k or tuple(x.shape[x.ndim - k :]) != shape:
+        raise ValueError(
+            f"rms_norm: normalized_shape {shape} does not match the trailing dims of the input "
+            f"shape {tuple(x.shape)}"
+        )
+    if x.dtype.kind != "f":
+        raise TypeError(f"rms_norm: expected a floating point input, got dtype {x.dtype}")
+    if weight is not None and tuple(_raw(weight).shape) != shape:
+        raise ValueError(
+            f"rms_norm: weight has shape {_shape_of(_raw(weight))}, expected normalized_shape "
+            f"{shape}"
+        )
+    if eps is None:
+        eps = np.finfo(np.float64 if x.dtype == np.float64 else np.float32).eps
+    return RMSNorm.apply(input, weight, shape=shape, eps=float(eps))

@@ -102,6 +102,7 @@ from .loss import (
     SmoothL1Loss,
     SoftMarginLoss,
     TripletMarginLoss,
+    TripletMarginWithDistanceLoss,
 )
 from .module import IncompatibleKeys, Module, Parameter, RemovableHandle, StateDictError
 from .norm import (

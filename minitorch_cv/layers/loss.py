@@ -4,6 +4,9 @@ functional/loss.py. A class weight is a buffer, so `.to(device)` moves it and it
 
 from __future__ import annotations
 
+import warnings
+
+from ..functional.distance import triplet_margin_with_distance_loss
 from ..functional.loss import (
     _REDUCTIONS,
     binary_cross_entropy,
@@ -29,6 +32,7 @@ from ..functional.margin_loss import (
 )
 from ..tensor import Tensor, get_default_dtype
 from ..tensor import tensor as make_tensor
+from .linear import PairwiseDistance
 from .module import Module
 
 
@@ -402,3 +406,49 @@ class PoissonNLLLoss(_Loss):
     def forward(self, log_input, target):
         return poisson_nll_loss(log_input, target, self.log_input, self.full, self.eps,
                                 self.reduction)  # fmt: skip
+
+
+class TripletMarginWithDistanceLoss(_Loss):
+    """max(0, margin + d(a, p) - d(a, n)) for any distance function d: the anchor nearer to the
+    positive than to the negative by `margin` (F.triplet_margin_with_distance_loss).
+
+    Args:
+        distance_function: d(x1, x2) -> distances, e.g. `lambda x, y: 1 - F.cosine_similarity(x,
+            y)`; None is `PairwiseDistance()` (a submodule, as in torch). Default None.
+        margin (float): > 0. Default 1.0.
+        swap (bool): use min(d(a, n), d(p, n)) as the negative distance. Default False.
+        reduction (str): 'none' | 'mean' | 'sum'. Default 'mean'.
+    """
+
+    def __init__(self, *, distance_function=None, margin: float = 1.0, swap: bool = False,
+                 reduction: str = "mean"):  # fmt: skip
+        super().__init__(reduction=reduction)
+        if not margin > 0:
+            raise ValueError(
+                f"TripletMarginWithDistanceLoss: margin must be greater than 0, got {margin}"
+            )
+        self.distance_function = (
+            distance_function if distance_function is not None else PairwiseDistance()
+        )
+        self.margin, self.swap = margin, swap
+
+    def forward(self, anchor, positive, negative):
+        return triplet_margin_with_distance_loss(
+            anchor, positive, negative, distance_function=self.distance_function,
+            margin=self.margin, swap=self.swap, reduction=self.reduction,
+        )  # fmt: skip
+
+
+class NLLLoss2d(NLLLoss):
+    """NLLLoss under PyTorch's deprecated name (constructing it warns, as PyTorch's FutureWarning
+    does); NLLLoss already takes (N, C, H, W) input with (N, H, W) targets."""
+
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                 reduction: str = "mean"):  # fmt: skip
+        warnings.warn(
+            "`NLLLoss2d` has been deprecated. Please use `NLLLoss` instead as a drop-in "
+            "replacement.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        super().__init__(weight, size_average, ignore_index, reduce, reduction)
