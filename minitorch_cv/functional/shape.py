@@ -318,7 +318,7 @@ def pad(input, pad, mode="constant", value=None):
                 f"pad: circular padding {(lo, hi)} crops dim {d} of {input.shape} to nothing "
                 "to wrap"
             )
-        if mode == "reflect" and max(lo, hi) >= n:
+        if mode == "reflect" and max(lo, hi) >= n and (lo, hi) != (0, 0):  # (an empty batch)
             raise ValueError(
                 f"pad: reflect padding {(lo, hi)} must be smaller than dim {d} of {input.shape}"
             )

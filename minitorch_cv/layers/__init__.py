@@ -35,7 +35,7 @@ from .activation import (
     Tanhshrink,
     Threshold,
 )
-from .container import ModuleDict, ModuleList, Sequential
+from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import (
     Conv1d,
     Conv2d,
@@ -73,6 +73,7 @@ from .lazy import (
     UninitializedParameter,
 )
 from .linear import (
+    Bilinear,
     ChannelShuffle,
     CosineSimilarity,
     Flatten,
@@ -115,13 +116,24 @@ from .norm import (
     InstanceNorm3d,
     LayerNorm,
     LocalResponseNorm,
+    RMSNorm,
 )
 from .padding import (
+    CircularPad1d,
     CircularPad2d,
+    CircularPad3d,
+    ConstantPad1d,
     ConstantPad2d,
+    ConstantPad3d,
+    ReflectionPad1d,
     ReflectionPad2d,
+    ReflectionPad3d,
+    ReplicationPad1d,
     ReplicationPad2d,
+    ReplicationPad3d,
+    ZeroPad1d,
     ZeroPad2d,
+    ZeroPad3d,
 )
 from .pool import (
     AdaptiveAvgPool1d,

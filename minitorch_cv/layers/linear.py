@@ -1,4 +1,4 @@
-"""Linear (fully connected) layer and the shape helpers Identity, Flatten, Unflatten."""
+"""Linear and Bilinear layers and the shape helpers Identity, Flatten, Unflatten, ..."""
 
 from __future__ import annotations
 
@@ -65,6 +65,89 @@ class Linear(Module):
     def extra_repr(self) -> str:
         bias = self.bias is not None
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={bias}"
+
+
+class Bilinear(Module):
+    """y = x1^T A x2 + b: one bilinear form A[o] (in1 x in2) per output feature.
+
+    Args:
+        in1_features (int): size of each first input's last dim (must be > 0).
+        in2_features (int): size of each second input's last dim.
+        out_features (int): size of each output's last dim.
+        bias (bool): learn an additive bias. Default: True.
+        device, dtype: where and in which float type the weights live. Default: cpu, float32.
+
+    Shape:
+        input1 (*, in1_features), input2 (*, in2_features) with the same leading dims
+        -> output (*, out_features).
+
+    Weights: weight (out_features, in1_features, in2_features) and bias (out_features,), both
+    drawn from U(-1/sqrt(in1_features), 1/sqrt(in1_features)) as in PyTorch.
+    """
+
+    def __init__(
+        self,
+        in1_features: int,
+        in2_features: int,
+        out_features: int,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__()
+        sizes = (("in1_features", in1_features), ("in2_features", in2_features),
+                 ("out_features", out_features))  # fmt: skip
+        for name, v in sizes:
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
+                raise ValueError(f"Bilinear: {name} must be a non-negative int, got {v!r}")
+        if in1_features == 0:  # the init bound 1/sqrt(in1_features) needs it (PyTorch too)
+            raise ValueError(f"Bilinear: in1_features must be > 0, got {in1_features}")
+        self.in1_features = int(in1_features)
+        self.in2_features = int(in2_features)
+        self.out_features = int(out_features)
+        self.weight = Parameter(
+            empty(
+                self.out_features,
+                self.in1_features,
+                self.in2_features,
+                dtype=dtype,
+                device=device,
+            )
+        )
+        if bias:
+            self.bias = Parameter(empty(self.out_features, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: weight and bias from U(+-1/sqrt(in1_features))."""
+        bound = 1 / math.sqrt(self.in1_features)
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1, input2):
+        s1, s2 = tuple(input1.shape), tuple(input2.shape)
+        if (
+            not s1
+            or len(s1) != len(s2)
+            or s1[:-1] != s2[:-1]
+            or s1[-1] != self.in1_features
+            or s2[-1] != self.in2_features
+        ):
+            raise ValueError(
+                f"Bilinear({self.in1_features}, {self.in2_features}->{self.out_features}): "
+                f"expected input1 (*, {self.in1_features}) and input2 (*, {self.in2_features}) "
+                f"with the same leading dims, got shapes {s1} and {s2}"
+            )
+        return F.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+            f"out_features={self.out_features}, bias={self.bias is not None}"
+        )
 
 
 class Identity(Module):

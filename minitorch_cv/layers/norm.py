@@ -1,5 +1,6 @@
-"""Normalisation layers: BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, LayerNorm, GroupNorm (PyTorch's
-names, defaults and state_dict keys). Each forward is one call into functional/norm.py."""
+"""Normalisation layers: BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, LayerNorm, RMSNorm, GroupNorm
+(PyTorch's names, defaults and state_dict keys). Each forward is one call into
+functional/norm.py."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ..functional.norm import (
     instance_norm,
     layer_norm,
     local_response_norm,
+    rms_norm,
 )
 from ..tensor import empty, ones, tensor, zeros
 from .module import Module, Parameter
@@ -193,8 +195,12 @@ class _InstanceNorm(_BatchNorm):
         track_running_stats: bool = False,
         device=None,
         dtype=None,
+        *,
+        bias: bool = True,
     ):
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+        super().__init__(
+            num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias
+        )
 
     def forward(self, input):
         name, c, k = self._get_name(), self.num_features, self._spatial
@@ -231,7 +237,8 @@ class _InstanceNorm(_BatchNorm):
 class InstanceNorm1d(_InstanceNorm):
     """Instance normalisation of (N, C, L) or (C, L) input: statistics per sample and channel.
 
-    Args: num_features (C), eps=1e-5, momentum=0.1, affine=False, track_running_stats=False.
+    Args: num_features (C), eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
+    bias=True (keyword; with affine, also learn the shift).
     """
 
     _spatial = 1
@@ -242,7 +249,8 @@ class InstanceNorm2d(_InstanceNorm):
     """Instance normalisation of (N, C, H, W) or (C, H, W) input: each image's each channel is
     normalised over its H x W values.
 
-    Args: num_features (C), eps=1e-5, momentum=0.1, affine=False, track_running_stats=False.
+    Args: num_features (C), eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
+    bias=True (keyword; with affine, also learn the shift).
     """
 
     _spatial = 2
@@ -253,7 +261,8 @@ class InstanceNorm3d(_InstanceNorm):
     """Instance normalisation of (N, C, D, H, W) or (C, D, H, W) input: each volume's each
     channel is normalised over its D x H x W values.
 
-    Args: num_features (C), eps=1e-5, momentum=0.1, affine=False, track_running_stats=False.
+    Args: num_features (C), eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
+    bias=True (keyword; with affine, also learn the shift).
     """
 
     _spatial = 3
@@ -414,3 +423,67 @@ class LocalResponseNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalisation of each sample over its trailing `normalized_shape` dims
+    (PyTorch's RMSNorm, as in LLaMA): LayerNorm without the mean and without a bias.
+
+    Args:
+        normalized_shape (int or tuple): the trailing shape, e.g. C or (C, H, W).
+        eps (float or None): added to the mean square. Default None: the machine epsilon of the
+            input's compute dtype (finfo(float32).eps for float32 and float16, finfo(float64).eps
+            for float64), as PyTorch.
+        elementwise_affine (bool): learn a weight of normalized_shape, initialised to ones.
+            Default: True.
+        device, dtype: Default: cpu, float32.
+
+    Shape:
+        input (*, *normalized_shape) -> output of the same shape;
+        y = x / sqrt(mean(x^2) + eps) * weight, the mean over the normalized_shape dims.
+    """
+
+    def __init__(
+        self,
+        normalized_shape,
+        eps: float | None = None,
+        elementwise_affine: bool = True,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__()
+        if isinstance(normalized_shape, (int, np.integer)):
+            normalized_shape = (int(normalized_shape),)
+        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        if not self.normalized_shape or min(self.normalized_shape) < 1:
+            raise ValueError(
+                f"RMSNorm: normalized_shape must be non-empty and positive, got {normalized_shape}"
+            )
+        if eps is not None and not eps >= 0:
+            raise ValueError(f"RMSNorm: eps must be non-negative or None, got {eps}")
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(ones(*self.normalized_shape, dtype=dtype, device=device))
+        else:
+            self.register_parameter("weight", None)
+
+    def reset_parameters(self) -> None:
+        """weight = 1 (PyTorch's init)."""
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, input):
+        shape = self.normalized_shape
+        k = len(shape)
+        if input.ndim < k or tuple(input.shape[input.ndim - k :]) != shape:
+            raise ValueError(
+                f"RMSNorm({shape}): expected input of shape (*, {', '.join(map(str, shape))}), "
+                f"got shape {tuple(input.shape)}"
+            )
+        return rms_norm(input, shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 import minitorch_cv as mt
-from minitorch_cv.layers.norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm
+from minitorch_cv.layers.norm import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    GroupNorm,
+    InstanceNorm2d,
+    LayerNorm,
+)
 
 BN_KEYS = ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
 
@@ -142,6 +149,10 @@ def test_repr_like_pytorch():  # PyTorch 2.13's format, which shows whether ther
     )
     assert repr(LayerNorm(4)) == "LayerNorm((4,), eps=1e-05, elementwise_affine=True, bias=True)"
     assert repr(GroupNorm(2, 4)) == "GroupNorm(2, 4, eps=1e-05, affine=True, bias=True)"
+    assert repr(InstanceNorm2d(3, affine=True, bias=False)) == (
+        "InstanceNorm2d(3, eps=1e-05, momentum=0.1, affine=True, bias=False, "
+        "track_running_stats=False)"
+    )
 
 
 @pytest.mark.parametrize("affine, bias", [(True, False), (False, True)])
@@ -149,6 +160,7 @@ def test_bias_false_keeps_the_scale_and_drops_the_shift(affine, bias):
     x = mt.tensor(np.random.default_rng(0).normal(3.0, 2.0, (4, 3, 5, 5)))
     # normalised with weight 1 and no shift: mean 0 over what each layer normalises
     for layer, axes in ((BatchNorm2d(3, affine=affine, bias=bias), (0, 2, 3)),
+                        (InstanceNorm2d(3, affine=affine, bias=bias), (2, 3)),
                         (GroupNorm(1, 3, affine=affine, bias=bias), (1, 2, 3))):  # fmt: skip
         assert layer.bias is None and (layer.weight is not None) == affine
         assert "bias" not in layer.state_dict() and "bias=False" in repr(layer)
