@@ -615,3 +615,75 @@ def softmax(input, dim=None):
 
 def log_softmax(input, dim=None):
     return LogSoftmax.apply(input, dim=_dim(input, dim, "log_softmax"))
+
+
+# --------------------------------------------------------------------------- in-place aliases
+# PyTorch's relu_, elu_, ...: the result is written into the input, which is returned, when no
+# graph needs the input's old values: a tensor that needs no gradient (its version bumped, so a
+# backward that saved it fails loudly), or anything under no_grad. A leaf that requires grad is
+# refused, as PyTorch does, and so is a tensor inside a graph, as `add_` and the other in-place
+# methods refuse it (autograd here never rewrites a node's history): returning a new tensor
+# instead would leave a bare `F.relu_(h)` silently without effect.
+
+
+_threshold = threshold  # (threshold_'s argument of that name hides the function)
+
+
+def _in_place(name, input, op, *args, floating=True):
+    """op(input, *args, inplace=True), written into `input` where that is safe (see above).
+    elu_ and the other curved ones take floating point input only, as PyTorch (an int tensor
+    would silently truncate -0.86 to 0); relu_, hardtanh_ and threshold_ also take ints, their
+    result cast to the input's dtype as PyTorch casts the bounds. No op takes bool."""
+    kind = input.dtype.kind
+    if kind == "b" or (floating and kind != "f"):
+        what = "floating point" if floating else "numeric"
+        raise TypeError(f"{name}: expected a {what} input, got dtype {input.dtype}")
+    if not input._mutable(name, None):  # (raises itself for a leaf that requires grad)
+        raise RuntimeError(
+            f"{name} on a tensor that is part of a graph is not supported; write "
+            f"x = F.{name[:-1]}(x) (or work under no_grad())"
+        )
+    result = op(input, *args, inplace=True)
+    input._data[...] = result._data
+    input._version += 1
+    return input
+
+
+def relu_(input):
+    """relu with inplace=True."""
+    return _in_place("relu_", input, relu, floating=False)
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    """leaky_relu with inplace=True."""
+    return _in_place("leaky_relu_", input, leaky_relu, negative_slope)
+
+
+def elu_(input, alpha=1.0):
+    """elu with inplace=True."""
+    return _in_place("elu_", input, elu, alpha)
+
+
+def celu_(input, alpha=1.0):
+    """celu with inplace=True."""
+    return _in_place("celu_", input, celu, alpha)
+
+
+def selu_(input):
+    """selu with inplace=True."""
+    return _in_place("selu_", input, selu)
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    """hardtanh with inplace=True."""
+    return _in_place("hardtanh_", input, hardtanh, min_val, max_val, floating=False)
+
+
+def threshold_(input, threshold, value):  # noqa: A002  (PyTorch's argument name)
+    """threshold with inplace=True."""
+    return _in_place("threshold_", input, _threshold, threshold, value, floating=False)
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    """rrelu with inplace=True."""
+    return _in_place("rrelu_", input, rrelu, lower, upper, training)

@@ -380,3 +380,80 @@ class UpsamplingBilinear2d(Upsample):
 
     def __init__(self, size=None, scale_factor=None):
         super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
+
+
+class _FractionalMaxPoolNd(Module):
+    """Fractional max pooling's options (PyTorch's checks and attributes: kernel_size, and
+    output_size or output_ratio, as n-tuples) and forward; subclasses give `_n` and the
+    functional op. Given `_random_samples` are a buffer (in the state_dict, as torch's)."""
+
+    _n = 2
+
+    def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                 _random_samples=None):  # fmt: skip
+        super().__init__()
+        name, n = type(self).__name__, self._n
+        self.kernel_size = pair(kernel_size, f"{name}: kernel_size", n)  # ints (numpy's too)
+        if min(self.kernel_size) < 1:
+            raise ValueError(f"{name}: kernel_size must be greater than 0, but got {kernel_size}")
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+        if output_size is None and output_ratio is None:
+            raise ValueError(
+                f"{name} requires specifying either an output size, or a pooling ratio"
+            )
+        if output_size is not None and output_ratio is not None:
+            raise ValueError(f"{name}: only one of output_size and output_ratio may be specified")
+        self.output_size = None if output_size is None else pair(output_size, "output_size", n)
+        self.output_ratio = None
+        if output_ratio is not None:
+            ratio = output_ratio if isinstance(output_ratio, (tuple, list)) else (output_ratio,)
+            ratio = tuple(ratio) * (n if len(ratio) == 1 else 1)
+            if len(ratio) != n or not all(0 < r < 1 for r in ratio):
+                raise ValueError(
+                    f"{name}: output_ratio must be between 0 and 1 (got {output_ratio})"
+                )
+            self.output_ratio = ratio
+
+    def forward(self, input):
+        return self._functional(
+            input,
+            self.kernel_size,
+            self.output_size,
+            self.output_ratio,
+            self.return_indices,
+            _random_samples=self._random_samples,
+        )
+
+
+class FractionalMaxPool2d(_FractionalMaxPoolNd):
+    """Max over kH x kW windows at pseudo-random fractional steps (Graham, 2014), so that the
+    output is any size, e.g. H / sqrt(2).
+
+    Args:
+        kernel_size (int or tuple): window size.
+        output_size (int or tuple): (OH, OW), with OH + kH - 1 <= H and OW + kW - 1 <= W.
+        output_ratio (float or tuple): in (0, 1): output size int(H * ratio), int(W * ratio).
+            Give exactly one of output_size and output_ratio.
+        return_indices (bool): also return the flat h*W + w argmax (for MaxUnpool2d).
+        _random_samples: (N, C, 2) samples in [0, 1) to use for every call; None draws new
+            ones on each call from minitorch_cv's generator.
+
+    Shape: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW) or (C, OH, OW).
+    """
+
+    _n = 2
+    _functional = staticmethod(F.fractional_max_pool2d)
+
+
+class FractionalMaxPool3d(_FractionalMaxPoolNd):
+    """Max over kT x kH x kW windows at pseudo-random fractional steps (Graham, 2014).
+
+    Args: as FractionalMaxPool2d, with triples; the output size needs OT + kT - 1 < T (strictly,
+    as PyTorch's 3-D check), and so for H and W; _random_samples (N, C, 3) for T, H, W.
+
+    Shape: (N, C, T, H, W) or (C, T, H, W) -> (N, C, OT, OH, OW) or (C, OT, OH, OW).
+    """
+
+    _n = 3
+    _functional = staticmethod(F.fractional_max_pool3d)
