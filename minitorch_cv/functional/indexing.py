@@ -1,11 +1,14 @@
 """Selecting, scattering, reordering and scanning along a dim: gather, scatter, scatter_add,
 index_select, index_add, masked_fill, flip, roll, narrow, unbind, topk, sort, argsort, cumsum,
-tril, triu, diag; and the non-differentiable nonzero, unique, bincount (PyTorch's names and
-argument orders).
+tril, triu, diag, rot90, select, take, take_along_dim, masked_select, index_copy, index_fill,
+masked_scatter, diagonal, diag_embed, diagflat, block_diag, cartesian_prod, combinations; and
+the non-differentiable nonzero, argwhere, unique, bincount (PyTorch's names and argument
+orders).
 
 Most are built on `index` (a[key] with its scatter-add gradient) or `where`, so their gradients
-are those ops' own; scatter, index_add and cumsum have their own Functions (the adjoint of a
-scatter is a gather, of a running sum a running sum from the other end).
+are those ops' own; scatter, index_add, cumsum, masked_scatter, diagonal / diag_embed (each
+the other's adjoint) and block_diag have their own Functions (the adjoint of a scatter is a
+gather, of a running sum a running sum from the other end).
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import xp_of
-from ..tensor import Function, Tensor
-from .elementwise import where
-from .shape import _dim, cat, index
+from ..tensor import Function, Tensor, get_default_dtype
+from .elementwise import broadcast_shapes, clone, where
+from .shape import _dim, cat, expand, index, stack, transpose
+
+_index = index  # (ops below take an argument named `index`, as torch's)
 
 
 def _mesh(shape, dim, idx):
@@ -198,8 +203,24 @@ def masked_fill(input, mask, value):
     return where(m, value, input)
 
 
+class Flip(Function):
+    """x reversed along `axes`, as a copy (torch.flip copies: a reversed NumPy view would let an
+    in-place change of the result, `x.flip(-1).sub_(mean)`, write into x); the gradient is g
+    reversed back."""
+
+    @staticmethod
+    def forward(ctx, x, *, axes):
+        ctx.axes = axes
+        return xp_of(x).flip(x, axes).copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return xp_of(g).flip(g, ctx.axes)
+
+
 def flip(input, dims):
-    """Reverse the order of the entries along each of `dims` (an int or a tuple)."""
+    """Reverse the order of the entries along each of `dims` (an int or a tuple); a copy, as
+    torch.flip (and so fliplr, flipud, rot90)."""
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     if input.ndim == 0:
         for d in dims:
@@ -208,8 +229,7 @@ def flip(input, dims):
     axes = {_dim(d, input.ndim, "flip") for d in dims}
     if len(axes) != len(dims):
         raise ValueError(f"flip: dims {dims} name a dim twice")
-    return index(input, tuple(slice(None, None, -1) if i in axes else slice(None)
-                              for i in range(input.ndim)))  # fmt: skip
+    return Flip.apply(input, axes=tuple(sorted(axes)))
 
 
 def roll(input, shifts, dims=None):
@@ -435,3 +455,444 @@ def meshgrid(*tensors, indexing="ij"):
         view[ax] = t.shape[0]
         out.append(t.reshape(*view).expand(*shape))
     return tuple(out)
+
+
+# --------------------------------------------------------------------------- more of torch's
+# selection ops: rot90, fliplr, flipud, select, take, take_along_dim, masked_select, argwhere,
+# index_copy, index_fill, masked_scatter (and the in-place forms the Tensor methods use),
+# diagonal, diag_embed, diagflat, block_diag, cartesian_prod, combinations.
+
+
+def rot90(input, k=1, dims=(0, 1)):
+    """Rotate by 90 degrees k times in the plane of `dims`, from the first towards the second
+    (torch.rot90): a flip and a transpose."""
+    dims = tuple(dims)
+    if len(dims) != 2:
+        raise ValueError(f"rot90: expected 2 rotation dims, got dims={dims}")
+    if input.ndim < 2:
+        raise ValueError(f"rot90: expected a tensor with at least 2 dims, got {input.shape}")
+    d0, d1 = _dim(dims[0], input.ndim, "rot90"), _dim(dims[1], input.ndim, "rot90")
+    if d0 == d1:
+        raise ValueError(f"rot90: rotation dims must differ, got dims={dims} for {input.shape}")
+    k %= 4
+    if k == 0:
+        return clone(input)
+    if k == 2:
+        return flip(input, (d0, d1))
+    return transpose(flip(input, d1 if k == 1 else d0), d0, d1)
+
+
+def fliplr(input):
+    """Reverse dim 1 (left/right) of a tensor with at least 2 dims."""
+    if input.ndim < 2:
+        raise ValueError(f"fliplr: expected a tensor with at least 2 dims, got {input.shape}")
+    return flip(input, 1)
+
+
+def flipud(input):
+    """Reverse dim 0 (up/down) of a tensor with at least 1 dim."""
+    if input.ndim < 1:
+        raise ValueError("flipud: expected a tensor with at least 1 dim, got a 0-d tensor")
+    return flip(input, 0)
+
+
+def select(input, dim, index):
+    """The slice at `index` (negative counts from the end) along `dim`, without that dim:
+    input[:, index] for dim=1 (torch.select)."""
+    if input.ndim == 0:
+        raise IndexError("select: cannot be applied to a 0-d tensor")
+    d = _dim(dim, input.ndim, "select")
+    n, i = input.shape[d], int(index)
+    if not -n <= i < n:
+        raise IndexError(f"select: index {i} out of range for dim {d} of {input.shape}")
+    return _index(input, (slice(None),) * d + (i % n,))
+
+
+def _int_array(x, like, op, what="index"):
+    a = x._data if isinstance(x, Tensor) else xp_of(like._data).asarray(x)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{op}: {what} must be an integer tensor, got {a.dtype}")
+    return a
+
+
+def take(input, index):
+    """input.flatten()[index], of index's shape; negative indices count from the end
+    (torch.take). The gradient adds back into each picked entry (repeats accumulate)."""
+    idx = _int_array(index, input, "take")
+    n = input.numel()
+    if idx.size and (int(idx.min()) < -n or int(idx.max()) >= n):
+        raise IndexError(f"take: index out of range for a tensor of {n} entries {input.shape}")
+    flat_idx = idx.reshape(-1) % max(n, 1)  # (a new array: the backward reads it)
+    return _index(input.reshape(-1), flat_idx).reshape(idx.shape)
+
+
+def take_along_dim(input, indices, dim=None):
+    """Entries picked along `dim` by `indices` (torch.take_along_dim, NumPy's
+    take_along_axis): gather after broadcasting input and indices off `dim`; dim=None picks from
+    the flattened input (a 1-D result). Indices must lie in [0, size)."""
+    idx = _int_array(indices, input, "take_along_dim", "indices")
+    if dim is None:
+        return _take_checked(input.reshape(-1), idx.reshape(-1), 0)
+    d = _dim(dim, input.ndim, "take_along_dim")
+    if idx.ndim != input.ndim:
+        raise ValueError(
+            f"take_along_dim: input {input.shape} and indices {tuple(idx.shape)} must have the "
+            "same number of dims"
+        )
+    off = [broadcast_shapes("take_along_dim", (a,), (b,))[0] if i != d else 0
+           for i, (a, b) in enumerate(zip(input.shape, idx.shape))]  # fmt: skip
+    x_shape = tuple(input.shape[d] if i == d else n for i, n in enumerate(off))
+    i_shape = tuple(idx.shape[d] if i == d else n for i, n in enumerate(off))
+    x = input if input.shape == x_shape else expand(input, x_shape)
+    return _take_checked(x, xp_of(idx).broadcast_to(idx, i_shape), d)
+
+
+def _take_checked(x, idx, d):
+    n = x.shape[d]
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
+        raise IndexError(f"take_along_dim: indices out of range [0, {n}) for dim {d} of {x.shape}")
+    return gather(x, d, idx)
+
+
+def masked_select(input, mask):
+    """The entries where `mask` (bool, broadcast with input) is True, as a 1-D tensor in
+    row-major order (torch.masked_select)."""
+    m = mask._data if isinstance(mask, Tensor) else xp_of(input._data).asarray(mask)
+    if m.dtype != np.bool_:
+        raise TypeError(f"masked_select: mask must be a bool tensor, got {m.dtype}")
+    shape = broadcast_shapes("masked_select", input.shape, tuple(m.shape))
+    x = input if input.shape == shape else expand(input, shape)
+    if not shape:  # 0-d: one entry, picked or not
+        x, m, shape = x.reshape(1), m.reshape(1), (1,)
+    # the True positions as integer arrays (row-major, as the mask reads): the scatter-add of
+    # Index's backward takes those on NumPy and CuPy alike
+    return _index(x, xp_of(m).nonzero(xp_of(m).broadcast_to(m, shape)))
+
+
+def argwhere(input):
+    """Indices of the non-zero entries as an (n, ndim) int64 tensor (torch.argwhere, the same
+    as nonzero). Not differentiable."""
+    return nonzero(input)
+
+
+def _index_vector(input, d, index, op, negative):
+    """A 0-d or 1-d integer index along dim d as a 1-D array (a copy, for the backward);
+    negative entries count from the end where torch allows them (`negative`)."""
+    idx = _int_array(index, input, op)
+    if idx.ndim > 1:
+        raise ValueError(f"{op}: index must be 0-d or 1-d, got shape {tuple(idx.shape)}")
+    n = input.shape[d] if input.ndim else 1
+    lo = -n if negative else 0
+    if idx.size and (int(idx.min()) < lo or int(idx.max()) >= n):
+        raise IndexError(
+            f"{op}: index {idx.tolist()} out of range [{lo}, {n}) for dim {d} of {input.shape}"
+        )
+    return idx.reshape(-1) % max(n, 1)
+
+
+def _copy_args(input, dim, index, source, op):
+    """index_copy's key into input and source in the shape it writes (checked)."""
+    if not isinstance(source, Tensor):
+        raise TypeError(f"{op}: source must be a Tensor, got {type(source).__name__}")
+    if source.dtype != input.dtype:
+        raise TypeError(f"{op}: source has dtype {source.dtype}, the input {input.dtype}")
+    if input.ndim == 0:
+        _check_scalar_dim(dim, op)
+        idx = _index_vector(input, 0, index, op, negative=False)
+        if idx.shape != (1,) or source.numel() != 1:
+            raise ValueError(
+                f"{op}: a 0-d input takes one index and one source entry, got index "
+                f"{idx.tolist()} and source {source.shape}"
+            )
+        return (), source.reshape(())
+    d = _dim(dim, input.ndim, op)
+    idx = _index_vector(input, d, index, op, negative=False)
+    if source.ndim == 0 and input.ndim == 1:
+        source = source.reshape(1)
+    want = input.shape[:d] + (len(idx),) + input.shape[d + 1 :]
+    if source.shape != want:
+        raise ValueError(
+            f"{op}: source of shape {source.shape} does not fit {len(idx)} indices along dim "
+            f"{d} of {input.shape} (expected {want})"
+        )
+    return (slice(None),) * d + (idx,), source
+
+
+def index_copy(input, dim, index, source):
+    """A copy of input with its slices index[k] along dim replaced by source's slices k
+    (torch.index_copy; a repeated index keeps one of its writes). No gradient reaches input
+    where it was overwritten; source gets the gradient at the positions it was copied to."""
+    key, source = _copy_args(input, dim, index, source, "index_copy")
+    if input.ndim == 0:  # one entry: as a 1-D tensor of one (the backward writes into g)
+        x1, s1 = input.reshape(1), source.reshape(1)
+        return _Scatter.apply(x1, s1, key=(slice(None),), block=(), accumulate=False).reshape(())
+    return _Scatter.apply(input, source, key=key, block=(), accumulate=False)
+
+
+def _fill_mask(input, dim, index, op):
+    """A bool mask, broadcastable to input, that is True on the slices `index` along dim."""
+    if input.ndim == 0:
+        _check_scalar_dim(dim, op)
+        idx = _index_vector(input, 0, index, op, negative=True)
+        return xp_of(input._data).asarray(bool(idx.size))
+    d = _dim(dim, input.ndim, op)
+    idx = _index_vector(input, d, index, op, negative=True)
+    mask = xp_of(idx).zeros(input.shape[d], dtype=bool)
+    mask[idx] = True
+    return mask.reshape((-1,) + (1,) * (input.ndim - d - 1))
+
+
+def _fill_value(value, input, op):
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise ValueError(f"{op}: value must be a number or a 0-d tensor, got {value.shape}")
+        if value.dtype != input.dtype:
+            value = value.to(input.dtype)
+    return value
+
+
+def index_fill(input, dim, index, value):
+    """A copy of input with the slices index (negative counts from the end) along dim set to
+    `value`, a number or a 0-d tensor (torch.index_fill). A 0-d tensor value gets the gradient
+    summed over the filled entries."""
+    mask = _fill_mask(input, dim, index, "index_fill")
+    return masked_fill(input, mask, _fill_value(value, input, "index_fill"))
+
+
+class MaskedScatter(Function):
+    """out = x (broadcast to the mask's shape) with the first k = mask.sum() entries of the
+    flattened source written, in order, where mask is True: d x = g where mask is False,
+    d source = g[mask] in its first k entries, zero after."""
+
+    @staticmethod
+    def forward(ctx, x, src, *, mask, k):
+        ctx.mask, ctx.k, ctx.src_shape = mask, k, src.shape
+        out = xp_of(x).broadcast_to(x, mask.shape).copy()
+        out[mask] = src.reshape(-1)[:k]
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = xp_of(g)
+        gx = xp.where(ctx.mask, xp.zeros((), dtype=g.dtype), g)
+        gs = xp.zeros(int(np.prod(ctx.src_shape, dtype=np.int64)), dtype=g.dtype)
+        gs[: ctx.k] = g[ctx.mask]
+        return gx, gs.reshape(ctx.src_shape)
+
+
+def _scatter_mask(input, mask, source, op, shape=None):
+    m = mask._data if isinstance(mask, Tensor) else xp_of(input._data).asarray(mask)
+    if m.dtype != np.bool_:
+        raise TypeError(f"{op}: mask must be a bool tensor, got {m.dtype}")
+    if not isinstance(source, Tensor) or source.dtype != input.dtype:
+        raise TypeError(
+            f"{op}: source must be a tensor of the input's dtype {input.dtype}, got "
+            f"{getattr(source, 'dtype', type(source).__name__)}"
+        )
+    full = broadcast_shapes(op, input.shape, tuple(m.shape))
+    if shape is not None and full != shape:
+        raise ValueError(
+            f"{op}: mask of shape {tuple(m.shape)} does not broadcast to the tensor's {shape}"
+        )
+    m = xp_of(m).broadcast_to(m, full).copy()
+    k = int(m.sum())
+    if source.numel() < k:
+        raise ValueError(
+            f"{op}: source has {source.numel()} entries {source.shape}, fewer than the {k} "
+            "True entries of the mask"
+        )
+    return m, k
+
+
+def masked_scatter(input, mask, source):
+    """A copy of input (broadcast with mask) with source's entries, in row-major order, written
+    where mask is True (torch.masked_scatter; source needs at least mask.sum() entries)."""
+    m, k = _scatter_mask(input, mask, source, "masked_scatter")
+    return MaskedScatter.apply(input, source, mask=m, k=k)
+
+
+# the in-place forms behind Tensor.index_fill_, index_copy_ and masked_scatter_: checked as the
+# out-of-place ops, written through Tensor._inplace (no graph, the version counter bumped)
+
+
+def index_fill_(input, dim, index, value):
+    mask = _fill_mask(input, dim, index, "index_fill_")
+    value = _fill_value(value, input, "index_fill_")
+    return input._inplace(
+        "index_fill_",
+        lambda a, v: xp_of(a).copyto(a, v, where=mask, casting="unsafe"),
+        value,
+    )
+
+
+def index_copy_(input, dim, index, source):
+    key, source = _copy_args(input, dim, index, source, "index_copy_")
+    return input._inplace("index_copy_", lambda a, s: a.__setitem__(key, s), source)
+
+
+def masked_scatter_(input, mask, source):
+    m, k = _scatter_mask(input, mask, source, "masked_scatter_", shape=input.shape)
+    return input._inplace(
+        "masked_scatter_", lambda a, s: a.__setitem__(m, s.reshape(-1)[:k]), source
+    )
+
+
+def _diag_write(values, shape, offset, dim1, dim2):
+    """Zeros of `shape` with `values` (..., L) on the offset-diagonal of dims (dim1, dim2), the
+    other dims in order: the adjoint of xp.diagonal."""
+    xp = xp_of(values)
+    out = xp.zeros(shape, dtype=values.dtype)
+    plane = xp.moveaxis(out, (dim1, dim2), (-2, -1))  # a view: writes land in out
+    i = xp.arange(values.shape[-1])
+    plane[..., i + max(-offset, 0), i + max(offset, 0)] = values
+    return out
+
+
+class Diagonal(Function):
+    """y[..., i] = x[..., i, ..., i + offset, ...] over dims (dim1, dim2), the diagonal as the
+    last dim (torch.diagonal); the gradient puts g back on that diagonal, zeros elsewhere.
+
+    A view, as torch's: `x.diagonal().add_(eps)` (under no_grad) writes into x, and it shares
+    x's version counter (apply sees the view's base)."""
+
+    @staticmethod
+    def forward(ctx, x, *, offset, dim1, dim2):
+        ctx.shape, ctx.offset, ctx.dim1, ctx.dim2 = x.shape, offset, dim1, dim2
+        y = xp_of(x).diagonal(x, offset, dim1, dim2)
+        if isinstance(y, np.ndarray) and x.flags.writeable:
+            y.flags.writeable = True  # NumPy hands out a read-only view; the entries are distinct
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return _diag_write(g, ctx.shape, ctx.offset, ctx.dim1, ctx.dim2)
+
+
+class DiagEmbed(Function):
+    """The adjoint of Diagonal: x (..., n) on the offset-diagonal of two new dims of size
+    n + |offset|; the gradient reads that diagonal back."""
+
+    @staticmethod
+    def forward(ctx, x, *, offset, dim1, dim2):
+        ctx.offset, ctx.dim1, ctx.dim2 = offset, dim1, dim2
+        m = x.shape[-1] + abs(offset)
+        rest = iter(x.shape[:-1])
+        shape = tuple(m if i in (dim1, dim2) else next(rest) for i in range(x.ndim + 1))
+        return _diag_write(x, shape, offset, dim1, dim2)
+
+    @staticmethod
+    def backward(ctx, g):
+        return xp_of(g).diagonal(g, ctx.offset, ctx.dim1, ctx.dim2).copy()  # (writable)
+
+
+def _diag_dims(ndim, dim1, dim2, op, shape):
+    d1, d2 = _dim(dim1, ndim, op), _dim(dim2, ndim, op)
+    if d1 == d2:
+        raise ValueError(f"{op}: dim1 and dim2 must differ, got {dim1} and {dim2} for {shape}")
+    return d1, d2
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    """The offset-diagonal of the dims (dim1, dim2) (above the main one for offset > 0), moved
+    to the last dim: (2, 3, 4) with dims (0, 2) -> (3, 2) (torch.diagonal)."""
+    if input.ndim < 2:
+        raise ValueError(f"diagonal: expected a tensor with at least 2 dims, got {input.shape}")
+    d1, d2 = _diag_dims(input.ndim, dim1, dim2, "diagonal", input.shape)
+    return Diagonal.apply(input, offset=int(offset), dim1=d1, dim2=d2)
+
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    """Each last-dim vector of input on the offset-diagonal of a new (n + |offset|)-square
+    plane over the output dims (dim1, dim2), zeros elsewhere (torch.diag_embed)."""
+    if input.ndim == 0:
+        raise ValueError("diag_embed: expected a tensor with at least 1 dim, got a 0-d tensor")
+    d1, d2 = _diag_dims(input.ndim + 1, dim1, dim2, "diag_embed", input.shape)
+    return DiagEmbed.apply(input, offset=int(offset), dim1=d1, dim2=d2)
+
+
+def diagflat(input, offset=0):
+    """The flattened input on the offset-diagonal of a square matrix (torch.diagflat)."""
+    return DiagEmbed.apply(input.reshape(-1), offset=int(offset), dim1=0, dim2=1)
+
+
+class BlockDiag(Function):
+    """The 2-D blocks placed corner to corner down the diagonal of a zero matrix; each block's
+    gradient is its own rectangle of g."""
+
+    @staticmethod
+    def forward(ctx, *blocks):
+        xp = xp_of(*blocks)
+        floats = [b.dtype for b in blocks if b.dtype.kind == "f"]
+        dtype = np.result_type(*(floats or [b.dtype for b in blocks]))  # float keeps its width
+        rows = np.cumsum([0] + [b.shape[0] for b in blocks]).tolist()
+        cols = np.cumsum([0] + [b.shape[1] for b in blocks]).tolist()
+        ctx.spans = [(slice(r0, r1), slice(c0, c1))
+                     for r0, r1, c0, c1 in zip(rows, rows[1:], cols, cols[1:])]  # fmt: skip
+        out = xp.zeros((rows[-1], cols[-1]), dtype=dtype)
+        for b, span in zip(blocks, ctx.spans):
+            out[span] = b
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return tuple(g[span] for span in ctx.spans)
+
+
+def block_diag(*tensors):
+    """A block-diagonal matrix of the tensors (0-d -> 1 x 1, 1-d (n,) -> 1 x n) (torch.block_diag;
+    none gives a 1 x 0 matrix, as torch)."""
+    if not tensors:
+        return Tensor(np.zeros((1, 0), dtype=get_default_dtype()))
+    for i, t in enumerate(tensors):
+        if t.ndim > 2:
+            raise ValueError(
+                f"block_diag: input tensors must have at most 2 dims, input {i} has shape {t.shape}"
+            )
+    blocks = [t.reshape((1,) * (2 - t.ndim) + t.shape) if t.ndim < 2 else t for t in tensors]
+    return BlockDiag.apply(*blocks)
+
+
+def cartesian_prod(*tensors):
+    """Every combination of one entry from each 1-D tensor, as rows of an (n1 * n2 * ..., k)
+    tensor in row-major order (torch.cartesian_prod; one tensor comes back as it is)."""
+    if not tensors:
+        raise ValueError("cartesian_prod: expected at least one tensor")
+    if any(t.ndim != 1 for t in tensors):
+        raise ValueError(
+            f"cartesian_prod: expected 1-D tensors, got shapes {[t.shape for t in tensors]}"
+        )
+    if len({t.dtype for t in tensors}) > 1:
+        raise TypeError(
+            f"cartesian_prod: expected one dtype, got {[str(t.dtype) for t in tensors]}"
+        )
+    if len(tensors) == 1:
+        return tensors[0]
+    return stack([g.reshape(-1) for g in meshgrid(*tensors, indexing="ij")], dim=1)
+
+
+def _combination_rows(n, r, with_replacement):
+    """The index rows of combinations(range(n), r) in lexicographic order, one column per step:
+    each row grows by every value after (or from) its last one, all rows at once."""
+    rows = np.arange(n)[:, None]
+    for _ in range(r - 1):
+        start = rows[:, -1] + (0 if with_replacement else 1)
+        counts = n - start
+        ends = np.cumsum(counts)
+        step = np.arange(ends[-1] if len(ends) else 0) - np.repeat(ends - counts, counts)
+        last = np.repeat(start, counts) + step
+        rows = np.concatenate([np.repeat(rows, counts, 0), last[:, None]], 1)
+    return rows
+
+
+def combinations(input, r=2, with_replacement=False):
+    """The length-r combinations of a 1-D tensor's entries, as rows of a (C, r) tensor in
+    lexicographic order (itertools.combinations, or combinations_with_replacement); r = 0 gives
+    an empty 1-D tensor (torch.combinations). The gradient adds back into each entry."""
+    if input.ndim != 1:
+        raise ValueError(f"combinations: expected a 1-D tensor, got shape {input.shape}")
+    if r < 0:
+        raise ValueError(f"combinations: r must be >= 0, got {r}")
+    if r == 0:
+        return _index(input, slice(0, 0))
+    rows = _combination_rows(input.shape[0], int(r), with_replacement)
+    return _index(input, xp_of(input._data).asarray(rows))
