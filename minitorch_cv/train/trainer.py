@@ -20,6 +20,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,27 @@ def _to(t, dev):
     if not isinstance(t, Tensor):
         t = Tensor(t)  # arrays (NumPy or CuPy) are wrapped as they are; lists become arrays
     return t if t.device == dev else Tensor(to_device(t._data, dev))
+
+
+def _main_and_loss(model_out, y, loss_fn, aux_weight):
+    """(the output that metrics read, the loss) of a model's output. A model that returns a dict
+    (torchvision's segmentation models: 'out', and 'aux' with an auxiliary head) is scored on
+    'out'; its loss is loss(out) + aux_weight * loss(aux), torchvision's reference recipe
+    (aux_weight 0.5), where it has an 'aux' output and aux_weight is not 0."""
+    if not isinstance(model_out, Mapping):
+        return model_out, (loss_fn(model_out, y) if loss_fn is not None else None)
+    if "out" not in model_out:
+        raise ValueError(
+            f"fit: the model returned a dict with keys {sorted(model_out)}; the trainer reads "
+            "its 'out' entry (and 'aux', as torchvision's segmentation models)"
+        )
+    out = model_out["out"]
+    if loss_fn is None:
+        return out, None
+    loss = loss_fn(out, y)
+    if "aux" in model_out and aux_weight:
+        loss = loss + aux_weight * loss_fn(model_out["aux"], y)
+    return out, loss
 
 
 def _labels_of(out, y):
@@ -183,7 +205,8 @@ def evaluate(model, loss_fn, loader, metrics="auto", device=None, progress=False
     """Average loss and metrics of `model` over `loader`, in eval mode and without gradients.
 
     Args:
-        model: the Module (its train/eval mode is restored afterwards).
+        model: the Module (its train/eval mode is restored afterwards). A model that returns
+            a dict (torchvision's segmentation models) is scored on its 'out' entry.
         loss_fn: loss(output, target) with mean reduction, or None to skip the loss.
         loader: iterable of (x, y) batches.
         metrics: 'auto' (accuracy, or pixel accuracy + mean IoU for masks), a list of Metric
@@ -208,10 +231,10 @@ def evaluate(model, loss_fn, loader, metrics="auto", device=None, progress=False
         with no_grad():
             for x, y in loader:
                 x, y = _to(x, dev), _to(y, dev)
-                out = model(x)
+                out, loss = _main_and_loss(model(x), y, loss_fn, 0)  # the main head's loss
                 n = x.shape[0]
-                if loss_fn is not None:
-                    s = loss_fn(out, y)._data * n  # a device sum, read once at the end
+                if loss is not None:
+                    s = loss._data * n  # a device sum, read once at the end
                     loss_sum = s if loss_sum is None else loss_sum + s
                 count += n
                 if ms is None:
@@ -254,6 +277,7 @@ def fit(
     progress: bool = True,
     log_interval: int = 10,
     meta: dict | None = None,
+    aux_weight: float = 0.5,
 ) -> History:
     """Train `model` for `epochs` epochs and return the per-epoch History.
 
@@ -286,6 +310,9 @@ def fit(
         log_interval (int): batches between reads of the loss (bar update, finiteness check).
             Default: 10.
         meta (dict): JSON-able information stored in the checkpoints (e.g. the run's config).
+        aux_weight (float): for a model that returns a dict of outputs (torchvision's
+            segmentation models): the training loss is loss(out['out']) + aux_weight *
+            loss(out['aux']); metrics and the validation loss read 'out'. Default: 0.5.
 
     Returns:
         History: one dict per epoch with 'epoch', 'train_loss', 'train_<metric>', 'val_loss',
@@ -371,8 +398,7 @@ def fit(
             seen = 0
             for b, (x, y) in enumerate(train_loader, 1):
                 x, y = _to(x, dev), _to(y, dev)
-                out = model(x)
-                loss = loss_fn(out, y)
+                out, loss = _main_and_loss(model(x), y, loss_fn, aux_weight)
                 optimizer.zero_grad()
                 loss.backward()
                 if grad_clip is not None:

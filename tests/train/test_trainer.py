@@ -136,6 +136,49 @@ def test_segmentation_history_has_pixel_accuracy_and_mean_iou():
     assert history[-1]["val_miou"] == pytest.approx(ref.compute())
 
 
+class TwoHeads(nn.Module):
+    """torchvision's segmentation-model interface: a dict with 'out' and 'aux' score maps."""
+
+    def __init__(self, keys=("out", "aux")):
+        super().__init__()
+        self.keys = keys
+        self.heads = nn.ModuleList(nn.Linear(3, 4) for _ in keys)
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        return {k: h(x).permute(0, 3, 1, 2) for k, h in zip(self.keys, self.heads)}
+
+
+@pytest.mark.parametrize("aux_weight", [0.5, 0.0, 2.0])
+def test_dict_output_trains_on_out_plus_weighted_aux_and_is_scored_on_out(aux_weight):
+    mt.manual_seed(0)
+    train = ShapesSegmentation("train", n=12, image_size=8)
+    val = ShapesSegmentation("val", n=6, image_size=8)
+    model = TwoHeads()
+    loss_fn = nn.CrossEntropyLoss()
+    history = fit(model, loss_fn, optim.SGD(model.parameters(), lr=0.0),  # weights never move
+                  DataLoader(train, 12), DataLoader(val, 6), epochs=1, progress=False,
+                  aux_weight=aux_weight)  # fmt: skip
+    with mt.no_grad():
+        t, v = model(mt.tensor(train.images)), model(mt.tensor(val.images))
+        ty, vy = mt.tensor(train.targets), mt.tensor(val.targets)
+        want_train = loss_fn(t["out"], ty).item() + aux_weight * loss_fn(t["aux"], ty).item()
+        want_val = loss_fn(v["out"], vy).item()  # validation: the main head alone
+    row = history[-1]
+    assert row["train_loss"] == pytest.approx(want_train, rel=1e-5)
+    assert row["val_loss"] == pytest.approx(want_val, rel=1e-5)
+    pred = v["out"].numpy().argmax(1)
+    assert row["val_pixel_acc"] == pytest.approx((pred == val.targets).mean())
+
+
+def test_dict_output_without_out_is_refused():
+    train = ShapesSegmentation("train", n=4, image_size=8)
+    model = TwoHeads(keys=("logits",))
+    with pytest.raises(ValueError, match=r"keys \['logits'\].*'out'"):
+        fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+            DataLoader(train, 4), epochs=1, progress=False)  # fmt: skip
+
+
 def test_checkpoints_every_epoch_best_is_the_best_epoch(tmp_path):
     model = tiny_mlp()
     weights = {}
