@@ -61,6 +61,7 @@ from .conv_pool_1d import (
     max_pool1d,
     max_unpool1d,
 )
+from .ctc import ctc_loss
 from .distance import (
     cdist,
     cosine_similarity,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import warnings
 
+from ..functional.ctc import ctc_loss
 from ..functional.distance import triplet_margin_with_distance_loss
 from ..functional.loss import (
     _REDUCTIONS,
@@ -452,3 +453,28 @@ class NLLLoss2d(NLLLoss):
             stacklevel=2,
         )
         super().__init__(weight, size_average, ignore_index, reduce, reduction)
+
+
+class CTCLoss(_Loss):
+    """Connectionist temporal classification loss (F.ctc_loss): the negative log-likelihood of
+    each target sequence summed over all its alignments to the input frames (CRNN, speech).
+
+    Args:
+        blank (int): the blank class. Default 0.
+        reduction (str): 'none' | 'mean' (each loss divided by its target length, then the
+            batch mean) | 'sum'. Default 'mean'.
+        zero_infinity (bool): zero infinite losses (no alignment) and their gradients.
+            Default False.
+
+    forward(log_probs, targets, input_lengths, target_lengths): log_probs (T, N, C) or (T, C);
+    targets padded (N, S) or concatenated (sum(target_lengths),); lengths (N,) or (), as
+    Tensors, tuples or lists -> () or (N,) for 'none'.
+    """
+
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False):
+        super().__init__(reduction=reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank,
+                        self.reduction, self.zero_infinity)  # fmt: skip
