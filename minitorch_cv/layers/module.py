@@ -123,6 +123,10 @@ class Module:
     """
 
     training: bool
+    # Names of this module's entries that load_state_dict drops from the dict before matching
+    # keys (a torch module does it in its _load_from_state_dict): FrozenBatchNorm2d drops the
+    # num_batches_tracked of the BatchNorm checkpoints it is loaded from.
+    _dropped_on_load: tuple = ()
 
     def __init__(self):
         # object.__setattr__: our own __setattr__ needs these dicts to exist already
@@ -487,6 +491,19 @@ class Module:
                 )
         return destination
 
+    def _without_dropped_keys(self, state_dict):
+        """state_dict less the entries its modules drop on load (`_dropped_on_load`), under every
+        path of a shared module (torch runs each module's _load_from_state_dict once per path).
+        Also used by models.load_weights, which checks the keys itself."""
+        dropped = {
+            f"{p}.{n}" if p else n
+            for p, m in self.named_modules(remove_duplicate=False)
+            for n in m._dropped_on_load
+        }
+        if not dropped:
+            return state_dict
+        return OrderedDict((k, v) for k, v in state_dict.items() if k not in dropped)
+
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
         """Copy values into the parameters and buffers, in place.
 
@@ -497,13 +514,15 @@ class Module:
 
         Everything is checked before anything is written: on error the module is unchanged.
         Values are cast to each target's dtype and moved to its device. A still-lazy layer
-        (layers/lazy.py) first takes its size from the dict's shapes.
+        (layers/lazy.py) first takes its size from the dict's shapes. Entries a module drops on
+        load (FrozenBatchNorm2d: a BatchNorm's num_batches_tracked) are ignored.
         Returns IncompatibleKeys(missing_keys, unexpected_keys).
         """
         if not hasattr(state_dict, "items"):
             raise TypeError(f"expected a mapping for state_dict, got {type(state_dict).__name__}")
         from .lazy import _load_sizes  # lazy layers first take their sizes from the dict's shapes
 
+        state_dict = self._without_dropped_keys(state_dict)
         undo_lazy = _load_sizes(self, state_dict)
         targets = self.state_dict(keep_vars=True)
         missing = [k for k in targets if k not in state_dict]

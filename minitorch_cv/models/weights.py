@@ -465,6 +465,7 @@ def load_weights(model, source, strict: bool = True, skip=()):
 
     if any(isinstance(m, MLPBlock) for m in model.modules()):  # a ViT, maybe inside a wrapper:
         state = upgrade_legacy_keys(state)  # torchvision's pre-0.14 MLP names too
+    state = model._without_dropped_keys(state)  # FrozenBatchNorm2d's num_batches_tracked
     skip = tuple(skip)
     state = OrderedDict((k, v) for k, v in state.items() if not k.startswith(skip))
     own = OrderedDict((k, v) for k, v in model.state_dict().items() if not k.startswith(skip))
