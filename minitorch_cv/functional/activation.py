@@ -224,39 +224,116 @@ class RReLU(Function):
         return g * a, None
 
 
-def _erf(x):
-    """The error function, elementwise, on NumPy or CuPy (NumPy has none, and SciPy is not a
-    dependency). float64: a series for |x| < 2.5 and a continued fraction of erfc above, both
-    within 4e-15 of math.erf; float32 (and float16): Abramowitz & Stegun 7.1.26, |error| < 6e-7
-    with float32 rounding, a few ulps of the results it feeds (one pass instead of forty)."""
+# The error function for float64 arrays (GELU's, and erf / erfc / erfinv in functional.elementwise),
+# to ~2 ulps of math.erf, in ~20 array passes. Split at |x| = 0.75:
+#   |x| < 0.75:  erf(x) = x p(x^2), p the Taylor series 2/sqrt(pi) sum_n (-1)^n x^2n / (n! (2n+1))
+#                to n = 15 (the next term is below 3e-18 there);
+#   |x| >= 0.75: erfc(x) = e^(-x^2) erfcx(x), erfcx(x) = t q(u) with t = 4 / (4 + x) and
+#                u = (t - mid) / half mapping x in [0.7, 27.5] onto [-1, 1]; q is the degree-18
+#                Chebyshev interpolant of erfcx(x) / t, computed with mpmath at 50 digits and
+#                written as a power series in u (relative error < 5e-16; beyond 27.5 erfc is 0).
+_ERF_TAYLOR = tuple(  # highest power first, for _horner
+    2 / math.sqrt(math.pi) * (-1) ** n / (math.factorial(n) * (2 * n + 1))
+    for n in range(15, -1, -1)
+)
+_ERFCX_T = (4 / (4 + 27.5), 4 / (4 + 0.7))  # the range of t
+_ERFCX = (6.635931440868017e-11, 4.0274937025300274e-11, -1.1853312129440261e-9,
+          -2.2378288422195497e-9, 1.3868980828166157e-8, 6.5261813367458945e-8,
+          -4.5687164026636888e-8, -1.2561528985466224e-6, -4.0856340035123446e-6,
+          5.1453002771980762e-6, 1.142273398370541e-4, 6.6008740046204448e-4,
+          2.6089530216808503e-3, 8.1711189258973596e-3, 2.1460998430749636e-2,
+          4.8651795679563314e-2, 9.6801054836486269e-2, 1.7076873239831495e-1,
+          2.6873134471212214e-1)  # fmt: skip
+_ERF_BLOCK = 1 << 15  # elements per block: the temporaries of a block stay in the CPU's cache
+
+
+def _horner(coefs, u):
+    """sum_k coefs[k] u^(n-k) (highest power first), in place on one new array."""
+    p = u * coefs[0]
+    p += coefs[1]
+    for c in coefs[2:]:
+        p *= u
+        p += c
+    return p
+
+
+def _erf_small(z):
+    """erf(z) for float64 |z| < 0.82 (the Taylor series above)."""
+    p = _horner(_ERF_TAYLOR, z * z)
+    p *= z
+    return p
+
+
+def _erfc_large(z, relative):
+    """erfc(z) for float64 z >= 0.7 (a new array). relative=True keeps its relative accuracy
+    where it is tiny: e^(-z^2) as e^(32 - s^2) e^(-(z - s)(z + s)) e^-32, s = z rounded to 1/4096
+    (so s^2 is exact, and only the last product can fall below float64's normal range)."""
+    xp = xp_of(z)
+    z = xp.minimum(z, 27.5)
+    t = z + 4
+    xp.divide(4, t, out=t)
+    lo, hi = _ERFCX_T
+    u = t - (hi + lo) / 2
+    u *= 2 / (hi - lo)
+    p = _horner(_ERFCX, u)
+    p *= t
+    if relative:
+        s = xp.multiply(z, 4096, out=t)
+        xp.floor(s, out=s)
+        s *= 1 / 4096
+        xp.multiply(s, s, out=u)
+        xp.subtract(32, u, out=u)
+        p *= xp.exp(u, out=u)
+        xp.subtract(s, z, out=u)
+        u *= xp.add(s, z, out=s)
+    else:
+        xp.multiply(z, z, out=u)
+        xp.negative(u, out=u)
+    p *= xp.exp(u, out=u)
+    if relative:
+        p *= math.exp(-32)
+    return p
+
+
+def _blockwise(fn, x):
+    """fn (float64 1-d array -> array of its size) applied to x, the result in x's dtype and shape.
+    On NumPy in blocks of _ERF_BLOCK elements: the ~20 passes then run in cache and reuse their
+    temporaries, 2-3x faster than whole-array passes at a million elements."""
+    xp = xp_of(x)
+    flat = x.ravel()
+    if flat.size <= _ERF_BLOCK or xp.__name__ != "numpy":  # CuPy: one pass of kernels
+        return fn(flat.astype(xp.float64, copy=False)).astype(x.dtype, copy=False).reshape(x.shape)
+    out = xp.empty(flat.shape, dtype=x.dtype)
+    for k in range(0, flat.size, _ERF_BLOCK):
+        out[k : k + _ERF_BLOCK] = fn(flat[k : k + _ERF_BLOCK].astype(xp.float64, copy=False))
+    return out.reshape(x.shape)
+
+
+def _erf_float64(x):
+    """erf of a float64 1-d array (erf(-0.0) = -0.0, erf(+-inf) = +-1, nan stays nan)."""
     xp = xp_of(x)
     a = xp.abs(x)
+    i, j = xp.flatnonzero(a < 0.75), xp.flatnonzero(a >= 0.75)  # nan in neither: it stays
+    out = a.copy()
+    out[i] = _erf_small(xp.take(a, i))
+    c = _erfc_large(xp.take(a, j), relative=False)
+    out[j] = xp.subtract(1, c, out=c)
+    return xp.copysign(out, x, out=out)
+
+
+def _erf(x):
+    """The error function, elementwise, on NumPy or CuPy (NumPy has none, and SciPy is not a
+    dependency). float64: _erf_float64, within 3e-16 of the true value; float32 (and float16),
+    for GELU: Abramowitz & Stegun 7.1.26, |error| < 6e-7 with float32 rounding, a few ulps of
+    the results it feeds (F.erf itself computes every dtype through float64)."""
+    xp = xp_of(x)
     if x.dtype != xp.float64:
+        a = xp.abs(x)
         t = 1 / (1 + 0.3275911 * a)
         poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
                     + t * 1.061405429))))  # fmt: skip
         return (xp.sign(x) * (1 - poly * xp.exp(-a * a))).astype(x.dtype, copy=False)
-    out = xp.array(xp.sign(x), dtype=x.dtype)  # |x| >= 6: erf is +-1 within float64 (an array
-    # even for 0-d input, which NumPy's sign returns as a scalar)
-    small = a < 2.5
-    if small.any():
-        # erf(z) = 2/sqrt(pi) e^(-z^2) sum_n 2^n z^(2n+1) / (2n+1)!!: positive terms
-        z = x[small]
-        z2 = z * z
-        term, total = z, z
-        for n in range(1, 40):
-            term = term * (2 * z2 / (2 * n + 1))
-            total = total + term
-        out[small] = 2 / math.sqrt(math.pi) * xp.exp(-z2) * total
-    mid = ~small & (a < 6)
-    if mid.any():
-        # erfc(z) = e^(-z^2) / sqrt(pi) / (z + (1/2) / (z + 1 / (z + (3/2) / (z + ...))))
-        z = a[mid]
-        cf = z
-        for k in range(40, 0, -1):
-            cf = z + (k / 2) / cf
-        out[mid] = xp.sign(x[mid]) * (1 - xp.exp(-z * z) / math.sqrt(math.pi) / cf)
-    return out
+    return _blockwise(_erf_float64, x)
 
 
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
