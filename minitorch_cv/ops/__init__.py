@@ -22,6 +22,7 @@ from .boxes import (
     nms,
     remove_small_boxes,
 )
+from .deform_conv import DeformConv2d, deform_conv2d
 from .drop_block import DropBlock2d, DropBlock3d, drop_block2d, drop_block3d
 from .feature_pyramid_network import FeaturePyramidNetwork
 from .losses import complete_box_iou_loss, distance_box_iou_loss, generalized_box_iou_loss
@@ -39,6 +40,7 @@ from .stochastic_depth import StochasticDepth, stochastic_depth
 __all__ = [
     "Conv2dNormActivation",
     "Conv3dNormActivation",
+    "DeformConv2d",
     "DropBlock2d",
     "DropBlock3d",
     "FeaturePyramidNetwork",
@@ -56,6 +58,7 @@ __all__ = [
     "clip_boxes_to_image",
     "complete_box_iou",
     "complete_box_iou_loss",
+    "deform_conv2d",
     "distance_box_iou",
     "distance_box_iou_loss",
     "drop_block2d",
