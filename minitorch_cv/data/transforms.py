@@ -1589,3 +1589,7 @@ class TrivialAugmentWide(_Augment):
 
     def _bins(self, n, rng):
         return rng.integers(self.num_magnitude_bins, size=n)
+
+
+# the rest of torchvision.transforms: perspective, elastic, five/ten crops, AutoAugment, AugMix...
+from minitorch_cv.data.transforms_more import *  # noqa: E402, F403
