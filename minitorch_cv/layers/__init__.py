@@ -162,6 +162,7 @@ from .pool import (
     UpsamplingBilinear2d,
     UpsamplingNearest2d,
 )
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .transformer import (
     MultiheadAttention,
     Transformer,
@@ -170,4 +171,3 @@ from .transformer import (
     TransformerEncoder,
     TransformerEncoderLayer,
 )
-from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase

@@ -15,8 +15,22 @@
        wide-resnet101-2                        ResNet, BasicBlock, Bottleneck (resnet.py)
        alexnet, vgg11/13/16/19 (and -bn)       AlexNet, VGG        (classic.py)
        mobilenet-v2                            MobileNetV2, InvertedResidual (mobilenet.py)
+       mobilenet-v3-large, mobilenet-v3-small  MobileNetV3, InvertedResidualConfig (mobilenetv3.py;
+                                               its block is models.mobilenetv3.InvertedResidual)
+       efficientnet-b0 .. -b7, efficientnet-v2-s/m/l
+                                               EfficientNet, MBConv, FusedMBConv, MBConvConfig,
+                                               FusedMBConvConfig (efficientnet.py)
+       convnext-tiny/small/base/large          ConvNeXt, CNBlock, CNBlockConfig (convnext.py)
        vit-b-16, vit-b-32, vit-l-16, vit-l-32, vit-h-14
                                                VisionTransformer, EncoderBlock (vit.py)
+       fcn-resnet50/101, deeplabv3-resnet50/101
+                                               FCN, DeepLabV3, FCNHead, DeepLabHead, ASPP
+                                               (segmentation.py)
+       densenet121/161/169/201                 DenseNet            (densenet.py)
+       squeezenet1-0, squeezenet1-1            SqueezeNet, Fire    (squeezenet.py)
+       shufflenet-v2-x0-5/x1-0/x1-5/x2-0       ShuffleNetV2        (shufflenet.py; its unit is
+                                               models.shufflenet.InvertedResidual)
+       googlenet                               GoogLeNet, Inception, InceptionAux (googlenet.py)
        small-cnn, mlp, small-fcn               quick CLI defaults  (simple.py)
 
 Register your own with the `register` decorator; `get` then builds it by name.
@@ -37,9 +51,44 @@ from .classic import (
     vgg19_bn,
     vgg_features,
 )
+from .convnext import (
+    CNBlock,
+    CNBlockConfig,
+    ConvNeXt,
+    convnext_base,
+    convnext_large,
+    convnext_small,
+    convnext_tiny,
+)
 from .deep_cnn import DeepCNN, ResBlock
+from .densenet import DenseNet, densenet121, densenet161, densenet169, densenet201
+from .efficientnet import (
+    EfficientNet,
+    FusedMBConv,
+    FusedMBConvConfig,
+    MBConv,
+    MBConvConfig,
+    efficientnet_b0,
+    efficientnet_b1,
+    efficientnet_b2,
+    efficientnet_b3,
+    efficientnet_b4,
+    efficientnet_b5,
+    efficientnet_b6,
+    efficientnet_b7,
+    efficientnet_v2_l,
+    efficientnet_v2_m,
+    efficientnet_v2_s,
+)
 from .fcn import FCNBaseline, ResNetFCN, UNet
+from .googlenet import GoogLeNet, GoogLeNetOutputs, Inception, InceptionAux, googlenet
 from .mobilenet import InvertedResidual, MobileNetV2, mobilenet_v2
+from .mobilenetv3 import (
+    InvertedResidualConfig,
+    MobileNetV3,
+    mobilenet_v3_large,
+    mobilenet_v3_small,
+)
 from .resnet import (
     BasicBlock,
     Bottleneck,
@@ -58,8 +107,30 @@ from .resnet import (
     wide_resnet50_2,
     wide_resnet101_2,
 )
+from .segmentation import (
+    ASPP,
+    FCN,
+    ASPPConv,
+    ASPPPooling,
+    DeepLabHead,
+    DeepLabV3,
+    FCNHead,
+    IntermediateLayerGetter,
+    deeplabv3_resnet50,
+    deeplabv3_resnet101,
+    fcn_resnet50,
+    fcn_resnet101,
+)
+from .shufflenet import (
+    ShuffleNetV2,
+    shufflenet_v2_x0_5,
+    shufflenet_v2_x1_0,
+    shufflenet_v2_x1_5,
+    shufflenet_v2_x2_0,
+)
 from .simple import SmallFCN  # registers small-cnn, mlp and small-fcn too
 from .small_cnn import ImprovedCNN, SmallCNN
+from .squeezenet import Fire, SqueezeNet, squeezenet1_0, squeezenet1_1
 from .three_layer import ThreeLayerCNN
 from .two_decoder import TwoDecoderSegNet
 from .unit_block import UnitBlock, UnitBlockNet
@@ -80,25 +151,51 @@ from .vit import (
 from .weights import load_npz, load_pth, load_state_dict_file, load_weights, save_npz
 
 __all__ = [
+    "ASPP",
+    "ASPPConv",
+    "ASPPPooling",
+    "FCN",
     "VGG",
     "AlexNet",
     "BasicBlock",
     "Bottleneck",
+    "CNBlock",
+    "CNBlockConfig",
+    "ConvNeXt",
     "ConvStemConfig",
     "DeepCNN",
+    "DeepLabHead",
+    "DeepLabV3",
+    "DenseNet",
+    "EfficientNet",
     "Encoder",
     "EncoderBlock",
     "FCNBaseline",
+    "FCNHead",
+    "Fire",
+    "FusedMBConv",
+    "FusedMBConvConfig",
+    "GoogLeNet",
+    "GoogLeNetOutputs",
     "ImprovedCNN",
+    "Inception",
+    "InceptionAux",
+    "IntermediateLayerGetter",
     "InvertedResidual",
+    "InvertedResidualConfig",
+    "MBConv",
+    "MBConvConfig",
     "MLPBlock",
     "MobileNetV2",
+    "MobileNetV3",
     "ModelInfo",
     "ResBlock",
     "ResNet",
     "ResNetFCN",
+    "ShuffleNetV2",
     "SmallCNN",
     "SmallFCN",
+    "SqueezeNet",
     "ThreeLayerCNN",
     "TwoDecoderSegNet",
     "UNet",
@@ -115,9 +212,35 @@ __all__ = [
     "load_state_dict_file",
     "load_weights",
     "mobilenet_v2",
+    "mobilenet_v3_large",
+    "mobilenet_v3_small",
     "register",
     "replace_head",
     "alexnet",
+    "convnext_base",
+    "convnext_large",
+    "convnext_small",
+    "convnext_tiny",
+    "deeplabv3_resnet50",
+    "deeplabv3_resnet101",
+    "densenet121",
+    "densenet161",
+    "densenet169",
+    "densenet201",
+    "efficientnet_b0",
+    "efficientnet_b1",
+    "efficientnet_b2",
+    "efficientnet_b3",
+    "efficientnet_b4",
+    "efficientnet_b5",
+    "efficientnet_b6",
+    "efficientnet_b7",
+    "efficientnet_v2_l",
+    "efficientnet_v2_m",
+    "efficientnet_v2_s",
+    "fcn_resnet50",
+    "fcn_resnet101",
+    "googlenet",
     "resnet18",
     "resnet34",
     "resnet50",
@@ -125,6 +248,12 @@ __all__ = [
     "resnet152",
     "resnext50_32x4d",
     "resnext101_32x8d",
+    "shufflenet_v2_x0_5",
+    "shufflenet_v2_x1_0",
+    "shufflenet_v2_x1_5",
+    "shufflenet_v2_x2_0",
+    "squeezenet1_0",
+    "squeezenet1_1",
     "vgg11",
     "vgg11_bn",
     "vgg13",

@@ -667,7 +667,11 @@ def _small_input(info):
 # repeats the same blocks at 25-140M parameters: seconds of float64 each, for no new op
 _ZOO_REPEATS = {"resnet34", "resnet101", "resnet152", "resnext101-32x8d", "wide-resnet50-2",
                 "wide-resnet101-2", "vgg11", "vgg13", "vgg13-bn", "vgg16", "vgg16-bn", "vgg19",
-                "vgg19-bn"}  # fmt: skip
+                "vgg19-bn", "fcn-resnet101", "deeplabv3-resnet101",
+                # EfficientNet B0 / V2-S and ConvNeXt-Tiny have every block of their families
+                *(f"efficientnet-b{i}" for i in range(1, 8)), "efficientnet-v2-m",
+                "efficientnet-v2-l", "convnext-small", "convnext-base",
+                "convnext-large"}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", [m.name for m in models.list_models()
@@ -683,6 +687,8 @@ def test_every_model_in_float64(name):
         m = copy.deepcopy(net).to(device).train()
         mt.manual_seed(2)
         out = m(Tensor(to_device(x, device)))
+        if isinstance(out, dict):  # torchvision's segmentation models: OrderedDict(out=...)
+            out = out["out"]
         out.sum().backward()
         results[device] = [host(out)] + [host(p.grad) for p in m.parameters() if p.grad is not None]
     assert len(results[GPU]) == len(results["cpu"])

@@ -356,5 +356,16 @@ def test_every_registered_model_has_a_hand_count_here(info):
         "two-decoder", "deep-cnn-mnist", "deep-cnn-res-cifar10", "resnet18", "fcn-baseline",
         "unet", "resnet18-fcn", "small-cnn", "mlp", "small-fcn", "alexnet", "mobilenet-v2",
         *RESNETS, *VGGS, *VGG_BN, *VITS,
+        # by hand in test_segmentation.py
+        "fcn-resnet50", "fcn-resnet101", "deeplabv3-resnet50", "deeplabv3-resnet101",
+        # by hand in test_more_models.py
+        "densenet121", "densenet161", "densenet169", "densenet201", "squeezenet1-0",
+        "squeezenet1-1", "shufflenet-v2-x0-5", "shufflenet-v2-x1-0", "shufflenet-v2-x1-5",
+        "shufflenet-v2-x2-0", "googlenet",
+        # by hand in test_modern_models.py
+        "mobilenet-v3-large", "mobilenet-v3-small", "convnext-tiny", "convnext-small",
+        "convnext-base", "convnext-large",
+        *(f"efficientnet-b{i}" for i in range(8)),
+        "efficientnet-v2-s", "efficientnet-v2-m", "efficientnet-v2-l",
     }  # fmt: skip
     assert info.name in covered, f"add a by-hand parameter count test for {info.name!r}"

@@ -1,4 +1,4 @@
-"""mt.ops: reachable from a bare `import minitorch_cv as mt` (a lazy submodule), its __all__
+"""mt.ops: reachable from a bare `import minitorch_cv as mt`, its __all__
 complete, and every public name listed in docs/API.md (tests/test_api_doc.py covers the other
 namespaces)."""
 
@@ -13,12 +13,10 @@ from pathlib import Path
 from minitorch_cv import ops
 
 
-def test_mt_ops_is_a_lazy_submodule():
-    code = (
-        "import sys\nimport minitorch_cv as mt\n"
-        "assert 'minitorch_cv.ops' not in sys.modules\n"
-        "assert callable(mt.ops.nms) and mt.ops.RoIAlign\n"
-    )
+def test_mt_ops_is_reachable_from_a_bare_import():
+    # (the model zoo builds on ops' blocks, as torchvision.models on torchvision.ops, so the
+    # import of minitorch_cv loads it already)
+    code = "import minitorch_cv as mt\nassert callable(mt.ops.nms) and mt.ops.RoIAlign\n"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
