@@ -349,6 +349,8 @@ def _result_plots(model, loader, task, classes, cm, folder: Path, suffix: str = 
     with no_grad():
         pred = model(x)
     model.train(was)
+    if isinstance(pred, dict):  # torchvision's segmentation models: OrderedDict(out=[, aux=])
+        pred = pred["out"]
     plots.plot_segmentation(Tensor(x._data), y, pred, folder / f"segmentation{suffix}.png",
                             class_names=names)  # fmt: skip
 
@@ -441,8 +443,11 @@ def _cmd_train(args) -> int:
     opt = _optimizer(cfg, model.parameters())
     dev = cfg["device"]
     aug = _augmentation(shape) if cfg["augment"] else None
+    # a last batch of one image is dropped: BatchNorm after a global pool (DeepLabV3's ASPP)
+    # cannot train on it, as in torch (torchvision's reference drops every partial batch)
+    lone = len(train_set) > 1 and len(train_set) % cfg["batch_size"] == 1
     train_loader = DataLoader(train_set, cfg["batch_size"], shuffle=True, seed=cfg["seed"],
-                              transform=aug, device=dev,
+                              transform=aug, device=dev, drop_last=lone,
                               mix=_mixers(cfg, len(classes)))  # fmt: skip
     sched, interval = _scheduler(cfg, opt, len(train_loader))
     val_loader = DataLoader(splits["val"], cfg["batch_size"], device=dev)

@@ -30,10 +30,15 @@ module but Sequential, ModuleList and the model itself, so composite blocks like
 BasicBlock get rows of 0 parameters that add to the pass size); a parameter shared by several
 rows is counted once in the totals (torchsummary adds it again per call); with several inputs
 the input size is the sum of their sizes (torchsummary multiplies all dimensions together).
+A module that returns a dict (torchvision's segmentation models and their
+IntermediateLayerGetter) shows `{key: shape}` (torchsummary fails on it); for a model that
+returns a dict, no row holds its outputs (the heads' upsampling is no layer), so the table
+adds a "Model output" line with them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -77,6 +82,8 @@ class Summary:
     # and position embedding, attention's in_proj_weight); counted in the totals, which
     # torchsummary would leave them out of
     outside_rows: dict = field(default_factory=dict)
+    # the model's own output: a shape, a list of them, or {key: shape} for a dict
+    output_shape: list | dict = field(default_factory=list)
 
     @property
     def non_trainable_params(self) -> int:
@@ -99,6 +106,7 @@ class Summary:
             "params_mb": self.params_mb,
             "total_mb": self.total_mb,
             "outside_rows": dict(self.outside_rows),
+            "output_shape": self.output_shape,
         }
 
     def __str__(self) -> str:
@@ -110,6 +118,9 @@ class Summary:
         lines += [
             double,
         ]
+        if isinstance(self.output_shape, dict):  # no row shows a dict model's outputs
+            shown = ", ".join(f"{k} {v}" for k, v in self.output_shape.items())
+            lines.append(f"Model output: {shown}")
         if self.outside_rows:
             held = sum(self.outside_rows.values())
             names = ", ".join(self.outside_rows)
@@ -131,16 +142,23 @@ class Summary:
 
 
 def _shapes_of(value, batch_size: int):
-    """[batch_size, *shape[1:]] of a Tensor; a list of those for a tuple / list of Tensors."""
+    """[batch_size, *shape[1:]] of a Tensor; a list of those for a tuple / list of Tensors;
+    {key: those} for a dict (torchvision's segmentation models return one)."""
     if isinstance(value, Tensor):
         return [batch_size, *value.shape[1:]]
+    if isinstance(value, Mapping):
+        return {str(k): _shapes_of(v, batch_size) for k, v in value.items()
+                if isinstance(v, (Tensor, tuple, list, Mapping))}  # fmt: skip
     if isinstance(value, (tuple, list)):
-        return [_shapes_of(v, batch_size) for v in value if isinstance(v, (Tensor, tuple, list))]
+        return [_shapes_of(v, batch_size) for v in value
+                if isinstance(v, (Tensor, tuple, list, Mapping))]  # fmt: skip
     return []
 
 
 def _numel(shape) -> int:
     """Elements of a recorded output shape (summed over nested shapes), batch entry included."""
+    if isinstance(shape, dict):
+        return sum(_numel(s) for s in shape.values())
     if shape and isinstance(shape[0], list):
         return sum(_numel(s) for s in shape)
     return int(np.prod(shape, dtype=np.int64)) if shape else 0
@@ -240,7 +258,7 @@ def summary(model: Module, input_size, batch_size: int = -1, device=None, dtypes
             handles.append(m.register_forward_hook(hook))
         model.eval()
         with no_grad():
-            model(*inputs)
+            output = model(*inputs)
     except Exception as e:
         if not active:
             raise
@@ -259,6 +277,7 @@ def summary(model: Module, input_size, batch_size: int = -1, device=None, dtypes
         for m, mode in modes:
             object.__setattr__(m, "training", mode)
 
+    result.output_shape = _shapes_of(output, batch_size)
     every = {}  # the model's parameters, each once, with its name
     for name, p in model.named_parameters():
         every.setdefault(id(p), (name, p))

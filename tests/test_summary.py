@@ -268,3 +268,33 @@ def test_several_inputs_add_their_sizes():
     assert [r.name for r in s.rows] == ["Linear-1", "Linear-2"]
     assert s.total_params == (3 * 4 + 4) + (5 * 4 + 4)
     assert s.input_size_mb == pytest.approx((3 + 5) * 4 / MB)
+
+
+def test_a_model_returning_a_dict_shows_its_entries():
+    """torchvision's segmentation models return OrderedDict(out=..., aux=...): their
+    IntermediateLayerGetter row shows {key: shape} (it showed []), and the table adds the
+    model's own outputs, upsampled to the input by no layer, in a "Model output" line."""
+    from collections import OrderedDict
+
+    from minitorch_cv.layers import Conv2d, Sequential
+    from minitorch_cv.models.segmentation import FCN, FCNHead, IntermediateLayerGetter
+
+    mt.manual_seed(0)
+    trunk = Sequential(OrderedDict(a=Conv2d(2, 4, 3, stride=2, padding=1),
+                                   b=Conv2d(4, 8, 3, stride=2, padding=1)))  # fmt: skip
+    model = FCN(IntermediateLayerGetter(trunk, {"b": "out", "a": "aux"}), FCNHead(8, 3),
+                FCNHead(4, 3))  # fmt: skip
+    s = summary(model, (2, 16, 12), leaf_only=False)
+    getter = [r for r in s.rows if r.type == "IntermediateLayerGetter"]
+    assert getter[0].output_shape == {"aux": [-1, 4, 8, 6], "out": [-1, 8, 4, 3]}
+    assert s.output_shape == {"out": [-1, 3, 16, 12], "aux": [-1, 3, 16, 12]}
+    assert "Model output: out [-1, 3, 16, 12], aux [-1, 3, 16, 12]" in str(s)
+    # the getter's row adds its two outputs to the pass size, as a tuple output would
+    outputs = sum(np.prod(r.output_shape[1:]) for r in s.rows if r is not getter[0])
+    outputs += 4 * 8 * 6 + 8 * 4 * 3
+    assert s.forward_backward_mb == pytest.approx(2 * outputs * 4 / MB)
+    leaf = summary(model, (2, 16, 12), batch_size=5)
+    assert "IntermediateLayerGetter" not in str(leaf)
+    assert leaf.to_dict()["output_shape"] == {"out": [5, 3, 16, 12], "aux": [5, 3, 16, 12]}
+    plain = summary(models.get("e1"), (3, 32, 32))  # a Tensor output: no extra line
+    assert plain.output_shape == [-1, 10] and "Model output" not in str(plain)
