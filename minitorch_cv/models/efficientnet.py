@@ -219,7 +219,9 @@ class EfficientNet(Module):
     Shape: (N, in_channels, H, W) -> (N, num_classes), any H, W >= 1 (every conv pads).
     """
 
-    _shrinking_layers = ()  # every conv pads: no input is too small
+    # the stem conv, listed so that a replaced one (a 1-channel conv for grey images) sets the
+    # channels expected; it and every later conv pad, so no input is too small
+    _shrinking_layers = ("features.0.0",)
 
     def __init__(
         self,

@@ -5,9 +5,12 @@ What is proved here:
   the architecture tables (every variant, not only the smallest);
 - state_dict keys are torchvision's, in torchvision's order (key lists written out from its
   module names), and a `.pth` written by torch loads through the builders' `weights=`;
-- the forward and the input gradient equal a torch transcription of torchvision's forward that
-  reads every weight from our state dict by name (so a weight under the wrong name, an unused
-  weight, a wrong activation, stride, dilation, padding or residual fails);
+- the forward and the gradients (input and every parameter, each to its own scale) equal a
+  torch transcription of torchvision's forward that reads every weight from our state dict by
+  name (so a weight under the wrong name, an unused weight, a wrong activation, stride,
+  dilation, padding or residual fails); in training mode too, where the BatchNorms' batch
+  statistics and updated running statistics equal torch's with torchvision's eps / momentum;
+- a replaced stem conv (grey images) sets the channels the input check expects;
 - the blocks and LayerNorm2d pass a float64 gradcheck over drawn options, and LayerNorm2d equals
   a per-pixel loop;
 - init, BatchNorm eps / momentum and stochastic depth probabilities are torchvision's; stochastic
@@ -33,6 +36,7 @@ from hypothesis import strategies as st
 import minitorch_cv as mt
 from minitorch_cv import models
 from minitorch_cv.layers import BatchNorm2d, LayerNorm
+from minitorch_cv.layers.conv import Conv2d
 from minitorch_cv.models import convnext as cnx
 from minitorch_cv.models import efficientnet as eff
 from minitorch_cv.models import mobilenetv3 as mb3
@@ -332,6 +336,7 @@ class Used(dict):
             {k: torch.from_numpy(np.array(v.numpy())) for k, v in model.state_dict().items()}
         )
         self.used = set()
+        self.updated = {}  # running statistics after a training-mode Oracle's BatchNorms
 
     def __getitem__(self, key):
         self.used.add(key)
@@ -360,24 +365,22 @@ def randomize(model, seed):
 class Oracle:
     """torch.nn.functional pieces reading weights from `sd` by name."""
 
-    def __init__(self, torch, sd, eps):
-        self.tf, self.sd, self.eps = torch.nn.functional, sd, eps
+    def __init__(self, torch, sd, eps, momentum=None):
+        """momentum None: BatchNorm in eval mode; a float: in training mode (batch statistics),
+        the running statistics it moves left in sd.updated."""
+        self.tf, self.sd, self.eps, self.momentum = torch.nn.functional, sd, eps, momentum
 
     def cna(self, h, p, stride=1, groups=1, dilation=1, act=None):
         """Conv2dNormActivation at prefix p: conv '0' ('same' padding), BatchNorm '1', act."""
         sd, w = self.sd, self.sd[p + "0.weight"]
         pad = (w.shape[-1] - 1) // 2 * dilation
         h = self.tf.conv2d(h, w, stride=stride, padding=pad, dilation=dilation, groups=groups)
+        mean, var = sd[p + "1.running_mean"].clone(), sd[p + "1.running_var"].clone()
+        train, momentum = self.momentum is not None, self.momentum or 0.1
         h = self.tf.batch_norm(
-            h,
-            sd[p + "1.running_mean"].clone(),
-            sd[p + "1.running_var"].clone(),
-            sd[p + "1.weight"],
-            sd[p + "1.bias"],
-            False,
-            0.1,
-            self.eps,
+            h, mean, var, sd[p + "1.weight"], sd[p + "1.bias"], train, momentum, self.eps
         )
+        sd.updated[p + "1.running_mean"], sd.updated[p + "1.running_var"] = mean, var
         return act(h) if act else h
 
     def se(self, h, p, act, gate):
@@ -389,8 +392,8 @@ class Oracle:
         return self.tf.linear(h, self.sd[p + "weight"], self.sd[p + "bias"])
 
 
-def torch_mobilenet_v3(torch, sd, x, rows):
-    o = Oracle(torch, sd, 1e-3)
+def torch_mobilenet_v3(torch, sd, x, rows, momentum=None):
+    o = Oracle(torch, sd, 1e-3, momentum)
     tf = o.tf
     h = o.cna(x, "features.0.", 2, act=tf.hardswish)
     for i, (cin, _, exp, out, se, act, s, d) in enumerate(rows, 1):
@@ -408,8 +411,8 @@ def torch_mobilenet_v3(torch, sd, x, rows):
     return o.linear(tf.hardswish(o.linear(h, "classifier.0.")), "classifier.3.")
 
 
-def torch_efficientnet(torch, sd, x, stages, width, depth, eps):
-    o = Oracle(torch, sd, eps)
+def torch_efficientnet(torch, sd, x, stages, width, depth, eps, momentum=None):
+    o = Oracle(torch, sd, eps, momentum)
     tf = o.tf
     h = o.cna(x, "features.0.", 2, act=tf.silu)
     for si, i, fused, c, exp, out, _, s in eff_blocks(stages, width, depth):
@@ -458,16 +461,31 @@ def torch_convnext(torch, sd, x, stages):
     return tf.linear(h, sd["classifier.2.weight"], sd["classifier.2.bias"])
 
 
-def compare(torch, model, ref, x, rtol=1e-7, atol=1e-9):
-    """Outputs equal, and the input gradients of sum(out * w) for a fixed random w."""
+def close(got, want, rtol, what):
+    """got equals want within rtol of want's largest entry: the tolerance follows the scale, as
+    these networks' gradients at init can be as small as 1e-13 (a fixed atol would pass zeros)."""
+    scale = np.abs(want).max()
+    assert scale > 0, f"{what}: the reference is all zeros"
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * scale, err_msg=what)
+
+
+def compare(torch, model, sd, ref, x, rtol=1e-7):
+    """Outputs equal, and the gradients of sum(out * w) for a fixed random w with respect to the
+    input and to every parameter (read by `ref` from `sd`). Gradients within 1e-6: torch's
+    float64 hardsigmoid backward uses 1/6 rounded to float32 (3e-8 off; ours is exact)."""
+    params = dict(model.named_parameters())
+    for k in params:  # dict's own lookup: not marked as read by the oracle
+        dict.__getitem__(sd, k).requires_grad_(True)
     xt = torch.tensor(x, requires_grad=True)
     xo = mt.tensor(x, requires_grad=True)
     got, want = model(xo), ref(xt)
-    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=rtol, atol=atol)
+    close(got.numpy(), want.detach().numpy(), rtol, "output")
     w = np.random.default_rng(9).standard_normal(tuple(want.shape))
     (got * mt.tensor(w)).sum().backward()
     (want * torch.tensor(w)).sum().backward()
-    np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=rtol * 10, atol=atol)
+    close(xo.grad.numpy(), xt.grad.numpy(), 1e-6, "input gradient")
+    for k, p in params.items():
+        close(p.grad.numpy(), dict.__getitem__(sd, k).grad.numpy(), 1e-6, k)
 
 
 @pytest.mark.parametrize(
@@ -480,7 +498,8 @@ def test_mobilenet_v3_matches_torch_with_the_same_weights(name, options):
     model = randomize(getattr(models, name)(num_classes=10, **options).double().eval(), 3)
     sd = Used(model, torch)
     rows = v3_rows(V3[name][0], **options)
-    compare(torch, model, lambda x: torch_mobilenet_v3(torch, sd, x, rows), images((2, 3, 33, 38)))
+    ref = lambda x: torch_mobilenet_v3(torch, sd, x, rows)  # noqa: E731
+    compare(torch, model, sd, ref, images((2, 3, 33, 38)))
     assert sd.unused() == []
 
 
@@ -490,7 +509,7 @@ def test_efficientnet_b0_matches_torch_with_the_same_weights():
     model = randomize(models.efficientnet_b0(num_classes=10).double().eval(), 5)
     sd = Used(model, torch)
     ref = lambda x: torch_efficientnet(torch, sd, x, B0, 1.0, 1.0, 1e-5)  # noqa: E731
-    compare(torch, model, ref, images((2, 3, 33, 30)))
+    compare(torch, model, sd, ref, images((2, 3, 33, 30)))
     assert sd.unused() == []
 
 
@@ -520,7 +539,37 @@ def test_efficientnet_v2_blocks_match_torch_with_the_same_weights():
     model = randomize(small_v2().double().eval(), 7)
     sd = Used(model, torch)
     ref = lambda x: torch_efficientnet(torch, sd, x, SMALL_V2, 1.0, 1.0, 1e-3)  # noqa: E731
-    compare(torch, model, ref, images((2, 3, 19, 22)))
+    compare(torch, model, sd, ref, images((2, 3, 19, 22)))
+    assert sd.unused() == []
+
+
+@pytest.mark.parametrize(
+    "name,eps,momentum",
+    [
+        ("mobilenet_v3_small", 1e-3, 0.01),
+        ("efficientnet_b1", 1e-5, 0.1),
+        ("efficientnet_b5", 1e-3, 0.01),
+    ],
+)
+def test_training_mode_matches_torch(name, eps, momentum):
+    """In training mode each BatchNorm normalises with the batch's statistics and moves its
+    running ones by torchvision's momentum with its eps (MobileNetV3, B5-B7: 0.01, 1e-3;
+    B0-B4: 0.1, 1e-5); B1 and B5 also check the depth and width scaling against the tables."""
+    torch = pytest.importorskip("torch")
+    mt.manual_seed(18)
+    options = {"dropout": 0.0} | ({"stochastic_depth_prob": 0.0} if "eff" in name else {})
+    model = randomize(getattr(models, name)(num_classes=10, **options).double().train(), 19)
+    sd, x = Used(model, torch), images((3, 3, 35, 37))
+    if name.startswith("mobilenet"):
+        want = torch_mobilenet_v3(torch, sd, torch.tensor(x), v3_rows(V3_SMALL), momentum)
+    else:
+        stages, width, depth, _ = EFFICIENTNETS[name]
+        want = torch_efficientnet(torch, sd, torch.tensor(x), stages, width, depth, eps, momentum)
+    close(model(mt.tensor(x)).numpy(), want.numpy(), 1e-7, "output")
+    after = model.state_dict()
+    assert len(sd.updated) == 2 * sum(isinstance(m, BatchNorm2d) for m in model.modules())
+    for k, v in sd.updated.items():
+        close(after[k].numpy(), v.numpy(), 1e-9, k)
     assert sd.unused() == []
 
 
@@ -538,7 +587,7 @@ def test_convnext_matches_torch_with_the_same_weights():
     model = randomize(small_convnext(stochastic_depth_prob=0.3).double().eval(), 9)
     sd = Used(model, torch)
     ref = lambda x: torch_convnext(torch, sd, x, SMALL_CONVNEXT)  # noqa: E731
-    compare(torch, model, ref, images((2, 3, 35, 41)))
+    compare(torch, model, sd, ref, images((2, 3, 35, 41)))
     assert sd.unused() == []
 
 
@@ -769,6 +818,19 @@ def test_small_inputs_and_bad_input_fail_naming_the_model():
         build("mobilenet_v3_small")(mt.zeros(2, 3, 8))
     with pytest.raises(ValueError, match=r"LayerNorm2d\(4\): expected \(N, 4, H, W\)"):
         cnx.LayerNorm2d(4)(mt.zeros(1, 3, 2, 2))
+
+
+def test_a_replaced_stem_conv_sets_the_channels_expected():
+    """torchvision's idiom for grey images, a new first conv: the input check follows it."""
+    mt.manual_seed(17)
+    for net in (models.mobilenet_v3_small(num_classes=5), small_v2(), small_convnext()):
+        old = net.features[0][0]
+        net.features[0][0] = Conv2d(
+            1, old.out_channels, old.kernel_size, old.stride, old.padding, bias=old.bias is not None
+        )
+        assert net.eval()(mt.zeros(2, 1, 32, 32)).shape == (2, 5)
+        with pytest.raises(ValueError, match=r"expected input \(N, 1, H, W\), got shape"):
+            net(mt.zeros(2, 3, 32, 32))
 
 
 def test_bad_configurations_fail_with_the_reason():
