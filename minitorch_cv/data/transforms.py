@@ -73,13 +73,47 @@ def crop(x, top, left, height: int, width: int):
     n = len(x)
     top = xp.asarray(top, dtype=xp.int64).reshape(n)
     left = xp.asarray(left, dtype=xp.int64).reshape(n)
-    rows = (top[:, None] + xp.arange(height))[:, :, None]  # (N, h, 1)
-    cols = (left[:, None] + xp.arange(width))[:, None, :]  # (N, 1, w)
-    idx = xp.arange(n)[:, None, None]
-    if x.ndim == 3:
-        return x[idx, rows, cols]
-    # advanced indices split by a slice put the broadcast dims first: (N, h, w, C)
-    return xp.ascontiguousarray(x[idx, :, rows, cols].transpose(0, 3, 1, 2))
+    *lead, h, w = x.shape
+    if not (0 < height <= h and 0 < width <= w):
+        raise ValueError(
+            f"crop: a ({height}, {width}) window does not fit images of shape {tuple(x.shape)}"
+        )
+    # a view of all windows, (..., H - height + 1, W - width + 1, height, width), only read:
+    # picking one per item copies whole rows, not pixel by pixel
+    windows = xp.lib.stride_tricks.as_strided(
+        x, shape=(*lead, h - height + 1, w - width + 1, height, width),
+        strides=(*x.strides, *x.strides[-2:]),
+    )  # fmt: skip
+    idx = xp.arange(n)
+    # advanced indices split by a slice put the batch first: (N, C, height, width)
+    return windows[idx, top, left] if x.ndim == 3 else windows[idx, :, top, left]
+
+
+def _channel_major(xs, border: int = 0, fill=None):
+    """The source of a batch gather: images (N, C, H, W) as (C, N * (H + 2b) * (W + 2b)),
+    channel by channel, each image framed by `border` = b pixels of `fill` (broadcastable to
+    (1, C, 1, 1)). One linear pixel index then reads all of a pixel's channels with one
+    `take(index, axis=1)`: in NumPy a much faster gather than indexing the batch and the pixel
+    axes together (`xs[n, :, r, c]`), and the frame stands in for an `inside` test."""
+    xp = xp_of(xs)
+    n, c, h, w = xs.shape
+    b = border
+    src = xp.empty((c, n, h + 2 * b, w + 2 * b), dtype=xs.dtype)
+    if b:
+        src[...] = fill.reshape(-1, 1, 1, 1)
+    src[:, :, b : b + h, b : b + w] = xs.transpose(1, 0, 2, 3)
+    return src.reshape(c, -1)
+
+
+def _framed_index(r, c, h: int, w: int):
+    """Linear indices into `_channel_major(xs, 2, fill)` of integer positions r, c (N, H', W')
+    in the N images (h, w) of xs. Positions are first clipped to [-2, h] x [-2, w]: those
+    outside stay outside, in the two-pixel frame of fill, and so does the bilinear neighbour
+    (r + 1, c + 1) of each; index + 1 is the pixel to the right, index + w + 4 the one below."""
+    xp = xp_of(r)
+    n = len(r)
+    first = (xp.arange(n, dtype=xp.int64) * ((h + 4) * (w + 4))).reshape(n, 1, 1)
+    return first + (xp.clip(r, -2, h) + 2) * (w + 4) + (xp.clip(c, -2, w) + 2)
 
 
 def _inverse_affine(angle, translate, scale, shear, center=None):
@@ -145,29 +179,26 @@ def affine(x, angle=0.0, translate=(0.0, 0.0), scale=1.0, shear=(0.0, 0.0),
     dx = xp.arange(w, dtype=xp.float64)[None, :] - cx
     src_c = cx + m[:, 0, 0] * dx + m[:, 0, 1] * dy + m[:, 0, 2]  # (N, H, W)
     src_r = cy + m[:, 1, 0] * dx + m[:, 1, 1] * dy + m[:, 1, 2]
-    idx = xp.arange(n)[:, None, None]
-    fill_value = _channel_fill(fill, xs, "affine").reshape(-1)  # broadcasts over (N, H, W, C)
+    src = _channel_major(xs, 2, _channel_fill(fill, xs, "affine"))  # `fill` outside
 
-    def sample(r, c):  # gather (N, H, W, C) at integer positions, `fill` outside
-        inside = ((r >= 0) & (r < h) & (c >= 0) & (c < w))[..., None]
-        vals = xs[idx, :, xp.clip(r, 0, h - 1), xp.clip(c, 0, w - 1)]
-        return xp.where(inside, vals, fill_value)
+    def sample(index):  # (N, H, W) -> values (C, N, H, W)
+        return src.take(index, axis=1)
 
     if interpolation == "nearest" or is_mask:
-        out = sample(xp.rint(src_r).astype(xp.int64), xp.rint(src_c).astype(xp.int64))
-    else:
+        rows, cols = xp.rint(src_r).astype(xp.int64), xp.rint(src_c).astype(xp.int64)
+        out = sample(_framed_index(rows, cols, h, w))
+    else:  # float64 weights times the neighbours: float64 sums, cast back once below
         r0, c0 = xp.floor(src_r), xp.floor(src_c)
-        fr, fc = (src_r - r0)[..., None], (src_c - c0)[..., None]
-        r0, c0 = r0.astype(xp.int64), c0.astype(xp.int64)
+        fr, fc = src_r - r0, src_c - c0
+        i = _framed_index(r0.astype(xp.int64), c0.astype(xp.int64), h, w)  # (r0, c0)
+        below = w + 4  # the next row of the framed source
         out = (
-            (1 - fr) * (1 - fc) * sample(r0, c0)
-            + (1 - fr) * fc * sample(r0, c0 + 1)
-            + fr * (1 - fc) * sample(r0 + 1, c0)
-            + fr * fc * sample(r0 + 1, c0 + 1)
+            (1 - fr) * (1 - fc) * sample(i)
+            + (1 - fr) * fc * sample(i + 1)
+            + fr * (1 - fc) * sample(i + below)
+            + fr * fc * sample(i + (below + 1))
         )
-        out = out.astype(x.dtype)
-    out = xp.ascontiguousarray(out.transpose(0, 3, 1, 2))
-    return out[:, 0] if is_mask else out
+    return out[0] if is_mask else out.transpose(1, 0, 2, 3).astype(x.dtype, order="C")
 
 
 def rotate(x, angles, interpolation: str = "nearest", fill=0.0):
@@ -212,13 +243,14 @@ def resize(x, size, interpolation: str = "bilinear"):
     if interpolation == "nearest" or x.ndim == 3:
         rows = xp.minimum(xp.floor(xp.arange(oh) * (h / oh)).astype(xp.int64), h - 1)
         cols = xp.minimum(xp.floor(xp.arange(ow) * (w / ow)).astype(xp.int64), w - 1)
-        return xp.ascontiguousarray(x[..., rows[:, None], cols[None, :]])
+        return xp.take(xp.take(x, rows, axis=-2), cols, axis=-1)  # one take per axis
     r0, r1, lr = _source_coords(h, oh, xp)
     c0, c1, lc = _source_coords(w, ow, xp)
     lr = lr.astype(x.dtype)[:, None]
     lc = lc.astype(x.dtype)
-    y = x[..., r0, :] * (1 - lr) + x[..., r1, :] * lr  # rows first, then columns: separable
-    return xp.ascontiguousarray(y[..., c0] * (1 - lc) + y[..., c1] * lc)
+    # rows first, then columns: separable
+    y = xp.take(x, r0, axis=-2) * (1 - lr) + xp.take(x, r1, axis=-2) * lr
+    return xp.take(y, c0, axis=-1) * (1 - lc) + xp.take(y, c1, axis=-1) * lc
 
 
 def vflip(x):
@@ -238,14 +270,17 @@ def resized_crop(x, top, left, height, width, size, interpolation: str = "biline
     """
     xp = xp_of(x)
     n = len(x)
+    is_mask = x.ndim == 3
+    h, w = x.shape[-2:]
     oh, ow = _pair(size, "resized_crop: size")
     box = [xp.asarray(v, dtype=xp.int64).reshape(n, 1) for v in (top, left, height, width)]
     top, left, height, width = box
-    idx = xp.arange(n)[:, None, None]
+    source = _channel_major(x[:, None] if is_mask else x)
+    first = xp.arange(n, dtype=xp.int64)[:, None] * (h * w)  # (N, 1): each image's offset
 
     def taps(start, extent, n_out):  # per-item source positions along one axis: (N, n_out)
         scale = extent.astype(xp.float64) / n_out
-        if interpolation == "nearest" or x.ndim == 3:
+        if interpolation == "nearest" or is_mask:
             i = xp.minimum(xp.floor(xp.arange(n_out) * scale).astype(xp.int64), extent - 1)
             return start + i, None, None
         src = xp.maximum((xp.arange(n_out) + 0.5) * scale - 0.5, 0.0)
@@ -253,22 +288,18 @@ def resized_crop(x, top, left, height, width, size, interpolation: str = "biline
         i1 = xp.minimum(i0 + 1, extent - 1)
         return start + i0, start + i1, (src - i0).astype(x.dtype)
 
-    def gather(r, c):  # (N, H', W') positions -> (N, H', W'[, C])
-        return (
-            x[idx, r[:, :, None], c[:, None, :]]
-            if x.ndim == 3
-            else x[idx, :, r[:, :, None], c[:, None, :]]
-        )
+    def gather(r, c):  # rows (N, H'), columns (N, W') -> values (C, N, H', W')
+        return source.take((first + r * w)[:, :, None] + c[:, None, :], axis=1)
 
     r0, r1, fr = taps(top, height, oh)
     c0, c1, fc = taps(left, width, ow)
     if r1 is None:
         out = gather(r0, c0)
     else:
-        fr, fc = fr[:, :, None, None], fc[:, None, :, None]
+        fr, fc = fr[:, :, None], fc[:, None, :]
         out = ((1 - fr) * ((1 - fc) * gather(r0, c0) + fc * gather(r0, c1))
                + fr * ((1 - fc) * gather(r1, c0) + fc * gather(r1, c1)))  # fmt: skip
-    return out if x.ndim == 3 else xp.ascontiguousarray(out.transpose(0, 3, 1, 2))
+    return out[0] if is_mask else xp.ascontiguousarray(out.transpose(1, 0, 2, 3))
 
 
 def _grayscale(x):
@@ -1364,7 +1395,7 @@ def equalize(x):
     lut = (xp.cumsum(hist, axis=1) + safe // 2) // safe
     lut = xp.clip(xp.concatenate([xp.zeros((n * c, 1), lut.dtype), lut[:, :-1]], axis=1), 0, 255)
     lut = xp.where((step == 0)[:, None], xp.arange(256), lut)  # one value only: unchanged
-    out = lut[(rows // 256).reshape(n, c, 1, 1), v.astype(xp.int64)].astype(np.uint8)
+    out = lut.reshape(-1).take(rows + v).astype(np.uint8)  # row n*c + the value, flat
     return out if x.dtype == np.uint8 else (out / 255.0).astype(x.dtype)
 
 

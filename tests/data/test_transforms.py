@@ -1,12 +1,17 @@
 """Batch transforms: identities, agreement with np.rot90 / plain loops / PyTorch, joint
-image-mask consistency and reproducibility from a seed."""
+image-mask consistency and reproducibility from a seed; the fast gathers give the same bytes as
+the fancy-index gathers they replaced."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from minitorch_cv.backend import xp_of
 from minitorch_cv.data import transforms as T
+from tests.strategies_core import SETTINGS
 
 
 def batch(n=4, c=3, h=8, w=8, seed=0):
@@ -828,3 +833,279 @@ def test_uint8_blends_follow_torchvisions_integer_rules():
     np.testing.assert_array_equal(T.adjust_contrast(x, 0.5), want)
     want = np.clip(1.5 * xf - 0.5 * gray, 0, 255).astype(np.uint8)
     np.testing.assert_array_equal(T.adjust_saturation(x, 1.5), want)
+
+
+# --------------------------------------------------------------------------- the fast gathers
+#
+# affine (and so rotate, RandomAffine, RandomRotation and the augment policies' geometric ops)
+# and resized_crop read pixels with one `take` per neighbour from a channel-major copy, crop
+# picks rows from a view of all windows, resize takes along each axis, equalize looks its table
+# up flat. The functions below are their earlier bodies, which gathered with fancy indices
+# (`xs[idx, :, r, c]`): kept as oracles, the fast paths must give the same bytes (dtype, layout,
+# -0.0 and all).
+
+
+def _old_affine(x, angle=0.0, translate=(0.0, 0.0), scale=1.0, shear=(0.0, 0.0),
+                interpolation="nearest", fill=0.0, center=None):  # fmt: skip
+    T._check_interpolation(interpolation, "affine")
+    xp = xp_of(x)
+    is_mask = x.ndim == 3
+    xs = x[:, None] if is_mask else x
+    n, _, h, w = xs.shape
+
+    def per_item(v, shape):
+        return np.broadcast_to(np.asarray(v, dtype=np.float64), shape)
+
+    scale, shear = per_item(scale, (n,)), per_item(shear, (n, 2))
+    c = None if center is None else per_item(center, (n, 2)) - np.array([w / 2, h / 2])
+    inv = T._inverse_affine(per_item(angle, (n,)), per_item(translate, (n, 2)), scale, shear, c)
+    m = xp.asarray(inv)[:, :, :, None, None]
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    dy = xp.arange(h, dtype=xp.float64)[:, None] - cy
+    dx = xp.arange(w, dtype=xp.float64)[None, :] - cx
+    src_c = cx + m[:, 0, 0] * dx + m[:, 0, 1] * dy + m[:, 0, 2]
+    src_r = cy + m[:, 1, 0] * dx + m[:, 1, 1] * dy + m[:, 1, 2]
+    idx = xp.arange(n)[:, None, None]
+    fill_value = T._channel_fill(fill, xs, "affine").reshape(-1)
+
+    def sample(r, c):
+        inside = ((r >= 0) & (r < h) & (c >= 0) & (c < w))[..., None]
+        vals = xs[idx, :, xp.clip(r, 0, h - 1), xp.clip(c, 0, w - 1)]
+        return xp.where(inside, vals, fill_value)
+
+    if interpolation == "nearest" or is_mask:
+        out = sample(xp.rint(src_r).astype(xp.int64), xp.rint(src_c).astype(xp.int64))
+    else:
+        r0, c0 = xp.floor(src_r), xp.floor(src_c)
+        fr, fc = (src_r - r0)[..., None], (src_c - c0)[..., None]
+        r0, c0 = r0.astype(xp.int64), c0.astype(xp.int64)
+        out = (
+            (1 - fr) * (1 - fc) * sample(r0, c0)
+            + (1 - fr) * fc * sample(r0, c0 + 1)
+            + fr * (1 - fc) * sample(r0 + 1, c0)
+            + fr * fc * sample(r0 + 1, c0 + 1)
+        )
+        out = out.astype(x.dtype)
+    out = xp.ascontiguousarray(out.transpose(0, 3, 1, 2))
+    return out[:, 0] if is_mask else out
+
+
+def _old_crop(x, top, left, height, width):
+    xp = xp_of(x)
+    n = len(x)
+    top = xp.asarray(top, dtype=xp.int64).reshape(n)
+    left = xp.asarray(left, dtype=xp.int64).reshape(n)
+    rows = (top[:, None] + xp.arange(height))[:, :, None]
+    cols = (left[:, None] + xp.arange(width))[:, None, :]
+    idx = xp.arange(n)[:, None, None]
+    if x.ndim == 3:
+        return x[idx, rows, cols]
+    return xp.ascontiguousarray(x[idx, :, rows, cols].transpose(0, 3, 1, 2))
+
+
+def _old_resize(x, size, interpolation="bilinear"):
+    xp = xp_of(x)
+    oh, ow = T._pair(size, "resize: size")
+    h, w = x.shape[-2:]
+    if interpolation == "nearest" or x.ndim == 3:
+        rows = xp.minimum(xp.floor(xp.arange(oh) * (h / oh)).astype(xp.int64), h - 1)
+        cols = xp.minimum(xp.floor(xp.arange(ow) * (w / ow)).astype(xp.int64), w - 1)
+        return xp.ascontiguousarray(x[..., rows[:, None], cols[None, :]])
+    r0, r1, lr = T._source_coords(h, oh, xp)
+    c0, c1, lc = T._source_coords(w, ow, xp)
+    lr = lr.astype(x.dtype)[:, None]
+    lc = lc.astype(x.dtype)
+    y = x[..., r0, :] * (1 - lr) + x[..., r1, :] * lr
+    return xp.ascontiguousarray(y[..., c0] * (1 - lc) + y[..., c1] * lc)
+
+
+def _old_resized_crop(x, top, left, height, width, size, interpolation="bilinear"):
+    xp = xp_of(x)
+    n = len(x)
+    oh, ow = T._pair(size, "resized_crop: size")
+    box = [xp.asarray(v, dtype=xp.int64).reshape(n, 1) for v in (top, left, height, width)]
+    top, left, height, width = box
+    idx = xp.arange(n)[:, None, None]
+
+    def taps(start, extent, n_out):
+        scale = extent.astype(xp.float64) / n_out
+        if interpolation == "nearest" or x.ndim == 3:
+            i = xp.minimum(xp.floor(xp.arange(n_out) * scale).astype(xp.int64), extent - 1)
+            return start + i, None, None
+        src = xp.maximum((xp.arange(n_out) + 0.5) * scale - 0.5, 0.0)
+        i0 = xp.minimum(xp.floor(src).astype(xp.int64), extent - 1)
+        i1 = xp.minimum(i0 + 1, extent - 1)
+        return start + i0, start + i1, (src - i0).astype(x.dtype)
+
+    def gather(r, c):
+        return (
+            x[idx, r[:, :, None], c[:, None, :]]
+            if x.ndim == 3
+            else x[idx, :, r[:, :, None], c[:, None, :]]
+        )
+
+    r0, r1, fr = taps(top, height, oh)
+    c0, c1, fc = taps(left, width, ow)
+    if r1 is None:
+        out = gather(r0, c0)
+    else:
+        fr, fc = fr[:, :, None, None], fc[:, None, :, None]
+        out = ((1 - fr) * ((1 - fc) * gather(r0, c0) + fc * gather(r0, c1))
+               + fr * ((1 - fc) * gather(r1, c0) + fc * gather(r1, c1)))  # fmt: skip
+    return out if x.ndim == 3 else xp.ascontiguousarray(out.transpose(0, 3, 1, 2))
+
+
+def _old_equalize(x):
+    xp = xp_of(x)
+    v = x if x.dtype == np.uint8 else (xp.clip(x, 0, 1) * 255.999).astype(np.uint8)
+    n, c = v.shape[:2]
+    rows = xp.arange(n * c).reshape(n, c, 1, 1) * 256
+    hist = xp.bincount((rows + v).reshape(-1), minlength=n * c * 256).reshape(n * c, 256)
+    last = 255 - xp.argmax(hist[:, ::-1] > 0, axis=1)
+    step = (hist.sum(axis=1) - hist[xp.arange(n * c), last]) // 255
+    safe = xp.maximum(step, 1)[:, None]
+    lut = (xp.cumsum(hist, axis=1) + safe // 2) // safe
+    lut = xp.clip(xp.concatenate([xp.zeros((n * c, 1), lut.dtype), lut[:, :-1]], axis=1), 0, 255)
+    lut = xp.where((step == 0)[:, None], xp.arange(256), lut)
+    out = lut[(rows // 256).reshape(n, c, 1, 1), v.astype(xp.int64)].astype(np.uint8)
+    return out if x.dtype == np.uint8 else (out / 255.0).astype(x.dtype)
+
+
+def assert_same_bytes(got, want):
+    """Equal dtype, shape, C layout and bytes: stricter than ==, which lets -0.0 pass for 0.0."""
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert got.flags.c_contiguous == want.flags.c_contiguous
+    assert np.ascontiguousarray(got).tobytes() == np.ascontiguousarray(want).tobytes()
+
+
+IMAGE_DTYPES = [np.uint8, np.float32, np.float64]
+
+
+@st.composite
+def image_batches(draw, max_side=9):
+    """(images (N, C, H, W) of a drawn dtype, with some -0.0 and extreme values when float;
+    int64 masks (N, H, W)); uint8 values span 0..255."""
+    n, c = draw(st.integers(1, 3)), draw(st.sampled_from([1, 3]))
+    h, w = draw(st.integers(1, max_side)), draw(st.integers(1, max_side))
+    dtype = draw(st.sampled_from(IMAGE_DTYPES))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    if dtype == np.uint8:
+        x = rng.integers(0, 256, (n, c, h, w)).astype(np.uint8)
+    else:
+        x = rng.uniform(-2, 2, (n, c, h, w)).astype(dtype)
+        x[rng.random(x.shape) < 0.2] = -0.0
+    return x, rng.integers(0, 21, (n, h, w))
+
+
+@SETTINGS
+@given(batch_=image_batches(), data=st.data())
+def test_affine_equals_the_old_gather_bit_for_bit(batch_, data):
+    x, mask = batch_
+    n, c, h, w = x.shape
+    per = st.floats(-1.0, 1.0)  # fractions of the image size, a few reaching far outside
+    far = data.draw(st.sampled_from([1.0, 1.0, 3.0, 1e6]))
+    angle = np.array(data.draw(st.lists(st.floats(-360, 360), min_size=n, max_size=n)))
+    translate = np.array(data.draw(st.lists(st.tuples(per, per), min_size=n, max_size=n)))
+    translate = translate * np.array([w, h]) * far
+    if data.draw(st.booleans()):
+        translate = np.rint(translate)  # RandomAffine's and the policies' whole pixels
+    scale = np.array(data.draw(st.lists(st.floats(0.1, 4.0), min_size=n, max_size=n)))
+    shear = np.array(data.draw(st.lists(st.tuples(st.floats(-70, 70), st.floats(-70, 70)),
+                                        min_size=n, max_size=n)))  # fmt: skip
+    center = data.draw(st.sampled_from([None, (0.0, 0.0), (w / 3, h + 0.5)]))
+    interpolation = data.draw(st.sampled_from(["nearest", "bilinear"]))
+    top = 255.0 if x.dtype == np.uint8 else 2.0
+    fill = data.draw(st.sampled_from([0.0, None, top, tuple(np.linspace(0, top, c))]))
+    args = (angle, translate, scale, shear, interpolation, fill, center)
+    assert_same_bytes(T.affine(x, *args), _old_affine(x, *args))
+    mask_args = (angle, translate, scale, shear, "nearest", 255, center)
+    assert_same_bytes(T.affine(mask, *mask_args), _old_affine(mask, *mask_args))
+    gray = (*args[:5], top, center)  # masks of the image's dtype, `bilinear` meaning nearest
+    assert_same_bytes(T.affine(x[:, 0], *gray), _old_affine(x[:, 0], *gray))
+    rot = data.draw(st.floats(-180, 180))
+    assert_same_bytes(T.rotate(x, rot, interpolation, fill),
+                      _old_affine(x, -rot, interpolation=interpolation, fill=fill))  # fmt: skip
+
+
+@SETTINGS
+@given(batch_=image_batches(max_side=12), data=st.data())
+def test_crop_resize_and_resized_crop_equal_the_old_gathers_bit_for_bit(batch_, data):
+    x, mask = batch_
+    n, _, h, w = x.shape
+    interpolation = data.draw(st.sampled_from(["nearest", "bilinear"]))
+    size = (data.draw(st.integers(1, 15)), data.draw(st.integers(1, 15)))
+    assert_same_bytes(T.resize(x, size, interpolation), _old_resize(x, size, interpolation))
+    assert_same_bytes(T.resize(mask, size), _old_resize(mask, size))
+    bh = np.array(data.draw(st.lists(st.integers(1, h), min_size=n, max_size=n)))
+    bw = np.array(data.draw(st.lists(st.integers(1, w), min_size=n, max_size=n)))
+    top = np.array([data.draw(st.integers(0, h - v)) for v in bh])
+    left = np.array([data.draw(st.integers(0, w - v)) for v in bw])
+    box = (top, left, bh, bw)
+    for a in (x, mask, x[..., ::-1]):  # a mirrored view: negative strides
+        got = T.resized_crop(a, *box, size, interpolation)
+        assert_same_bytes(got, _old_resized_crop(a, *box, size, interpolation))
+    ch, cw = int(bh.min()), int(bw.min())  # one window size for the batch
+    for a in (x, mask, x[..., ::-1]):
+        assert_same_bytes(T.crop(a, top, left, ch, cw), _old_crop(a, top, left, ch, cw))
+
+
+def test_crop_refuses_a_window_larger_than_the_images():
+    with pytest.raises(ValueError, match=r"crop: a \(9, 2\) window does not fit .*\(4, 3, 8, 8\)"):
+        T.crop(batch(), np.zeros(4), np.zeros(4), 9, 2)
+
+
+@SETTINGS
+@given(n=st.integers(1, 3), c=st.integers(1, 3), h=st.integers(17, 24), w=st.integers(17, 24),
+       low=st.integers(0, 255), span=st.integers(1, 256), seed=st.integers(0, 2**16),
+       dtype=st.sampled_from(IMAGE_DTYPES))  # fmt: skip
+def test_equalize_equals_the_old_lookup_bit_for_bit(n, c, h, w, low, span, seed, dtype):
+    # 256 pixels or more per channel: fewer leave every channel's table the identity
+    rng = np.random.default_rng(seed)
+    x = np.minimum(low + rng.integers(0, span, (n, c, h, w)), 255).astype(np.uint8)
+    x = x if dtype == np.uint8 else (x / 255.0).astype(dtype)
+    assert_same_bytes(T.equalize(x), _old_equalize(x))
+
+
+OLD_SAMPLERS = {"affine": _old_affine, "crop": _old_crop, "resize": _old_resize,
+                "resized_crop": _old_resized_crop, "equalize": _old_equalize}  # fmt: skip
+
+
+GATHERING_TRANSFORMS = {
+    "affine": lambda: T.RandomAffine(40, (0.3, 0.2), (0.6, 1.4), (-20, 20, -10, 10)),
+    "affine-bilinear": lambda: T.RandomAffine(
+        40, (0.3, 0.2), (0.6, 1.4), 20, "bilinear", fill=(0.1, 0.5, 1.0)
+    ),  # fmt: skip
+    "rotation-bilinear": lambda: T.RandomRotation(180, "bilinear", fill=1.0),
+    "rotation": lambda: T.RandomRotation(90),
+    "randaugment": lambda: T.RandAugment(num_ops=3, magnitude=20),
+    "randaugment-bilinear": lambda: T.RandAugment(interpolation="bilinear", fill=(0, 0.5, 1)),
+    "trivialaugment-bilinear": lambda: T.TrivialAugmentWide(interpolation="bilinear", fill=0.5),
+    "trivialaugment": lambda: T.TrivialAugmentWide(),
+    "autoaugment": lambda: T.AutoAugment(),
+    "augmix": lambda: T.AugMix(),
+    "resized-crop": lambda: T.RandomResizedCrop(7),
+    "resized-crop-nearest": lambda: T.RandomResizedCrop((5, 9), interpolation="nearest"),
+    "crop": lambda: T.RandomCrop(8, padding=3, padding_mode="reflect"),
+    "resize": lambda: T.Resize((6, 11)),
+}
+
+
+@pytest.mark.parametrize("name", list(GATHERING_TRANSFORMS))
+@SETTINGS
+@given(seed=st.integers(0, 2**16), uint8=st.booleans())
+def test_transforms_give_the_same_bytes_as_with_the_old_gathers(name, seed, uint8):
+    """Each transform end to end (draws, sub-batches, masks), with the old samplers patched
+    into the module in place of the new ones."""
+    x, mask = labelled(n=12, h=9, w=10, seed=seed)
+    x = np.concatenate([x / 20.0, x[:, :1] / 9.0], axis=1)  # 3 channels in [0, 1]
+    x = (x * 255).astype(np.uint8) if uint8 else x
+    t = GATHERING_TRANSFORMS[name]()
+    args = (x,) if isinstance(t, T.AugMix) else (x, mask)  # AugMix refuses masks
+    got = t(*args, rng=seed)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, old in OLD_SAMPLERS.items():
+            patch.setattr(T, name, old)
+        want = t(*args, rng=seed)
+    pairs = zip(got, want) if len(args) == 2 else [(got, want)]
+    for a, b in pairs:
+        assert_same_bytes(a, b)
