@@ -198,7 +198,9 @@ def affine(x, angle=0.0, translate=(0.0, 0.0), scale=1.0, shear=(0.0, 0.0),
             + fr * (1 - fc) * sample(i + below)
             + fr * fc * sample(i + (below + 1))
         )
-    return out[0] if is_mask else out.transpose(1, 0, 2, 3).astype(x.dtype, order="C")
+    if is_mask:
+        return out[0]
+    return _cast_back(out, x).transpose(1, 0, 2, 3).copy()
 
 
 def rotate(x, angles, interpolation: str = "nearest", fill=0.0):
@@ -228,6 +230,21 @@ def _source_coords(n_in: int, n_out: int, xp):
     return i0, i1, src - i0
 
 
+def _weight_dtype(x):
+    """The dtype of interpolation weights: the image's own float dtype (so float32 images stay
+    float32), float64 for integer images (a uint8 fraction would be 0)."""
+    return x.dtype if x.dtype.kind == "f" else np.float64
+
+
+def _cast_back(out, x):
+    """An interpolated result in x's dtype: integer images are rounded to the nearest value and
+    clipped to the dtype's range, as torchvision rounds (a plain cast would truncate)."""
+    if x.dtype.kind == "f" or out.dtype == x.dtype:  # (nearest: already x's values)
+        return out.astype(x.dtype, copy=False)
+    info = np.iinfo(x.dtype)
+    return xp_of(out).clip(xp_of(out).rint(out), info.min, info.max).astype(x.dtype)
+
+
 def resize(x, size, interpolation: str = "bilinear"):
     """Resize to `size` = (H', W') (or an int for both), like `F.interpolate(align_corners=False)`.
 
@@ -246,11 +263,11 @@ def resize(x, size, interpolation: str = "bilinear"):
         return xp.take(xp.take(x, rows, axis=-2), cols, axis=-1)  # one take per axis
     r0, r1, lr = _source_coords(h, oh, xp)
     c0, c1, lc = _source_coords(w, ow, xp)
-    lr = lr.astype(x.dtype)[:, None]
-    lc = lc.astype(x.dtype)
+    lr = lr.astype(_weight_dtype(x))[:, None]
+    lc = lc.astype(_weight_dtype(x))
     # rows first, then columns: separable
     y = xp.take(x, r0, axis=-2) * (1 - lr) + xp.take(x, r1, axis=-2) * lr
-    return xp.take(y, c0, axis=-1) * (1 - lc) + xp.take(y, c1, axis=-1) * lc
+    return _cast_back(xp.take(y, c0, axis=-1) * (1 - lc) + xp.take(y, c1, axis=-1) * lc, x)
 
 
 def vflip(x):
@@ -286,7 +303,7 @@ def resized_crop(x, top, left, height, width, size, interpolation: str = "biline
         src = xp.maximum((xp.arange(n_out) + 0.5) * scale - 0.5, 0.0)
         i0 = xp.minimum(xp.floor(src).astype(xp.int64), extent - 1)
         i1 = xp.minimum(i0 + 1, extent - 1)
-        return start + i0, start + i1, (src - i0).astype(x.dtype)
+        return start + i0, start + i1, (src - i0).astype(_weight_dtype(x))
 
     def gather(r, c):  # rows (N, H'), columns (N, W') -> values (C, N, H', W')
         return source.take((first + r * w)[:, :, None] + c[:, None, :], axis=1)
@@ -299,6 +316,7 @@ def resized_crop(x, top, left, height, width, size, interpolation: str = "biline
         fr, fc = fr[:, :, None], fc[:, None, :]
         out = ((1 - fr) * ((1 - fc) * gather(r0, c0) + fc * gather(r0, c1))
                + fr * ((1 - fc) * gather(r1, c0) + fc * gather(r1, c1)))  # fmt: skip
+        out = _cast_back(out, x)
     return out[0] if is_mask else xp.ascontiguousarray(out.transpose(1, 0, 2, 3))
 
 

@@ -4,6 +4,9 @@ the fancy-index gathers they replaced."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -969,6 +972,45 @@ def _old_equalize(x):
     lut = xp.where((step == 0)[:, None], xp.arange(256), lut)
     out = lut[(rows // 256).reshape(n, c, 1, 1), v.astype(xp.int64)].astype(np.uint8)
     return out if x.dtype == np.uint8 else (out / 255.0).astype(x.dtype)
+
+
+def _rounded(old):
+    """The old sampler, except that integer images are interpolated in float64 and rounded back
+    (the old code cast the bilinear weights to uint8, i.e. to 0, and truncated the result)."""
+    signature = inspect.signature(old)
+
+    @functools.wraps(old)
+    def sampler(x, *args, **kwargs):
+        bound = signature.bind(x, *args, **kwargs)
+        bound.apply_defaults()
+        if x.dtype.kind == "f" or x.ndim == 3 or bound.arguments["interpolation"] != "bilinear":
+            return old(x, *args, **kwargs)
+        if bound.arguments.get("fill") is not None:  # a fill in the image's dtype, as before
+            fill = np.asarray(bound.arguments["fill"], dtype=np.float64).astype(x.dtype)
+            bound.arguments["fill"] = fill.astype(np.float64)
+        bound.arguments["x"] = x.astype(np.float64)
+        info = np.iinfo(x.dtype)
+        out = np.rint(old(*bound.args, **bound.kwargs))
+        return np.clip(out, info.min, info.max).astype(x.dtype)
+
+    return sampler
+
+
+_old_affine, _old_resize = _rounded(_old_affine), _rounded(_old_resize)
+_old_resized_crop = _rounded(_old_resized_crop)
+
+
+def test_bilinear_on_uint8_interpolates_and_rounds():
+    """A 0, 100 edge resized 2 -> 4 wide: bilinear gives 0, 25, 75, 100 (torch's
+    interpolate(align_corners=False) on the same values), not the left neighbour's 0, 0, 100, 100;
+    a half-pixel shift rounds 50.5 up."""
+    x = np.array([[[[0, 100]]]], dtype=np.uint8)
+    np.testing.assert_array_equal(T.resize(x, (1, 4)), [[[[0, 25, 75, 100]]]])
+    box = (np.array([0]), np.array([0]), np.array([1]), np.array([2]))
+    np.testing.assert_array_equal(T.resized_crop(x, *box, (1, 4)), [[[[0, 25, 75, 100]]]])
+    y = np.array([[[[0, 101, 0]]]], dtype=np.uint8)
+    half = T.affine(y, translate=(0.5, 0.0), interpolation="bilinear")
+    np.testing.assert_array_equal(half, [[[[0, 50, 50]]]])  # 50.5 -> 50 (round half to even)
 
 
 def assert_same_bytes(got, want):
