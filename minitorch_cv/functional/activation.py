@@ -6,7 +6,7 @@ import math
 
 from .. import kernels
 from ..backend import xp_of
-from ..tensor import Function
+from ..tensor import Function, Tensor, get_default_dtype
 
 
 def _sigmoid(x):
@@ -533,16 +533,30 @@ def _dim(x, dim, op):
     return dim % max(x.ndim, 1)
 
 
+def _promoted(x):
+    """sigmoid, tanh, softsign and tanhshrink of an integer or bool tensor: the default float
+    dtype, as PyTorch (which computes them in floating point)."""
+    return x.to(get_default_dtype()) if isinstance(x, Tensor) and x.dtype.kind in "biu" else x
+
+
+def _floating_only(op, x):
+    """PyTorch has no integer kernel for elu, gelu, silu, softmax, ...: an integer or bool tensor
+    is refused by name (computing in NumPy would truncate the result to the integer dtype)."""
+    if isinstance(x, Tensor) and x.dtype.kind in "biu":
+        raise TypeError(f"{op}: expected a floating point input, got dtype {x.dtype}")
+    return x
+
+
 def relu(input, inplace=False):
     return ReLU.apply(input)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    return LeakyReLU.apply(input, slope=negative_slope)
+    return LeakyReLU.apply(_floating_only("leaky_relu", input), slope=negative_slope)
 
 
 def elu(input, alpha=1.0, inplace=False):
-    return ELU.apply(input, alpha=alpha)
+    return ELU.apply(_floating_only("elu", input), alpha=alpha)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -553,7 +567,7 @@ def selu(input, inplace=False):
     """scale * elu(x, alpha) with the constants of self-normalising networks (Klambauer et al.,
     2017) that keep zero mean and unit variance through the layers: alpha = 1.6733,
     scale = 1.0507."""
-    return ELU.apply(input, alpha=_SELU_ALPHA, scale=_SELU_SCALE)
+    return ELU.apply(_floating_only("selu", input), alpha=_SELU_ALPHA, scale=_SELU_SCALE)
 
 
 def celu(input, alpha=1.0, inplace=False):
@@ -561,19 +575,19 @@ def celu(input, alpha=1.0, inplace=False):
     0 for every alpha."""
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0 (it divides x)")
-    return ELU.apply(input, alpha=alpha, input_scale=1.0 / alpha)
+    return ELU.apply(_floating_only("celu", input), alpha=alpha, input_scale=1.0 / alpha)
 
 
 def logsigmoid(input):
-    return LogSigmoid.apply(input)
+    return LogSigmoid.apply(_floating_only("logsigmoid", input))
 
 
 def softsign(input):
-    return Softsign.apply(input)
+    return Softsign.apply(_promoted(input))
 
 
 def tanhshrink(input):
-    return Tanhshrink.apply(input)
+    return Tanhshrink.apply(_promoted(input))
 
 
 def softshrink(input, lambd=0.5):
@@ -581,12 +595,12 @@ def softshrink(input, lambd=0.5):
     requires)."""
     if lambd < 0:
         raise ValueError(f"softshrink: lambd must be >= 0, got {lambd}")
-    return Shrink.apply(input, lambd=float(lambd), soft=True)
+    return Shrink.apply(_floating_only("softshrink", input), lambd=float(lambd), soft=True)
 
 
 def hardshrink(input, lambd=0.5):
     """x where |x| > lambd, else 0 (a negative lambd keeps everything, as in PyTorch)."""
-    return Shrink.apply(input, lambd=float(lambd), soft=False)
+    return Shrink.apply(_floating_only("hardshrink", input), lambd=float(lambd), soft=False)
 
 
 def threshold(input, threshold, value, inplace=False):  # noqa: A002  (PyTorch's argument name)
@@ -600,6 +614,7 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     generator (`minitorch_cv.manual_seed`), drawn on the CPU: the same on every device."""
     if not lower <= upper:
         raise ValueError(f"rrelu: expected lower <= upper, got lower={lower}, upper={upper}")
+    _floating_only("rrelu", input)
     if not training:
         return LeakyReLU.apply(input, slope=(lower + upper) / 2)
     from ..backend import to_device
@@ -626,7 +641,7 @@ def glu(input, dim=-1):
 
 def softmin(input, dim=None):
     """softmax(-x) along dim: the smallest values get the most mass."""
-    return softmax(-input, dim=dim)
+    return softmax(-_floating_only("softmin", input), dim=dim)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
@@ -640,29 +655,29 @@ def relu6(input, inplace=False):
 
 
 def silu(input, inplace=False):
-    return SiLU.apply(input)
+    return SiLU.apply(_floating_only("silu", input))
 
 
 def softplus(input, beta=1.0, threshold=20.0):
-    return Softplus.apply(input, beta=beta, threshold=threshold)
+    return Softplus.apply(_floating_only("softplus", input), beta=beta, threshold=threshold)
 
 
 def gelu(input, approximate="none"):
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return GELU.apply(input, approximate=approximate)
+    return GELU.apply(_floating_only("gelu", input), approximate=approximate)
 
 
 def mish(input, inplace=False):
-    return Mish.apply(input)
+    return Mish.apply(_floating_only("mish", input))
 
 
 def hardswish(input, inplace=False):
-    return Hardswish.apply(input)
+    return Hardswish.apply(_floating_only("hardswish", input))
 
 
 def hardsigmoid(input, inplace=False):
-    return Hardsigmoid.apply(input)
+    return Hardsigmoid.apply(_floating_only("hardsigmoid", input))
 
 
 def prelu(input, weight):
@@ -679,19 +694,20 @@ def prelu(input, weight):
 
 
 def sigmoid(input):
-    return Sigmoid.apply(input)
+    return Sigmoid.apply(_promoted(input))
 
 
 def tanh(input):
-    return Tanh.apply(input)
+    return Tanh.apply(_promoted(input))
 
 
 def softmax(input, dim=None):
-    return Softmax.apply(input, dim=_dim(input, dim, "softmax"))
+    return Softmax.apply(_floating_only("softmax", input), dim=_dim(input, dim, "softmax"))
 
 
 def log_softmax(input, dim=None):
-    return LogSoftmax.apply(input, dim=_dim(input, dim, "log_softmax"))
+    x = _floating_only("log_softmax", input)
+    return LogSoftmax.apply(x, dim=_dim(x, dim, "log_softmax"))
 
 
 # --------------------------------------------------------------------------- in-place aliases

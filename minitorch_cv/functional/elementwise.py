@@ -414,20 +414,26 @@ def neg(input):
     return Neg.apply(input)
 
 
+def _int_as_float(x):
+    """An integer or bool tensor as the default float dtype, as PyTorch's floating-point unary
+    ops (exp, log, sin, ...) promote it; anything else unchanged."""
+    return x.to(get_default_dtype()) if isinstance(x, Tensor) and x.dtype.kind in "biu" else x
+
+
 def exp(input):
-    return Exp.apply(input)
+    return Exp.apply(_int_as_float(input))
 
 
 def log(input):
-    return Log.apply(input)
+    return Log.apply(_int_as_float(input))
 
 
 def log1p(input):
-    return Log1p.apply(input)
+    return Log1p.apply(_int_as_float(input))
 
 
 def expm1(input):
-    return Expm1.apply(input)
+    return Expm1.apply(_int_as_float(input))
 
 
 def floor(input):
@@ -459,7 +465,7 @@ def isfinite(input):
 
 
 def sqrt(input):
-    return Sqrt.apply(input)
+    return Sqrt.apply(_int_as_float(input))
 
 
 def rsqrt(input):
@@ -475,15 +481,15 @@ def abs(input):  # noqa: A001
 
 
 def sin(input):
-    return Sin.apply(input)
+    return Sin.apply(_int_as_float(input))
 
 
 def cos(input):
-    return Cos.apply(input)
+    return Cos.apply(_int_as_float(input))
 
 
 def atan(input):
-    return Atan.apply(input)
+    return Atan.apply(_int_as_float(input))
 
 
 def clamp(input, min=None, max=None):  # noqa: A002

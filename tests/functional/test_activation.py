@@ -293,3 +293,61 @@ def test_gelu_takes_a_0d_float64_tensor():
     y = mt.functional.gelu(x)
     y.backward()
     assert y.shape == () and y.item() == pytest.approx(-3 * 0.5 * (1 + math.erf(-3 / math.sqrt(2))))
+
+
+# --------------------------------------------------------------------------- integer input
+# PyTorch has no integer kernel for these: NumPy would compute them and truncate the result
+# to the integer dtype (sigmoid of an int tensor gave zeros), so they refuse by name
+FLOAT_ONLY = {
+    "elu": lambda F, x: F.elu(x), "selu": lambda F, x: F.selu(x),
+    "celu": lambda F, x: F.celu(x), "leaky_relu": lambda F, x: F.leaky_relu(x),
+    "gelu": lambda F, x: F.gelu(x), "silu": lambda F, x: F.silu(x),
+    "softplus": lambda F, x: F.softplus(x), "mish": lambda F, x: F.mish(x),
+    "hardswish": lambda F, x: F.hardswish(x), "hardsigmoid": lambda F, x: F.hardsigmoid(x),
+    "logsigmoid": lambda F, x: F.logsigmoid(x), "softshrink": lambda F, x: F.softshrink(x),
+    "hardshrink": lambda F, x: F.hardshrink(x), "rrelu": lambda F, x: F.rrelu(x),
+    "softmax": lambda F, x: F.softmax(x, 0), "log_softmax": lambda F, x: F.log_softmax(x, 0),
+    "softmin": lambda F, x: F.softmin(x, 0),
+}  # fmt: skip
+# ... and these compute in the default float dtype, as PyTorch's floating-point unary ops
+PROMOTED = {
+    "sigmoid": lambda F, x: F.sigmoid(x), "tanh": lambda F, x: F.tanh(x),
+    "softsign": lambda F, x: F.softsign(x), "tanhshrink": lambda F, x: F.tanhshrink(x),
+    "exp": lambda F, x: x.exp(), "log": lambda F, x: (x * x + 1).log(),
+    "log1p": lambda F, x: (x * x).log1p(), "expm1": lambda F, x: x.expm1(),
+    "sqrt": lambda F, x: (x * x).sqrt(), "rsqrt": lambda F, x: (x * x + 1).rsqrt(),
+    "sin": lambda F, x: x.sin(), "cos": lambda F, x: x.cos(), "atan": lambda F, x: x.atan(),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", FLOAT_ONLY)
+@pytest.mark.parametrize("dtype", ["int64", "int32", "bool"])
+def test_float_only_activations_refuse_integer_input_by_name(name, dtype):
+    x = mt.tensor(np.array([-2, 0, 3]).astype(dtype))
+    with pytest.raises(TypeError, match=rf"^{name}: expected a floating point input, got dtype"):
+        FLOAT_ONLY[name](mt.F, x)
+
+
+@pytest.mark.parametrize("name", PROMOTED)
+def test_floating_unary_ops_promote_integer_input_to_the_default_float(name):
+    x = np.array([-2, 0, 3, 7])
+    got = PROMOTED[name](mt.F, mt.tensor(x))
+    assert got.dtype == mt.float32
+    want = PROMOTED[name](mt.F, mt.tensor(x.astype(np.float32)))
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parity
+def test_integer_input_as_torch():
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as TF
+
+    x = np.array([-2, 0, 3, 7])
+    for fn in FLOAT_ONLY.values():
+        with pytest.raises(RuntimeError):
+            fn(TF, torch.tensor(x))
+    for name, fn in PROMOTED.items():
+        want = fn(TF, torch.tensor(x))
+        assert want.dtype == torch.float32, name
+        np.testing.assert_allclose(fn(mt.F, mt.tensor(x)).numpy(), want.numpy(), rtol=1e-6,
+                                   err_msg=name)  # fmt: skip
