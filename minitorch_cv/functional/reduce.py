@@ -12,7 +12,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..backend import xp_of
-from ..tensor import Function, Tensor
+from ..tensor import Function, Tensor, get_default_dtype
 from .elementwise import cast, sub
 from .shape import _dim, cat, index
 
@@ -187,9 +187,15 @@ def sum(input, dim=None, keepdim=False):  # noqa: A001
     return Sum.apply(input, axes=_axes(dim, input.ndim, "sum"), keepdim=keepdim)
 
 
-def mean(input, dim=None, keepdim=False):
+def _floating(op, input):
+    """mean, var, std and norm of an integer tensor are refused, as in PyTorch (NumPy would
+    compute var in integers: var([1, 2, 3, 4]) gave 1)."""
     if input.dtype.kind != "f":
-        raise TypeError(f"mean: input dtype should be floating point, got {input.dtype}")
+        raise TypeError(f"{op}: input dtype should be floating point, got {input.dtype}")
+
+
+def mean(input, dim=None, keepdim=False):
+    _floating("mean", input)
     return Mean.apply(input, axes=_axes(dim, input.ndim, "mean"), keepdim=keepdim)
 
 
@@ -243,6 +249,7 @@ def amin(input, dim=None, keepdim=False):
 
 def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
     """Variance; `correction` (default 1, or 0 when unbiased=False) is subtracted from n."""
+    _floating("var", input)
     if correction is None:
         correction = 1 if unbiased else 0
     return Var.apply(
@@ -253,11 +260,15 @@ def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
 def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
     from .elementwise import sqrt
 
+    _floating("std", input)
     return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
 
 
 def logsumexp(input, dim, keepdim=False):
-    """log(sum(exp(x))) over `dim` (int or tuple), computed stably."""
+    """log(sum(exp(x))) over `dim` (int or tuple), computed stably; an integer tensor in the
+    default float dtype, as PyTorch."""
+    if input.dtype.kind != "f":
+        input = input.to(get_default_dtype())
     return LogSumExp.apply(input, axes=_axes(dim, input.ndim, "logsumexp"), keepdim=keepdim)
 
 
@@ -290,6 +301,7 @@ class Norm(Function):
 def norm(input, p=2, dim=None, keepdim=False):
     """The p-norm over `dim` (int, tuple, or None for all); p a positive number or inf
     (the largest |x|). The gradient at a zero norm is 0, as in PyTorch."""
+    _floating("norm", input)
     if p in (math.inf, "inf"):
         from .elementwise import abs
 

@@ -179,3 +179,16 @@ def test_norm_inf_and_bad_p():
     np.testing.assert_array_equal(x.norm(p=float("inf"), dim=1).numpy(), [5.0, 2.0])
     with pytest.raises(ValueError, match="p must be a positive number"):
         x.norm(p=0)
+
+
+@pytest.mark.parametrize("op", ["mean", "var", "std", "norm"])
+def test_floating_point_reductions_refuse_integer_input_by_name(op):
+    # NumPy computes var in integers: var([1, 2, 3, 4]) gave 1 instead of 1.667 (torch raises)
+    with pytest.raises(TypeError, match=rf"^{op}: input dtype should be floating point"):
+        getattr(mt.tensor([1, 2, 3, 4]), op)()
+
+
+def test_logsumexp_of_integers_is_in_the_default_float():
+    got = mt.tensor([[1, 2], [3, 4]]).logsumexp(0)
+    assert got.dtype == mt.float32
+    np.testing.assert_allclose(got.numpy(), np.log(np.exp([1, 2]) + np.exp([3, 4])), rtol=1e-6)
