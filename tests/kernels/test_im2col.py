@@ -41,6 +41,7 @@ def forced(layout, budget, flip=True):
         (kernels, "CHANNELS_LAST_MIN"): 1 if layout == "channels_last" else 10**9,
         (kernels, "TRANSPOSE_CL_MAX_PIXELS"): 10**9,
         (im2col_numpy, "WORKSPACE_BYTES"): 1 << 30 if budget == "one_chunk" else 64,
+        (kernels, "MIN_CHUNK_PIXELS"): 1,  # the budget alone cuts the chunks: bands of one row
         (kernels, "FLIP_MIN_PIXELS"): 0 if flip else 10**9,
     }
     saved = {key: getattr(*key) for key in knobs}
@@ -233,6 +234,33 @@ def test_chunks_cover_every_output_row_once():
             assert (i1 - i0 == 1) or (r0, r1) == (0, rows)  # bands only within one image
             seen[i0:i1, r0:r1] += 1
         assert (seen == 1).all()
+
+
+def test_gemm_chunks_of_long_unfolded_rows_hold_at_least_min_chunk_pixels(monkeypatch):
+    """DeepLabV3's 2048 -> 256 3x3 conv on 16x16 maps: a pixel's unfolded row is K = 18432
+    floats, so 2 MB of WORKSPACE_BYTES holds 28 pixels (one 16-pixel output row) and each chunk's
+    GEMM would re-read the whole 18 MB weight. Every driver's chunks hold >= 64 pixels (4 rows);
+    rows of K <= 8192 at >= 64 pixels keep the plain budget."""
+    assert kernels.MIN_CHUNK_PIXELS == 64
+    assert kernels._gemm_budget(im2col_numpy, 64, 64 * 8192 * 4) == im2col_numpy.WORKSPACE_BYTES
+    seen = []
+    chunks = kernels._chunks
+
+    def spy(n, rows, row_bytes, budget):
+        out = list(chunks(n, rows, row_bytes, budget))
+        seen.append([(i1 - i0) * (r1 - r0) * 16 for i0, i1, r0, r1 in out])  # 16-pixel rows
+        return out
+
+    monkeypatch.setattr(kernels, "_chunks", spy)
+    x = array(0, (2, 2048, 16, 16), np.float32)
+    w, gy = array(1, (1, 2048, 3, 3), np.float32), array(2, (2, 1, 16, 16), np.float32)
+    pad = ((1, 1), (1, 1))
+    kernels.conv2d(x, w, None, (1, 1), pad)
+    kernels.conv2d_weight(x, gy, (3, 3), (1, 1), pad)
+    # a transposed conv whose unfolded rows are C_out*KH*KW = 18432 long (through col2im)
+    kernels.conv_transpose2d(gy, w, None, (2, 2), pad)
+    assert len(seen) == 3
+    assert all(min(pixels) >= 64 for pixels in seen), seen
 
 
 def test_float32_in_float32_out():
