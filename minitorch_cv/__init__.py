@@ -18,6 +18,7 @@ from .tensor import (
     arange,
     as_tensor,
     bool_,
+    can_cast,
     empty,
     empty_like,
     enable_grad,
@@ -38,12 +39,14 @@ from .tensor import (
     no_grad,
     ones,
     ones_like,
+    promote_types,
     rand,
     rand_like,
     randint,
     randn,
     randn_like,
     randperm,
+    result_type,
     set_default_dtype,
     set_grad_enabled,
     set_rng_state,
@@ -288,12 +291,12 @@ def le(input, other):
     return input <= other
 
 
-def all(input):  # noqa: A001
-    return input.all()
+def all(input, dim=None, keepdim=False):  # noqa: A001
+    return input.all(dim, keepdim)
 
 
-def any(input):  # noqa: A001
-    return input.any()
+def any(input, dim=None, keepdim=False):  # noqa: A001
+    return input.any(dim, keepdim)
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:

@@ -164,6 +164,63 @@ def _is_float(dtype) -> bool:
     return np.dtype(dtype).kind == "f"
 
 
+# PyTorch's type promotion, where it differs from NumPy's. A float meeting an integer keeps its
+# width (int64 with float32 is float32; NumPy says float64), and operands count by rank: tensors
+# with dimensions decide, 0-d tensors only when they bring a higher category (bool < integer <
+# float), then Python numbers the same way: float16 tensor + float32 0-d tensor is float16,
+# int32 tensor + 5 is int32, int32 tensor + 2.5 the default float (NumPy: float32 and int64).
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
+def promote_types(type1, type2):
+    """The smallest dtype both cast to safely, as torch.promote_types: a float with an integer or
+    bool is that float (int64 with float16 is float16)."""
+    a, b = np.dtype(type1), np.dtype(type2)
+    if _CATEGORY[a.kind] != _CATEGORY[b.kind] and "f" in (a.kind, b.kind):
+        return a if a.kind == "f" else b
+    return np.promote_types(a, b)
+
+
+def _combine_categories(higher, lower):
+    """A lower-ranked operand's dtype counts only if it is of a higher category."""
+    if higher is None or lower is None:
+        return lower if higher is None else higher
+    if higher.kind == "f":
+        return higher
+    if higher.kind == "b" or lower.kind == "f":
+        return promote_types(higher, lower)
+    return higher
+
+
+def result_type(*operands):
+    """The dtype PyTorch computes `operands` (Tensors, arrays and Python numbers) in, as
+    torch.result_type: Python ints count as int64, floats as the default float dtype, bools as
+    bool, each below every tensor of its category."""
+    ranks = [None, None, None]  # tensors with dimensions, 0-d tensors, Python numbers
+    for x in operands:
+        if isinstance(x, Tensor) or _is_array(x):
+            d, rank = x.dtype, 0 if x.ndim else 1
+        elif isinstance(x, (bool, np.bool_)):
+            d, rank = bool_, 2
+        elif isinstance(x, (int, np.integer)):
+            d, rank = int64, 2
+        elif isinstance(x, (float, np.floating)):
+            d, rank = _default_dtype, 2
+        else:
+            raise TypeError(f"result_type: expected Tensors or numbers, got {type(x).__name__}")
+        ranks[rank] = d if ranks[rank] is None else promote_types(ranks[rank], d)
+    if all(r is None for r in ranks):
+        raise TypeError("result_type: expected at least one operand")
+    return _combine_categories(ranks[0], _combine_categories(ranks[1], ranks[2]))
+
+
+def can_cast(from_, to) -> bool:
+    """Whether PyTorch's in-place ops may write a result of dtype `from_` into a tensor of dtype
+    `to` (torch.can_cast): everything but float into an integer or bool, and non-bool into bool."""
+    a, b = np.dtype(from_), np.dtype(to)
+    return not ((a.kind == "f" and b.kind != "f") or (a.kind != "b" and b.kind == "b"))
+
+
 # --------------------------------------------------------------------------- Function / Context
 
 
@@ -713,6 +770,9 @@ class Tensor:
     def float(self) -> Tensor:
         return self.to(float32)
 
+    def half(self) -> Tensor:
+        return self.to(float16)
+
     def double(self) -> Tensor:
         return self.to(float64)
 
@@ -824,7 +884,7 @@ class Tensor:
                 f"{name} on a tensor that is part of a graph is not supported; "
                 "write x = x + y (or work under no_grad())"
             )
-        o = o._data if isinstance(o, Tensor) else o
+        o = _int_operand(o._data if isinstance(o, Tensor) else o, self._data.dtype)
         try:
             fn(self._data, o)
         except TypeError as e:  # numpy's casting error, e.g. an int tensor += a float
@@ -851,7 +911,7 @@ class Tensor:
     def _inplace_op(self, name, op, *operands, **params) -> Tensor:
         """op(self, *operands) written into this tensor (lerp_, addcmul_, ...), refused where
         `_inplace` refuses (an operand that requires grad counts); the result must keep this
-        tensor's shape and cast to its dtype (same kind: float into int is a TypeError)."""
+        tensor's shape and cast to its dtype (`can_cast`: float into int is a TypeError)."""
         with no_grad():
             out = op(self, *operands, **params)._data
         if tuple(out.shape) != self.shape:
@@ -860,7 +920,12 @@ class Tensor:
                 f"not this tensor's shape {self.shape}"
             )
         tracked = next((o for o in operands if isinstance(o, Tensor) and o.requires_grad), None)
-        write = lambda d, _: xp_of(d).copyto(d, out, casting="same_kind")
+
+        def write(d, _):
+            if not can_cast(out.dtype, d.dtype):
+                raise TypeError(f"the result's dtype {out.dtype} does not cast to {d.dtype}")
+            xp_of(d).copyto(d, out, casting="unsafe")
+
         return self._inplace(name, write, tracked)
 
     def lerp_(self, end, weight) -> Tensor:
@@ -1058,20 +1123,44 @@ class Tensor:
     def new_tensor(self, data, dtype=None) -> Tensor:
         return Tensor(_as_array(data, dtype or self.dtype), device=self.device)
 
+    # ~, &, | and ^ are torch's bitwise ops (integer and bool tensors, promoted as torch does)
     def __invert__(self):
-        return Tensor(~self._data)
+        return _ops().bitwise_not(self)
 
     def __and__(self, o):
-        return self._cmp(o, lambda a, b: a & b)
+        return _ops().bitwise_and(self, o)
+
+    __rand__ = __and__
 
     def __or__(self, o):
-        return self._cmp(o, lambda a, b: a | b)
+        return _ops().bitwise_or(self, o)
 
-    def all(self):
-        return Tensor(self._data.all())
+    __ror__ = __or__
 
-    def any(self):
-        return Tensor(self._data.any())
+    def __xor__(self, o):
+        return _ops().bitwise_xor(self, o)
+
+    __rxor__ = __xor__
+
+    def __floordiv__(self, o):
+        return _ops().div(self, o, rounding_mode="floor")
+
+    def __rfloordiv__(self, o):
+        return _ops().div(o, self, rounding_mode="floor")
+
+    def __mod__(self, o):
+        return _ops().remainder(self, o)
+
+    def __rmod__(self, o):
+        return _ops().remainder(o, self)
+
+    def all(self, dim=None, keepdim=False):
+        """True where every entry over `dim` (all of them for None) is nonzero; bool."""
+        return Tensor(_bool_reduce(self._data, dim, keepdim, "all"))
+
+    def any(self, dim=None, keepdim=False):
+        """True where some entry over `dim` (any of them for None) is nonzero; bool."""
+        return Tensor(_bool_reduce(self._data, dim, keepdim, "any"))
 
     def argmax(self, dim=None, keepdim=False):
         return Tensor(_arg_reduce(self._data, dim, keepdim, "argmax"))
@@ -1083,6 +1172,34 @@ class Tensor:
 def _size_args(size) -> tuple:
     """(2, 3) from new_zeros(2, 3) or new_zeros((2, 3))."""
     return tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+
+
+def _wrapped_int(x, dtype):
+    """A Python int that the integer `dtype` cannot hold, wrapped around into it as PyTorch does
+    (uint8 + 300 adds 44, where NumPy refuses the int), as a NumPy scalar (CuPy takes it too);
+    anything else unchanged."""
+    if dtype.kind in "iu" and isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+        info = np.iinfo(dtype)
+        if not info.min <= x <= info.max:
+            return np.array(x).astype(dtype)[()]
+    return x
+
+
+def _int_operand(o, dtype):
+    """An integer operand of an in-place op on an integer tensor, in that tensor's dtype: NumPy
+    refuses uint8 += int64 (and a Python int beyond uint8), PyTorch computes it and wraps around,
+    which for +, - and * is the same as wrapping the operand first."""
+    if dtype.kind in "iu" and _is_array(o) and o.dtype.kind in "iu" and o.dtype != dtype:
+        return o.astype(dtype)
+    return _wrapped_int(o, dtype)
+
+
+def _bool_reduce(a, dim, keepdim, name):
+    if dim is None:
+        return getattr(a, name)()
+    if not -max(a.ndim, 1) <= dim < max(a.ndim, 1):
+        raise IndexError(f"{name}: dim {dim} out of range for a tensor of shape {tuple(a.shape)}")
+    return getattr(a, name)(axis=dim % max(a.ndim, 1) if a.ndim else None, keepdims=keepdim)
 
 
 def _arg_reduce(a, dim, keepdim, name):

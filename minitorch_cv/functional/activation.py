@@ -7,6 +7,7 @@ import math
 from .. import kernels
 from ..backend import xp_of
 from ..tensor import Function, Tensor, get_default_dtype
+from .precision import half_as_float32
 
 
 def _sigmoid(x):
@@ -83,7 +84,9 @@ class Hardtanh(Function):
     @staticmethod
     def forward(ctx, x, *, lo, hi):
         ctx.save_for_backward((x > lo) & (x < hi))
-        return xp_of(x).clip(x, lo, hi)
+        # an integer x keeps its dtype (the clipped value truncated, as PyTorch: hardtanh of int
+        # 2 with max_val 1.5 is 1), where NumPy's clip would widen it to float64
+        return xp_of(x).clip(x, lo, hi).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
@@ -548,6 +551,8 @@ def _floating_only(op, x):
 
 
 def relu(input, inplace=False):
+    if isinstance(input, Tensor) and input.dtype.kind == "b":
+        raise TypeError("relu: bool tensors are not supported, got dtype bool")
     return ReLU.apply(input)
 
 
@@ -644,14 +649,26 @@ def softmin(input, dim=None):
     return softmax(-_floating_only("softmin", input), dim=dim)
 
 
-def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    if min_val > max_val:
-        raise ValueError(f"hardtanh: min_val {min_val} must not exceed max_val {max_val}")
+def _hardtanh(op, input, min_val, max_val):
+    """Integer tensors keep their dtype; bool ones, and unsigned ones with a negative limit, are
+    refused, as PyTorch does."""
+    if isinstance(input, Tensor) and input.dtype.kind == "b":
+        raise TypeError(f"{op}: bool tensors are not supported, got dtype bool")
+    if isinstance(input, Tensor) and input.dtype.kind == "u" and min(min_val, max_val) < 0:
+        raise TypeError(
+            f"{op}: limits ({min_val}, {max_val}) must not be negative for dtype {input.dtype}"
+        )
     return Hardtanh.apply(input, lo=min_val, hi=max_val)
 
 
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val {min_val} must not exceed max_val {max_val}")
+    return _hardtanh("hardtanh", input, min_val, max_val)
+
+
 def relu6(input, inplace=False):
-    return Hardtanh.apply(input, lo=0.0, hi=6.0)
+    return _hardtanh("relu6", input, 0.0, 6.0)
 
 
 def silu(input, inplace=False):
@@ -663,9 +680,12 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 
 def gelu(input, approximate="none"):
+    """x Phi(x); float16 is computed in float32 and rounded back, as PyTorch (in float16,
+    1 + erf(x / sqrt 2) cancels to 0 below x = -4: gelu(-3) was 8% off)."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return GELU.apply(_floating_only("gelu", input), approximate=approximate)
+    x = _floating_only("gelu", input)
+    return half_as_float32(lambda t: GELU.apply(t, approximate=approximate), x)
 
 
 def mish(input, inplace=False):
@@ -681,7 +701,13 @@ def hardsigmoid(input, inplace=False):
 
 
 def prelu(input, weight):
-    """PReLU with `weight` of shape (1,) (one slope) or (C,) (one per channel of dim 1)."""
+    """PReLU with `weight` of shape (1,) (one slope) or (C,) (one per channel of dim 1), of
+    input's floating dtype (PyTorch does not promote here either)."""
+    _floating_only("prelu", input)
+    if weight.dtype != input.dtype:
+        raise TypeError(
+            f"prelu: weight of dtype {weight.dtype} does not match the input's {input.dtype}"
+        )
     if weight.ndim != 1:
         raise ValueError(f"prelu: weight must be 1-D, got shape {tuple(weight.shape)}")
     n = weight.shape[0]

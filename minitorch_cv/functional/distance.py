@@ -13,29 +13,54 @@ import math
 import numpy as np
 
 from ..backend import xp_of
-from ..tensor import Function
-from .elementwise import clamp, minimum
+from ..tensor import Function, promote_types, result_type
+from .elementwise import broadcast_shapes, clamp, minimum
 from .loss import _check_reduction, _reduce_tensor
+from .precision import half_as_float32
 from .reduce import norm, sum
+
+# float16 goes through float32 (`half_as_float32`), as PyTorch: its squared norms overflow past
+# 256 and its normalised vectors came out inf or nan
+
+
+def _one_dtype(op, x1, x2):
+    """x1 and x2 in their promoted dtype (an integer tensor with a float one: that float), which
+    must be floating, as in PyTorch."""
+    dtype = promote_types(x1.dtype, x2.dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point x1 or x2, got {x1.dtype} and {x2.dtype}")
+    return tuple(x if x.dtype == dtype else x.to(dtype) for x in (x1, x2))
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12):
     """input / max(||input||_p over dim, eps) (PyTorch's `F.normalize`): unit vectors along dim;
     eps keeps a zero vector at zero instead of dividing by 0."""
-    return input / clamp(norm(input, p, dim, keepdim=True), min=eps)
+    return half_as_float32(lambda x: x / clamp(norm(x, p, dim, keepdim=True), min=eps), input)
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """sum(x1 x2) / (max(||x1||, eps) max(||x2||, eps)) along dim, after broadcasting x1 and x2
-    (PyTorch 2's formula: each norm bounded by eps, so tiny vectors keep their angle)."""
-    dot = sum(x1 * x2, dim)
-    return dot / (clamp(norm(x1, 2, dim), min=eps) * clamp(norm(x2, 2, dim), min=eps))
+    (PyTorch 2's formula: each norm bounded by eps, so tiny vectors keep their angle). The two
+    are promoted to one dtype (an integer tensor with a float one: that float), which must be
+    floating, as in PyTorch."""
+    x1, x2 = _one_dtype("cosine_similarity", x1, x2)
+    shape = broadcast_shapes("cosine_similarity", x1.shape, x2.shape)
+    x1, x2 = (x if x.shape == shape else x.broadcast_to(shape) for x in (x1, x2))
+
+    def cosine(a, b):
+        dot = sum(a * b, dim)
+        return dot / (clamp(norm(a, 2, dim), min=eps) * clamp(norm(b, 2, dim), min=eps))
+
+    return half_as_float32(cosine, x1, x2)
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """||x1 - x2 + eps||_p over the last dim (PyTorch's `F.pairwise_distance`; the eps keeps the
     gradient finite where x1 == x2)."""
-    return norm(x1 - x2 + eps, p, -1, keepdim=keepdim)
+    dtype = result_type(x1, x2)  # (integers: x1 - x2 + eps is then the default float)
+    if dtype.kind == "f":
+        x1, x2 = (x if x.dtype == dtype else x.to(dtype) for x in (x1, x2))
+    return half_as_float32(lambda a, b: norm(a - b + eps, p, -1, keepdim=keepdim), x1, x2)
 
 
 # --------------------------------------------------------------------------- cdist / pdist

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..backend import device_of, xp_of
 from ..backend import to_device as _array_to_device
-from ..tensor import Function, Tensor, get_default_dtype
+from ..tensor import Function, Tensor, _wrapped_int, get_default_dtype, result_type
 
 # (activation imports nothing from here)
 from .activation import (
@@ -22,6 +22,7 @@ from .activation import (
     _erfc_large,
     _horner,
 )
+from .precision import half_as_float32
 
 
 def _shape(a):
@@ -40,10 +41,25 @@ def broadcast_shapes(op, *shapes):
     return tuple(reversed(out))
 
 
-def _promote(a, b, op="op"):
-    """Check that the shapes broadcast (naming the op), and apply PyTorch's promotion for a float
-    tensor meeting an integer one or a Python float: float wins and keeps its width, where NumPy
-    would widen to float64. NumPy scalars count as Python scalars (they do in PyTorch)."""
+def _as_dtype(x, dtype):
+    """A tensor (differentiably) or array in `dtype`; a Python number stays one (NumPy computes
+    it in the other operand's dtype), but an int that dtype cannot hold wraps around as PyTorch's
+    does (uint8 tensor + 300 adds 44; NumPy would raise)."""
+    if isinstance(x, Tensor):
+        return x if x.dtype == dtype else x.to(dtype)
+    if hasattr(x, "dtype"):
+        return x if x.dtype == dtype else x.astype(dtype)
+    return _wrapped_int(x, dtype)
+
+
+def _promote(a, b, op="op", floating=False):
+    """Check that the shapes broadcast (naming the op), and bring both operands to PyTorch's
+    result dtype (`result_type`): a float tensor meeting an integer one keeps its width, a 0-d
+    tensor or a Python number changes a tensor's dtype only when of a higher category, where
+    NumPy would widen (float32 with int64 or a float64 0-d tensor: float64 in NumPy). NumPy
+    scalars count as Python numbers (they do in PyTorch). `floating`: an integer result dtype
+    becomes the default float (true division: uint8 tensor / 300 divides by 300, not by the
+    44 that 300 wraps to in uint8)."""
     if isinstance(a, np.generic):
         a = a.item()
     if isinstance(b, np.generic):
@@ -51,13 +67,10 @@ def _promote(a, b, op="op"):
     sa, sb = _shape(a), _shape(b)
     if sa != sb and sa and sb:
         broadcast_shapes(op, sa, sb)
-    fa = isinstance(a, Tensor) and a.dtype.kind == "f"
-    fb = isinstance(b, Tensor) and b.dtype.kind == "f"
-    if isinstance(a, Tensor) and not fa and (fb or isinstance(b, float)):
-        a = a.to(b.dtype if fb else get_default_dtype())
-    if isinstance(b, Tensor) and not fb and (fa or isinstance(a, float)):
-        b = b.to(a.dtype if fa else get_default_dtype())
-    return a, b
+    dtype = result_type(a, b)
+    if floating and dtype.kind != "f":
+        dtype = get_default_dtype()
+    return _as_dtype(a, dtype), _as_dtype(b, dtype)
 
 
 class Add(Function):
@@ -111,12 +124,25 @@ class Div(Function):
         return ga, gb
 
 
+def _int_pow(a, b):
+    """a ** b of integers, a negative exponent as PyTorch takes it (NumPy refuses it): 1 for a
+    base of 1, +-1 for -1 by the exponent's parity, else 0."""
+    xp = xp_of(a, b)
+    neg = b < 0
+    if not xp.any(neg):
+        return a**b
+    y = a ** xp.where(neg, 0, b)
+    at_neg = xp.where(a == 1, 1, xp.where(a == -1, 1 - 2 * (b & 1), 0))
+    return xp.where(neg, at_neg, y).astype(y.dtype, copy=False)
+
+
 class Pow(Function):
     """y = a ** b;  dy/da = b a^(b-1) (0 where b = 0),  dy/db = y log(a) (0 where a <= 0)."""
 
     @staticmethod
     def forward(ctx, a, b):
-        y = a**b
+        # an integer exponent array may hold negatives (a negative Python int was refused)
+        y = _int_pow(a, b) if getattr(b, "dtype", np.dtype(float)).kind in "iu" else a**b
         ctx.save_for_backward(a, b, y)
         return y
 
@@ -131,6 +157,29 @@ class Pow(Function):
             if ctx.needs_input_grad[1]:
                 gb = g * xp.where(a > 0, y * xp.log(xp.where(a > 0, a, 1)), 0)
         return ga, gb
+
+
+class RoundedDiv(Function):
+    """a / b rounded toward zero (mode 'trunc') or down ('floor', Python's // for floats and
+    integers alike), in the operands' dtype; piecewise constant, so the gradient is 0 (PyTorch's
+    choice)."""
+
+    @staticmethod
+    def forward(ctx, a, b, *, mode):
+        _check_int_divisor("div", a, b)
+        xp = xp_of(a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if a.dtype.kind == "f" and mode == "trunc":
+                return xp.trunc(a / b)
+            q = xp.floor_divide(a, b)
+        if mode == "trunc":  # integers: floor is one below trunc where a / b < 0 is inexact
+            q = q + ((q < 0) & (q * b != a)).astype(q.dtype)
+        return q
+
+    @staticmethod
+    def backward(ctx, g):
+        z = xp_of(g).zeros_like(g)
+        return z, z
 
 
 class Neg(Function):
@@ -382,32 +431,63 @@ class Clone(Function):
 # --------------------------------------------------------------------------- public API
 
 
+def _scaled(op, input, other, alpha):
+    """add's and sub's operands in their result dtype, other times alpha in it too, as PyTorch
+    (alpha does not promote: bool + 2 * bool stays bool, and an integer result refuses a float
+    alpha rather than truncate it)."""
+    input, other = _promote(input, other, op)
+    if alpha is not True and alpha == 1:
+        return input, other
+    dtype = (input if isinstance(input, Tensor) else other).dtype
+    if dtype.kind != "f" and isinstance(alpha, float):
+        raise TypeError(f"{op}: alpha must be an integer for {dtype} tensors, got {alpha}")
+    if isinstance(alpha, bool) and dtype.kind != "b":
+        raise TypeError(f"{op}: a bool alpha needs bool tensors, got {dtype}")
+    scaled = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
+    return input, _as_dtype(scaled, dtype)
+
+
 def add(input, other, *, alpha=1):
-    input, other = _promote(input, other, "add")
-    return Add.apply(input, other if alpha == 1 else mul(other, alpha))
+    return Add.apply(*_scaled("add", input, other, alpha))
 
 
 def sub(input, other, *, alpha=1):
-    input, other = _promote(input, other, "sub")
-    return Sub.apply(input, other if alpha == 1 else mul(other, alpha))
+    return Sub.apply(*_scaled("sub", input, other, alpha))
 
 
 def mul(input, other):
     return Mul.apply(*_promote(input, other, "mul"))
 
 
-def div(input, other):
-    a, b = _promote(input, other, "div")
-    # true division of integers gives the default float, as in PyTorch
-    a, b = (
-        t.to(get_default_dtype()) if isinstance(t, Tensor) and t.dtype.kind != "f" else t
-        for t in (a, b)
-    )
-    return Div.apply(a, b)
+def div(input, other, *, rounding_mode=None):
+    """input / other. rounding_mode None: true division (integers give the default float);
+    'trunc' rounds toward zero and 'floor' down (Python's //), in the operands' promoted dtype,
+    so integers stay integers (a zero integer divisor is then an error), as torch.div."""
+    if rounding_mode is None:  # true division of integers gives the default float, as in PyTorch
+        return Div.apply(*_promote(input, other, "div", floating=True))
+    if rounding_mode not in ("trunc", "floor"):
+        raise ValueError(
+            f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}"
+        )
+    a, b = _operands("div", input, other, floating=False)
+    if a.dtype.kind == "b":
+        raise TypeError(f"div: rounding_mode={rounding_mode!r} is not defined for bool tensors")
+    return RoundedDiv.apply(a, b, mode=rounding_mode)
 
 
 def pow(input, exponent):  # noqa: A001
-    return Pow.apply(*_promote(input, exponent, "pow"))
+    """input ** exponent in the promoted dtype; for integers a negative exponent tensor gives
+    PyTorch's answer (1 ** -n = 1, (-1) ** -n = +-1, else 0), a negative number is refused."""
+    a, b = _promote(input, exponent, "pow")
+    dtype = (a if isinstance(a, Tensor) else b).dtype
+    if dtype.kind == "b":
+        raise TypeError("pow: not defined for two bool operands")
+    if dtype.kind in "iu" and not isinstance(b, Tensor) and b < 0:
+        raise ValueError(
+            f"pow: integers to negative integer powers are not allowed (exponent {b}); use a "
+            "floating point tensor"
+        )
+    return Pow.apply(a, b)
 
 
 def neg(input):
@@ -444,8 +524,16 @@ def ceil(input):
     return Step.apply(input, fn="ceil")
 
 
-def round(input):  # noqa: A001  (torch.round: halves to even, as NumPy's rint)
-    return Step.apply(input, fn="rint")
+def round(input, *, decimals=0):  # noqa: A001  (torch.round: halves to even, as NumPy's rint)
+    """The nearest integer (halves to even), or the nearest multiple of 10**-decimals, computed
+    as PyTorch does: rint(x * 10**d) / 10**d, or rint(x / 10**-d) * 10**-d for d < 0."""
+    if decimals == 0:
+        return Step.apply(input, fn="rint")
+    _float_only("round", _check_tensor("round", input))  # (torch: no integer decimals either)
+    ten = 10.0 ** abs(decimals)  # float16 in float32, as torch (25 * 1000 is not a float16)
+    if decimals > 0:
+        return half_as_float32(lambda x: Step.apply(x * ten, fn="rint") / ten, input)
+    return half_as_float32(lambda x: Step.apply(x / ten, fn="rint") * ten, input)
 
 
 def trunc(input):
@@ -473,6 +561,8 @@ def rsqrt(input):
 
 
 def square(input):
+    if isinstance(input, Tensor) and input.dtype.kind == "b":
+        input = input.to(np.int64)  # torch.square is pow(x, 2): a bool squares to int64
     return mul(input, input)
 
 
@@ -493,10 +583,18 @@ def atan(input):
 
 
 def clamp(input, min=None, max=None):  # noqa: A002
-    """Limit values to [min, max]; either bound may be None."""
+    """Limit values to [min, max]; either bound may be None, a number or a tensor (broadcast).
+    The result has PyTorch's promoted dtype: an integer tensor clamped to 0.5 is a float tensor
+    (the bound is not truncated), clamped to a float64 tensor a float64 one. A number outside an
+    integer dtype's range is taken as it is (PyTorch wraps -1 to 255 for uint8)."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    min, max = (b._data if isinstance(b, Tensor) else b for b in (min, max))
+    _check_tensor("clamp", input)
+    dtype = result_type(input, *(b for b in (min, max) if b is not None))
+    input = _as_dtype(input, dtype)
+    min, max = (
+        b._data.astype(dtype, copy=False) if isinstance(b, Tensor) else b for b in (min, max)
+    )
     return Clamp.apply(input, min=min, max=max)
 
 
@@ -1299,23 +1397,15 @@ def _operands(op, a, b, floating=True):
         raise TypeError(
             f"{op}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}"
         )
-    a, b = _promote(a, b, op)
-    if floating:
-        a, b = (
-            t.to(get_default_dtype()) if isinstance(t, Tensor) and t.dtype.kind != "f" else t
-            for t in (a, b)
-        )
-    # a number becomes a 0-d array of the tensor's dtype (an int with a bool tensor: int64), on
-    # its device, as PyTorch wraps it: xp.log(2.5) would be a float64 scalar and widen float32
+    a, b = _promote(a, b, op, floating)
+    # both tensors now share one dtype (NumPy would take xlogy's log(b) of a float32 b in float32
+    # before widening to a float64 a); a number becomes a 0-d array of the tensor's dtype, on its
+    # device, as PyTorch wraps it: xp.log(2.5) would be a float64 scalar and widen float32
     t = a if isinstance(a, Tensor) else b
     x = b if t is a else a
     if isinstance(x, Tensor):
-        # one dtype for both, as PyTorch computes: NumPy would take xlogy's log(b) of a float32
-        # b in float32 before widening to a float64 a
-        dtype = np.promote_types(a.dtype, b.dtype)
-        return tuple(v if v.dtype == dtype else v.to(dtype) for v in (a, b))
-    dtype = np.int64 if t.dtype.kind == "b" and not isinstance(x, bool) else t.dtype
-    x = _array_to_device(np.asarray(x, dtype=dtype), device_of(t._data))
+        return a, b
+    x = _array_to_device(np.asarray(x, dtype=t.dtype), device_of(t._data))
     return (a, x) if t is a else (x, b)
 
 
@@ -1517,16 +1607,14 @@ def lerp(input, end, weight):
 
 
 def _promote_three(op, input, tensor1, tensor2):
-    """PyTorch's promotion of three tensors: all become the widest float among them when there is
-    one, else the widest integer type; the shapes must broadcast."""
+    """PyTorch's promotion of three tensors (`result_type`); the shapes must broadcast."""
     ts = (input, tensor1, tensor2)
     for t, what in zip(ts, ("input", "tensor1", "tensor2")):
         _check_tensor(op, t, what)
     broadcast_shapes(op, *(t.shape for t in ts))
-    floats = [t.dtype for t in ts if t.dtype.kind == "f"]
-    # no float: the widest integer type (int32 stays int32 with a bool, where NumPy's
-    # `value * bool_tensor` would give int64)
-    target = functools.reduce(np.promote_types, floats or [t.dtype for t in ts])
+    # torch's result_type: int32 stays int32 with a bool (NumPy's `value * bool_tensor` would give
+    # int64), a 0-d tensor only counts with a higher category
+    target = result_type(*ts)
     # every tensor in that dtype, as PyTorch computes: NumPy would form a float32 t1 * t2 before
     # adding it to a float64 input (and overflow a float16 product that float32 holds)
     return tuple(t if t.dtype == target else t.to(target) for t in ts)
@@ -1665,9 +1753,10 @@ def logical_not(input):
 
 
 def _bitwise_raw(op, input, other=None):
-    """Raw operands of a bitwise op: integer or bool tensors (and Python ints), else TypeError."""
+    """Raw operands of a bitwise op: integer or bool tensors, arrays (`mask & array`, as the
+    Tensor operators take) and Python ints, else TypeError."""
     for x in (input,) if other is None else (input, other):
-        kind = x.dtype.kind if isinstance(x, (Tensor, np.generic)) else None
+        kind = x.dtype.kind if hasattr(x, "dtype") else None
         if kind is None and isinstance(x, int):
             continue
         if kind not in ("b", "i", "u"):
@@ -1677,7 +1766,9 @@ def _bitwise_raw(op, input, other=None):
         return _check_tensor(op, input)._data
     if not isinstance(input, Tensor) and isinstance(other, Tensor):
         input, other = other, input  # bitwise_and(6, t), as torch allows: and, or, xor commute
-    return _binary_raw(op, input, other)
+    a, b = _binary_raw(op, input, other)
+    dtype = result_type(a, b)  # int32 & 0-d int64 stays int32, as in torch
+    return _as_dtype(a, dtype), _as_dtype(b, dtype)
 
 
 def bitwise_and(input, other):

@@ -18,6 +18,7 @@ import numpy as np
 from ..backend import xp_of
 from ..tensor import Function, Tensor, get_default_dtype
 from .elementwise import broadcast_shapes, clone, where
+from .precision import half_as_float32
 from .shape import _dim, cat, expand, index, stack, transpose
 
 _index = index  # (ops below take an argument named `index`, as torch's)
@@ -198,8 +199,12 @@ def masked_fill(input, mask, value):
     """`value` where mask (broadcast to input) is True, else input; no gradient reaches input
     where it was filled."""
     m = mask._data if isinstance(mask, Tensor) else mask
-    if input.dtype.kind != "f" and not isinstance(value, Tensor):  # the value takes input's
-        value = Tensor(xp_of(m).asarray(value).astype(input.dtype))  # dtype, as PyTorch
+    # the value takes input's dtype, as PyTorch (a 0-d float tensor into an int64 input is
+    # truncated, not a promotion of the result to float)
+    if isinstance(value, Tensor):
+        value = value if value.dtype == input.dtype else value.to(input.dtype)
+    elif input.dtype.kind != "f":
+        value = Tensor(xp_of(m).asarray(value).astype(input.dtype))
     return where(m, value, input)
 
 
@@ -337,10 +342,16 @@ class CumSum(Function):
         return xp.flip(xp.cumsum(xp.flip(g, ctx.dim), axis=ctx.dim), ctx.dim)
 
 
-def cumsum(input, dim):
+def cumsum(input, dim, *, dtype=None):
+    """Running sum along `dim` (integers and bools in int64; float16 summed in float32 and
+    rounded back, as PyTorch: in float16 a long running sum stops growing); `dtype` casts the
+    input first."""
+    if dtype is not None:
+        input = input.to(dtype)
     if input.ndim == 0:
         return cumsum(_scalar_as_1d(input, dim, "cumsum"), 0).reshape(())
-    return CumSum.apply(input, dim=_dim(dim, input.ndim, "cumsum"))
+    axis = _dim(dim, input.ndim, "cumsum")
+    return half_as_float32(lambda x: CumSum.apply(x, dim=axis), input)
 
 
 def tril(input, diagonal=0):

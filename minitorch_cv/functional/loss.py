@@ -10,12 +10,14 @@ the sum of the weights of the non-ignored targets (PyTorch's weighted mean).
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
 
 from ..backend import xp_of
-from ..tensor import Function, Tensor
+from ..tensor import Function, Tensor, get_default_dtype, promote_types, result_type
+from .precision import half_as_float32
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -40,8 +42,11 @@ def _reduce(loss, reduction):
     xp = xp_of(loss)
     if reduction == "none":
         return loss
-    total = xp.asarray(loss.sum())
-    return total if reduction == "sum" else xp.asarray(_div(total, loss.size)).astype(loss.dtype)
+    # float16 accumulates in float32, as PyTorch (a float16 sum of 16k losses keeps 2 digits)
+    total = xp.asarray(loss.sum(dtype=np.float32 if loss.dtype == np.float16 else None))
+    if reduction == "sum":
+        return total.astype(loss.dtype, copy=False)
+    return xp.asarray(_div(total, loss.size)).astype(loss.dtype)
 
 
 def _reduced_grad(g, shape, reduction):
@@ -58,6 +63,34 @@ def _float_target(x, target):
     if not hasattr(t, "dtype"):
         t = xp_of(x).asarray(t)
     return t if t.dtype == x.dtype else t.astype(x.dtype)
+
+
+def _floating_pair(op, input, target):
+    """input and a tensor target in their promoted dtype (an integer input with a float32 target:
+    float32; float32 with float64: float64), which must be floating: PyTorch has no integer
+    kernel here, and NumPy would compute in integers and truncate the mean. A target given as
+    Python numbers takes the input's dtype."""
+    x = _raw(input)
+    t = target if hasattr(target, "dtype") else _float_target(x, target)
+    dtype = promote_types(x.dtype, t.dtype)
+    if dtype.kind != "f":
+        raise TypeError(
+            f"{op}: expected a floating point input or target, got {x.dtype} and {t.dtype}"
+        )
+    return _in_dtype(input, dtype), _in_dtype(t, dtype)
+
+
+def _floating_input(op, input):
+    """The input of a loss PyTorch computes in floating point only, else a TypeError naming op."""
+    if _raw(input).dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point input, got dtype {_raw(input).dtype}")
+
+
+def _as_default_float(t):
+    """An integer or bool tensor in the default float dtype (losses PyTorch computes in floats
+    for integer input: the target is then cast to a float, not to the integer dtype, where -1
+    would become 255 for uint8)."""
+    return t.to(get_default_dtype()) if isinstance(t, Tensor) and t.dtype.kind != "f" else t
 
 
 def _in_dtype(a, dtype):
@@ -497,11 +530,10 @@ class SmoothL1Loss(Function):
 
 def _regression(fn, op, input, target, reduction, **params):
     _check_reduction(op, reduction)
-    x = _raw(input)
-    y = _float_target(x, target)
-    _check_pair(op, x, y, same_shape=False)
-    tgt = _in_dtype(target, x.dtype) if isinstance(target, Tensor) else y
-    return fn.apply(input, tgt, reduction=reduction, **params)
+    input, tgt = _floating_pair(op, input, target)
+    _check_pair(op, _raw(input), _raw(tgt), same_shape=False)
+    # float16 in float32, as PyTorch (x - y and its square lose a digit in float16)
+    return half_as_float32(lambda x, y: fn.apply(x, y, reduction=reduction, **params), input, tgt)
 
 
 def mse_loss(input, target, reduction="mean"):
@@ -588,6 +620,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     """
     op = "binary_cross_entropy_with_logits"
     _check_reduction(op, reduction)
+    _floating_input(op, input)
     x = _raw(input)
     y = _float_target(x, target)
     _check_pair(op, x, y, same_shape=True)
@@ -653,6 +686,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """
     op = "binary_cross_entropy"
     _check_reduction(op, reduction)
+    _floating_input(op, input)
     x = _raw(input)
     y = _float_target(x, target)
     _check_pair(op, x, y, same_shape=True)
@@ -683,6 +717,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
     """
     if not delta > 0:
         raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
+    if _raw(input).dtype.kind == "f" and isinstance(target, Tensor):
+        target = _in_dtype(target, _raw(input).dtype)  # torch's huber keeps the input's dtype
     return smooth_l1_loss(input, target, reduction, beta=delta) * float(delta)
 
 
@@ -713,14 +749,21 @@ def kl_div(input, target, reduction="mean", log_target=False):
     x = _raw(input)
     y = _float_target(x, target)
     _check_pair("kl_div", x, y, same_shape=False)
-    tgt = _in_dtype(target, x.dtype) if isinstance(target, Tensor) else Tensor(y)
+    if isinstance(target, Tensor):  # both in PyTorch's result dtype (it promotes here)
+        dtype = result_type(input, target)
+        dtype = dtype if dtype.kind == "f" else get_default_dtype()
+        input, tgt = _in_dtype(input, dtype), _in_dtype(target, dtype)
+    else:
+        tgt = Tensor(y)
     if log_target:
         pointwise = exp(tgt) * (tgt - input)
     else:
         positive = tgt._data > 0
-        # where(t > 0, t log t, 0): log of a clamped copy, so no log(0) reaches the graph
+        # where(t > 0, t log t, 0): log of a clamped copy, so no log(0) reaches the graph; a
+        # negative target (no probability) gives nan, as PyTorch's xlogy(t, t)
         safe = where(positive, tgt, 1.0)
-        pointwise = where(positive, tgt * log(safe), 0.0) - tgt * input
+        t_log_t = where(tgt._data < 0, math.nan, where(positive, tgt * log(safe), 0.0))
+        pointwise = t_log_t - tgt * input
     if reduction == "batchmean":
         return pointwise.sum() / (x.shape[0] if x.ndim else 1)
     if reduction == "mean":
@@ -848,6 +891,7 @@ def sigmoid_focal_loss(inputs, targets, alpha: float = 0.25, gamma: float = 2.0,
     from .activation import sigmoid
 
     _check_reduction("sigmoid_focal_loss", reduction)
+    _floating_input("sigmoid_focal_loss", inputs)
     t = _target_tensor(_raw(inputs), targets)
     p = sigmoid(inputs)
     ce = binary_cross_entropy_with_logits(inputs, t, reduction="none")

@@ -17,6 +17,7 @@ from .activation import relu, softplus
 from .distance import pairwise_distance
 from .elementwise import minimum, sqrt, where
 from .loss import (
+    _as_default_float,
     _check_reduction,
     _float_target,
     _raw,
@@ -149,6 +150,7 @@ def soft_margin_loss(input, target, reduction="mean"):
     op = "soft_margin_loss"
     _check_reduction(op, reduction)
     _check_same_shape(op, input=input, target=target)
+    input = _as_default_float(input)
     return _reduce_tensor(softplus(-_target_tensor(_raw(input), target) * input), reduction)
 
 
@@ -158,6 +160,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
     op = "margin_ranking_loss"
     _check_reduction(op, reduction)
     _check_same_shape(op, input1=input1, input2=input2, target=target)
+    input1, input2 = _as_default_float(input1), _as_default_float(input2)
     y = _target_tensor(_raw(input1), target)
     return _reduce_tensor(relu(-y * (input1 - input2) + float(margin)), reduction)
 
@@ -169,6 +172,7 @@ def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
     op = "hinge_embedding_loss"
     _check_reduction(op, reduction)
     _check_same_shape(op, input=input, target=target)
+    input = _as_default_float(input)
     y = _float_target(_raw(input), target)
     pull = relu(float(margin) - input)
     loss = where(y != 1, pull, 0.0) + where(y != -1, input, 0.0)
@@ -188,6 +192,8 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
     op = "cosine_embedding_loss"
     _check_reduction(op, reduction)
     _check_same_shape(op, input1=input1, input2=input2)
+    # integer inputs in floats (a uint8 target cast of -1 was 255, so y == -1 never held)
+    input1, input2 = _as_default_float(input1), _as_default_float(input2)
     x1 = _raw(input1)
     y = _float_target(x1, target)
     if x1.ndim not in (1, 2) or tuple(y.shape) != tuple(x1.shape[:-1]):

@@ -22,6 +22,7 @@ import numpy as np
 from .. import kernels
 from ..backend import xp_of
 from ..tensor import Function, Tensor
+from .precision import half_as_float32
 
 # --------------------------------------------------------------------------- reduction helpers
 
@@ -88,6 +89,22 @@ def _shape_of(a):
 
 def _raw(a):
     return a._data if isinstance(a, Tensor) else a
+
+
+def _check_dtypes(op, x, **params):
+    """A floating input, and parameters / statistics of its dtype (or float32 with a float16
+    input, PyTorch's CPU mixed mode): PyTorch refuses the rest, and computing them would
+    silently give float64 activations (a float64 batch through float32 weights) or truncated
+    integers."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point input, got dtype {x.dtype}")
+    for name, v in params.items():
+        d = None if v is None else _raw(v).dtype
+        if d is not None and d != x.dtype and not (x.dtype == np.float16 and d == np.float32):
+            raise TypeError(
+                f"{op}: {name} has dtype {d} but the input {tuple(x.shape)} has dtype {x.dtype}; "
+                f"convert the input (x.to({d})) or the parameters (.to({x.dtype}))"
+            )
 
 
 # --------------------------------------------------------------------------- batch norm
@@ -216,8 +233,8 @@ def batch_norm(
         raise ValueError(
             f"batch_norm: expected input of shape (N, C, *), got shape {tuple(x.shape)}"
         )
-    if x.dtype.kind != "f":
-        raise TypeError(f"batch_norm: expected a floating point input, got dtype {x.dtype}")
+    _check_dtypes("batch_norm", x, running_mean=running_mean, running_var=running_var,
+                  weight=weight, bias=bias)  # fmt: skip
     c = x.shape[1]
     if (running_mean is None) != (running_var is None):
         raise ValueError("batch_norm: pass both running_mean and running_var, or neither")
@@ -336,9 +353,11 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
     Shape:
         y like input; y = (x - E[x]) / sqrt(Var[x] + eps) * weight + bias, statistics over the
-        trailing normalized_shape dims of each sample (biased variance).
+        trailing normalized_shape dims of each sample (biased variance). float16 input is
+        computed in float32 and rounded back (PyTorch's opmath).
     """
     x = _raw(input)
+    _check_dtypes("layer_norm", x, weight=weight, bias=bias)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(shape)
     if k == 0 or x.ndim < k or tuple(x.shape[x.ndim - k :]) != shape:
@@ -352,7 +371,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
                 f"layer_norm: {name} has shape {_shape_of(_raw(v))}, "
                 f"expected normalized_shape {shape}"
             )
-    return LayerNorm.apply(input, weight, bias, shape=shape, eps=float(eps))
+    return half_as_float32(
+        lambda *t: LayerNorm.apply(*t, shape=shape, eps=float(eps)), input, weight, bias
+    )
 
 
 class GroupNorm(Function):
@@ -401,8 +422,10 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 
     Shape:
         y like input; each sample's C/G channels of a group share one mean and (biased) variance.
+        float16 input is computed in float32 and rounded back (PyTorch's opmath).
     """
     x = _raw(input)
+    _check_dtypes("group_norm", x, weight=weight, bias=bias)
     if x.ndim < 2:
         raise ValueError(
             f"group_norm: expected input of shape (N, C, *), got shape {tuple(x.shape)}"
@@ -419,7 +442,10 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                 f"group_norm: {name} has shape {_shape_of(_raw(v))} but the input has {c} channels "
                 f"(input shape {tuple(x.shape)})"
             )
-    return GroupNorm.apply(input, weight, bias, groups=int(num_groups), eps=float(eps))
+    return half_as_float32(
+        lambda *t: GroupNorm.apply(*t, groups=int(num_groups), eps=float(eps)),
+        input, weight, bias,
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- instance norm
@@ -538,6 +564,7 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
         )
     if int(size) < 1:
         raise ValueError(f"local_response_norm: size must be >= 1, got {size}")
+    _check_dtypes("local_response_norm", input)
     return LocalResponseNorm.apply(
         input, size=int(size), alpha=float(alpha), beta=float(beta), k=float(k)
     )

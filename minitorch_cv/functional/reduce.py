@@ -14,6 +14,7 @@ import numpy as np
 from ..backend import xp_of
 from ..tensor import Function, Tensor, get_default_dtype
 from .elementwise import cast, sub
+from .precision import half_as_float32
 from .shape import _dim, cat, index
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
@@ -45,11 +46,16 @@ def _expand_back(g, in_shape, axes, keepdim):
     return xp.broadcast_to(g, in_shape)
 
 
+def _int64_sum(a):
+    """Integers and bools sum and multiply in int64, as PyTorch (NumPy: uint8 in uint64)."""
+    return np.int64 if a.dtype.kind in "biu" else None
+
+
 class Sum(Function):
     @staticmethod
     def forward(ctx, a, *, axes, keepdim):
         ctx.in_shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
-        return a.sum(axis=axes, keepdims=keepdim)
+        return a.sum(axis=axes, keepdims=keepdim, dtype=_int64_sum(a))
 
     @staticmethod
     def backward(ctx, g):
@@ -73,7 +79,7 @@ class Prod(Function):
     def forward(ctx, a, *, axes, keepdim):
         ctx.save_for_backward(a, None)
         ctx.axes, ctx.keepdim = axes, keepdim
-        return a.prod(axis=axes, keepdims=keepdim)
+        return a.prod(axis=axes, keepdims=keepdim, dtype=_int64_sum(a))
 
     @staticmethod
     def backward(ctx, g):
@@ -183,7 +189,11 @@ class Var(Function):
 # --------------------------------------------------------------------------- public API
 
 
-def sum(input, dim=None, keepdim=False):  # noqa: A001
+def sum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A001
+    """The sum over `dim` (an int, a tuple, or None for all); integers and bools sum in int64,
+    `dtype` casts the input first (as torch.sum)."""
+    if dtype is not None:
+        input = cast(input, dtype)
     return Sum.apply(input, axes=_axes(dim, input.ndim, "sum"), keepdim=keepdim)
 
 
@@ -194,12 +204,18 @@ def _floating(op, input):
         raise TypeError(f"{op}: input dtype should be floating point, got {input.dtype}")
 
 
-def mean(input, dim=None, keepdim=False):
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    """The mean over `dim`; floating point only (`dtype=` casts an integer tensor first)."""
+    if dtype is not None:
+        input = cast(input, dtype)
     _floating("mean", input)
     return Mean.apply(input, axes=_axes(dim, input.ndim, "mean"), keepdim=keepdim)
 
 
-def prod(input, dim=None, keepdim=False):
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    """The product over `dim`; integers and bools multiply in int64, `dtype` casts first."""
+    if dtype is not None:
+        input = cast(input, dtype)
     return Prod.apply(input, axes=_axes(dim, input.ndim, "prod"), keepdim=keepdim)
 
 
@@ -248,20 +264,26 @@ def amin(input, dim=None, keepdim=False):
 
 
 def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
-    """Variance; `correction` (default 1, or 0 when unbiased=False) is subtracted from n."""
+    """Variance; `correction` (default 1, or 0 when unbiased=False) is subtracted from n.
+    float16 is computed in float32 (its squares overflow past 256), as PyTorch."""
     _floating("var", input)
     if correction is None:
         correction = 1 if unbiased else 0
-    return Var.apply(
-        input, axes=_axes(dim, input.ndim, "var"), correction=correction, keepdim=keepdim
+    axes = _axes(dim, input.ndim, "var")
+    return half_as_float32(
+        lambda x: Var.apply(x, axes=axes, correction=correction, keepdim=keepdim), input
     )
 
 
 def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
+    """sqrt(var); float16 in float32 throughout (a std of 300 has a variance float16 cannot
+    hold)."""
     from .elementwise import sqrt
 
     _floating("std", input)
-    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+    return half_as_float32(
+        lambda x: sqrt(var(x, dim, unbiased, keepdim, correction=correction)), input
+    )
 
 
 def logsumexp(input, dim, keepdim=False):
@@ -300,7 +322,8 @@ class Norm(Function):
 
 def norm(input, p=2, dim=None, keepdim=False):
     """The p-norm over `dim` (int, tuple, or None for all); p a positive number or inf
-    (the largest |x|). The gradient at a zero norm is 0, as in PyTorch."""
+    (the largest |x|). The gradient at a zero norm is 0, as in PyTorch. float16 is summed in
+    float32 (|x|^p overflows float16 long before the norm does)."""
     _floating("norm", input)
     if p in (math.inf, "inf"):
         from .elementwise import abs
@@ -308,7 +331,8 @@ def norm(input, p=2, dim=None, keepdim=False):
         return amax(abs(input), dim, keepdim)
     if isinstance(p, str) or not p > 0:
         raise ValueError(f"norm: p must be a positive number or inf, got {p!r}")
-    return Norm.apply(input, p=float(p), axes=_axes(dim, input.ndim, "norm"), keepdim=keepdim)
+    axes = _axes(dim, input.ndim, "norm")
+    return half_as_float32(lambda x: Norm.apply(x, p=float(p), axes=axes, keepdim=keepdim), input)
 
 
 # --------------------------------------------------------------------------- order statistics,
@@ -857,7 +881,8 @@ def logcumsumexp(input, dim):
         raise TypeError(f"logcumsumexp: input must be a float tensor, got {input.dtype}")
     if input.ndim == 0:
         return logcumsumexp(input.reshape(1), _scan_dim(input, dim, "logcumsumexp")).reshape(())
-    return LogCumSumExp.apply(input, dim=_scan_dim(input, dim, "logcumsumexp"))
+    axis = _scan_dim(input, dim, "logcumsumexp")
+    return half_as_float32(lambda x: LogCumSumExp.apply(x, dim=axis), input)  # (as cumsum)
 
 
 def diff(input, n=1, dim=-1, prepend=None, append=None):

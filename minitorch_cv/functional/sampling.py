@@ -132,6 +132,8 @@ def affine_grid(theta, size, align_corners=False):
     centres of the output pixels. Differentiable in theta (it is a matmul)."""
     from .matmul import matmul
 
+    if theta.dtype.kind != "f":  # (the pixel centres cast to an integer theta's dtype were 0)
+        raise TypeError(f"affine_grid: expected a floating point theta, got dtype {theta.dtype}")
     n, _, h, w = (int(s) for s in size)
     if tuple(theta.shape) != (n, 2, 3):
         raise ValueError(

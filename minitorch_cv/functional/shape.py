@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import xp_of
-from ..tensor import Function, Tensor, _raw_key
+from ..tensor import Function, Tensor, _raw_key, promote_types
 
 
 def _shape_args(shape):
@@ -235,10 +235,23 @@ def index(input, key):
         raise IndexError(f"index: {e} (tensor of shape {input.shape})") from None
 
 
+def _common_dtype(tensors):
+    """The tensors in one dtype, promoted as torch.cat does (int64 with float32 is float32, where
+    NumPy's concatenate would give float64)."""
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = promote_types(dtype, t.dtype)
+    return [
+        t if t.dtype == dtype else t.to(dtype) if isinstance(t, Tensor) else t.astype(dtype)
+        for t in tensors
+    ]
+
+
 def cat(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
+    tensors = _common_dtype(tensors)
     nd = tensors[0].ndim
     d = _dim(dim, nd, "cat")
     for t in tensors:
@@ -260,6 +273,7 @@ def stack(tensors, dim=0):
         raise ValueError(
             f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}"
         )
+    tensors = _common_dtype(tensors)
     return Stack.apply(*tensors, dim=_dim(dim, tensors[0].ndim + 1, "stack"))
 
 

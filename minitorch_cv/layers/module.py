@@ -432,7 +432,7 @@ class Module:
                     args = r if isinstance(r, tuple) else (r,)
         try:
             out = self.forward(*args, **kwargs)
-        except ValueError as e:
+        except (ValueError, TypeError) as e:
             self._name_in_error(e)
             raise
         for hid, hook in tuple(self._forward_hooks.items()):
@@ -444,10 +444,11 @@ class Module:
                 out = r
         return out
 
-    def _name_in_error(self, e: ValueError) -> None:
-        """Prefix a bad-input error from a built-in leaf layer's forward with the layer
-        (`MaxPool2d(kernel_size=3, ...): max_pool2d: ... input of shape ...`), so a user sees
-        which layer of the model refused which shape; type, traceback and other args stay.
+    def _name_in_error(self, e: Exception) -> None:
+        """Prefix a bad-input error (ValueError, or TypeError for a dtype) from a built-in leaf
+        layer's forward with the layer (`MaxPool2d(kernel_size=3, ...): max_pool2d: ... input of
+        shape ...`, `Conv2d(3->16, k=3): conv2d: ... got float64, float32`), so a user sees
+        which layer of the model refused which input; type, traceback and other args stay.
         Errors that already name this layer, those of containers (their failing child named
         itself) and those of user-defined modules are left as they are."""
         if (

@@ -194,6 +194,13 @@ class MultiheadAttention(Module):
         for t in (query, key, value):
             if t.dtype.kind != "f":
                 raise TypeError(f"{lab}: expected floating inputs, {shapes} of dtype {t.dtype}")
+        w = self.out_proj.weight.dtype
+        if any(t.dtype != w for t in (query, key, value)):
+            raise TypeError(
+                f"{lab}: expected inputs of the weights' dtype {w}, {shapes} of dtypes "
+                f"{query.dtype}, {key.dtype}, {value.dtype}; convert the inputs (x.to({w})) or "
+                "the layer (.to(dtype))"
+            )
 
     def _canonical_mask(self, mask, name: str, want: tuple, dtype):
         """A bool mask (True = masked) as a float bias 0 / -inf of `dtype`, a float mask as it

@@ -159,7 +159,10 @@ def test_masked_fill_keeps_an_integer_dtype():
 ZERO_D_OPS = {  # a 0-d tensor takes dim 0 / -1 as a one-entry 1-D one, as in PyTorch
     "gather": lambda L, a: L.mt.gather(a, 0, L.mt.tensor(np.array(0))),
     "gather 1-d index": lambda L, a: L.mt.gather(a, -1, L.mt.tensor(np.array([0, 0]))),
-    "gather 0-d index": lambda L, a: L.mt.gather(a * L.mt.ones(3), 0, L.mt.tensor(np.array(2))),
+    # (float64 ones: a float32 tensor with dims decides the dtype of a * ones, as in torch)
+    "gather 0-d index": lambda L, a: L.mt.gather(
+        a * L.mt.ones(3, dtype=L.mt.float64), 0, L.mt.tensor(np.array(2))
+    ),
     "index_select": lambda L, a: L.mt.index_select(a, 0, L.mt.tensor(np.array([0]))),
     "flip": lambda L, a: L.mt.flip(a, (-1,)),
     "cumsum": lambda L, a: L.mt.cumsum(a, 0),

@@ -84,7 +84,7 @@ def test_batchnorm2d_training_updates_buffers_and_eval_uses_them():
 
 def test_batchnorm_without_running_stats_always_uses_batch_stats():
     rng = np.random.default_rng(1)
-    m = BatchNorm1d(4, track_running_stats=False).eval()
+    m = BatchNorm1d(4, track_running_stats=False, dtype=mt.float64).eval()
     x = rng.standard_normal((10, 4)) * 3 + 1
     y = m(mt.tensor(x))
     np.testing.assert_allclose(y.numpy(), (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5), rtol=1e-10)

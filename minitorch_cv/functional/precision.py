@@ -1,0 +1,37 @@
+"""float16 computed in float32, as PyTorch's CPU kernels do for reductions and normalisations.
+
+NumPy computes float16 in float16: a sum of squares overflows past 65504 (var, std and norm of
+values around 300 are inf), a running sum stops growing once its ulp passes the addends (cumsum
+of 8192 values in [0, 1) is half what it should be), and 1 + erf(x) cancels to nothing in gelu's
+left tail. The ops that suffer route their float16 input through float32 here and round the
+result back once (the casts are differentiable, so gradients come back in float16 too).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+def _cast_floats(out, dtype):
+    """The floating tensors in `out` (a Tensor, or a tuple / namedtuple of them) cast to dtype;
+    integer outputs (indices) unchanged."""
+    if isinstance(out, Tensor):
+        return out.to(dtype) if out.dtype.kind == "f" and out.dtype != dtype else out
+    if isinstance(out, tuple):
+        items = [_cast_floats(o, dtype) for o in out]
+        return type(out)(*items) if hasattr(out, "_fields") else tuple(items)
+    return out
+
+
+def half_as_float32(fn, input, *args):
+    """fn(input, *args) for a float16 input: every float16 tensor among them cast to float32
+    first, the floating results cast back to float16 (the input's dtype decides, as for a
+    layer_norm of float16 input with float32 weights; promote operands to one dtype before);
+    for any other input, fn(input, *args) itself."""
+    if not (isinstance(input, Tensor) and input.dtype == np.float16):
+        return fn(input, *args)
+    args = (input, *args)
+    up = (a.to(np.float32) if isinstance(a, Tensor) and a.dtype == np.float16 else a for a in args)
+    return _cast_floats(fn(*up), np.float16)
