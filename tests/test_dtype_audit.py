@@ -565,3 +565,17 @@ def test_tensor_api_additions():
     assert F.prod(x, dtype=mt.float64).dtype == mt.float64
     with pytest.raises(IndexError, match="^all: dim 2 out of range"):
         x.all(2)
+
+
+def test_promotion_fast_paths_keep_torch_dtypes():
+    # _promote's shortcuts (same-dtype tensors, float tensor with a Python number) must give what
+    # result_type gives: np.float64 subclasses float, int tensors still divide into floats
+    x = mt.ones(3)
+    assert (x * np.float64(2.0)).dtype == mt.float32
+    assert (np.float64(2.0) + x).dtype == mt.float32
+    assert (x + True).dtype == mt.float32 and (x * 2).dtype == mt.float32
+    i = mt.tensor([1, 2, 3])
+    assert (i / i).dtype == mt.float32 and (i // i).dtype == mt.int64
+    assert (i + i).dtype == mt.int64 and (i * 2.5).dtype == mt.float32
+    with pytest.raises(ValueError, match=r"add: shapes \(3,\) and \(2,\)"):
+        x + mt.ones(2)

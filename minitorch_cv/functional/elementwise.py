@@ -52,6 +52,10 @@ def _as_dtype(x, dtype):
     return _wrapped_int(x, dtype)
 
 
+# exact types: np.float64 subclasses float, and NumPy would widen float32 by it
+_PY_NUMBERS = (int, float, bool)
+
+
 def _promote(a, b, op="op", floating=False):
     """Check that the shapes broadcast (naming the op), and bring both operands to PyTorch's
     result dtype (`result_type`): a float tensor meeting an integer one keeps its width, a 0-d
@@ -60,6 +64,20 @@ def _promote(a, b, op="op", floating=False):
     scalars count as Python numbers (they do in PyTorch). `floating`: an integer result dtype
     becomes the default float (true division: uint8 tensor / 300 divides by 300, not by the
     44 that 300 wraps to in uint8)."""
+    # fast paths of the common cases (this runs on every binary op of a training step): two
+    # tensors of one dtype, a float tensor with a Python number; result_type agrees on both
+    if isinstance(a, Tensor):
+        da = a._data.dtype
+        if isinstance(b, Tensor):
+            if b._data.dtype == da and (da.kind == "f" or not floating):
+                sa, sb = a._data.shape, b._data.shape
+                if sa != sb and sa and sb:
+                    broadcast_shapes(op, sa, sb)
+                return a, b
+        elif da.kind == "f" and type(b) in _PY_NUMBERS:
+            return a, b
+    elif isinstance(b, Tensor) and b._data.dtype.kind == "f" and type(a) in _PY_NUMBERS:
+        return a, b
     if isinstance(a, np.generic):
         a = a.item()
     if isinstance(b, np.generic):
