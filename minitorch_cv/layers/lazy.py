@@ -204,7 +204,7 @@ class LazyModuleMixin:
     @staticmethod
     def _build(module, size, **kwargs):
         """The regular constructor, run on `module` with the size (BatchNorm's base for norms)."""
-        raise NotImplementedError
+        raise TypeError(f"{type(module).__name__}: a lazy layer class must define _build")
 
     def _lazy_setup(self, stand_in: int, **kwargs) -> None:
         """Run the regular constructor with a stand-in size, so every other argument is checked
@@ -323,7 +323,7 @@ class LazyModuleMixin:
 
     def _size_from_state(self, state_dict, prefix: str):
         """(size, None) read from the state dict's shapes, or (None, problem)."""
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__}: a lazy layer class must define _size_from_state")
 
     def _lazy_load(self, state_dict, prefix: str):
         """load_state_dict's first step for this module: take the size from the dict, become the
