@@ -6,8 +6,8 @@ import math
 
 from .. import kernels
 from ..backend import xp_of
-from ..tensor import Function, Tensor, get_default_dtype
-from .precision import half_as_float32
+from ..tensor import Function, Tensor
+from .precision import half_as_float32, int_as_float
 
 
 def _sigmoid(x):
@@ -536,12 +536,6 @@ def _dim(x, dim, op):
     return dim % max(x.ndim, 1)
 
 
-def _promoted(x):
-    """sigmoid, tanh, softsign and tanhshrink of an integer or bool tensor: the default float
-    dtype, as PyTorch (which computes them in floating point)."""
-    return x.to(get_default_dtype()) if isinstance(x, Tensor) and x.dtype.kind in "biu" else x
-
-
 def _floating_only(op, x):
     """PyTorch has no integer kernel for elu, gelu, silu, softmax, ...: an integer or bool tensor
     is refused by name (computing in NumPy would truncate the result to the integer dtype)."""
@@ -588,11 +582,11 @@ def logsigmoid(input):
 
 
 def softsign(input):
-    return Softsign.apply(_promoted(input))
+    return Softsign.apply(int_as_float(input))
 
 
 def tanhshrink(input):
-    return Tanhshrink.apply(_promoted(input))
+    return Tanhshrink.apply(int_as_float(input))
 
 
 def softshrink(input, lambd=0.5):
@@ -720,11 +714,11 @@ def prelu(input, weight):
 
 
 def sigmoid(input):
-    return Sigmoid.apply(_promoted(input))
+    return Sigmoid.apply(int_as_float(input))
 
 
 def tanh(input):
-    return Tanh.apply(_promoted(input))
+    return Tanh.apply(int_as_float(input))
 
 
 def softmax(input, dim=None):

@@ -22,7 +22,7 @@ from .activation import (
     _erfc_large,
     _horner,
 )
-from .precision import half_as_float32
+from .precision import half_as_float32, int_as_float
 
 
 def _shape(a):
@@ -512,26 +512,20 @@ def neg(input):
     return Neg.apply(input)
 
 
-def _int_as_float(x):
-    """An integer or bool tensor as the default float dtype, as PyTorch's floating-point unary
-    ops (exp, log, sin, ...) promote it; anything else unchanged."""
-    return x.to(get_default_dtype()) if isinstance(x, Tensor) and x.dtype.kind in "biu" else x
-
-
 def exp(input):
-    return Exp.apply(_int_as_float(input))
+    return Exp.apply(int_as_float(input))
 
 
 def log(input):
-    return Log.apply(_int_as_float(input))
+    return Log.apply(int_as_float(input))
 
 
 def log1p(input):
-    return Log1p.apply(_int_as_float(input))
+    return Log1p.apply(int_as_float(input))
 
 
 def expm1(input):
-    return Expm1.apply(_int_as_float(input))
+    return Expm1.apply(int_as_float(input))
 
 
 def floor(input):
@@ -571,7 +565,7 @@ def isfinite(input):
 
 
 def sqrt(input):
-    return Sqrt.apply(_int_as_float(input))
+    return Sqrt.apply(int_as_float(input))
 
 
 def rsqrt(input):
@@ -589,15 +583,15 @@ def abs(input):  # noqa: A001
 
 
 def sin(input):
-    return Sin.apply(_int_as_float(input))
+    return Sin.apply(int_as_float(input))
 
 
 def cos(input):
-    return Cos.apply(_int_as_float(input))
+    return Cos.apply(int_as_float(input))
 
 
 def atan(input):
-    return Atan.apply(_int_as_float(input))
+    return Atan.apply(int_as_float(input))
 
 
 def clamp(input, min=None, max=None):  # noqa: A002

@@ -1,4 +1,5 @@
-"""float16 computed in float32, as PyTorch's CPU kernels do for reductions and normalisations.
+"""Dtype helpers: integer input of the floating-point ops, and float16 computed in float32, as
+PyTorch's CPU kernels do for reductions and normalisations.
 
 NumPy computes float16 in float16: a sum of squares overflows past 65504 (var, std and norm of
 values around 300 are inf), a running sum stops growing once its ulp passes the addends (cumsum
@@ -11,7 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, get_default_dtype
+
+
+def int_as_float(x):
+    """An integer or bool tensor as the default float dtype, as PyTorch's floating-point unary
+    ops (exp, log, sin, sigmoid, tanh, ...) promote it; anything else unchanged (NumPy would
+    compute them in float64, or in integers and truncate: sigmoid of an int tensor gave 0)."""
+    return x.to(get_default_dtype()) if isinstance(x, Tensor) and x.dtype.kind in "biu" else x
 
 
 def _cast_floats(out, dtype):
