@@ -511,6 +511,20 @@ def _run_backward(outputs, gradients, retain_graph, op, capture=None) -> None:
             ctx.free()
 
 
+def _backward(tensors, gradients, retain_graph, create_graph, inputs, op) -> None:
+    """Tensor.backward and autograd.backward: into every leaf's .grad, or only `inputs`'."""
+    _refuse_create_graph(op, create_graph)
+    if inputs is None:
+        _run_backward(tensors, gradients, bool(retain_graph), f"{op}()")
+        return
+    inputs = _as_list(inputs)
+    if not inputs:
+        raise RuntimeError(f"{op}: inputs=, when given, must not be empty")
+    for t, g in zip(inputs, _captured_grads(tensors, gradients, inputs, bool(retain_graph), op)):
+        if g is not None:
+            t._accumulate(g)
+
+
 def _leading_to(order, capture) -> set:
     """ids of the captured nodes and of those whose backward reaches one: grad() visits only
     these, and runs a Context's backward only when one of its inputs is among them, so the rest
@@ -528,7 +542,32 @@ def _leading_to(order, capture) -> set:
     return needed
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, allow_unused=False):
+def _refuse_create_graph(op: str, create_graph) -> None:
+    if create_graph:
+        raise NotImplementedError(
+            f"{op}: create_graph=True (higher-order gradients) is not supported: minitorch_cv's "
+            "backward passes compute on raw arrays, so the gradients they return are not part "
+            "of a graph. For a second derivative, take central differences of grad() "
+            "(see minitorch_cv.gradcheck)"
+        )
+
+
+def _as_list(tensors) -> list:
+    return [tensors] if isinstance(tensors, Tensor) else list(tensors)
+
+
+def _captured_grads(outputs, gradients, inputs, retain_graph, op) -> list:
+    """The gradients (raw arrays, or None where unused) reaching each of `inputs`."""
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"{op}: input {i} is not a Tensor that requires grad")
+    capture = {id(_node(t)): None for t in inputs}
+    _run_backward(outputs, gradients, retain_graph, f"{op}()", capture)
+    return [capture[id(_node(t))] for t in inputs]
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=None, is_grads_batched=False, materialize_grads=False):  # fmt: skip
     """d(outputs)/d(inputs) as a tuple of Tensors (PyTorch's `torch.autograd.grad`), without
     touching any `.grad`: the gradient of sum(output * grad_output) over the outputs with
     respect to each input (leaf or intermediate).
@@ -537,30 +576,69 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, allow_unused=Fal
         outputs: a Tensor or a sequence of them; one-element ones need no grad_output.
         inputs: a Tensor or a sequence of them that the outputs were computed from.
         grad_outputs: a Tensor (or None) per output: the vector of the vector-Jacobian product.
-        retain_graph: keep the graph for another backward (default False).
-        allow_unused: return None for an input the outputs do not depend on, instead of failing.
+        retain_graph: keep the graph for another backward (default: False).
+        create_graph: must be False (higher-order gradients are not supported: a clear error).
+        allow_unused: return None for an input the outputs do not depend on, instead of
+            failing (default: False, or True with materialize_grads).
+        is_grads_batched: each grad_output has a leading batch dimension; the result is the
+            vector-Jacobian product of each of its rows, stacked (a Jacobian, row by row).
+        materialize_grads: zeros instead of None for an unused input.
     """
-    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    _refuse_create_graph("grad", create_graph)
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    elif materialize_grads and not allow_unused:
+        raise ValueError("grad: materialize_grads=True needs allow_unused to be True or None")
+    outputs, inputs = _as_list(outputs), _as_list(inputs)
     if grad_outputs is None or isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs] * len(outputs)
     if len(grad_outputs) != len(outputs):
         raise ValueError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
-    for i, t in enumerate(inputs):
-        if not isinstance(t, Tensor) or not t.requires_grad:
-            raise RuntimeError(f"grad: input {i} is not a Tensor that requires grad")
-    capture = {id(_node(t)): None for t in inputs}
-    _run_backward(outputs, grad_outputs, bool(retain_graph), "grad()", capture)
+    if is_grads_batched:
+        rows = _batched_rows(outputs, grad_outputs)
+        last = len(rows) - 1  # every row but the last keeps the graph for the next
+        per_row = [
+            _captured_grads(outputs, row, inputs, k < last or bool(retain_graph), "grad")
+            for k, row in enumerate(rows)
+        ]
+        captured = [
+            None if per_row[0][i] is None else xp_of(per_row[0][i]).stack([r[i] for r in per_row])
+            for i in range(len(inputs))
+        ]
+    else:
+        captured = _captured_grads(outputs, grad_outputs, inputs, bool(retain_graph), "grad")
     result = []
-    for i, t in enumerate(inputs):
-        g = capture[id(_node(t))]
+    for i, (t, g) in enumerate(zip(inputs, captured)):
         if g is None and not allow_unused:
             raise RuntimeError(
                 f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; "
                 "pass allow_unused=True to get None for it"
             )
+        if g is None and materialize_grads:
+            lead = (len(rows),) if is_grads_batched else ()
+            g = xp_of(t._data).zeros(lead + t.shape, t._data.dtype)
         result.append(None if g is None else Tensor(g.copy()))
     return tuple(result)
+
+
+def _batched_rows(outputs, grad_outputs) -> list:
+    """is_grads_batched: split each grad_output along its leading (batch) dimension."""
+    sizes = set()
+    for i, (t, g) in enumerate(zip(outputs, grad_outputs)):
+        if g is None:
+            raise ValueError("grad: is_grads_batched=True needs a grad_output for every output")
+        shape = tuple(g.shape)
+        if len(shape) == 0 or shape[1:] != t.shape:
+            raise RuntimeError(
+                f"grad: with is_grads_batched=True, grad_outputs[{i}] must have shape (B, "
+                f"*{t.shape}) for output {i} of shape {t.shape}, got {shape}"
+            )
+        sizes.add(shape[0])
+    if len(sizes) != 1:
+        raise RuntimeError(f"grad: grad_outputs have different batch sizes {sorted(sizes)}")
+    (b,) = sizes
+    arrays = [g._data if isinstance(g, Tensor) else xp_of(g).asarray(g) for g in grad_outputs]
+    return [[a[k] for a in arrays] for k in range(b)]
 
 
 class Tensor:
@@ -804,9 +882,11 @@ class Tensor:
         else:
             self._hooks = (self._hooks or []) + [hook]
 
-    def backward(self, gradient=None, retain_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into every leaf's `.grad` that requires grad."""
-        _run_backward([self], [gradient], retain_graph, "backward()")
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` that requires grad, or only
+        into the `.grad` of `inputs` (tensors, leaves or not) when given. `create_graph` must
+        be False (no higher-order gradients: a clear error)."""
+        _backward([self], [gradient], retain_graph, create_graph, inputs, "backward")
 
     def _accumulate(self, g) -> None:
         if self.grad is None:

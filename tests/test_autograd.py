@@ -105,3 +105,72 @@ def test_grad_fills_retained_grads_and_fails_on_a_freed_graph_as_torch():
     assert gx.tolist() == [72.0, 144.0] and y.grad.tolist() == [36.0, 72.0]
     with pytest.raises(RuntimeError, match=r"grad\(\): trying to backward through the graph"):
         mt.autograd.grad(z, x)
+
+
+def test_backward_with_inputs_fills_only_their_grad_and_equals_torch():
+    """backward(inputs=...) as torch's: only the listed tensors' .grad, a non-leaf's too; the
+    other leaves keep theirs."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    xa, wa = rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
+    x, w = mt.tensor(xa, requires_grad=True), mt.tensor(wa, requires_grad=True)
+    xt, wt = torch.tensor(xa, requires_grad=True), torch.tensor(wa, requires_grad=True)
+    h, a, _ = graph(mt, x, w)
+    ht, at, _ = graph(torch, xt, wt)
+    w.grad, wt.grad = mt.ones(3, 2, dtype=mt.float64), torch.ones(3, 2, dtype=torch.float64)
+    a.backward(inputs=[w, h])
+    at.backward(inputs=[wt, ht])
+    assert x.grad is None and xt.grad is None
+    np.testing.assert_allclose(w.grad.numpy(), wt.grad.numpy(), rtol=1e-12)  # accumulated on 1
+    np.testing.assert_allclose(h.grad.numpy(), ht.grad.numpy(), rtol=1e-12)
+    x2 = mt.tensor(xa, requires_grad=True)
+    mt.autograd.backward([(x2 * x2).sum()], inputs=x2)
+    np.testing.assert_allclose(x2.grad.numpy(), 2 * xa, rtol=1e-15)
+    with pytest.raises(RuntimeError, match="inputs=, when given, must not be empty"):
+        (x2 * 2).sum().backward(inputs=[])
+
+
+def test_create_graph_is_refused_with_a_reason():
+    x = mt.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    for call in (lambda: mt.autograd.grad(y, x, create_graph=True),
+                 lambda: y.backward(create_graph=True),
+                 lambda: mt.autograd.backward(y, create_graph=True)):  # fmt: skip
+        with pytest.raises(NotImplementedError, match="create_graph=True .*not supported"):
+            call()
+    assert x.grad is None  # refused before any gradient was computed
+    (g,) = mt.autograd.grad(y, x, create_graph=False)
+    assert g.tolist() == [2.0, 4.0]
+
+
+def test_grads_batched_give_the_jacobian_row_by_row():
+    """is_grads_batched with the identity's rows as grad_outputs: the Jacobian of y = tanh(A x)
+    (diag(1 - y^2) A, by hand), equal to torch's; the graph survives for a later backward."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    aa, xa = rng.standard_normal((4, 3)), rng.standard_normal(3)
+    x = mt.tensor(xa, requires_grad=True)
+    y = mt.tanh(mt.tensor(aa) @ x)
+    (jac,) = mt.autograd.grad(y, x, grad_outputs=mt.eye(4, dtype=mt.float64),
+                              is_grads_batched=True, retain_graph=True)  # fmt: skip
+    by_hand = (1 - np.tanh(aa @ xa) ** 2)[:, None] * aa
+    np.testing.assert_allclose(jac.numpy(), by_hand, rtol=1e-13)
+    xt = torch.tensor(xa, requires_grad=True)
+    (jt,) = torch.autograd.grad(torch.tanh(torch.tensor(aa) @ xt), xt,
+                                grad_outputs=torch.eye(4, dtype=torch.float64),
+                                is_grads_batched=True)  # fmt: skip
+    np.testing.assert_allclose(jac.numpy(), jt.numpy(), rtol=1e-13)
+    y.sum().backward()  # retain_graph=True kept it
+    np.testing.assert_allclose(x.grad.numpy(), by_hand.sum(0), rtol=1e-13)
+    with pytest.raises(RuntimeError, match=r"must have shape \(B, \*\(4,\)\)"):
+        mt.autograd.grad(mt.tanh(mt.tensor(aa) @ x), x, grad_outputs=mt.ones(4),
+                         is_grads_batched=True)  # fmt: skip
+
+
+def test_materialize_grads_gives_zeros_for_unused_inputs():
+    x = mt.tensor([1.0, 2.0], requires_grad=True)
+    unused = mt.tensor([[3.0]], requires_grad=True)
+    gx, gu = mt.autograd.grad((x * 3).sum(), [x, unused], materialize_grads=True)
+    assert gx.tolist() == [3.0, 3.0] and gu.tolist() == [[0.0]] and gu.dtype == unused.dtype
+    with pytest.raises(ValueError, match="materialize_grads=True needs allow_unused"):
+        mt.autograd.grad((x * 3).sum(), [x, unused], allow_unused=False, materialize_grads=True)
