@@ -7,7 +7,7 @@ import math
 from .. import kernels
 from ..backend import xp_of
 from ..tensor import Function, Tensor
-from .precision import half_as_float32, int_as_float
+from .precision import half_as_float32, int_as_float, require_floating
 
 
 def _sigmoid(x):
@@ -536,14 +536,6 @@ def _dim(x, dim, op):
     return dim % max(x.ndim, 1)
 
 
-def _floating_only(op, x):
-    """PyTorch has no integer kernel for elu, gelu, silu, softmax, ...: an integer or bool tensor
-    is refused by name (computing in NumPy would truncate the result to the integer dtype)."""
-    if isinstance(x, Tensor) and x.dtype.kind in "biu":
-        raise TypeError(f"{op}: expected a floating point input, got dtype {x.dtype}")
-    return x
-
-
 def relu(input, inplace=False):
     if isinstance(input, Tensor) and input.dtype.kind == "b":
         raise TypeError("relu: bool tensors are not supported, got dtype bool")
@@ -551,11 +543,11 @@ def relu(input, inplace=False):
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    return LeakyReLU.apply(_floating_only("leaky_relu", input), slope=negative_slope)
+    return LeakyReLU.apply(require_floating("leaky_relu", input), slope=negative_slope)
 
 
 def elu(input, alpha=1.0, inplace=False):
-    return ELU.apply(_floating_only("elu", input), alpha=alpha)
+    return ELU.apply(require_floating("elu", input), alpha=alpha)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -566,7 +558,7 @@ def selu(input, inplace=False):
     """scale * elu(x, alpha) with the constants of self-normalising networks (Klambauer et al.,
     2017) that keep zero mean and unit variance through the layers: alpha = 1.6733,
     scale = 1.0507."""
-    return ELU.apply(_floating_only("selu", input), alpha=_SELU_ALPHA, scale=_SELU_SCALE)
+    return ELU.apply(require_floating("selu", input), alpha=_SELU_ALPHA, scale=_SELU_SCALE)
 
 
 def celu(input, alpha=1.0, inplace=False):
@@ -574,11 +566,11 @@ def celu(input, alpha=1.0, inplace=False):
     0 for every alpha."""
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0 (it divides x)")
-    return ELU.apply(_floating_only("celu", input), alpha=alpha, input_scale=1.0 / alpha)
+    return ELU.apply(require_floating("celu", input), alpha=alpha, input_scale=1.0 / alpha)
 
 
 def logsigmoid(input):
-    return LogSigmoid.apply(_floating_only("logsigmoid", input))
+    return LogSigmoid.apply(require_floating("logsigmoid", input))
 
 
 def softsign(input):
@@ -594,12 +586,12 @@ def softshrink(input, lambd=0.5):
     requires)."""
     if lambd < 0:
         raise ValueError(f"softshrink: lambd must be >= 0, got {lambd}")
-    return Shrink.apply(_floating_only("softshrink", input), lambd=float(lambd), soft=True)
+    return Shrink.apply(require_floating("softshrink", input), lambd=float(lambd), soft=True)
 
 
 def hardshrink(input, lambd=0.5):
     """x where |x| > lambd, else 0 (a negative lambd keeps everything, as in PyTorch)."""
-    return Shrink.apply(_floating_only("hardshrink", input), lambd=float(lambd), soft=False)
+    return Shrink.apply(require_floating("hardshrink", input), lambd=float(lambd), soft=False)
 
 
 def threshold(input, threshold, value, inplace=False):  # noqa: A002  (PyTorch's argument name)
@@ -613,7 +605,7 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     generator (`minitorch_cv.manual_seed`), drawn on the CPU: the same on every device."""
     if not lower <= upper:
         raise ValueError(f"rrelu: expected lower <= upper, got lower={lower}, upper={upper}")
-    _floating_only("rrelu", input)
+    require_floating("rrelu", input)
     if not training:
         return LeakyReLU.apply(input, slope=(lower + upper) / 2)
     from ..backend import to_device
@@ -640,7 +632,7 @@ def glu(input, dim=-1):
 
 def softmin(input, dim=None):
     """softmax(-x) along dim: the smallest values get the most mass."""
-    return softmax(-_floating_only("softmin", input), dim=dim)
+    return softmax(-require_floating("softmin", input), dim=dim)
 
 
 def _hardtanh(op, input, min_val, max_val):
@@ -666,11 +658,11 @@ def relu6(input, inplace=False):
 
 
 def silu(input, inplace=False):
-    return SiLU.apply(_floating_only("silu", input))
+    return SiLU.apply(require_floating("silu", input))
 
 
 def softplus(input, beta=1.0, threshold=20.0):
-    return Softplus.apply(_floating_only("softplus", input), beta=beta, threshold=threshold)
+    return Softplus.apply(require_floating("softplus", input), beta=beta, threshold=threshold)
 
 
 def gelu(input, approximate="none"):
@@ -678,26 +670,26 @@ def gelu(input, approximate="none"):
     1 + erf(x / sqrt 2) cancels to 0 below x = -4: gelu(-3) was 8% off)."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    x = _floating_only("gelu", input)
+    x = require_floating("gelu", input)
     return half_as_float32(lambda t: GELU.apply(t, approximate=approximate), x)
 
 
 def mish(input, inplace=False):
-    return Mish.apply(_floating_only("mish", input))
+    return Mish.apply(require_floating("mish", input))
 
 
 def hardswish(input, inplace=False):
-    return Hardswish.apply(_floating_only("hardswish", input))
+    return Hardswish.apply(require_floating("hardswish", input))
 
 
 def hardsigmoid(input, inplace=False):
-    return Hardsigmoid.apply(_floating_only("hardsigmoid", input))
+    return Hardsigmoid.apply(require_floating("hardsigmoid", input))
 
 
 def prelu(input, weight):
     """PReLU with `weight` of shape (1,) (one slope) or (C,) (one per channel of dim 1), of
     input's floating dtype (PyTorch does not promote here either)."""
-    _floating_only("prelu", input)
+    require_floating("prelu", input)
     if weight.dtype != input.dtype:
         raise TypeError(
             f"prelu: weight of dtype {weight.dtype} does not match the input's {input.dtype}"
@@ -722,11 +714,11 @@ def tanh(input):
 
 
 def softmax(input, dim=None):
-    return Softmax.apply(_floating_only("softmax", input), dim=_dim(input, dim, "softmax"))
+    return Softmax.apply(require_floating("softmax", input), dim=_dim(input, dim, "softmax"))
 
 
 def log_softmax(input, dim=None):
-    x = _floating_only("log_softmax", input)
+    x = require_floating("log_softmax", input)
     return LogSoftmax.apply(x, dim=_dim(x, dim, "log_softmax"))
 
 

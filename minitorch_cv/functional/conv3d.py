@@ -16,7 +16,8 @@ from ..kernels.shapes import conv_out, pair, pool_out
 from ..kernels.volume import pad3d, windows3d, windows_add
 from ..tensor import Function
 from .conv import _check_weight, _groups, _positive
-from .pool import AdaptiveMaxPool, _adaptive_size, _check_float, _mean_matrix, max_unpool_nd
+from .pool import AdaptiveMaxPool, _adaptive_size, _mean_matrix, max_unpool_nd
+from .precision import require_floating
 
 
 def _triple(v, name):
@@ -387,7 +388,7 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     """3-D max pooling over (N, C, D, H, W), as torch's `F.max_pool3d`."""
     op = "max_pool3d"
     x, unbatched = _batched3d(op, input)
-    _check_float(op, x)
+    require_floating(op, x)
     geo = _Geometry3d(op, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
     out = MaxPool3d.apply(x, geo=geo, return_indices=return_indices)
     if return_indices:
@@ -401,7 +402,7 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     """3-D average pooling over (N, C, D, H, W), as torch's `F.avg_pool3d`."""
     op = "avg_pool3d"
     x, unbatched = _batched3d(op, input)
-    _check_float(op, x)
+    require_floating(op, x)
     geo = _Geometry3d(op, x.shape, kernel_size, stride, padding, 1, ceil_mode, kernel_fits=True)
     div = _avg_divisor(xp_of(x._data), geo, count_include_pad, divisor_override, x.dtype)
     y = AvgPool3d.apply(x, geo=geo, divisor=div)
@@ -418,7 +419,7 @@ def adaptive_avg_pool3d(input, output_size):
 
     op = "adaptive_avg_pool3d"
     x, unbatched = _batched3d(op, input)
-    _check_float(op, x)
+    require_floating(op, x)
     out = _adaptive_size(op, x, output_size, 3)
     mats = [Tensor(to_device(_mean_matrix(n, o, x.dtype), x.device))
             for n, o in zip(x.shape[2:], out)]  # fmt: skip
@@ -432,7 +433,7 @@ def adaptive_max_pool3d(input, output_size, return_indices=False):
     of each bin (for max_unpool3d)."""
     op = "adaptive_max_pool3d"
     x, unbatched = _batched3d(op, input)
-    _check_float(op, x)
+    require_floating(op, x)
     out = AdaptiveMaxPool.apply(
         x, out_size=_adaptive_size(op, x, output_size, 3), return_indices=return_indices
     )

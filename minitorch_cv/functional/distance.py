@@ -16,7 +16,7 @@ from ..backend import xp_of
 from ..tensor import Function, promote_types, result_type
 from .elementwise import broadcast_shapes, clamp, minimum
 from .loss import _check_reduction, _reduce_tensor
-from .precision import half_as_float32
+from .precision import half_as_float32, require_floating
 from .reduce import norm, sum
 
 # float16 goes through float32 (`half_as_float32`), as PyTorch: its squared norms overflow past
@@ -274,14 +274,6 @@ def _check_p(op, p):
     return p
 
 
-def _check_float(op, **named):
-    for name, t in named.items():
-        if t.dtype.kind != "f":
-            raise TypeError(
-                f"{op}: only floating-point tensors are supported, got {name} {t.dtype}"
-            )
-
-
 def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     """The p-norm distance between each row of x1 and each row of x2 (torch.cdist), p in
     [0, inf]: p = 0 counts differing coordinates, p = inf takes the largest difference.
@@ -313,7 +305,8 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
         np.broadcast_shapes(s1[:-2], s2[:-2])
     except ValueError:
         raise ValueError(f"{op}: batch dims of x1 {s1} and x2 {s2} do not broadcast") from None
-    _check_float(op, x1=x1, x2=x2)
+    require_floating(op, x1, "x1")
+    require_floating(op, x2, "x2")
     if x1.dtype != x2.dtype:
         raise TypeError(f"{op}: expected x1 and x2 of one dtype, got {x1.dtype} and {x2.dtype}")
     p = _check_p(op, p)
@@ -332,7 +325,7 @@ def pdist(input, p=2):
     shape = tuple(input.shape)
     if len(shape) != 2:
         raise ValueError(f"{op}: expected a 2-D input (N, M), got {shape}")
-    _check_float(op, input=input)
+    require_floating(op, input)
     p = _check_p(op, p)
     return PDist.apply(input, p=p)
 

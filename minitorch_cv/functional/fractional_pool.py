@@ -28,6 +28,7 @@ from .activation import _dim, softmax
 from .conv3d import adaptive_max_pool3d, max_pool3d
 from .conv_pool_1d import adaptive_max_pool1d, max_pool1d
 from .pool import adaptive_max_pool2d, interpolate, max_pool2d
+from .precision import require_floating
 
 # --------------------------------------------------------------------------- fractional max pool
 
@@ -162,8 +163,7 @@ def _fractional_max_pool(op, nd, input, kernel_size, output_size, output_ratio, 
             f"{op}: expected {nd + 1}-D ({'C, ' + dims}) or {nd + 2}-D (N, C, {dims}) input, got "
             f"shape {tuple(input.shape)}"
         )
-    if input.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating point input, got dtype {input.dtype}")
+    require_floating(op, input)
     unbatched = input.ndim == nd + 1
     x = input.reshape(1, *input.shape) if unbatched else input
     n, c, *spatial = x.shape

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..backend import xp_of
 from ..tensor import Function, Tensor, get_default_dtype, promote_types, result_type
-from .precision import half_as_float32
+from .precision import half_as_float32, require_floating
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -80,12 +80,6 @@ def _floating_pair(op, input, target):
     return _in_dtype(input, dtype), _in_dtype(t, dtype)
 
 
-def _floating_input(op, input):
-    """The input of a loss PyTorch computes in floating point only, else a TypeError naming op."""
-    if _raw(input).dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating point input, got dtype {_raw(input).dtype}")
-
-
 def _as_default_float(t):
     """An integer or bool tensor in the default float dtype (losses PyTorch computes in floats
     for integer input: the target is then cast to a float, not to the integer dtype, where -1
@@ -112,8 +106,7 @@ def _check_class_target(op, x, t, weight, ignore_index):
     """Validate (N, C, d1, ...) logits / log-probs against (N, d1, ...) integer class targets."""
     if x.ndim < 1:
         raise ValueError(f"{op}: expected input of shape (N, C) or (N, C, d1, ...), got a scalar")
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating point input, got dtype {x.dtype}")
+    require_floating(op, x)
     want = () if x.ndim == 1 else (x.shape[0], *x.shape[2:])
     if tuple(t.shape) != want:
         raise ValueError(
@@ -620,7 +613,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     """
     op = "binary_cross_entropy_with_logits"
     _check_reduction(op, reduction)
-    _floating_input(op, input)
+    require_floating(op, input)
     x = _raw(input)
     y = _float_target(x, target)
     _check_pair(op, x, y, same_shape=True)
@@ -686,7 +679,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """
     op = "binary_cross_entropy"
     _check_reduction(op, reduction)
-    _floating_input(op, input)
+    require_floating(op, input)
     x = _raw(input)
     y = _float_target(x, target)
     _check_pair(op, x, y, same_shape=True)
@@ -891,7 +884,7 @@ def sigmoid_focal_loss(inputs, targets, alpha: float = 0.25, gamma: float = 2.0,
     from .activation import sigmoid
 
     _check_reduction("sigmoid_focal_loss", reduction)
-    _floating_input("sigmoid_focal_loss", inputs)
+    require_floating("sigmoid_focal_loss", inputs)
     t = _target_tensor(_raw(inputs), targets)
     p = sigmoid(inputs)
     ce = binary_cross_entropy_with_logits(inputs, t, reduction="none")

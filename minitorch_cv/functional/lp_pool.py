@@ -19,6 +19,7 @@ from ..tensor import Function
 from .conv3d import avg_pool3d, max_pool3d
 from .conv_pool_1d import avg_pool1d, max_pool1d
 from .pool import avg_pool2d, max_pool2d
+from .precision import require_floating
 
 
 class PowRoot(Function):
@@ -49,8 +50,7 @@ def _lp_pool(op, input, norm_type, kernel_size, stride, ceil_mode, nd, avg, max_
             f"{op}: expected {nd + 1}-D (C, {layout}) or {nd + 2}-D (N, C, {layout}) input, got "
             f"shape {tuple(input.shape)}"
         )
-    if input.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating point input, got dtype {input.dtype}")
+    require_floating(op, input)
     p = float(norm_type)
     if p == 0 or math.isnan(p):
         raise ValueError(f"{op}: norm_type must be non-zero, got {norm_type!r}")

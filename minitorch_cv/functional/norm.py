@@ -22,7 +22,7 @@ import numpy as np
 from .. import kernels
 from ..backend import xp_of
 from ..tensor import Function, Tensor
-from .precision import half_as_float32
+from .precision import half_as_float32, require_floating
 
 # --------------------------------------------------------------------------- reduction helpers
 
@@ -96,8 +96,7 @@ def _check_dtypes(op, x, **params):
     input, PyTorch's CPU mixed mode): PyTorch refuses the rest, and computing them would
     silently give float64 activations (a float64 batch through float32 weights) or truncated
     integers."""
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating point input, got dtype {x.dtype}")
+    require_floating(op, x)
     for name, v in params.items():
         d = None if v is None else _raw(v).dtype
         if d is not None and d != x.dtype and not (x.dtype == np.float16 and d == np.float32):
@@ -644,8 +643,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
             f"rms_norm: normalized_shape {shape} does not match the trailing dims of the input "
             f"shape {tuple(x.shape)}"
         )
-    if x.dtype.kind != "f":
-        raise TypeError(f"rms_norm: expected a floating point input, got dtype {x.dtype}")
+    require_floating("rms_norm", x)
     if weight is not None and tuple(_raw(weight).shape) != shape:
         raise ValueError(
             f"rms_norm: weight has shape {_shape_of(_raw(weight))}, expected normalized_shape "

@@ -20,6 +20,7 @@ from .. import kernels
 from ..backend import xp_of
 from ..kernels.shapes import pair, pool_out
 from ..tensor import Function, Tensor, is_grad_enabled
+from .precision import require_floating
 
 # --------------------------------------------------------------------------- geometry
 
@@ -116,11 +117,6 @@ def _unbatch(out, unbatched):
     if isinstance(out, tuple):
         return tuple(o.reshape(*o.shape[1:]) for o in out)
     return out.reshape(*out.shape[1:])
-
-
-def _check_float(op, input):
-    if input.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating point input, got dtype {input.dtype}")
 
 
 # --------------------------------------------------------------------------- max pooling
@@ -243,7 +239,7 @@ def max_pool2d(
     """
     op = "max_pool2d"
     x, unbatched = _batched(op, input)
-    _check_float(op, x)
+    require_floating(op, x)
     geo = _Geometry(op, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
     return _unbatch(MaxPool2d.apply(x, geo=geo, return_indices=return_indices), unbatched)
 
@@ -412,7 +408,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     """
     op = "avg_pool2d"
     x, unbatched = _batched(op, input)
-    _check_float(op, x)
+    require_floating(op, x)
     if divisor_override is not None and (
         not isinstance(divisor_override, int) or divisor_override == 0
     ):
@@ -483,7 +479,7 @@ def adaptive_avg_pool2d(input, output_size):
     """
     op = "adaptive_avg_pool2d"
     x, unbatched = _batched(op, input)
-    _check_float(op, x)
+    require_floating(op, x)
     return _unbatch(
         AdaptiveAvgPool2d.apply(x, out_hw=_adaptive_size(op, x, output_size)), unbatched
     )
@@ -571,7 +567,7 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     """
     op = "adaptive_max_pool2d"
     x, unbatched = _batched(op, input)
-    _check_float(op, x)
+    require_floating(op, x)
     out_hw = _adaptive_size(op, x, output_size)
     return _unbatch(
         AdaptiveMaxPool.apply(x, out_size=out_hw, return_indices=return_indices), unbatched
@@ -785,7 +781,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             f"{op}: for {input.ndim}-D input the mode must be one of {', '.join(modes)}, got "
             f"{mode!r}"
         )
-    _check_float(op, input)
+    require_floating(op, input)
     smooth = [m for m in modes if m not in ("nearest", "nearest-exact", "area")]
     if mode not in smooth and align_corners is not None:
         raise ValueError(

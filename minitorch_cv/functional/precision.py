@@ -22,6 +22,17 @@ def int_as_float(x):
     return x.to(get_default_dtype()) if isinstance(x, Tensor) and x.dtype.kind in "biu" else x
 
 
+def require_floating(op: str, x, name: str = "input"):
+    """`x` itself when it is a floating-point Tensor or array (anything without a dtype passes
+    through); else a TypeError naming `op`. For the ops PyTorch has no integer kernel for
+    (softmax, gelu, mean, var, batch_norm, the pooling averages, the losses, ...): NumPy would
+    compute them in integers and truncate, or in float64."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is not None and np.dtype(dtype).kind != "f":
+        raise TypeError(f"{op}: expected a floating point {name}, got dtype {dtype}")
+    return x
+
+
 def _cast_floats(out, dtype):
     """The floating tensors in `out` (a Tensor, or a tuple / namedtuple of them) cast to dtype;
     integer outputs (indices) unchanged."""

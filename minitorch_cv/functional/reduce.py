@@ -14,7 +14,7 @@ import numpy as np
 from ..backend import xp_of
 from ..tensor import Function, Tensor, get_default_dtype
 from .elementwise import cast, sub
-from .precision import half_as_float32
+from .precision import half_as_float32, require_floating
 from .shape import _dim, cat, index
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
@@ -197,18 +197,11 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A001
     return Sum.apply(input, axes=_axes(dim, input.ndim, "sum"), keepdim=keepdim)
 
 
-def _floating(op, input):
-    """mean, var, std and norm of an integer tensor are refused, as in PyTorch (NumPy would
-    compute var in integers: var([1, 2, 3, 4]) gave 1)."""
-    if input.dtype.kind != "f":
-        raise TypeError(f"{op}: input dtype should be floating point, got {input.dtype}")
-
-
 def mean(input, dim=None, keepdim=False, *, dtype=None):
     """The mean over `dim`; floating point only (`dtype=` casts an integer tensor first)."""
     if dtype is not None:
         input = cast(input, dtype)
-    _floating("mean", input)
+    require_floating("mean", input)
     return Mean.apply(input, axes=_axes(dim, input.ndim, "mean"), keepdim=keepdim)
 
 
@@ -266,7 +259,7 @@ def amin(input, dim=None, keepdim=False):
 def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
     """Variance; `correction` (default 1, or 0 when unbiased=False) is subtracted from n.
     float16 is computed in float32 (its squares overflow past 256), as PyTorch."""
-    _floating("var", input)
+    require_floating("var", input)
     if correction is None:
         correction = 1 if unbiased else 0
     axes = _axes(dim, input.ndim, "var")
@@ -280,7 +273,7 @@ def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
     hold)."""
     from .elementwise import sqrt
 
-    _floating("std", input)
+    require_floating("std", input)
     return half_as_float32(
         lambda x: sqrt(var(x, dim, unbiased, keepdim, correction=correction)), input
     )
@@ -324,7 +317,7 @@ def norm(input, p=2, dim=None, keepdim=False):
     """The p-norm over `dim` (int, tuple, or None for all); p a positive number or inf
     (the largest |x|). The gradient at a zero norm is 0, as in PyTorch. float16 is summed in
     float32 (|x|^p overflows float16 long before the norm does)."""
-    _floating("norm", input)
+    require_floating("norm", input)
     if p in (math.inf, "inf"):
         from .elementwise import abs
 
@@ -706,8 +699,7 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     """The mean of the non-NaN values over `dim` (NaN where all are NaN)."""
     if dtype is not None:
         input = cast(input, dtype)
-    if input.dtype.kind != "f":
-        raise TypeError(f"nanmean: input dtype should be floating point, got {input.dtype}")
+    require_floating("nanmean", input)
     return NanMean.apply(input, axes=_axes(dim, input.ndim, "nanmean"), keepdim=keepdim)
 
 
@@ -748,16 +740,14 @@ def _var_args(dim, unbiased):
 
 def var_mean(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
     """`(var, mean)` over `dim`, both differentiable (`correction` as in `var`)."""
-    if input.dtype.kind != "f":
-        raise TypeError(f"var_mean: input dtype should be floating point, got {input.dtype}")
+    require_floating("var_mean", input)
     dim, unbiased = _var_args(dim, unbiased)
     return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
 
 def std_mean(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
     """`(std, mean)` over `dim`, both differentiable (`correction` as in `std`)."""
-    if input.dtype.kind != "f":
-        raise TypeError(f"std_mean: input dtype should be floating point, got {input.dtype}")
+    require_floating("std_mean", input)
     dim, unbiased = _var_args(dim, unbiased)
     return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
