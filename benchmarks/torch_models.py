@@ -246,6 +246,7 @@ BUILDERS = {
     "e2": ImprovedCNN,
     "e1": SmallCNN,
     "unit-block-mnist": lambda: UnitBlockNet(blocks=1, in_channels=1, image_size=28),
+    "unit-block-cifar10": lambda: UnitBlockNet(blocks=4, in_channels=3, image_size=32),
     "two-decoder": TwoDecoderSegNet,
     "fcn-baseline": FCNBaseline,
 }

@@ -158,8 +158,28 @@ def test_torch_recipe_refuses_what_it_cannot_replay():
     assert "model options ['blocks']" in tr.unsupported(
         replace(get_recipe("f-default"), model="e2", model_options={"blocks": 2})
     )
-    assert "val_split" in tr.unsupported(get_recipe("e1"))
+    assert tr.unsupported(get_recipe("a-cifar10")) is None  # validation split, early stopping
+    assert "scheduler" in tr.unsupported(get_recipe("d-fcn-cosine"))
     assert "no PyTorch twin" in tr.unsupported(get_recipe("c-mnist"))
+
+
+def test_torch_recipe_replays_validation_split_and_restores_the_best_epoch(shared_datasets):
+    """A's recipe: torch's validation loss drives our early-stopping rule, and the reported
+    figure is the restored best epoch's test score, as `reproduce` reports it."""
+    torch = pytest.importorskip("torch")
+    tr = _load("torch_recipe")
+    from minitorch_cv.recipes import get_recipe
+
+    torch.set_num_threads(1)
+    rows = tr.train_torch(get_recipe("a-mnist"), shared_datasets, epochs=3, limit=256,
+                          log=lambda text: None)  # fmt: skip
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    losses = [r["val_loss"] for r in rows]
+    last = rows[-1]
+    assert last["best_epoch"] == 1 + int(np.argmin(losses))  # the rule's best: lowest val loss
+    best = rows[last["best_epoch"] - 1]
+    assert last["final_test_acc"] == pytest.approx(best["test_acc"], abs=1e-12)
+    assert last["final_test_loss"] == pytest.approx(best["test_loss"], rel=1e-5)
 
 
 def test_torch_recipe_starts_from_our_weights_on_our_batches(shared_datasets, tmp_path):
@@ -195,3 +215,27 @@ def test_three_layer_twin_takes_every_ablation():
     np.testing.assert_allclose(ours(mt.tensor(x)).numpy(),
                                theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-10,
                                atol=1e-12)  # fmt: skip
+
+
+def test_torch_recipe_scores_per_pixel_logits_as_pixel_accuracy():
+    """score() on (N, C, H, W) logits: pixel accuracy and per-class recall counted over pixels
+    (by hand here), and the mean cross-entropy over pixels."""
+    torch = pytest.importorskip("torch")
+    tr = _load("torch_recipe")
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal((2, 3, 4, 5))
+    labels = rng.integers(0, 3, (2, 4, 5))
+
+    class Fixed(torch.nn.Module):
+        def forward(self, x):
+            return torch.from_numpy(logits)
+
+    loader = [(np.zeros((2, 1)), labels)]
+    got = tr.score(torch, Fixed(), loader, 3)
+    pred = logits.argmax(1)
+    assert got["pixel_acc"] == pytest.approx((pred == labels).mean())
+    recall = [(pred[labels == c] == c).mean() for c in range(3)]
+    assert got["mean_recall"] == pytest.approx(np.mean(recall))
+    lse = np.log(np.exp(logits).sum(1))
+    picked = np.take_along_axis(logits, labels[:, None], 1)[:, 0]
+    assert got["loss"] == pytest.approx((lse - picked).mean())
