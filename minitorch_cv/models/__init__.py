@@ -26,6 +26,8 @@
        fcn-resnet50/101, deeplabv3-resnet50/101
                                                FCN, DeepLabV3, FCNHead, DeepLabHead, ASPP
                                                (segmentation.py)
+       deeplabv3-mobilenet-v3-large            DeepLabV3 on MobileNetV3-Large (segmentation.py)
+       lraspp-mobilenet-v3-large               LRASPP, LRASPPHead  (lraspp.py)
        densenet121/161/169/201                 DenseNet            (densenet.py)
        squeezenet1-0, squeezenet1-1            SqueezeNet, Fire    (squeezenet.py)
        shufflenet-v2-x0-5/x1-0/x1-5/x2-0       ShuffleNetV2        (shufflenet.py; its unit is
@@ -82,6 +84,7 @@ from .efficientnet import (
 )
 from .fcn import FCNBaseline, ResNetFCN, UNet
 from .googlenet import GoogLeNet, GoogLeNetOutputs, Inception, InceptionAux, googlenet
+from .lraspp import LRASPP, LRASPPHead, lraspp_mobilenet_v3_large
 from .mobilenet import InvertedResidual, MobileNetV2, mobilenet_v2
 from .mobilenetv3 import (
     InvertedResidualConfig,
@@ -116,6 +119,7 @@ from .segmentation import (
     DeepLabV3,
     FCNHead,
     IntermediateLayerGetter,
+    deeplabv3_mobilenet_v3_large,
     deeplabv3_resnet50,
     deeplabv3_resnet101,
     fcn_resnet50,
@@ -183,6 +187,8 @@ __all__ = [
     "IntermediateLayerGetter",
     "InvertedResidual",
     "InvertedResidualConfig",
+    "LRASPP",
+    "LRASPPHead",
     "MBConv",
     "MBConvConfig",
     "MLPBlock",
@@ -223,6 +229,7 @@ __all__ = [
     "convnext_tiny",
     "deeplabv3_resnet50",
     "deeplabv3_resnet101",
+    "deeplabv3_mobilenet_v3_large",
     "densenet121",
     "densenet161",
     "densenet169",
@@ -241,6 +248,7 @@ __all__ = [
     "fcn_resnet50",
     "fcn_resnet101",
     "googlenet",
+    "lraspp_mobilenet_v3_large",
     "resnet18",
     "resnet34",
     "resnet50",

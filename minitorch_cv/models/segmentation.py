@@ -17,6 +17,14 @@ with torchvision's module names, so its state_dict keys ('backbone.layer4.2.conv
     forward      OrderedDict(out=..., [aux=...]), each bilinearly upsampled (align_corners=False)
                  to the input's H x W: (N, classes, H, W)
 
+deeplabv3_mobilenet_v3_large takes torchvision's MobileNetV3-Large (`mobilenet_v3_large(dilated=
+True)`: its last stage dilated instead of strided, output stride 16) without avgpool and
+classifier: the getter runs its `features` and returns features.16 (N, 960, H/16, W/16) as
+'out' for DeepLabHead(960, classes) and, with aux_loss, features.4 (the strided block that
+opens the stride-8 stage, "C2" in torchvision's comment; blocks 5 and 6 after it, at the same
+stride, are not used: (N, 40, H/8, W/8)) as 'aux' for FCNHead(40, classes): torchvision's
+_deeplabv3_mobilenetv3. The LR-ASPP model on the same backbone is in lraspp.py.
+
 torchvision downloads its pretrained weights; here a local torchvision file loads by key, as
 with the package's other builders (read by load_pth, no torch needed):
 
@@ -37,6 +45,7 @@ from ..layers.conv import Conv2d
 from ..layers.pool import AdaptiveAvgPool2d
 from ..tensor import Tensor
 from ._registry import register
+from .mobilenetv3 import mobilenet_v3_large
 from .resnet import resnet50, resnet101
 from .weights import load_weights
 
@@ -236,6 +245,15 @@ class DeepLabHead(Sequential):
         )
 
 
+def _image_size(who: str, x) -> tuple:
+    """(H, W) of a (N, C, H, W) Tensor; TypeError / ValueError naming `who` otherwise."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{who}: expected a Tensor, got {type(x).__name__}")
+    if x.ndim != 4:
+        raise ValueError(f"{who}: expected input of shape (N, C, H, W), got {tuple(x.shape)}")
+    return tuple(x.shape[-2:])
+
+
 class _SimpleSegmentationModel(Module):
     """backbone -> OrderedDict(out=..., [aux=...]); classifier on 'out' (and aux_classifier on
     'aux'), each upsampled bilinearly (align_corners=False) to the input's size."""
@@ -248,11 +266,7 @@ class _SimpleSegmentationModel(Module):
 
     def forward(self, x):
         who = type(self).__name__
-        if not isinstance(x, Tensor):
-            raise TypeError(f"{who}: expected a Tensor, got {type(x).__name__}")
-        if x.ndim != 4:
-            raise ValueError(f"{who}: expected input of shape (N, C, H, W), got {tuple(x.shape)}")
-        size = tuple(x.shape[-2:])
+        size = _image_size(who, x)
         features = self.backbone(x)
         heads = [("out", self.classifier)]
         if self.aux_classifier is not None:
@@ -289,28 +303,42 @@ class DeepLabV3(_SimpleSegmentationModel):
     Segmentation"); the arguments and shapes of FCN, with a DeepLabHead as classifier."""
 
 
-def _check_source(who: str, name: str, value) -> None:
+def _check_source(who: str, name: str, value, later: str | None = None) -> None:
     """`weights` / `weights_backbone`: None, a local file or a state dict (as the package's other
-    builders take); torchvision's named weights are downloads, refused with how to load them."""
+    builders take); torchvision's named weights are downloads, refused with how to load them
+    (`later`: how to load one into a built model; default: load_weights into the model, or
+    into model.backbone with its fc skipped)."""
     if (
         value is None
         or isinstance(value, Mapping)
         or (isinstance(value, (str, Path)) and Path(value).is_file())
     ):
         return
-    where = "model" if name == "weights" else "model.backbone"
+    if later is None:
+        where = "model" if name == "weights" else "model.backbone"
+        later = f"minitorch_cv.models.load_weights({where}, path" + (
+            ", skip=('fc.',))" if name == "weights_backbone" else ")"
+        )
     raise ValueError(
         f"{who}: {name}={value!r} is not a local file: torchvision's named weights are "
         f"downloads, and this package does not download. Pass the path of a local torchvision "
-        f"checkpoint (or a state dict) as {name}=, or load one later with "
-        f"minitorch_cv.models.load_weights({where}, path"
-        + (", skip=('fc.',))" if name == "weights_backbone" else ")")
+        f"checkpoint (or a state dict) as {name}=, or load one later with {later}"
     )
 
 
-def _check_builder_args(who: str, weights, weights_backbone, num_classes, aux_loss):
+# loading a torchvision mobilenet_v3_large checkpoint into a built model's backbone (the
+# getter's keys are those of the network's `features`, without the 'features.' prefix)
+_MOBILENET_BACKBONE_LATER = (
+    "model.backbone.load_state_dict(minitorch_cv.models.mobilenet_v3_large(dilated=True, "
+    "weights=path).features.state_dict())"
+)
+
+
+def _check_builder_args(
+    who: str, weights, weights_backbone, num_classes, aux_loss, backbone_later=None
+):
     _check_source(who, "weights", weights)
-    _check_source(who, "weights_backbone", weights_backbone)
+    _check_source(who, "weights_backbone", weights_backbone, backbone_later)
     num_classes = 21 if num_classes is None else _positive_int(who, "num_classes", num_classes)
     if aux_loss is not None and not isinstance(aux_loss, bool):
         raise TypeError(f"{who}: aux_loss must be a bool or None, got {aux_loss!r}")
@@ -381,3 +409,100 @@ deeplabv3_resnet50 = _builder(
 deeplabv3_resnet101 = _builder(
     "deeplabv3_resnet101", DeepLabV3, resnet101, DeepLabHead, "DeepLabV3, ResNet-101 backbone"
 )
+
+
+# --------------------------------------------------------------------------- MobileNetV3-Large
+
+
+def _refuse_kwargs(who: str, kwargs: dict, valid: str) -> None:
+    """torchvision's builders take **kwargs and ignore what they do not use; here an unknown
+    keyword is a TypeError (a misspelt option would otherwise change nothing, silently)."""
+    if kwargs:
+        raise TypeError(
+            f"{who}: unknown option(s) {', '.join(map(repr, kwargs))}; valid options: {valid}"
+        )
+
+
+def _mobilenet_v3_backbone(weights_backbone):
+    """torchvision's backbone for its MobileNetV3 segmentation models: the `features` of
+    mobilenet_v3_large(dilated=True) (`weights_backbone`, a torchvision mobilenet_v3_large
+    checkpoint, loaded first; its classifier is skipped, so a checkpoint with another head, or
+    with `features.*` keys only, loads too, as the ResNet builders skip 'fc.'), and the
+    positions of its stride-8 and last stage. As torchvision: the stages are the stem, every
+    block with a stride of 2 in its config (C1 .. C4; C4 is dilated instead) and the last conv;
+    C2 is stages[-4] (features.4, 40 channels, stride 8) and C5 stages[-1] (features.16, 960
+    channels, stride 16).
+
+    Returns: (features, stride-8 position, last position)."""
+    net = mobilenet_v3_large(dilated=True)
+    if weights_backbone is not None:
+        load_weights(net, weights_backbone, skip=("classifier.",))
+    features = net.features
+    stages = [0] + [i for i, b in enumerate(features) if getattr(b, "_is_cn", False)]
+    stages.append(len(features) - 1)
+    return features, stages[-4], stages[-1]
+
+
+def deeplabv3_mobilenet_v3_large(
+    *,
+    weights=None,
+    progress: bool = True,
+    num_classes: int | None = None,
+    aux_loss: bool | None = None,
+    weights_backbone=None,
+    **kwargs,
+) -> DeepLabV3:
+    """torchvision's deeplabv3_mobilenet_v3_large: DeepLabV3, MobileNetV3-Large backbone (its
+    last stage dilated), output stride 16; 11,029,328 parameters with aux_loss.
+
+        backbone         IntermediateLayerGetter over mobilenet_v3_large(dilated=True).features:
+                         'out' = features.16 (N, 960, H/16, W/16), 'aux' = features.4
+                         (N, 40, H/8, W/8)
+        classifier       DeepLabHead(960, num_classes) (ASPP rates 12, 24, 36)
+        aux_classifier   FCNHead(40, num_classes), with aux_loss
+
+    Args:
+        weights (str or Path or dict, optional): a local torchvision checkpoint (`.pth`, or
+            `.npz`) or a state dict, loaded by key (`load_weights`); torchvision's named
+            weights are downloads (ValueError). Default: None.
+        progress (bool): unused (nothing is downloaded). Default: True.
+        num_classes (int, optional): classes, the background included. Default: None (21, VOC's).
+        aux_loss (bool, optional): add aux_classifier, FCNHead(40, num_classes) on features.4,
+            and return 'aux' too. Default: None (no; yes with `weights`, whose torchvision
+            files hold aux_classifier).
+        weights_backbone (str or Path or dict, optional): a local torchvision mobilenet_v3_large
+            checkpoint, loaded into the network whose features become the backbone, its
+            classifier skipped (any head); not loaded when `weights` is given (which holds the
+            backbone too). Default: None (torchvision's is its ImageNet download).
+        **kwargs: torchvision ignores them; here any is a TypeError.
+
+    Shape: (N, 3, H, W) -> OrderedDict(out=(N, num_classes, H, W)[, aux=...]); any H, W >= 1.
+    In training mode the ASPP's image-pooling BatchNorm needs a batch of 2 or more.
+    """
+    who = "deeplabv3_mobilenet_v3_large"
+    _refuse_kwargs(who, kwargs, "weights, progress, num_classes, aux_loss, weights_backbone")
+    n, aux = _check_builder_args(
+        who, weights, weights_backbone, num_classes, aux_loss, _MOBILENET_BACKBONE_LATER
+    )
+    features, aux_pos, out_pos = _mobilenet_v3_backbone(
+        weights_backbone if weights is None else None
+    )
+    return_layers = {str(out_pos): "out"}
+    if aux:
+        return_layers[str(aux_pos)] = "aux"
+    backbone = IntermediateLayerGetter(features, return_layers)
+    aux_classifier = FCNHead(features[aux_pos].out_channels, n) if aux else None
+    model = DeepLabV3(backbone, DeepLabHead(features[out_pos].out_channels, n), aux_classifier)
+    if weights is not None:
+        load_weights(model, weights)
+    return model
+
+
+register(
+    "deeplabv3-mobilenet-v3-large",
+    "DeepLabV3, MobileNetV3-Large backbone (torchvision architecture and state_dict keys), "
+    "output stride 16",
+    input_size=(3, 520, 520),
+    num_classes=21,
+    task="segmentation",
+)(deeplabv3_mobilenet_v3_large)
