@@ -5,8 +5,15 @@ Each layer (and direction) of a stack is one call into functional/rnn.py, whose 
 the whole sequence with the input projection of all steps as one GEMM and carry gradients back
 through time in closed form; a cell is the same Function over a sequence of one step. The stack
 itself (layers, directions, dropout between layers, batch_first, unbatched input) is plain
-composition here. PackedSequence (variable-length batches) is not supported: pad the batch and
-read each sequence's last valid output, or run sequences of one length together.
+composition here.
+
+Variable-length batches come as a PackedSequence (nn.utils.rnn, rnn_utils.py): the same Functions
+run on its rows, step t on the first batch_sizes[t] of them (the sequences still running, a
+slice), so no step is computed on padding and h_n holds each sequence's state at its own last
+step (in reverse, after reading the sequence from its own end). As in PyTorch, hx and h_n are in
+the batch's own order (permuted by sorted_indices going in, by unsorted_indices coming out), the
+output is a PackedSequence with the input's batch_sizes and indices, and batch_first does not
+apply (the packed data is (sum of the lengths, *)).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from ..backend import xp_of
 from ..functional.rnn import gru_sequence, lstm_sequence, rnn_sequence
 from ..tensor import Tensor, empty
 from .module import Module, Parameter
+from .rnn_utils import PackedSequence, _batch_sizes, _lengths_of
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -216,7 +224,10 @@ class RNNBase(Module):
         return out
 
     def forward(self, input, hx=None):
-        """Run the stack over `input`; see the subclasses for shapes and return values."""
+        """Run the stack over `input` (a tensor or a PackedSequence); see the subclasses for
+        shapes and return values."""
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         lab = self._label()
         w0 = self.weight_ih_l0
         what = "(L, N, H_in), (N, L, H_in) or unbatched (L, H_in)"
@@ -235,38 +246,81 @@ class RNNBase(Module):
         if steps == 0:
             raise ValueError(f"{lab}: expected a sequence of length > 0, got input {shape}")
         states = self._initial_states(hx, batched, n, x)
+
+        def last(seq, rev):  # each sequence's state where the direction ends (step 0 in reverse)
+            return seq[0 if rev else steps - 1]
+
+        x, finals = self._stack(x, states, None, last)
+        if not batched:
+            x, finals = x.squeeze(1), [f.squeeze(1) for f in finals]
+        elif self.batch_first:
+            x = x.transpose(0, 1)
+        return x, (tuple(finals) if self.mode == "LSTM" else finals[0])
+
+    def _forward_packed(self, input, hx):
+        """The stack over a PackedSequence: every layer and direction runs on the packed rows
+        (step t on the first batch_sizes[t] of them), h_n gathers each sequence's state at its
+        own last step; hx and h_n are in the batch's own order, permuted by sorted_indices on
+        the way in and by unsorted_indices on the way out, as in PyTorch."""
+        lab = self._label()
+        x = input.data
+        what = "(sum of the lengths, H_in) in a PackedSequence"
+        _check_input_tensor(lab, x, (2,), what, self.weight_ih_l0)
+        if x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{lab}: expected input of size {self.input_size} in its last dim, "
+                f"got PackedSequence data {tuple(x.shape)}"
+            )
+        batch_sizes = _batch_sizes(input, lab)
+        n = int(batch_sizes[0])
+        states = self._initial_states(hx, True, n, x)
+        if hx is not None and input.sorted_indices is not None:
+            states = [F.index_select(s, 1, input.sorted_indices) for s in states]
+        starts = np.cumsum(batch_sizes) - batch_sizes
+        ends = starts[_lengths_of(batch_sizes) - 1] + np.arange(n)  # each sequence's last row
+        ends = xp_of(x._data).asarray(ends)
+
+        def last(seq, rev):  # the state at each sequence's own last step (step 0 in reverse)
+            return seq[:n] if rev else F.index_select(seq, 0, ends)
+
+        out, finals = self._stack(x, states, tuple(batch_sizes.tolist()), last)
+        if input.unsorted_indices is not None:
+            finals = [F.index_select(f, 1, input.unsorted_indices) for f in finals]
+        out = PackedSequence(out, input.batch_sizes, input.sorted_indices, input.unsorted_indices)
+        return out, (tuple(finals) if self.mode == "LSTM" else finals[0])
+
+    def _stack(self, x, states, batch_sizes, last):
+        """Every layer and direction over x, time-major (T, N, H_in) or packed rows (R, H_in)
+        (batch_sizes given); `last(seq, reverse)` picks each sequence's final state from a
+        direction's outputs. Returns (the last layer's outputs, [h_n] or [h_n, c_n] as
+        (L*D, N, size) tensors)."""
         dirs, p = (2 if self.bidirectional else 1), self.proj_size or self.hidden_size
         finals = [[] for _ in states]  # h_n (and c_n) pieces, one per (layer, direction)
         for layer in range(self.num_layers):
             outs = []
             for d in range(dirs):
                 k, rev = layer * dirs + d, d == 1
-                last = 0 if rev else steps - 1  # the step a direction ends on
                 w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, rev)
+                kw = dict(reverse=rev, batch_sizes=batch_sizes)
                 if self.mode == "LSTM":
                     y = lstm_sequence(
-                        x, states[0][k], states[1][k], w_ih, w_hh, b_ih, b_hh, w_hr, reverse=rev
+                        x, states[0][k], states[1][k], w_ih, w_hh, b_ih, b_hh, w_hr, **kw
                     )
-                    seq = y[:, :, :p]
-                    finals[1].append(y[last, :, p:])
+                    seq = y[..., :p]
+                    finals[1].append(last(y, rev)[..., p:])
                 elif self.mode == "GRU":
-                    seq = gru_sequence(x, states[0][k], w_ih, w_hh, b_ih, b_hh, reverse=rev)
+                    seq = gru_sequence(x, states[0][k], w_ih, w_hh, b_ih, b_hh, **kw)
                 else:
                     act = "tanh" if self.mode == "RNN_TANH" else "relu"
                     seq = rnn_sequence(
-                        x, states[0][k], w_ih, w_hh, b_ih, b_hh, nonlinearity=act, reverse=rev
+                        x, states[0][k], w_ih, w_hh, b_ih, b_hh, nonlinearity=act, **kw
                     )
-                finals[0].append(seq[last])
+                finals[0].append(last(seq, rev))
                 outs.append(seq)
-            x = outs[0] if dirs == 1 else F.cat(outs, dim=2)
+            x = outs[0] if dirs == 1 else F.cat(outs, dim=-1)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, training=True)
-        finals = [F.stack(f) for f in finals]  # (L*D, N, size)
-        if not batched:
-            x, finals = x.squeeze(1), [f.squeeze(1) for f in finals]
-        elif self.batch_first:
-            x = x.transpose(0, 1)
-        return x, (tuple(finals) if self.mode == "LSTM" else finals[0])
+        return x, [F.stack(f) for f in finals]  # (L*D, N, size)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -318,7 +372,8 @@ class RNN(RNNBase):
            h_n (D*num_layers, N, H) or (D*num_layers, H): every layer's final state (for the
            backward direction, the state after step 0).
 
-    Returns (output, h_n). PackedSequence input is not supported.
+    Returns (output, h_n). A PackedSequence input (nn.utils.rnn.pack_padded_sequence) gives a
+    PackedSequence output, and h_n each sequence's state at its own last step.
     """
 
     def __init__(
@@ -362,7 +417,8 @@ class LSTM(RNNBase):
         -> output (L, N, D*H_out) [(N, L, D*H_out)] or (L, D*H_out),
            (h_n, c_n) of h_0's and c_0's shapes: every layer's final states.
 
-    Returns (output, (h_n, c_n)). PackedSequence input is not supported.
+    Returns (output, (h_n, c_n)). A PackedSequence input (nn.utils.rnn.pack_padded_sequence)
+    gives a PackedSequence output, and (h_n, c_n) each sequence's states at its own last step.
     """
 
     def __init__(
@@ -394,8 +450,8 @@ class GRU(RNNBase):
 
     __doc__ += _STACK_ARGS.format(extra="", proj="")
     __doc__ += """
-    Shape: as RNN's (hx and h_n (D*num_layers, N, H)). Returns (output, h_n).
-    PackedSequence input is not supported.
+    Shape: as RNN's (hx and h_n (D*num_layers, N, H)). Returns (output, h_n); a PackedSequence
+    input gives a PackedSequence output, and h_n each sequence's state at its own last step.
     """
 
     def __init__(

@@ -1,5 +1,6 @@
 """torch.nn.utils: gradient clipping, flattening parameters into one vector, and the weight
-reparametrisations weight_norm / spectral_norm (in weight_norms.py).
+reparametrisations weight_norm / spectral_norm (in weight_norms.py); nn.utils.rnn, the packing
+of variable-length sequences, is rnn_utils.py.
 
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)   # rescale all gradients together
@@ -16,6 +17,7 @@ import numpy as np
 
 from ..backend import xp_of
 from ..tensor import Tensor
+from . import rnn_utils as rnn  # nn.utils.rnn: PackedSequence, pack_padded_sequence, ...
 from .weight_norms import remove_spectral_norm, remove_weight_norm, spectral_norm, weight_norm
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "remove_weight_norm",
     "spectral_norm",
     "remove_spectral_norm",
+    "rnn",
 ]
 
 
