@@ -18,6 +18,8 @@ Proved here:
   std, norm, cumsum, layer_norm, ... overflowed or lost all precision);
 - div's rounding_mode, round's decimals and the //, %, ^ operators against loop references and
   torch, with float64 gradchecks (their gradient is 0).
+Integer pooling, convolution and uint8 resizing (computed where torch's CPU computes them,
+refused by name elsewhere) are proved in tests/functional/test_int_pooling.py.
 """
 
 import math

@@ -15,14 +15,89 @@ share every piece. See minitorch_cv/reference.py for the same ops written as pla
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import kernels
+from ..backend import xp_of
 from ..kernels.shapes import conv_out, conv_transpose_out, pair, resolve_padding
 from ..tensor import Function
+from .precision import INT_KERNEL_DTYPES
+
+# An integer convolution runs over slices of the batch of at most this many bytes of 8-byte
+# output or unfolded input (the larger), whatever the conv unfolds at once: the casts to and from
+# the working dtype, and conv3d's whole-slice unfolding, then hold one slice, not the batch.
+INT_SLICE_BYTES = 64 << 20
+
+
+def _float64_is_exact(x, w, b):
+    """Whether float64 holds every partial sum of conv(x, w, b) exactly: K * max|x| * max|w|
+    + max|b| below 2**53, K = C/groups * kernel taps (one output's terms). Every product and
+    partial sum is then an integer float64 represents, whatever the order of the additions.
+    8- and 16-bit dtypes are bounded by the dtype (always, below 2**23 terms); wider ones by
+    their values (one max and one min each)."""
+    k = int(np.prod(w.shape[1:]))
+
+    def top(a):  # the largest magnitude `a` may hold, as a Python int
+        info = np.iinfo(a.dtype)
+        if a.dtype.itemsize <= 2 or a.size == 0:
+            return max(-int(info.min), int(info.max))
+        return max(int(a.max()), -int(a.min()))
+
+    return k * top(x) * top(w) + (0 if b is None else top(b)) < 2**53
+
+
+def _conv2d_windows(x, w, b, stride, padding, dilation, groups):
+    """kernels.conv2d as one batched matmul over the strided windows of the whole input, for
+    any dtype: CuPy's int64 (its CUDA im2col is floating point only; on NumPy the chunked
+    kernels.conv2d is several times faster). Unfolds (N, groups, C/groups*KH*KW, OH*OW) at once:
+    int_conv hands it slices of the batch."""
+    xp = xp_of(x, w)
+    n, f, (cg, kh, kw) = len(x), len(w), w.shape[1:]
+    v = kernels.windows(kernels.pad(x, padding, value=0), (kh, kw), stride, dilation)
+    oh, ow = v.shape[-2:]  # v: (N, C, KH, KW, OH, OW), a view
+    cols = v.reshape(n, groups, cg * kh * kw, oh * ow)
+    y = xp.matmul(w.reshape(groups, f // groups, cg * kh * kw), cols)
+    if b is not None:
+        y += b.reshape(groups, f // groups, 1)
+    return y.reshape(n, f, oh, ow)
+
+
+def _conv2d_exact(x, w, b, stride, padding, dilation, groups):
+    """int_conv's 2-D product: kernels.conv2d, but _conv2d_windows for int64 CuPy arrays."""
+    if x.dtype.kind == "f" or xp_of(x, w) is np:
+        return kernels.conv2d(x, w, b, stride, padding, dilation, groups)
+    return _conv2d_windows(x, w, b, stride, padding, dilation, groups)
+
+
+def int_conv(conv, x, w, b, stride, padding, dilation, groups):
+    """conv(x, w, b, stride, padding, dilation, groups), a convolution of float64 or int64
+    arrays (_conv2d_exact, conv3d's), applied to integer x, w, b of one dtype: exact, in x's
+    dtype, wrapping around on overflow as PyTorch's integer kernels. It runs in float64 (BLAS) where
+    that is exact (_float64_is_exact: 8- and 16-bit inputs, and wider ones of small values),
+    else in int64 (NumPy's / CuPy's integer matmul, wrapping mod 2**64: the arithmetic is
+    modular, so neither the order of the additions nor the accumulator's width changes the
+    result mod 2**8 .. 2**64), over slices of the batch of INT_SLICE_BYTES."""
+    xp = xp_of(x, w)
+    work = np.float64 if _float64_is_exact(x, w, b) else np.int64
+    kernel = w.shape[2:]
+    out = [conv_out(*a) for a in zip(x.shape[2:], kernel, stride, padding, dilation)]
+    y = xp.empty((len(x), len(w), *out), dtype=x.dtype)
+    per_image = 8 * int(np.prod(out)) * max(len(w), x.shape[1] * int(np.prod(kernel)))
+    step = max(1, INT_SLICE_BYTES // max(per_image, 1))
+    wq, bq = w.astype(work, copy=False), None if b is None else b.astype(work, copy=False)
+    for i in range(0, len(x), step):
+        part = conv(
+            x[i : i + step].astype(work, copy=False), wq, bq, stride, padding, dilation, groups
+        )
+        # float64 holds exact integers here; int64 -> a narrower dtype wraps around
+        y[i : i + step] = part.astype(np.int64, copy=False)
+    return y
 
 
 class Conv2d(Function):
     """2-D cross-correlation: y[n, f, oh, ow] = b[f] + sum_c,i,j w[f, c, i, j] * xpad[n, c, ...]
-    at rows oh*stride + i*dil and columns ow*stride + j*dil of the padded input.
+    at rows oh*stride + i*dil and columns ow*stride + j*dil of the padded input. Integer input
+    and weight (as PyTorch's CPU conv2d, on the GPU too; no gradient): int_conv.
 
     Shapes: x (N, C, H, W), w (F, C/groups, KH, KW), b (F,) -> y (N, F, OH, OW)
             OH = (H + top + bottom - dil*(KH-1) - 1) // stride + 1       (kernels.shapes.conv_out)
@@ -30,6 +105,8 @@ class Conv2d(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, *, stride, padding, dilation, groups):
+        if x.dtype.kind != "f":
+            return int_conv(_conv2d_exact, x, w, b, stride, padding, dilation, groups)
         ctx.save_for_backward(x, w)
         ctx.has_bias = b is not None
         ctx.conf = stride, padding, dilation, groups
@@ -141,7 +218,7 @@ def _groups(op, groups):
     return groups
 
 
-def _check_weight(op, input, weight, bias, groups, transposed):
+def _check_weight(op, input, weight, bias, groups, transposed, dilation=(1,)):
     if weight.ndim != input.ndim:  # (C, C', *kernel) against a batched (N, C, *spatial) input
         raise ValueError(f"{op}: expected a {input.ndim}-D weight, got shape {tuple(weight.shape)}")
     if transposed:  # (C_in, C_out/groups, KH, KW)
@@ -161,10 +238,22 @@ def _check_weight(op, input, weight, bias, groups, transposed):
     if bias is not None and tuple(bias.shape) != (out_channels,):
         raise ValueError(f"{op}: expected bias of shape ({out_channels},), got {tuple(bias.shape)}")
     dtypes = {t.dtype for t in (input, weight, bias) if t is not None}
-    if len(dtypes) > 1 or next(iter(dtypes)).kind != "f":
+    # PyTorch's CPU convolutions also take integers (int8 .. int64, uint8), the transposed ones
+    # int64 alone: those stay refused here
+    dtype = next(iter(dtypes))
+    if len(dtypes) > 1 or not (
+        dtype.kind == "f" or (not transposed and dtype.name in INT_KERNEL_DTYPES)
+    ):
         raise TypeError(
-            f"{op}: input, weight and bias must share one floating dtype, got "
+            f"{op}: input, weight and bias must share one floating dtype"
+            + ("" if transposed else " (or one of int8 .. int64, uint8)")
+            + ", got "
             + ", ".join(str(t.dtype) for t in (input, weight, bias) if t is not None)
+        )
+    if input.dtype.kind in "iu" and input.dtype.name != "int64" and max(dilation) > 1:
+        raise TypeError(  # PyTorch's dilated kernel (slow_conv_dilated) has no other integers
+            f"{op}: a dilated convolution of integers needs int64, as PyTorch's, got dtype "
+            f"{input.dtype} with dilation {tuple(dilation)}"
         )
 
 
@@ -172,7 +261,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution (cross-correlation) over NCHW input, as torch.nn.functional.conv2d.
 
     Args:
-        input: (N, C_in, H, W) or unbatched (C_in, H, W).
+        input: (N, C_in, H, W) or unbatched (C_in, H, W); floating point, or integer (int8 ..
+            int64, uint8, as PyTorch's CPU conv2d: exact, wrapping around on overflow) with
+            weight and bias of the same dtype (dilated: int64 alone, as PyTorch).
         weight: (C_out, C_in/groups, KH, KW). bias: (C_out,) or None (default).
         stride (int or tuple): window step. Default: 1.
         padding (int, tuple, 'valid' or 'same'): zeros on both sides; 'same' keeps H and W
@@ -188,7 +279,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     x, unbatched = _batched(op, input, "(N, C, H, W)")
     stride, dilation = pair(stride, "stride"), pair(dilation, "dilation")
     _positive(op, stride=stride, dilation=dilation)
-    _check_weight(op, x, weight, bias, _groups(op, groups), transposed=False)
+    _check_weight(op, x, weight, bias, _groups(op, groups), transposed=False, dilation=dilation)
     kernel = tuple(weight.shape[2:])
     pads = resolve_padding(padding, kernel, stride, dilation, op)
     out = [

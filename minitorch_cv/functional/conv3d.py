@@ -15,9 +15,16 @@ from ..backend import xp_of
 from ..kernels.shapes import conv_out, pair, pool_out
 from ..kernels.volume import pad3d, windows3d, windows_add
 from ..tensor import Function
-from .conv import _check_weight, _groups, _positive
-from .pool import AdaptiveMaxPool, _adaptive_size, _mean_matrix, max_unpool_nd
-from .precision import require_floating
+from .conv import _check_weight, _groups, _positive, int_conv
+from .pool import (
+    AdaptiveMaxPool,
+    _adaptive_size,
+    _lowest,
+    _mean_matrix,
+    _trunc_divide,
+    max_unpool_nd,
+)
+from .precision import INT_KERNEL_DTYPES, require_floating
 
 
 def _triple(v, name):
@@ -81,6 +88,16 @@ def _crop(buf, start, size):
     return buf[(slice(None), slice(None), *(slice(p, p + o) for p, o in zip(start, size)))]
 
 
+def _conv3d(x, w, b, stride, padding, dilation, groups):
+    """Conv3d's product on arrays: Y_g = W_g U_g per group, U the unfolded padded input."""
+    cols, out = _cols(pad3d(x, padding), w.shape[2:], stride, dilation)
+    y = _from_channel_major(_gemm_groups(w.reshape(w.shape[0], -1), cols, groups),
+                            x.shape[0], out)  # fmt: skip
+    if b is not None:
+        y += b.reshape(1, -1, 1, 1, 1)
+    return y
+
+
 class Conv3d(Function):
     """y[n, f, od, oh, ow] = b[f] + sum over c, a, i, j of w[f, c, a, i, j] * xpad[n, c, ...] at
     od*stride + a*dil, oh*stride + i*dil, ow*stride + j*dil (c within f's group).
@@ -92,15 +109,12 @@ class Conv3d(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, *, stride, padding, dilation, groups):
-        cols, out = _cols(pad3d(x, padding), w.shape[2:], stride, dilation)
-        y = _from_channel_major(_gemm_groups(w.reshape(w.shape[0], -1), cols, groups),
-                                x.shape[0], out)  # fmt: skip
-        if b is not None:
-            y += b.reshape(1, -1, 1, 1, 1)
+        if x.dtype.kind != "f":  # integers (no gradient): exact, wrapping around as PyTorch's
+            return int_conv(_conv3d, x, w, b, stride, padding, dilation, groups)
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, w)
         ctx.conf = stride, padding, dilation, groups, x.shape
         ctx.has_bias = b is not None
-        return y
+        return _conv3d(x, w, b, stride, padding, dilation, groups)
 
     @staticmethod
     def backward(ctx, gy):
@@ -131,7 +145,9 @@ def _batched3d(op, input):
 
 
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """3-D convolution (cross-correlation) over (N, C_in, D, H, W), as torch's `F.conv3d`.
+    """3-D convolution (cross-correlation) over (N, C_in, D, H, W), as torch's `F.conv3d`; also
+    integer input, weight and bias of one dtype (exact, wrapping around, as PyTorch's CPU;
+    dilated: int64 alone).
 
     Args:
         weight: (C_out, C_in/groups, KD, KH, KW). bias: (C_out,) or None.
@@ -146,7 +162,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     stride, dilation = _triple(stride, "stride"), _triple(dilation, "dilation")
     _positive(op, stride=stride, dilation=dilation)
     groups = _groups(op, groups)
-    _check_weight(op, x, weight, bias, groups, transposed=False)
+    _check_weight(op, x, weight, bias, groups, transposed=False, dilation=dilation)
     kernel = tuple(weight.shape[2:])
     if padding == "valid":
         pads = ((0, 0),) * 3
@@ -300,25 +316,27 @@ class _Geometry3d:
 
 
 class MaxPool3d(Function):
-    """y = the max over each window (padding never wins); the gradient goes to the window's
-    first maximal element (in scan order, as PyTorch). Indices, with return_indices, are flat
-    positions d*H*W + h*W + w within each (D, H, W) volume."""
+    """y = the max over each window (padding, -inf or an integer dtype's minimum, never wins);
+    the gradient goes to the window's first maximal element (in scan order, as PyTorch).
+    Indices, with return_indices, are flat positions d*H*W + h*W + w within each (D, H, W)
+    volume."""
 
     @staticmethod
     def forward(ctx, x, *, geo, return_indices):
         xp = xp_of(x)
-        xpad = pad3d(x, geo.pads, value=-np.inf)
+        low = _lowest(x.dtype)
+        xpad = pad3d(x, geo.pads, value=low)
         win = windows3d(xpad, geo.k, geo.s, geo.d, geo.out)
         flat = win.reshape(*win.shape[:5], -1)
         arg = flat.argmax(axis=-1)  # the first maximum, as torch (NaN wins, as argmax picks it)
         y = xp.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
         if any(lo or hi for lo, hi in geo.pads):
-            # a window of -inf values would pick a padding cell: torch keeps its first real
-            # element (decided on the device, no read-back)
+            # a window of -inf values (or of the integer minimum) would pick a padding cell: torch
+            # keeps its first real element (decided on the device, no read-back)
             real = pad3d(xp.ones((1, 1, *geo.size), dtype=np.int8), geo.pads, value=0)
             first = windows3d(real, geo.k, geo.s, geo.d, geo.out)
             first = first.reshape(*first.shape[:5], -1).argmax(axis=-1)  # (1, 1, O...)
-            arg = xp.where(y == -np.inf, first, arg)
+            arg = xp.where(y == low, first, arg)
         ctx.save_for_backward(arg)
         ctx.geo, ctx.padded_shape = geo, xpad.shape
         if not return_indices:
@@ -330,7 +348,10 @@ class MaxPool3d(Function):
         pos = []
         for axis, tap in enumerate((a, i, j)):
             grid = xp.arange(geo.out[axis]).reshape([-1 if t == axis else 1 for t in range(3)])
-            pos.append(grid * geo.s[axis] + tap * geo.d[axis] - geo.pads[axis][0])
+            at, dil = grid * geo.s[axis] + tap * geo.d[axis] - geo.pads[axis][0], geo.d[axis]
+            # a dilated window of padding alone keeps its first tap: PyTorch reports the first
+            # tap at or after 0 on each axis (outside the window), as max_pool2d does
+            pos.append(at + dil * xp.maximum(0, (dil - 1 - at) // dil))
         d, h, w = geo.size
         return y, (pos[0] * h + pos[1]) * w + pos[2]
 
@@ -348,12 +369,15 @@ class MaxPool3d(Function):
 class AvgPool3d(Function):
     """y = the sum over each window / divisor (PyTorch's: the window clipped to the padded input
     with count_include_pad, else its real voxels; or divisor_override); dX adds dY / divisor
-    to every voxel of each window."""
+    to every voxel of each window. int64 input (no gradient): the int64 sum divided rounding
+    toward zero, as PyTorch."""
 
     @staticmethod
     def forward(ctx, x, *, geo, divisor):
         xpad = pad3d(x, geo.pads)
         win = windows3d(xpad, geo.k, geo.s, geo.d, geo.out)
+        if x.dtype.kind != "f":
+            return _trunc_divide(xp_of(x), win.sum(axis=(5, 6, 7)), divisor)
         ctx.geo, ctx.padded_shape, ctx.divisor = geo, xpad.shape, divisor
         return (win.sum(axis=(5, 6, 7)) / divisor).astype(x.dtype, copy=False)
 
@@ -370,7 +394,8 @@ class AvgPool3d(Function):
 def _avg_divisor(xp, geo, count_include_pad, divisor_override, dtype):
     """(OD, OH, OW) divisors, as the product of each axis's window lengths."""
     if divisor_override:
-        return xp.asarray(float(divisor_override), dtype=dtype)
+        return xp.asarray(divisor_override if dtype.kind == "i" else float(divisor_override),
+                          dtype=dtype)  # fmt: skip
     div = 1.0
     for axis, (n, o, k, s, p) in enumerate(zip(geo.size, geo.out, geo.k, geo.s, geo.p)):
         start = np.arange(o) * s - p
@@ -385,10 +410,11 @@ def _avg_divisor(xp, geo, count_include_pad, divisor_override, dtype):
 
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):  # fmt: skip
-    """3-D max pooling over (N, C, D, H, W), as torch's `F.max_pool3d`."""
+    """3-D max pooling over (N, C, D, H, W), as torch's `F.max_pool3d`; floating point input, or
+    integer (int8 .. int64, uint8: padded with the dtype's minimum, the result in that dtype)."""
     op = "max_pool3d"
     x, unbatched = _batched3d(op, input)
-    require_floating(op, x)
+    require_floating(op, x, ints=INT_KERNEL_DTYPES)
     geo = _Geometry3d(op, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
     out = MaxPool3d.apply(x, geo=geo, return_indices=return_indices)
     if return_indices:
@@ -399,10 +425,11 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):  # fmt: skip
-    """3-D average pooling over (N, C, D, H, W), as torch's `F.avg_pool3d`."""
+    """3-D average pooling over (N, C, D, H, W), as torch's `F.avg_pool3d`; floating point input,
+    or int64 (the sum divided rounding toward zero, as PyTorch; other integers refused)."""
     op = "avg_pool3d"
     x, unbatched = _batched3d(op, input)
-    require_floating(op, x)
+    require_floating(op, x, ints=("int64",))
     geo = _Geometry3d(op, x.shape, kernel_size, stride, padding, 1, ceil_mode, kernel_fits=True)
     div = _avg_divisor(xp_of(x._data), geo, count_include_pad, divisor_override, x.dtype)
     y = AvgPool3d.apply(x, geo=geo, divisor=div)

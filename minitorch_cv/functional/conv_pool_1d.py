@@ -17,6 +17,7 @@ from .pool import (
     max_pool2d,
     max_unpool2d,
 )
+from .precision import INT_KERNEL_DTYPES, require_floating
 
 
 def _one(v, name: str) -> int:
@@ -43,11 +44,11 @@ def _drop(y, unbatched):
 # --------------------------------------------------------------------------- convolution
 
 
-def _conv_checks(op, x, weight, bias, groups, transposed):
+def _conv_checks(op, x, weight, bias, groups, transposed, dilation=1):
     if weight.ndim != 3:
         layout = "(C_in, C_out/groups, K)" if transposed else "(C_out, C_in/groups, K)"
         raise ValueError(f"{op}: expected a 3-D weight {layout}, got shape {tuple(weight.shape)}")
-    _check_weight(op, x.squeeze(2), weight, bias, _groups(op, groups), transposed)
+    _check_weight(op, x.squeeze(2), weight, bias, _groups(op, groups), transposed, (dilation,))
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -65,7 +66,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     x, unbatched = _lift(op, input)
     s, d = _one(stride, "stride"), _one(dilation, "dilation")
     _positive(op, stride=(s,), dilation=(d,))
-    _conv_checks(op, x, weight, bias, groups, transposed=False)
+    _conv_checks(op, x, weight, bias, groups, transposed=False, dilation=d)
     k, length = weight.shape[2], x.shape[3]
     if padding == "valid":
         pads = (0, 0)
@@ -151,9 +152,17 @@ def max_pool1d(
     input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
 ):
     """1-D max pooling over (N, C, L), as torch's `F.max_pool1d`; indices (with
-    `return_indices`) are positions along L, the input of max_unpool1d."""
+    `return_indices`) are positions along L, the input of max_unpool1d. Integer input only with
+    return_indices=True, as PyTorch (whose kernel without indices is floating point only)."""
     op = "max_pool1d"
     x, unbatched = _lift(op, input)
+    if return_indices:
+        require_floating(op, x, ints=INT_KERNEL_DTYPES)
+    elif x.dtype.kind != "f":
+        raise TypeError(
+            f"{op}: expected a floating point input (integers only with return_indices=True, "
+            f"as PyTorch), got dtype {x.dtype}"
+        )
     k, s, p, d = _window(op, x.shape[3], kernel_size, stride, padding, dilation, ceil_mode)
     out = max_pool2d(x, (1, k), (1, s), (0, p), (1, d), ceil_mode, return_indices)
     if return_indices:
@@ -162,9 +171,11 @@ def max_pool1d(
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-    """1-D average pooling over (N, C, L), as torch's `F.avg_pool1d`."""
+    """1-D average pooling over (N, C, L), as torch's `F.avg_pool1d`; int64 input as avg_pool2d's
+    (rounding toward zero)."""
     op = "avg_pool1d"
     x, unbatched = _lift(op, input)
+    require_floating(op, x, ints=("int64",))
     k, s, p, _ = _window(op, x.shape[3], kernel_size, stride, padding, ceil_mode=ceil_mode)
     return _drop(avg_pool2d(x, (1, k), (1, s), (0, p), ceil_mode, count_include_pad), unbatched)
 
@@ -172,6 +183,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 def adaptive_avg_pool1d(input, output_size):
     """Average over `output_size` bins of L (PyTorch's bin edges), as `F.adaptive_avg_pool1d`."""
     x, unbatched = _lift("adaptive_avg_pool1d", input)
+    require_floating("adaptive_avg_pool1d", x)
     o = _one(output_size, "output_size")
     return _drop(adaptive_avg_pool2d(x, (1, o)), unbatched)
 
@@ -179,6 +191,7 @@ def adaptive_avg_pool1d(input, output_size):
 def adaptive_max_pool1d(input, output_size, return_indices=False):
     """Max over `output_size` bins of L, as `F.adaptive_max_pool1d`."""
     x, unbatched = _lift("adaptive_max_pool1d", input)
+    require_floating("adaptive_max_pool1d", x)  # (PyTorch has no integer kernel either)
     out = adaptive_max_pool2d(x, (1, _one(output_size, "output_size")), return_indices)
     if return_indices:
         return _drop(out[0], unbatched), _drop(out[1], unbatched)
@@ -190,6 +203,7 @@ def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_siz
     index along L, zeros elsewhere. output_size: (L_out,) or the full output shape."""
     op = "max_unpool1d"
     x, unbatched = _lift(op, input)
+    require_floating(op, x)
     if tuple(indices.shape) != tuple(input.shape):
         raise ValueError(
             f"{op}: indices shape {tuple(indices.shape)} must equal input shape "

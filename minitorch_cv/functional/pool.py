@@ -20,7 +20,7 @@ from .. import kernels
 from ..backend import xp_of
 from ..kernels.shapes import pair, pool_out
 from ..tensor import Function, Tensor, is_grad_enabled
-from .precision import require_floating
+from .precision import INT_KERNEL_DTYPES, require_floating
 
 # --------------------------------------------------------------------------- geometry
 
@@ -122,9 +122,16 @@ def _unbatch(out, unbatched):
 # --------------------------------------------------------------------------- max pooling
 
 
+def _lowest(dtype):
+    """The padding of a max pooling: -inf, or an integer dtype's minimum (PyTorch's `lowest`;
+    a window whose values all equal it keeps its first real element, as one of -inf's would)."""
+    return -math.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
 class MaxPool2d(Function):
     """y = max over each window; the gradient goes to the one input that was the max (the first
-    one in row-major window order on ties; padding is -inf and never chosen).
+    one in row-major window order on ties; padding is -inf, or an integer dtype's minimum, and
+    never chosen). Integer input (no gradient) takes the NumPy-style scan on the GPU too.
 
     Shapes: x (N, C, H, W) -> y, indices (N, C, OH, OW), OH = kernels.shapes.pool_out(...);
             indices are flat h*W + w positions within each (H, W) plane, as PyTorch.
@@ -136,7 +143,8 @@ class MaxPool2d(Function):
         n, c = x.shape[:2]
         (oh, ow), (kh, kw) = geo.out, geo.k
         need_arg = return_indices or (is_grad_enabled() and any(ctx.needs_input_grad))
-        gpu = kernels.cuda_kernels(x)
+        floating = x.dtype.kind == "f"
+        gpu = kernels.cuda_kernels(x) if floating else None
         if gpu is not None:  # CUDA: one thread per output scans its window (same tie/NaN rules)
             y, arg = gpu.max_pool2d(x, geo.k, geo.s, geo.p, geo.d, geo.out)
             if not need_arg:
@@ -147,7 +155,7 @@ class MaxPool2d(Function):
                 x6 = x[:, :, : oh * kh, : ow * kw].reshape(n, c, oh, kh, ow, kw)
                 tap = lambda i, j: x6[:, :, :, i, :, j]
             else:
-                v = geo.windows(x, -math.inf)
+                v = geo.windows(x, _lowest(x.dtype))
                 tap = lambda i, j: v[:, :, i, j]
             taps = geo.taps()
             y = xp.empty((n, c, oh, ow), dtype=x.dtype)
@@ -174,8 +182,8 @@ class MaxPool2d(Function):
             kernels.for_slices(x, scan)
             if not need_arg:
                 return y
-            nan = xp.isnan(y)
-            if nan.any():  # NaN equals nothing; PyTorch's scan keeps the last NaN of the window
+            nan = xp.isnan(y) if floating else None  # (integers hold no NaN)
+            if floating and nan.any():  # NaN equals nothing; PyTorch keeps the window's last NaN
                 for t, i, j in taps:
                     xp.copyto(arg, t, where=nan & xp.isnan(tap(i, j)))
         ctx.arg, ctx.geo, ctx.shape = arg, geo, x.shape
@@ -185,9 +193,10 @@ class MaxPool2d(Function):
         arg64 = arg.astype(xp.int64)
         rows = xp.arange(oh).reshape(oh, 1) * sh - ph + (arg64 // kw) * dh
         cols = xp.arange(ow) * sw - pw + (arg64 % kw) * dw
-        # A window with nothing above -inf keeps its first tap, which may be padding: PyTorch
-        # reports the first tap at or after row / column 0 instead (a dilated window can hold
-        # only padding; its index then lies outside the window, as PyTorch's does).
+        # A window with nothing above -inf (or an integer dtype's minimum) keeps its first tap,
+        # which may be padding: PyTorch reports the first tap at or after row / column 0 instead
+        # (a dilated window can hold only padding; its index then lies outside the window, as
+        # PyTorch's does).
         rows += dh * xp.maximum(0, (dh - 1 - rows) // dh)
         cols += dw * xp.maximum(0, (dw - 1 - cols) // dw)
         return y, rows * geo.w + cols
@@ -223,10 +232,12 @@ def max_pool2d(
     """2-D max pooling, as torch.nn.functional.max_pool2d.
 
     Args:
-        input: (N, C, H, W) or unbatched (C, H, W).
+        input: (N, C, H, W) or unbatched (C, H, W); floating point, or integer (int8 .. int64,
+            uint8: as PyTorch, the result in that dtype; integers carry no gradient).
         kernel_size (int or tuple): window size.
         stride (int or tuple): window step. Default: kernel_size.
-        padding (int or tuple): implicit -inf on both sides, at most kernel_size // 2. Default: 0.
+        padding (int or tuple): implicit -inf (an integer dtype's minimum) on both sides, at most
+            kernel_size // 2. Default: 0.
         dilation (int or tuple): spacing between window taps. Default: 1.
         ceil_mode (bool): round the output size up (keeping a last partial window that starts
             inside the input or left padding). Default: False.
@@ -239,7 +250,7 @@ def max_pool2d(
     """
     op = "max_pool2d"
     x, unbatched = _batched(op, input)
-    require_floating(op, x)
+    require_floating(op, x, ints=INT_KERNEL_DTYPES)
     geo = _Geometry(op, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
     return _unbatch(MaxPool2d.apply(x, geo=geo, return_indices=return_indices), unbatched)
 
@@ -276,6 +287,7 @@ def max_unpool_nd(op, input, indices, kernel_size, stride, padding, output_size,
             f"{op}: expected {nd + 1}-D or {nd + 2}-D input (N, C, {'D, ' * (nd == 3)}H, W), "
             f"got shape {tuple(input.shape)}"
         )
+    require_floating(op, input)  # PyTorch has no integer kernel (max pooling has one)
     unbatched = input.ndim == nd + 1
     x = input.reshape(1, *input.shape) if unbatched else input
     idx_t = indices.reshape(1, *indices.shape) if unbatched and indices.ndim == nd + 1 else indices
@@ -356,14 +368,30 @@ def _avg_divisor(xp, geo, count_include_pad, divisor_override, dtype):
     return xp.asarray(np.outer(*factors), dtype=dtype)
 
 
+def _trunc_divide(xp, total, div):
+    """total / div rounded toward zero, in integers (C's `/`, PyTorch's int64 average pooling:
+    -5 / 2 is -2, where // gives -3)."""
+    q = xp.floor_divide(total, div)
+    return q + ((q < 0) & (q * div != total)).astype(q.dtype)
+
+
 class AvgPool2d(Function):
     """y = sum over each window / divisor; each input gets gy / divisor from every window it is in.
+    int64 input (no gradient): the int64 sum (wrapping around) divided rounding toward zero, as
+    PyTorch's CPU kernel, on the GPU too.
 
     Shapes: x (N, C, H, W) -> y (N, C, OH, OW), OH = kernels.shapes.pool_out(...)."""
 
     @staticmethod
     def forward(ctx, x, *, geo, count_include_pad, divisor_override):
         xp = xp_of(x)
+        if x.dtype.kind != "f":
+            div = _avg_divisor(xp, geo, count_include_pad, divisor_override, x.dtype)
+            v = geo.windows(x, 0)
+            total = v[:, :, 0, 0].copy()
+            for _, i, j in geo.taps()[1:]:
+                total += v[:, :, i, j]
+            return _trunc_divide(xp, total, div)
         gpu = kernels.cuda_kernels(x)
         if gpu is not None:  # CUDA: one thread per output, the divisor computed in the kernel
             ctx.geo, ctx.shape, ctx.rules = geo, x.shape, (count_include_pad, divisor_override)
@@ -396,7 +424,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     """2-D average pooling, as torch.nn.functional.avg_pool2d.
 
     Args:
-        input: (N, C, H, W) or unbatched (C, H, W).
+        input: (N, C, H, W) or unbatched (C, H, W); floating point, or int64 (as PyTorch: the
+            sum divided rounding toward zero, an int64 result; other integers are refused).
         kernel_size (int or tuple): window size. stride: window step. Default: kernel_size.
         padding (int or tuple): implicit zeros on both sides, at most kernel_size // 2. Default: 0.
         ceil_mode (bool): round the output size up. Default: False.
@@ -408,7 +437,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     """
     op = "avg_pool2d"
     x, unbatched = _batched(op, input)
-    require_floating(op, x)
+    require_floating(op, x, ints=("int64",))
     if divisor_override is not None and (
         not isinstance(divisor_override, int) or divisor_override == 0
     ):
@@ -642,6 +671,21 @@ def _bands(i0, i1, lam, size, dtype, budget=1 << 12):
         yield a, b, lo, m.astype(dtype)
 
 
+_CUBIC_A = -0.75  # Keys' cubic convolution, as PyTorch's (and OpenCV's) bicubic
+
+
+def _cubic_near(x):
+    """Keys' cubic kernel at distance |x| <= 1."""
+    a = _CUBIC_A
+    return ((a + 2) * x - (a + 3)) * x * x + 1
+
+
+def _cubic_far(x):
+    """Keys' cubic kernel at distance 1 < |x| < 2."""
+    a = _CUBIC_A
+    return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+
 def _bicubic_matrix(size, out, scale, align_corners, dtype):
     """The (out, size) matrix of PyTorch's bicubic resampling along one axis: Keys' cubic
     convolution with A = -0.75 over the 4 nearest source pixels, indices clamped to the edge
@@ -656,15 +700,7 @@ def _bicubic_matrix(size, out, scale, align_corners, dtype):
         real = sc * (dst + t(0.5)) - t(0.5)
     i0 = np.floor(real)
     f = (real - i0).astype(np.float64)
-    a = -0.75
-
-    def near(x):  # |x| <= 1
-        return ((a + 2) * x - (a + 3)) * x * x + 1
-
-    def far(x):  # 1 < |x| < 2
-        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
-
-    weights = [far(f + 1), near(f), near(1 - f), far(2 - f)]
+    weights = [_cubic_far(f + 1), _cubic_near(f), _cubic_near(1 - f), _cubic_far(2 - f)]
     m = np.zeros((out, size), dtype=np.float64)
     rows = np.arange(out)
     for k, wk in enumerate(weights):
@@ -735,6 +771,79 @@ class InterpolateNd(Function):
         return g
 
 
+def _uint8_taps(size, out, scale, align_corners, cubic):
+    """One axis of PyTorch's uint8 bilinear / bicubic resize (Pillow's fixed point): per output
+    index the first source index `start` (out,), the K = 2 or 4 weights as integers `wq`
+    (out, K), and their precision p (wq ~ weight * 2**p). The weights are those of the float
+    modes (in float64: the linear rule clamped at 0, the cubic one, _cubic_near / _cubic_far,
+    not), the taps past an edge folded onto the edge pixel; p is the largest (up to 22) that keeps
+    the largest weight below 2**15, and each is rounded half away from zero."""
+    k = 4 if cubic else 2
+    if align_corners:
+        sc = (size - 1) / (out - 1) if out > 1 else 0.0
+    else:
+        sc = 1.0 / scale if scale else size / out
+    dst = np.arange(out, dtype=np.float64)
+    real = sc * dst if align_corners else sc * (dst + 0.5) - 0.5
+    if not (cubic or align_corners):
+        real = np.maximum(real, 0.0)
+    i0 = np.minimum(np.floor(real.astype(np.float32)).astype(np.int64), size - 1)  # floorf
+    lam = np.clip(real - i0, 0.0, 1.0)
+    lo = i0 - k // 2 + 1  # the first tap, maybe before the edge
+    start = np.maximum(lo, 0)
+    count = np.clip(np.minimum(lo + k, size) - start, 0, k)
+
+    def weight(t):  # the filter at distance t
+        t = np.abs(t)
+        if not cubic:
+            return np.maximum(1.0 - t, 0.0)
+        return np.where(t < 1, _cubic_near(t), np.where(t < 2, _cubic_far(t), 0.0))
+
+    w, rows, slot, top = np.zeros((out, k)), np.arange(out), np.zeros(out, np.int64), 0.0
+    for j in range(k):  # tap j adds to its slot (an edge tap to the edge's); PyTorch's running max
+        slot = np.where(lo + j <= 0, 0, np.where(lo + j >= size - 1, count - 1, slot))
+        w[rows, slot] += weight(j + 1 - k // 2 - lam)
+        top = max(top, float(w[rows, slot].max()))
+        slot = slot + 1
+    p = 0
+    while p < 22 and int(0.5 + top * (1 << (p + 1))) < 1 << 15:
+        p += 1
+    v = w * (1 << p)
+    return start, np.trunc(v + np.where(v < 0, -0.5, 0.5)).astype(np.int32), p
+
+
+class InterpolateUint8(Function):
+    """Bilinear / bicubic resize of uint8 (N, C, H, W) images as PyTorch's CPU kernel: separable,
+    the width first, then the height (an axis that keeps its size is skipped), each pass in
+    integers: y = clamp((2**(p-1) + sum_k wq_k x[start + k]) >> p, 0, 255) (_uint8_taps), so the
+    result is rounded to uint8 after each pass. (PyTorch's generic kernel, which it takes for
+    more than 4 channels, gives wrong rows for an output one pixel wide; its AVX2 kernel, up to
+    4 channels, and this one, do not.) No backward: uint8 carries no gradient."""
+
+    @staticmethod
+    def forward(ctx, x, *, out_hw, scales, align_corners, cubic):
+        xp, y = xp_of(x), x
+        for axis in (3, 2):
+            size, out = y.shape[axis], out_hw[axis - 2]
+            if size == out:
+                continue
+            start, wq, p = _uint8_taps(size, out, scales[axis - 2], align_corners, cubic)
+            shape = [1] * 4
+            shape[axis] = out
+            acc = None
+            for j in range(wq.shape[1]):  # K gathers of uint8 over every image at once
+                src = xp.asarray(np.minimum(start + j, size - 1))  # (a weight past count is 0)
+                term = xp.take(y, src, axis=axis) * xp.asarray(wq[:, j]).reshape(shape)  # int32
+                if acc is None:
+                    acc = term
+                else:
+                    acc += term
+            acc += 1 << (p - 1)  # (|sum| < 2**24: int32 holds it)
+            acc >>= p
+            y = xp.clip(acc, 0, 255, out=acc).astype(xp.uint8)
+        return y.copy() if y is x else y
+
+
 _INTERPOLATE_MODES = {
     3: ("nearest", "nearest-exact", "linear", "area"),
     4: ("nearest", "nearest-exact", "bilinear", "bicubic", "area"),
@@ -750,7 +859,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     'trilinear' or 'area'. Every mode applies the same 1-D rule along each spatial axis.
 
     Args:
-        input: (N, C, L), (N, C, H, W) or (N, C, D, H, W).
+        input: (N, C, L), (N, C, H, W) or (N, C, D, H, W); floating point, or uint8 images with
+            the nearest modes, 'bilinear' and 'bicubic' (as PyTorch: a uint8 result, bilinear
+            and bicubic in Pillow's fixed point, rounded after each axis; InterpolateUint8).
         size (int or tuple): output size, one value per spatial dim (an int for all); give this
             or scale_factor.
         scale_factor (float or tuple): output size floor(H * scale_factor); the coordinates then
@@ -781,7 +892,13 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             f"{op}: for {input.ndim}-D input the mode must be one of {', '.join(modes)}, got "
             f"{mode!r}"
         )
-    require_floating(op, input)
+    uint8_modes = ("nearest", "nearest-exact", "bilinear", "bicubic")
+    if input.dtype.kind != "f" and (input.dtype != np.uint8 or mode not in uint8_modes):
+        raise TypeError(
+            f"{op}: expected a floating point input, or uint8 with mode 'nearest', "
+            f"'nearest-exact', 'bilinear' or 'bicubic' (as PyTorch), got dtype {input.dtype} "
+            f"with mode {mode!r}"
+        )
     smooth = [m for m in modes if m not in ("nearest", "nearest-exact", "area")]
     if mode not in smooth and align_corners is not None:
         raise ValueError(
@@ -816,13 +933,19 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         from .conv_pool_1d import adaptive_avg_pool1d
 
         return (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[nd - 1](input, out)
+    if input.dtype == np.uint8 and mode in ("bilinear", "bicubic"):
+        cubic = mode == "bicubic"
+        return InterpolateUint8.apply(
+            input, out_hw=out, scales=scales, align_corners=bool(align_corners), cubic=cubic
+        )
     if mode == "bicubic":
         return InterpolateBicubic.apply(
             input, out_hw=out, scales=scales, align_corners=bool(align_corners)
         )
     small = nd == 2 and sum(out) <= 128  # PyTorch's 2-D nearest kernel for small outputs
+    dtype = input.dtype if input.dtype.kind == "f" else np.float32  # (uint8: float32 indices)
     taps = tuple(
-        (*_source_index(mode, n, o, s, bool(align_corners), input.dtype, small), n)
+        (*_source_index(mode, n, o, s, bool(align_corners), dtype, small), n)
         for n, o, s in zip(sizes, out, scales)
     )
     return InterpolateNd.apply(input, taps=taps)

@@ -22,15 +22,29 @@ def int_as_float(x):
     return x.to(get_default_dtype()) if isinstance(x, Tensor) and x.dtype.kind in "biu" else x
 
 
-def require_floating(op: str, x, name: str = "input"):
-    """`x` itself when it is a floating-point Tensor or array (anything without a dtype passes
-    through); else a TypeError naming `op`. For the ops PyTorch has no integer kernel for
-    (softmax, gelu, mean, var, batch_norm, the pooling averages, the losses, ...): NumPy would
-    compute them in integers and truncate, or in float64."""
+# The integer dtypes PyTorch's CPU max pooling and convolutions take (not bool, not uint16 ..
+# uint64, which torch stores but has no such kernels for).
+INT_KERNEL_DTYPES = ("int8", "int16", "int32", "int64", "uint8")
+
+
+def require_floating(op: str, x, name: str = "input", ints=()):
+    """`x` itself when it is a floating-point Tensor or array, or an integer one whose dtype is
+    named in `ints` (anything without a dtype passes through); else a TypeError naming `op`.
+    Without `ints`, for the ops PyTorch has no integer kernel for (softmax, gelu, mean, var,
+    batch_norm, the losses, ...): NumPy would compute them in integers and truncate, or in
+    float64. With them, for those it also computes on integers: max pooling
+    (ints=INT_KERNEL_DTYPES), the pooling averages (ints=("int64",))."""
     dtype = getattr(x, "dtype", None)
-    if dtype is not None and np.dtype(dtype).kind != "f":
+    if dtype is None:
+        return x
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f" or (dtype.kind in "iu" and dtype.name in ints):
+        return x
+    if not ints:
         raise TypeError(f"{op}: expected a floating point {name}, got dtype {dtype}")
-    return x
+    what = "integer" if tuple(ints) == INT_KERNEL_DTYPES else " or ".join(ints)
+    extra = " (int8 .. int64, uint8)" if what == "integer" else ""
+    raise TypeError(f"{op}: expected a floating point or {what} {name}{extra}, got dtype {dtype}")
 
 
 def _cast_floats(out, dtype):
