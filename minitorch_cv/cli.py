@@ -2,6 +2,7 @@
 
     minitorch-cv train                     # small CNN on the synthetic shapes set, offline, < 1 min
     minitorch-cv train --model e2 --dataset cifar10 --epochs 10 --augment --out runs/e2
+    minitorch-cv train --dataset imagefolder --data-dir photos --image-size 64   # your own images
     minitorch-cv train --out runs/e2 --resume --epochs 20     # continue (or extend) a run
     minitorch-cv evaluate runs/e2 --split test                # metrics JSON + plots
     minitorch-cv reproduce f-default                          # a report's exact recipe
@@ -36,6 +37,7 @@ from .data import (
     DATASETS,
     CorruptFileError,
     DataLoader,
+    DatasetFolder,
     DownloadError,
     Subset,
     find_datasets,
@@ -157,9 +159,18 @@ def _dataset_key(name: str) -> str:
 
 
 def _first(ds, limit):
+    """At most `limit` items of ds: the first ones, or for an image folder (its items sorted by
+    class) evenly spaced ones, so that a short try still sees every class."""
     if limit is None or limit >= len(ds):
         return ds
+    if isinstance(ds, DatasetFolder):
+        return Subset(ds, [i * len(ds) // limit for i in range(limit)])
     return Subset(ds, list(range(limit)))
+
+
+def _takes_image_size(key: str) -> bool:
+    """Whether the dataset resizes its images to --image-size (imagefolder: your own images)."""
+    return "image_size" in inspect.signature(DATASETS[key].build).parameters
 
 
 def _split(cfg: dict, name: str):
@@ -170,13 +181,36 @@ def _split(cfg: dict, name: str):
     kw = {"download": True} if info.files and cfg.get("download") else {}
     if not info.files and limit is not None:
         kw["n"] = min(int(limit), DEFAULT_COUNTS.get(name, int(limit)))
+    if _takes_image_size(key):  # imagefolder: the run's size, and its channels once recorded
+        if cfg.get("image_size") is not None:
+            kw["image_size"] = cfg["image_size"]
+        if cfg.get("input_shape"):
+            kw["in_channels"] = int(cfg["input_shape"][0])
     return get_dataset(key, name, cfg.get("data_dir"), **kw)
+
+
+def _check_classes(recorded, classes, cfg: dict, source: str) -> None:
+    """CLIError when the dataset's classes are not those the run was trained on (recorded in
+    its config): another image folder would otherwise be scored under the wrong class names,
+    or fail on the head's shape."""
+    classes = [str(c) for c in classes]
+    if recorded is not None and list(recorded) != classes:
+        raise CLIError(
+            f"the run was trained on the classes {', '.join(recorded)} ({source}); the "
+            f"dataset {cfg['dataset']!r} in {cfg.get('data_dir') or 'the default data folder'} "
+            f"has {', '.join(classes)}"
+        )
+
+
+def _splits_found(cfg: dict) -> tuple:
+    """The config's dataset's splits: all it has, or those present on disk (imagefolder)."""
+    return DATASETS[_dataset_key(cfg["dataset"])].splits_found(cfg.get("data_dir"))
 
 
 def load_splits(cfg: dict) -> dict:
     """{'train', 'val', 'test'} datasets for a config: the dataset's own val split when it has
     one, else a seeded 80/20 split of its training set; 'test' when the dataset has one."""
-    splits = DATASETS[_dataset_key(cfg["dataset"])].splits
+    splits = _splits_found(cfg)
     limit = cfg.get("limit")
     train = _split(cfg, "train")
     if "val" in splits:
@@ -214,6 +248,7 @@ TRAIN_DEFAULTS = {
     "device": "cpu",
     "seed": 0,
     "limit": None,
+    "image_size": None,  # imagefolder: the model's input size
 }
 # settings a resumed run may change; the others must match the run's config.json
 _RESUMABLE = {"epochs", "device", "data_dir"}
@@ -429,15 +464,28 @@ def _cmd_train(args) -> int:
     cfg["download"] = args.download  # how to get the files, not a setting of the run
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
     # unknown names, a model of the wrong task and mixing masks fail before any data is read
-    dataset_task = DATASETS[_dataset_key(cfg["dataset"])].task
-    _model_info(cfg["model"], dataset_task)
+    key = _dataset_key(cfg["dataset"])
+    dataset_task = DATASETS[key].task
+    entry = _model_info(cfg["model"], dataset_task)
+    if not _takes_image_size(key) and cfg["image_size"] is not None:
+        raise CLIError(f"--image-size resizes the images of --dataset imagefolder; {key!r} "
+                       "has its own size")  # fmt: skip
+    if _takes_image_size(key) and cfg["image_size"] is None:  # recorded in config.json
+        cfg["image_size"] = int(entry.input_size[1])
     _check_mixing(cfg, dataset_task)
     early = parse_early_stopping(cfg["early_stopping"])
     _check_device(cfg["device"])
 
     splits = load_splits(cfg)
+    if len(splits["val"]) == 0:  # an 80/20 split of fewer than 4 images (an image folder)
+        raise CLIError(f"the validation split of {cfg['dataset']!r} is empty: 20 % of its "
+                       f"{len(splits['train'])} training images rounds to none; add images "
+                       "(or a val/ folder of them to an image folder)")  # fmt: skip
     train_set = splits["train"]
     task, shape, classes = train_set.task, tuple(train_set.image_shape), list(train_set.classes)
+    if args.resume:  # a new --data-dir must hold the same classes
+        saved = json.loads((out / "config.json").read_text())
+        _check_classes(saved.get("classes"), classes, cfg, str(out / "config.json"))
     manual_seed(cfg["seed"])
     model = build_model(cfg["model"], shape, len(classes), task)
     opt = _optimizer(cfg, model.parameters())
@@ -516,7 +564,6 @@ def _cmd_evaluate(args) -> int:
     cfg = (ck.get("meta") or {}).get("config")
     if cfg is None and (ck.get("meta") or {}).get("recipe"):  # a `reproduce` run
         return _evaluate_recipe_run(path, args)
-    args.split = args.split or "test"
     if cfg is None:
         raise CLIError(f"{path} does not record the config of its run (model and dataset); "
                        "it was not written by `minitorch-cv train`")  # fmt: skip
@@ -524,15 +571,20 @@ def _cmd_evaluate(args) -> int:
     if args.data_dir is not None:
         cfg["data_dir"] = args.data_dir
     key = _dataset_key(cfg["dataset"])
-    info = DATASETS[key]
-    if args.split not in info.splits and args.split != "val":
+    found = _splits_found(cfg)
+    # by default the split of the run's final metrics: test, else val (an image folder without
+    # a test/ folder)
+    args.split = args.split or ("test" if "test" in found else "val")
+    if args.split not in found and args.split not in ("train", "val"):
+        valid = dict.fromkeys(("train", "val", *found))  # val: carved out of train if need be
         raise CLIError(f"dataset {key!r} has no split {args.split!r}; valid splits: "
-                       f"{', '.join(info.splits)}")  # fmt: skip
-    if args.split in info.splits and args.split != "train":
+                       f"{', '.join(valid)}")  # fmt: skip
+    if args.split in found and args.split != "train":
         ds = _first(_split(cfg, args.split), args.limit)
     else:
         ds = load_splits(cfg)[args.split]  # 'val' carved out of train, or 'train' itself
     classes = list(ds.classes)
+    _check_classes(cfg.get("classes"), classes, cfg, str(path))
     model = build_model(cfg["model"], tuple(ds.image_shape), len(classes), ds.task)
     device = args.device or "cpu"
     _check_device(device)
@@ -701,7 +753,8 @@ def _add_train(sub) -> None:
     t.add_argument("--model", default=None, help=f"model name (default {d['model']}); "
                    "`minitorch-cv models` lists them")  # fmt: skip
     t.add_argument("--dataset", default=None, help=f"dataset name (default {d['dataset']}); "
-                   "`minitorch-cv datasets` lists them")  # fmt: skip
+                   "`minitorch-cv datasets` lists them; imagefolder: your own images in "
+                   "<data-dir>/train/<class>/ (+ val/, test/)")  # fmt: skip
     t.add_argument("--data-dir", default=None, help="folder of the dataset files (default "
                    "$MINITORCH_CV_DATA, else ~/.cache/minitorch_cv)")  # fmt: skip
     t.add_argument("--epochs", type=int, default=None, help=f"default {d['epochs']}")
@@ -737,7 +790,12 @@ def _add_train(sub) -> None:
     t.add_argument("--download", action="store_true",
                    help="download missing dataset files (needs a network connection)")  # fmt: skip
     t.add_argument("--limit", type=_positive_int, default=None,
-                   help="use at most N images of each split (quick tries)")  # fmt: skip
+                   help="use at most N images of each split (quick tries; an image folder: "
+                   "spread over its classes)")  # fmt: skip
+    t.add_argument("--image-size", type=_positive_int, default=None, metavar="S",
+                   help="--dataset imagefolder: resize the smaller edge to S and keep the "
+                   "central SxS (default: the model's input size); in_channels and the "
+                   "classes follow from the folders")  # fmt: skip
     t.add_argument("--out", default=None,
                    help="output folder (default runs/<model>-<dataset>-<timestamp>)")  # fmt: skip
     t.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -788,8 +846,9 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="evaluate a checkpoint on a split: metrics JSON and plots")
     e.add_argument("checkpoint", help="a train or reproduce run folder (its best.npz) or a "
                    ".npz checkpoint")  # fmt: skip
-    e.add_argument("--split", default=None, help="train, val or test (default test; a "
-                   "reproduce run: its recipe's evaluation split)")  # fmt: skip
+    e.add_argument("--split", default=None, help="train, val or test (default test, "
+                   "else val where the dataset has no test split; a reproduce run: its "
+                   "recipe's evaluation split)")  # fmt: skip
     e.add_argument("--data-dir", default=None, help="folder of the dataset files")
     e.add_argument("--batch-size", type=_positive_int, default=128)
     e.add_argument("--device", default=None, help="cpu (default), cuda or cuda:N")

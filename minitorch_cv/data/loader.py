@@ -19,6 +19,7 @@ from minitorch_cv.tensor import Tensor, default_rng
 
 from .dataset import Subset, TensorDataset, is_batched
 from .sampler import Sampler
+from .transforms_pil import is_pil_image
 
 _END = object()
 
@@ -358,6 +359,13 @@ class DataLoader:
                     f"DataLoader: {self.dataset!r} yields {what}, not an (image, target) pair; "
                     "pass collate_fn= to batch such items"
                 )
+            if any(is_pil_image(a) for a, _ in items):
+                sizes = sorted({(len(a.getbands()), a.height, a.width) for a, _ in items})
+                raise TypeError(
+                    f"DataLoader: {self.dataset!r} yields PIL images (C, H, W: {sizes}); end "
+                    "its transform with T.ToTensor() (after T.Resize / T.CenterCrop to one "
+                    "size) to batch them as arrays"
+                )
             images = [np.asarray(a) for a, _ in items]
             if len({a.shape for a in images}) > 1:
                 x = images  # refused below, as a list of differently sized images
@@ -368,7 +376,9 @@ class DataLoader:
             sizes = sorted({tuple(a.shape) for a in x})
             raise ValueError(
                 f"DataLoader: {self.dataset!r} holds images of different sizes ({sizes}); "
-                "give the dataset a fixed size (e.g. size=224) to batch it"
+                "resize them to one size to batch them: T.Resize((224, 224)) or T.Resize(256) "
+                "then T.CenterCrop(224) in the dataset's transform, or size=224 where the "
+                "dataset takes one"
             )
         return x, y
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cifar10, mnist, voc
+from . import cifar10, image_folder, mnist, voc
 from ._files import DATA_ENV, resolve_data_dir
 from .cifar10 import CIFAR10
 from .mnist import MNIST
@@ -23,6 +23,12 @@ class DatasetInfo:
     task: str
     description: str
     files: bool  # True when it reads files; False when generated in code
+    # for a dataset whose splits are the folders present (imagefolder): data_dir -> those splits
+    present: Callable | None = None
+
+    def splits_found(self, data_dir=None) -> tuple[str, ...]:
+        """The splits there are: `present(data_dir)` where it depends on the files, else all."""
+        return self.splits if self.present is None else tuple(self.present(data_dir))
 
 
 def _mnist(split, data_dir=None, **kw):
@@ -43,6 +49,11 @@ def _shapes(split, data_dir=None, **kw):
 
 def _shapes_seg(split, data_dir=None, **kw):
     return ShapesSegmentation(split, **kw)
+
+
+def _imagefolder(split, data_dir=None, image_size=None, in_channels=None, download=False):
+    # download: your own images, there is nothing to fetch
+    return image_folder.load_split(data_dir, split, image_size, in_channels)
 
 
 def _mnist_on_cifar(split, data_dir=None, n=None, seed=0, download=False, **kw):
@@ -92,6 +103,14 @@ DATASETS: dict[str, DatasetInfo] = {
         "PASCAL VOC 2007 segmentation, 3x224x224, 21 classes + 255",
         True,
     ),
+    "imagefolder": DatasetInfo(
+        _imagefolder,
+        image_folder.SPLITS,
+        "classification",
+        "your own images, <data-dir>/train/<class>/<image> (+ val/, test/)",
+        True,
+        image_folder.split_folders,
+    ),
 }
 ALIASES = {
     "cifar-10": "cifar10",
@@ -100,6 +119,7 @@ ALIASES = {
     "voc-2007": "voc2007",
     "shapes-segmentation": "shapes-seg",
     "mnist-cifar": "mnist-on-cifar",
+    "image-folder": "imagefolder",
 }
 
 
@@ -117,11 +137,14 @@ def get_dataset(name: str, split: str = "train", data_dir=None, **kwargs):
 
     Args:
         name: one of `DATASETS` ('shapes', 'shapes-seg', 'mnist', 'cifar10', 'mnist-on-cifar',
-            'voc2007') or an alias ('cifar-10', 'voc', ...).
+            'voc2007', 'imagefolder') or an alias ('cifar-10', 'voc', ...).
         split: a split the dataset has ('train', 'test', and 'val' for VOC and the synthetic
-            sets); see `DATASETS[name].splits`.
-        data_dir: folder of the data files (default `$MINITORCH_CV_DATA`, else the cache folder).
-        **kwargs: passed to the dataset (e.g. `download=True`, `n=`, `seed=`, `size=`).
+            sets); see `DATASETS[name].splits`. 'imagefolder' has the split folders present.
+        data_dir: folder of the data files (default `$MINITORCH_CV_DATA`, else the cache folder);
+            for 'imagefolder' the folder holding train/ (val/, test/), one folder per class in
+            each (`image_folder.load_split`).
+        **kwargs: passed to the dataset (e.g. `download=True`, `n=`, `seed=`, `size=`;
+            'imagefolder': `image_size=`, `in_channels=`).
     """
     key = canonical_name(name)
     info = DATASETS[key]
@@ -154,6 +177,7 @@ def find_datasets(data_dir=None) -> dict:
         "mnist": mnist.locate(root),
         "cifar10": cifar10.locate(root),
         "voc2007": voc.locate(root),
+        "imagefolder": image_folder.locate(root),
     }
     m, c = per_file["mnist"], per_file["cifar10"]
     per_file["mnist-on-cifar"] = {

@@ -11,6 +11,11 @@ Call convention, like torchvision's: `t(x)` returns the transformed images, `t(x
 source is the `rng=` given to the call, else the one given to the constructor (a Generator or an
 int seed), else the package generator `minitorch_cv.tensor.default_rng()` (see `manual_seed`).
 Arrays may be NumPy or CuPy; the result stays on the input's device.
+
+A PIL image is taken too, alone, as torchvision's transforms take it per item in a dataset: the
+transform works on its values and returns a PIL image (`Resize` and `RandomResizedCrop` resample
+it with Pillow, antialiased, as torchvision does), and `ToTensor()` turns it into a float32
+(C, H, W) array (see transforms_pil.py).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from minitorch_cv.backend import xp_of
+from minitorch_cv.data import transforms_pil as _pil
 
 IGNORE_INDEX = 255
 
@@ -245,18 +251,54 @@ def _cast_back(out, x):
     return xp_of(out).clip(xp_of(out).rint(out), info.min, info.max).astype(x.dtype)
 
 
-def resize(x, size, interpolation: str = "bilinear"):
-    """Resize to `size` = (H', W') (or an int for both), like `F.interpolate(align_corners=False)`.
+def _resize_size(size, max_size, owner: str):
+    """torchvision's size of Resize: an int (or a 1-sequence) for the smaller edge, else (H, W)."""
+    if not isinstance(size, (int, np.integer)) and len(size) == 1:
+        size = size[0]
+    if isinstance(size, (int, np.integer)):
+        if size < 1:
+            raise ValueError(f"{owner}: size must be >= 1, got {size}")
+        if max_size is not None and max_size <= size:
+            raise ValueError(
+                f"{owner}: max_size = {max_size} must be strictly greater than the requested "
+                f"size for the smaller edge, size = {size}"
+            )
+        return int(size)
+    if max_size is not None:
+        raise ValueError(
+            f"{owner}: max_size should only be passed if size specifies the length of the "
+            f"smaller edge (an int), got size {tuple(size)}"
+        )
+    return _pair(size, f"{owner}: size")
+
+
+def _resized_shape(h: int, w: int, size, max_size=None) -> tuple[int, int]:
+    """(H', W') of resizing an (h, w) image to `size`, torchvision's rule: (H', W') as given,
+    or for an int the smaller edge becomes `size` and the other keeps the aspect ratio
+    (truncated: int(size * long / short)), the longer edge then capped at `max_size`."""
+    if not isinstance(size, (int, np.integer)):
+        return tuple(int(v) for v in size)
+    short, long = (w, h) if w <= h else (h, w)
+    new_short, new_long = int(size), int(size * long / short)
+    if max_size is not None and new_long > max_size:
+        new_short, new_long = int(max_size * new_short / new_long), int(max_size)
+    return (new_long, new_short) if w <= h else (new_short, new_long)
+
+
+def resize(x, size, interpolation: str = "bilinear", max_size=None):
+    """Resize like `F.interpolate(align_corners=False)` (no antialiasing), to torchvision's size.
 
     Args:
         x: images (N, C, H, W) or masks (N, H, W); masks always use nearest.
-        size: int or (H', W').
+        size: (H', W'), or an int: the smaller edge becomes `size`, the aspect ratio is kept
+            (torchvision's `resize`; the whole batch shares one H, W).
         interpolation: 'bilinear' (default) or 'nearest' (source index floor(i * H / H')).
+        max_size: with an int size, the most the longer edge may be (default None).
     """
     _check_interpolation(interpolation, "resize")
     xp = xp_of(x)
-    oh, ow = _pair(size, "resize: size")
     h, w = x.shape[-2:]
+    oh, ow = _resized_shape(h, w, _resize_size(size, max_size, "resize"), max_size)
     if interpolation == "nearest" or x.ndim == 3:
         rows = xp.minimum(xp.floor(xp.arange(oh) * (h / oh)).astype(xp.int64), h - 1)
         cols = xp.minimum(xp.floor(xp.arange(ow) * (w / ow)).astype(xp.int64), w - 1)
@@ -362,6 +404,13 @@ class Transform(ABC):
 
     def __call__(self, x, mask=None, *, rng=None):
         name = type(self).__name__
+        if _pil.is_pil_image(x):  # torchvision's PIL image in, PIL image out
+            if mask is not None:
+                raise TypeError(
+                    f"{name}: a PIL image is transformed alone; give images (N, C, H, W) and "
+                    "masks (N, H, W) as arrays to move them together"
+                )
+            return self._call_pil(x, _generator(rng if rng is not None else self.rng))
         single = x.ndim == 3
         if single:
             x = x[None]
@@ -384,6 +433,15 @@ class Transform(ABC):
     @abstractmethod
     def apply(self, x, mask, rng: np.random.Generator):
         """Transform a batch: x (N, C, H, W), mask (N, H, W) or None -> (x, mask)."""
+
+    def _call_pil(self, img, rng: np.random.Generator):
+        """A PIL image through `apply` as a batch of one, and back into a PIL image."""
+        name = type(self).__name__
+        x = _pil.image_to_array(img, name)
+        y, _ = self.apply(x[None], None, rng)
+        if isinstance(y, tuple):  # FiveCrop, TenCrop: a tuple of images
+            return tuple(_pil.array_to_image(c[0], x.dtype, img.mode, name) for c in y)
+        return _pil.array_to_image(y[0], x.dtype, img.mode, name)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k != "rng")
@@ -411,6 +469,13 @@ class Compose(Transform):
             else:
                 x, mask = t(x, mask)
         return x, mask
+
+    def _call_pil(self, img, rng):
+        # torchvision's Compose: each transform called in turn, so that ToTensor() can turn the
+        # PIL image into an array half way and the transforms after it work on that array
+        for t in self.transforms:
+            img = t(img, rng=rng) if isinstance(t, Transform) else t(img)
+        return img
 
     def __repr__(self) -> str:
         inner = ",\n    ".join(repr(t) for t in self.transforms)
@@ -654,24 +719,39 @@ class RandomAffine(Transform):
 
 
 class Resize(Transform):
-    """Resize every item to `size` (bilinear or nearest for images, nearest for masks).
+    """Resize every item (bilinear or nearest for images, nearest for masks), torchvision's
+    sizes: `Resize((H', W'))` exactly, `Resize(256)` the smaller edge to 256 keeping the aspect
+    ratio. Arrays are resampled as `F.interpolate(align_corners=False)` (no antialiasing); a PIL
+    image with Pillow's filter, antialiased, as torchvision's Resize on PIL images.
 
     Args:
-        size: int or (H', W').
+        size: (H', W'), or an int for the smaller edge.
         interpolation: 'bilinear' (default) or 'nearest'.
+        max_size: with an int size, the most the longer edge may be (default None).
     """
 
-    def __init__(self, size, interpolation: str = "bilinear"):
+    def __init__(self, size, interpolation: str = "bilinear", max_size=None):
         super().__init__()
-        self.size = _pair(size, "Resize: size")
+        self.size = _resize_size(size, max_size, "Resize")
         _check_interpolation(interpolation, "Resize")
-        self.interpolation = interpolation
+        self.interpolation, self.max_size = interpolation, max_size
 
     def apply(self, x, mask, rng):
-        x = resize(x, self.size, self.interpolation)
+        size = _resized_shape(*x.shape[2:], self.size, self.max_size)
+        x = resize(x, size, self.interpolation)
         if mask is not None:
-            mask = resize(mask, self.size, "nearest")
+            mask = resize(mask, size, "nearest")
         return x, mask
+
+    def _call_pil(self, img, rng):
+        h, w = _resized_shape(img.height, img.width, self.size, self.max_size)
+        return img.resize((w, h), _pil_filter(self.interpolation))
+
+
+def _pil_filter(interpolation: str):
+    from PIL import Image
+
+    return Image.Resampling.BILINEAR if interpolation == "bilinear" else Image.Resampling.NEAREST
 
 
 class RandomVerticalFlip(_RandomFlip):
@@ -982,6 +1062,11 @@ class RandomResizedCrop(Transform):
             mask = resized_crop(mask, *box, self.size, "nearest")
         return x, mask
 
+    def _call_pil(self, img, rng):  # torchvision's resized_crop on PIL: crop, then resize
+        top, left, h, w = (int(v[0]) for v in self.boxes(1, img.height, img.width, rng))
+        window = img.crop((left, top, left + w, top + h))
+        return window.resize(self.size[::-1], _pil_filter(self.interpolation))
+
 
 # --------------------------------------------------------------------------- colour and blur
 
@@ -1013,6 +1098,16 @@ class Grayscale(Transform):
     def apply(self, x, mask, rng):
         return _to_gray(x, self.num_output_channels, "Grayscale"), mask
 
+    def _call_pil(self, img, rng):
+        return _pil_gray(img, self.num_output_channels)
+
+
+def _pil_gray(img, channels: int):
+    """torchvision's to_grayscale of a PIL image: Pillow's own 'L' (its integer luma), that
+    repeated as 'RGB' for 3 channels."""
+    grey = img.convert("L")
+    return grey if channels == 1 else grey.convert("RGB")
+
 
 class RandomGrayscale(Transform):
     """Turn each item grey with probability p, keeping its channel count (torchvision's).
@@ -1030,6 +1125,12 @@ class RandomGrayscale(Transform):
         xp = xp_of(x)
         pick = xp.asarray(rng.random(len(x)) < self.p)[:, None, None, None]
         return xp.where(pick, _to_gray(x, x.shape[1], "RandomGrayscale"), x), mask
+
+    def _call_pil(self, img, rng):
+        channels = len(img.getbands())
+        if channels not in (1, 3):  # as the arrays: an error naming the shape
+            return super()._call_pil(img, rng)
+        return _pil_gray(img, channels) if rng.random() < self.p else img
 
 
 def gaussian_kernel1d(size: int, sigma):
@@ -1132,7 +1233,8 @@ def _select(name, chosen, outputs, x, mask):
 
 class RandomApply(Transform):
     """Apply a list of transforms (in order) to each item with probability p (torchvision's
-    RandomApply, for example of a ColorJitter). The transforms must keep the image shape.
+    RandomApply, for example of a ColorJitter). On a batch the transforms must keep the image
+    shape; on one PIL image they may change it.
 
     Args:
         transforms: Transform objects or callables. p (float): Default 0.5. rng: Generator or
@@ -1149,10 +1251,14 @@ class RandomApply(Transform):
         chosen = np.where(rng.random(len(x)) < self.p, 0, -1)
         return _select("RandomApply", chosen, [self.transforms.apply(x, mask, rng)], x, mask)
 
+    def _call_pil(self, img, rng):  # one image: its transforms may change the size
+        return self.transforms(img, rng=rng) if rng.random() < self.p else img
+
 
 class RandomChoice(Transform):
     """Apply one of the transforms to each item, picked at random (with probabilities `p`,
-    uniform by default), as torchvision's RandomChoice. They must keep the image shape.
+    uniform by default), as torchvision's RandomChoice. On a batch they must keep the image
+    shape; on one PIL image they may change it.
 
     Args:
         transforms: Transform objects or callables. p: weights, one per transform (normalised).
@@ -1176,10 +1282,15 @@ class RandomChoice(Transform):
         outputs = [Compose([t]).apply(x, mask, rng) for t in self.transforms]
         return _select("RandomChoice", chosen, outputs, x, mask)
 
+    def _call_pil(self, img, rng):  # one image: the transforms may give different sizes
+        t = self.transforms[int(rng.choice(len(self.transforms), p=self.p))]
+        return t(img, rng=rng) if isinstance(t, Transform) else t(img)
+
 
 class Lambda(Transform):
     """A user function of the images, `lambd(x) -> x` on (N, C, H, W) batches (torchvision's
-    Lambda); masks pass through."""
+    Lambda); masks pass through. A PIL image, or anything else that is not an array (FiveCrop's
+    tuple of PIL images), goes to `lambd` as it is."""
 
     def __init__(self, lambd: Callable):
         super().__init__()
@@ -1187,8 +1298,16 @@ class Lambda(Transform):
             raise TypeError(f"Lambda: expected a callable, got {type(lambd).__name__}")
         self.lambd = lambd
 
+    def __call__(self, x, mask=None, *, rng=None):
+        if mask is None and not hasattr(x, "ndim"):  # FiveCrop's tuple of PIL images, ...
+            return self.lambd(x)  # as torchvision's Lambda: whatever it is given
+        return super().__call__(x, mask, rng=rng)
+
     def apply(self, x, mask, rng):
         return self.lambd(x), mask
+
+    def _call_pil(self, img, rng):  # torchvision's Lambda gets the PIL image itself
+        return self.lambd(img)
 
 
 # --------------------------------------------------------------------------- MixUp and CutMix
@@ -1642,3 +1761,11 @@ class TrivialAugmentWide(_Augment):
 
 # the rest of torchvision.transforms: perspective, elastic, five/ten crops, AutoAugment, AugMix...
 from minitorch_cv.data.transforms_more import *  # noqa: E402, F403
+
+# PIL images to arrays, for the per-item transforms of ImageFolder and other datasets of files
+from minitorch_cv.data.transforms_pil import (  # noqa: E402, F401
+    PILToTensor,
+    ToTensor,
+    pil_to_tensor,
+    to_tensor,
+)

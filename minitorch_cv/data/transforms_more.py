@@ -35,6 +35,7 @@ from minitorch_cv.data.transforms import (
     invert,
     vflip,
 )
+from minitorch_cv.data.transforms_pil import is_pil_image
 
 __all__ = [
     "AugMix",
@@ -480,7 +481,7 @@ class FiveCrop(Transform):
         return self._crops(x), None if mask is None else self._crops(mask)
 
     def __call__(self, x, mask=None, *, rng=None):
-        if x.ndim != 3:
+        if is_pil_image(x) or x.ndim != 3:  # a batch, or a PIL image (a tuple of five back)
             return super().__call__(x, mask, rng=rng)
         out = super().__call__(x[None], None if mask is None else mask[None], rng=rng)
         strip = lambda crops: tuple(c[0] for c in crops)  # noqa: E731
@@ -678,7 +679,8 @@ class LinearTransformation(Transform):
 class RandomOrder(Transform):
     """Apply the transforms in a random order, drawn per item (torchvision's RandomOrder draws
     one per image). The batch is split by order: one pass of the transforms per distinct order
-    present (at most k! for k transforms). The orders must all lead to the same output shape.
+    present (at most k! for k transforms). The orders must all lead to the same output shape
+    (on one PIL image they need not).
 
     Args:
         transforms: Transform objects, or callables `f(x)` / `f(x, mask) -> (x, mask)`.
@@ -720,6 +722,12 @@ class RandomOrder(Transform):
             if m is not None:
                 out_m[idx] = m
         return out_x, out_m
+
+    def _call_pil(self, img, rng):  # one image: each transform in turn, on the PIL image
+        for i in rng.permutation(len(self.transforms)):
+            t = self.transforms[int(i)]
+            img = t(img, rng=rng) if isinstance(t, Transform) else t(img)
+        return img
 
 
 # --------------------------------------------------------------------------- AutoAugment

@@ -92,6 +92,7 @@ def test_find_datasets_on_an_empty_and_a_partial_folder(tmp_path):
         "cifar10": "missing",
         "mnist-on-cifar": "missing",
         "voc2007": "missing",
+        "imagefolder": "missing",
     }
     (tmp_path / "mnist").mkdir()
     (tmp_path / "mnist" / "t10k-images-idx3-ubyte.gz").write_bytes(b"")

@@ -151,6 +151,7 @@ def test_registry_names_aliases_and_errors():
         "cifar10",
         "mnist-on-cifar",
         "voc2007",
+        "imagefolder",
     }
     assert get_dataset("Shapes", "val", n=9).split == "val"
     assert get_dataset("shapes_segmentation", "test", n=3).task == "segmentation"
