@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from ..backend import device as parse_device
 from ..backend import to_device, xp_of
 from ..layers.loss import CrossEntropyLoss
-from ..optim.lr_scheduler import ReduceLROnPlateau
+from ..optim.lr_scheduler import CosineAnnealingLR, ReduceLROnPlateau
 from ..tensor import Tensor, no_grad
 from . import metrics as M
 from .callbacks import EarlyStopping
@@ -259,6 +259,19 @@ def evaluate(model, loss_fn, loader, metrics="auto", device=None, progress=False
 # --------------------------------------------------------------------------- fit
 
 
+def _stretch_cosine(scheduler, horizon) -> None:
+    """An extended run (resumed with more epochs, its cosine schedule built for all of them)
+    keeps the new T_max: the checkpoint's would have trained the first new epoch at eta_min and
+    then climbed back up. The lrs jump to the stretched curve at the epoch reached."""
+    if not isinstance(scheduler, CosineAnnealingLR) or horizon in (None, scheduler.T_max):
+        return
+    scheduler.T_max = horizon
+    lrs = scheduler._get_closed_form_lr()
+    for group, lr in zip(scheduler.optimizer.param_groups, lrs):
+        group["lr"] = lr
+    scheduler._last_lr = lrs
+
+
 def fit(
     model,
     loss_fn,
@@ -305,7 +318,9 @@ def fit(
             early-stopping monitor, else val_loss), written atomically. Default: None.
         resume: True: continue from checkpoint_dir/last.npz when it exists (the model, optimizer,
             scheduler, callbacks, history, RNG and loader seed are restored, and the result is
-            the same as an uninterrupted run); a path: continue from that checkpoint.
+            the same as an uninterrupted run); a path: continue from that checkpoint. A
+            CosineAnnealingLR built with a longer T_max than the checkpoint's (a run extended
+            past its planned epochs) keeps the longer one: the curve is stretched to the new end.
         progress (bool): a tqdm bar per epoch with the running loss and images/s. Default: True.
         log_interval (int): batches between reads of the loss (bar update, finiteness check).
             Default: 10.
@@ -364,8 +379,10 @@ def fit(
             path = ckpt_dir / "last.npz"
         if isinstance(resume, (str, os.PathLike)) or path.exists():
             loaders = {"train": train_loader}
+            horizon = getattr(scheduler, "T_max", None)
             ck = restore_checkpoint(load_checkpoint(path), model, optimizer, scheduler,
                                     callbacks=callbacks, loaders=loaders)  # fmt: skip
+            _stretch_cosine(scheduler, horizon)
             history.extend(ck["history"])
             start = ck["epoch"] + 1
             stopped = bool(ck["meta"].get("stopped"))

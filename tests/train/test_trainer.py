@@ -293,6 +293,25 @@ def test_resume_without_a_checkpoint_starts_fresh_and_a_finished_run_stays_finis
         run(make_run(tiny_mlp), 2, None, resume=True)
 
 
+def test_extending_a_cosine_run_stretches_the_curve_to_the_new_end(tmp_path):
+    """A run planned for 2 epochs (cosine, T_max=2), resumed to 4 with a scheduler built for
+    4: epochs 3-4 train at the T_max=4 curve's lrs (lr/2, then lr(1 + cos(3 pi / 4))/2), not
+    at the old curve's bottom (0) and climb. The same T_max resumes exactly (tests above)."""
+    model, opt, _, train, val, _ = make_run(tiny_mlp)
+    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=2)
+    fit(model, nn.CrossEntropyLoss(), opt, train, val, epochs=2, scheduler=sched,
+        checkpoint_dir=tmp_path, progress=False)  # fmt: skip
+    model, opt, _, train, val, _ = make_run(tiny_mlp)
+    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=4)
+    h = fit(model, nn.CrossEntropyLoss(), opt, train, val, epochs=4, scheduler=sched,
+            checkpoint_dir=tmp_path, resume=True, progress=False)  # fmt: skip
+    base = 0.01
+    assert h.column("lr")[:2] == pytest.approx([base, base / 2])  # the first part: T_max=2
+    stretched = [base / 2, base * (1 + np.cos(3 * np.pi / 4)) / 2]
+    assert h.column("lr")[2:] == pytest.approx(stretched, rel=1e-12)
+    assert sched.T_max == 4 and opt.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-15)
+
+
 # --------------------------------------------------------------------------- non-finite loss
 
 
