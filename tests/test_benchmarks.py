@@ -111,6 +111,24 @@ def test_flop_count_of_a_transposed_conv_counts_input_pixels():
     assert bench.count_macs(mt, net, x) == 2 * 4 * 5 * 5 * 6 * 9
 
 
+def test_dead_taps_quick_mode_runs_without_torch():
+    """bench_dead_taps.py --quick --no-torch: the table of the six ASPP convs, the 1x1 ones
+    marked as such (the crop's live taps)."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "bench_dead_taps.py"), "--quick", "--no-torch",
+         "--no-models"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = [
+        line.split() for line in proc.stdout.splitlines() if line.strip()[:4] in ("28^2", "14^2")
+    ]
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("28^2", "12", "3x3"), ("28^2", "24", "3x3"), ("28^2", "36", "1x1"),
+        ("14^2", "12", "3x3"), ("14^2", "24", "1x1"), ("14^2", "36", "1x1"),
+    ]  # fmt: skip
+
+
 def test_quick_mode_runs_and_writes_json(tmp_path):
     pytest.importorskip("torch")
     out = tmp_path / "bench.json"

@@ -274,6 +274,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
     Shape:
         (N, C_out, OH, OW), OH = floor((H + 2*padding - dilation*(KH-1) - 1) / stride) + 1.
+
+    Kernel taps that read only padding for every output (a large dilation on a small map, as
+    in DeepLab's ASPP) are skipped (`kernels.SKIP_DEAD_TAPS`): the same result, except that a
+    nan or inf weight on such a tap is never read, where PyTorch's output turns nan.
     """
     op = "conv2d"
     x, unbatched = _batched(op, input, "(N, C, H, W)")

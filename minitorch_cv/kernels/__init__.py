@@ -9,7 +9,8 @@ The three products every conv layer needs, each a chunked "unfold, then one GEMM
 and Conv2d's input gradient is conv_transpose2d, ConvTranspose2d's is conv2d. Depthwise convs
 (groups with one input or one output channel each, and at most 3 on the other side) skip the
 GEMM: on NumPy they run as KH*KW broadcast multiply-adds over shifted views (see "depthwise
-convolutions" below).
+convolutions" below). Kernel taps that read only padding for every output (a large dilation on
+a small map: DeepLabV3's ASPP) are cropped off each problem first (see "dead kernel taps").
 
 The backend (numpy: im2col_numpy.py, cupy: im2col_cupy.py, imported only when a CuPy array comes
 in) supplies the primitives `pad`, `windows`, `col2im_add`, `im2col`, `col2im` (same signatures
@@ -25,11 +26,13 @@ Arguments are normalised pairs: kernel_size, stride, dilation (h, w); padding
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from ..backend import xp_of
 from . import im2col_numpy
-from .shapes import conv_out, conv_transpose_out
+from .shapes import conv_out, conv_transpose_out, live_taps
 
 # Unfold NHWC-ordered rows (channels_last) for arrays with at least this many channels, NCHW
 # columns below it; the measurements behind the choice are in im2col_numpy.py's docstring.
@@ -183,6 +186,130 @@ def for_slices(a, fn, size=None):
     impl.run_tasks(tasks, lambda _, s: fn(s), lambda: None)
 
 
+# --------------------------------------------------------------------------- dead kernel taps
+#
+# A tap of a dilated kernel can read nothing but padding for every output pixel. DeepLabV3's ASPP
+# runs 3x3 convs with dilation = padding 12, 24, 36 on the backbone's 28x28 (ResNet-50) or 14x14
+# (MobileNetV3) maps at 224x224 input: at 36 on 28x28, and at 24 and 36 on 14x14, every
+# off-centre tap lands in the padding, so the conv is a 1x1 conv with the centre tap, and
+# unfolding and multiplying all 9 taps does 9x the work. The three drivers below therefore first
+# crop their problem to the live taps (shapes.live_taps): the kernel to the live range, the
+# input to the elements those taps read, the padding to what they still need, so that the
+# cropped conv has the same output size. A dead tap only ever multiplies zeros: the output and
+# the input gradient are the full conv's up to the order of the float additions, and the weight
+# gradient is exactly 0 on the dead taps, as PyTorch's. One difference: PyTorch's full product
+# multiplies an inf or nan weight on a dead tap by the padding's zeros (nan outputs), and an inf
+# or nan in the output gradient too (nan weight gradient on the dead taps); here neither is ever
+# read (docs/BENCHMARKS.md, "Dead kernel taps"). When no tap is live along some axis the output
+# is the bias alone.
+#
+# It lives here rather than in functional/conv.py (a slice of the weight and of the input on the
+# tape) so that every caller gains without extra autograd nodes or copies: Conv2d's forward and
+# both of its gradients (the input gradient is conv_transpose2d, whose adjoint taps are the same
+# dead ones), ConvTranspose2d, conv1d (a conv2d of height 1), the integer convs on NumPy and, as
+# the crop comes before the hand-over, the GPU drivers. (conv3d has its own unfolding in
+# functional/conv3d.py and does not crop; live_crop takes any number of axes.)
+
+# Crop convolutions to their live taps; False runs every tap (the tests compare the two).
+SKIP_DEAD_TAPS = True
+
+
+def live_crop(in_size, kernel_size, stride, padding, dilation, out_size):
+    """The conv (in_size -> out_size, any number of spatial axes) cropped to its live taps: None
+    when every tap is live (or SKIP_DEAD_TAPS is False), else (taps, region, padding): per axis,
+    the slice of kernel taps to keep, the slice of input elements those taps read, and the
+    (lo, hi) padding of the cropped conv, which maps the region to out_size; taps and region are
+    None when no tap is live along some axis (the output is then the bias alone)."""
+    if not SKIP_DEAD_TAPS:
+        return None
+    axes = list(zip(in_size, kernel_size, stride, padding, dilation, out_size))
+    live = [live_taps(size, k, s, lo, d, o) for size, k, s, (lo, _), d, o in axes]
+    if all(k0 == 0 and k1 == k for (k0, k1), k in zip(live, kernel_size)):
+        return None  # the common case, first: this check runs before every conv kernel
+    if any(k0 == k1 for k0, k1 in live):
+        return None, None, None
+    taps, region, pads = [], [], []
+    for (k0, k1), (size, _, s, (lo, _), d, o) in zip(live, axes):
+        first, last = k0 * d - lo, (o - 1) * s - lo + (k1 - 1) * d  # input positions they span
+        a, b = max(0, first), min(size, last + 1)
+        taps.append(slice(k0, k1))
+        region.append(slice(a, b))
+        pads.append((a - first, last + 1 - b))
+    return tuple(taps), tuple(region), tuple(pads)
+
+
+def _on_device(a):
+    """The device context of a CuPy array `a`, a no-op for NumPy: the crop allocates outputs
+    before the GPU drivers' own entry (im2col_cupy._entry) would select a's device."""
+    return contextlib.nullcontext() if backend(a) is im2col_numpy else a.device
+
+
+def _bias_only(xp, shape, bias, dtype):
+    """An output of `shape` (N, F, ...) holding the bias (or zeros)."""
+    y = xp.zeros(shape, dtype)
+    if bias is not None:
+        y += bias.reshape((-1,) + (1,) * (len(shape) - 2))
+    return y
+
+
+def _conv2d_live(x, w, bias, stride, padding, dilation, groups):
+    """conv2d cropped to its live taps (see live_crop), or None when every tap is live."""
+    out = tuple(conv_out(*a) for a in zip(x.shape[2:], w.shape[2:], stride, padding, dilation))
+    crop = live_crop(x.shape[2:], w.shape[2:], stride, padding, dilation, out)
+    if crop is None:
+        return None
+    taps, region, pads = crop
+    if taps is None:
+        with _on_device(x):
+            return _bias_only(xp_of(x, w), (len(x), len(w)) + out, bias, x.dtype)
+    return conv2d(x[(..., *region)], w[(..., *taps)], bias, stride, pads, dilation, groups)
+
+
+def _conv2d_weight_live(x, gy, kernel_size, stride, padding, dilation, groups):
+    """conv2d_weight cropped to the live taps, zero on the dead ones; None when all are live."""
+    crop = live_crop(x.shape[2:], kernel_size, stride, padding, dilation, gy.shape[2:])
+    if crop is None:
+        return None
+    taps, region, pads = crop
+    with _on_device(x):
+        gw = xp_of(x, gy).zeros((gy.shape[1], x.shape[1] // groups, *kernel_size), x.dtype)
+        if taps is not None:
+            kept = tuple(t.stop - t.start for t in taps)
+            gw[(..., *taps)] = conv2d_weight(
+                x[(..., *region)], gy, kept, stride, pads, dilation, groups
+            )
+    return gw
+
+
+def _conv_transpose2d_live(x, w, bias, stride, padding, output_padding, dilation, groups):
+    """conv_transpose2d cropped to its live taps, or None when every tap is live. Its taps are
+    those of the conv it transposes (output -> x), whose dead taps would write only into the
+    padding that the crop of the output removes; the output elements outside the region that
+    the live taps reach get the bias alone."""
+    out = tuple(
+        conv_transpose_out(size, k, s, 0, op, d) - lo - hi
+        for size, k, s, op, d, (lo, hi) in zip(
+            x.shape[2:], w.shape[2:], stride, output_padding, dilation, padding
+        )
+    )
+    crop = live_crop(out, w.shape[2:], stride, padding, dilation, x.shape[2:])
+    if crop is None:
+        return None
+    taps, region, pads = crop
+    shape = (len(x), w.shape[1] * groups) + out
+    part = None
+    if taps is not None:
+        zero = (0,) * len(out)
+        part = conv_transpose2d(x, w[(..., *taps)], bias, stride, pads, zero, dilation, groups)
+        if part.shape == shape:  # the live taps reach every output element
+            return part
+    with _on_device(x):
+        y = _bias_only(xp_of(x, w), shape, bias, x.dtype)
+        if part is not None:
+            y[(..., *region)] = part
+    return y
+
+
 def conv2d(x, w, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
     """Cross-correlation: y[n, f] = sum_c,i,j w[f, c, i, j] * xpad[n, c, oh*s + i*d, ow*s + j*d].
 
@@ -192,6 +319,8 @@ def conv2d(x, w, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1
     Shape:
         y (N, F, OH, OW), OH = conv_out(H, KH, stride, (top, bottom), dil) (kernels.shapes).
     """
+    if (y := _conv2d_live(x, w, bias, stride, padding, dilation, groups)) is not None:
+        return y
     xp = xp_of(x, w)
     impl = backend(x, w)
     if impl is not im2col_numpy:  # GPU: CUDA im2col + one cuBLAS GEMM per chunk of images
@@ -264,6 +393,9 @@ def conv2d_weight(x, gy, kernel_size, stride=(1, 1), padding=((0, 0), (0, 0)), d
         weight gradient of a transposed conv (x and gy swap roles) whose output_padding left
         rows that no window reaches.
     """
+    live = _conv2d_weight_live(x, gy, kernel_size, stride, padding, dilation, groups)
+    if live is not None:
+        return live
     xp = xp_of(x, gy)
     impl = backend(x, gy)
     if impl is not im2col_numpy:  # GPU: CUDA im2col + one cuBLAS GEMM per chunk of images
@@ -364,6 +496,9 @@ def conv_transpose2d(x, w, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)),
     padding dil*(K-1) - pad: that path (no col2im at all) is the faster one on the CPU except on
     small planes (FLIP_MIN_PIXELS).
     """
+    live = _conv_transpose2d_live(x, w, bias, stride, padding, output_padding, dilation, groups)
+    if live is not None:
+        return live
     xp = xp_of(x, w)
     impl = backend(x, w)
     if impl is not im2col_numpy:  # GPU: one cuBLAS GEMM per chunk, then the CUDA col2im gather

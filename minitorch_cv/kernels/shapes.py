@@ -7,6 +7,7 @@ only be wrong in one place. All arguments are plain Python ints, one spatial dim
     conv_transpose_out  OH = (H-1)*stride - 2*pad + dil*(K-1) + output_padding + 1
     pool_out            conv_out, or with ceil_mode the ceiling, minus the last window when it
                         would start inside the right padding
+    live_taps           the kernel taps of a conv that read an input element for some output
 """
 
 from __future__ import annotations
@@ -100,6 +101,37 @@ def pool_out(size: int, k: int, stride: int, pad=0, dil: int = 1, ceil_mode: boo
     if ceil_mode and (out - 1) * stride >= size + lo:
         out -= 1
     return out
+
+
+def live_taps(size: int, k: int, stride: int, lo: int, dil: int, out: int) -> tuple[int, int]:
+    """The range [k0, k1) of kernel taps that holds every live tap of a convolution along one
+    dimension: tap i is live when it reads an input element for some output position, that is
+    0 <= o*stride - lo + i*dil < size for some 0 <= o < out; the others read only padding.
+
+    Args:
+        size: input length H. k: kernel length K. stride, dil: as for conv_out.
+        lo: the padding before the input (the padding after it only decides `out`).
+        out: the number of output positions (conv_out's OH, or fewer).
+
+    Shape:
+        0 <= k0 <= k1 <= K; k0 == k1 when no tap is live. With stride above 1 and an input
+        shorter than the stride a tap inside the range may be dead too (the range is the hull).
+    """
+
+    def live(i):
+        first = i * dil - lo  # the input position tap i reads for output 0
+        o = max(0, -(first // stride))  # the first output whose position is >= 0
+        return o < out and first + o * stride < size
+
+    # the ends first: every conv without dead taps (nearly all) costs two tests per axis
+    k0, k1 = 0, k
+    while k0 < k and not live(k0):
+        k0 += 1
+    if k0 == k:
+        return 0, 0
+    while not live(k1 - 1):
+        k1 -= 1
+    return k0, k1
 
 
 def same_padding(k: int, dil: int = 1) -> tuple[int, int]:

@@ -87,8 +87,10 @@ def forced(layout, budget="default", depthwise=True):
     """Force the depthwise passes' layout ('channels_last', 'planes': taps over whole phase
     planes, 'plane_runs': over the part of each plane that the output needs, as on large
     planes, or 'auto'), their chunking ('one_chunk': the whole batch; 'tiny': one image, or one
-    group of one image, at a time), and whether depthwise convs take the tap loops at all."""
-    knobs = {(kernels, "DEPTHWISE"): depthwise}
+    group of one image, at a time), and whether depthwise convs take the tap loops at all.
+    The loops then see every tap, those that read only padding too (the crop that skips them
+    is tested in tests/functional/test_conv_dead_taps.py)."""
+    knobs = {(kernels, "DEPTHWISE"): depthwise, (kernels, "SKIP_DEAD_TAPS"): False}
     if layout != "auto":
         pixels = 10**9 if layout == "channels_last" else 0
         for name in ("", "STRIDED_", "WGRAD_"):
