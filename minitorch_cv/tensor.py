@@ -637,6 +637,8 @@ def _batched_rows(outputs, grad_outputs) -> list:
     if len(sizes) != 1:
         raise RuntimeError(f"grad: grad_outputs have different batch sizes {sorted(sizes)}")
     (b,) = sizes
+    if b == 0:
+        raise RuntimeError("grad: with is_grads_batched=True, the batch of grad_outputs is empty")
     arrays = [g._data if isinstance(g, Tensor) else xp_of(g).asarray(g) for g in grad_outputs]
     return [[a[k] for a in arrays] for k in range(b)]
 

@@ -165,6 +165,9 @@ def test_grads_batched_give_the_jacobian_row_by_row():
     with pytest.raises(RuntimeError, match=r"must have shape \(B, \*\(4,\)\)"):
         mt.autograd.grad(mt.tanh(mt.tensor(aa) @ x), x, grad_outputs=mt.ones(4),
                          is_grads_batched=True)  # fmt: skip
+    with pytest.raises(RuntimeError, match="the batch of grad_outputs is empty"):
+        mt.autograd.grad(mt.tanh(mt.tensor(aa) @ x), x, grad_outputs=mt.ones(0, 4),
+                         is_grads_batched=True)  # fmt: skip
 
 
 def test_materialize_grads_gives_zeros_for_unused_inputs():

@@ -18,6 +18,8 @@ import sys
 
 import numpy as np
 
+from minitorch_cv.backend import _is_cupy_array
+
 # the modes whose values NumPy reads and Image.fromarray writes back as the same mode
 _MODES = ("L", "LA", "RGB", "RGBA", "I", "I;16", "F")
 
@@ -53,10 +55,6 @@ def array_to_image(a, dtype, mode: str, owner: str):
     return Image.fromarray(np.ascontiguousarray(a[0] if len(a) == 1 else a.transpose(1, 2, 0)))
 
 
-def _is_array(x) -> bool:
-    return isinstance(x, np.ndarray) or type(x).__module__.split(".")[0] == "cupy"
-
-
 def to_tensor(pic):
     """torchvision's `to_tensor`: a PIL image, or an (H, W, C) / (H, W) array (a picture, as
     torchvision reads NumPy input), to a (C, H, W) array. uint8 values become float32 in
@@ -72,7 +70,7 @@ def to_tensor(pic):
         a = np.asarray(pic)
         if pic.mode == "1":  # torchvision: a bilevel image is 0 / 255 before the scaling
             a = a.astype(np.uint8) * np.uint8(255)
-    elif _is_array(pic):
+    elif isinstance(pic, np.ndarray) or _is_cupy_array(pic):
         if pic.ndim not in (2, 3):
             raise ValueError(
                 f"ToTensor: pic should be 2/3 dimensional (H, W[, C]), got {pic.ndim} "

@@ -16,12 +16,13 @@ from ..kernels.shapes import conv_out, pair, pool_out
 from ..kernels.volume import pad3d, windows3d, windows_add
 from ..tensor import Function
 from .conv import _check_weight, _groups, _positive, int_conv
+from .elementwise import _trunc_divide
 from .pool import (
     AdaptiveMaxPool,
     _adaptive_size,
+    _first_real_tap,
     _lowest,
     _mean_matrix,
-    _trunc_divide,
     max_unpool_nd,
 )
 from .precision import INT_KERNEL_DTYPES, require_floating
@@ -348,10 +349,8 @@ class MaxPool3d(Function):
         pos = []
         for axis, tap in enumerate((a, i, j)):
             grid = xp.arange(geo.out[axis]).reshape([-1 if t == axis else 1 for t in range(3)])
-            at, dil = grid * geo.s[axis] + tap * geo.d[axis] - geo.pads[axis][0], geo.d[axis]
-            # a dilated window of padding alone keeps its first tap: PyTorch reports the first
-            # tap at or after 0 on each axis (outside the window), as max_pool2d does
-            pos.append(at + dil * xp.maximum(0, (dil - 1 - at) // dil))
+            at = grid * geo.s[axis] + tap * geo.d[axis] - geo.pads[axis][0]
+            pos.append(_first_real_tap(xp, at, geo.d[axis]))  # (a window of padding alone)
         d, h, w = geo.size
         return y, (pos[0] * h + pos[1]) * w + pos[2]
 

@@ -177,6 +177,14 @@ class Pow(Function):
         return ga, gb
 
 
+def _trunc_divide(xp, a, b):
+    """Integer a / b rounded toward zero, as C's `/` (-5 / 2 is -2, where // gives -3): the
+    floor is one below it where the quotient is negative and inexact. Arrays in, an array out
+    (RoundedDiv's 'trunc', the integer average poolings)."""
+    q = xp.floor_divide(a, b)
+    return q + ((q < 0) & (q * b != a)).astype(q.dtype)
+
+
 class RoundedDiv(Function):
     """a / b rounded toward zero (mode 'trunc') or down ('floor', Python's // for floats and
     integers alike), in the operands' dtype; piecewise constant, so the gradient is 0 (PyTorch's
@@ -187,12 +195,11 @@ class RoundedDiv(Function):
         _check_int_divisor("div", a, b)
         xp = xp_of(a, b)
         with np.errstate(divide="ignore", invalid="ignore"):
-            if a.dtype.kind == "f" and mode == "trunc":
+            if mode == "floor":
+                return xp.floor_divide(a, b)
+            if a.dtype.kind == "f":
                 return xp.trunc(a / b)
-            q = xp.floor_divide(a, b)
-        if mode == "trunc":  # integers: floor is one below trunc where a / b < 0 is inexact
-            q = q + ((q < 0) & (q * b != a)).astype(q.dtype)
-        return q
+            return _trunc_divide(xp, a, b)
 
     @staticmethod
     def backward(ctx, g):

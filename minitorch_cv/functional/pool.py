@@ -20,6 +20,7 @@ from .. import kernels
 from ..backend import xp_of
 from ..kernels.shapes import pair, pool_out
 from ..tensor import Function, Tensor, is_grad_enabled
+from .elementwise import _trunc_divide
 from .precision import INT_KERNEL_DTYPES, require_floating
 
 # --------------------------------------------------------------------------- geometry
@@ -128,6 +129,15 @@ def _lowest(dtype):
     return -math.inf if dtype.kind == "f" else np.iinfo(dtype).min
 
 
+def _first_real_tap(xp, pos, dil):
+    """`pos`, max pooling's winning input positions along one axis, as PyTorch reports them: a
+    window with nothing above -inf (or an integer dtype's minimum) keeps its first tap, which
+    may be padding (pos < 0); PyTorch reports the first tap at or after 0 instead (a dilated
+    window can hold only padding; its index then lies outside the window, as PyTorch's does).
+    Shared by max_pool2d and max_pool3d."""
+    return pos + dil * xp.maximum(0, (dil - 1 - pos) // dil)
+
+
 class MaxPool2d(Function):
     """y = max over each window; the gradient goes to the one input that was the max (the first
     one in row-major window order on ties; padding is -inf, or an integer dtype's minimum, and
@@ -193,12 +203,7 @@ class MaxPool2d(Function):
         arg64 = arg.astype(xp.int64)
         rows = xp.arange(oh).reshape(oh, 1) * sh - ph + (arg64 // kw) * dh
         cols = xp.arange(ow) * sw - pw + (arg64 % kw) * dw
-        # A window with nothing above -inf (or an integer dtype's minimum) keeps its first tap,
-        # which may be padding: PyTorch reports the first tap at or after row / column 0 instead
-        # (a dilated window can hold only padding; its index then lies outside the window, as
-        # PyTorch's does).
-        rows += dh * xp.maximum(0, (dh - 1 - rows) // dh)
-        cols += dw * xp.maximum(0, (dw - 1 - cols) // dw)
+        rows, cols = _first_real_tap(xp, rows, dh), _first_real_tap(xp, cols, dw)
         return y, rows * geo.w + cols
 
     @staticmethod
@@ -368,13 +373,6 @@ def _avg_divisor(xp, geo, count_include_pad, divisor_override, dtype):
     return xp.asarray(np.outer(*factors), dtype=dtype)
 
 
-def _trunc_divide(xp, total, div):
-    """total / div rounded toward zero, in integers (C's `/`, PyTorch's int64 average pooling:
-    -5 / 2 is -2, where // gives -3)."""
-    q = xp.floor_divide(total, div)
-    return q + ((q < 0) & (q * div != total)).astype(q.dtype)
-
-
 class AvgPool2d(Function):
     """y = sum over each window / divisor; each input gets gy / divisor from every window it is in.
     int64 input (no gradient): the int64 sum (wrapping around) divided rounding toward zero, as
@@ -391,7 +389,7 @@ class AvgPool2d(Function):
             total = v[:, :, 0, 0].copy()
             for _, i, j in geo.taps()[1:]:
                 total += v[:, :, i, j]
-            return _trunc_divide(xp, total, div)
+            return _trunc_divide(xp, total, div)  # PyTorch's int64 pooling: toward zero
         gpu = kernels.cuda_kernels(x)
         if gpu is not None:  # CUDA: one thread per output, the divisor computed in the kernel
             ctx.geo, ctx.shape, ctx.rules = geo, x.shape, (count_include_pad, divisor_override)

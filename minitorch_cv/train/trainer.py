@@ -263,7 +263,9 @@ def _stretch_cosine(scheduler, horizon) -> None:
     """An extended run (resumed with more epochs, its cosine schedule built for all of them)
     keeps the new T_max: the checkpoint's would have trained the first new epoch at eta_min and
     then climbed back up. The lrs jump to the stretched curve at the epoch reached."""
-    if not isinstance(scheduler, CosineAnnealingLR) or horizon in (None, scheduler.T_max):
+    if not isinstance(scheduler, CosineAnnealingLR) or horizon is None:
+        return
+    if horizon <= scheduler.T_max:  # the same plan, or a shorter one: the checkpoint's stands
         return
     scheduler.T_max = horizon
     lrs = scheduler._get_closed_form_lr()

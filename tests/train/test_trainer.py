@@ -310,6 +310,12 @@ def test_extending_a_cosine_run_stretches_the_curve_to_the_new_end(tmp_path):
     stretched = [base / 2, base * (1 + np.cos(3 * np.pi / 4)) / 2]
     assert h.column("lr")[2:] == pytest.approx(stretched, rel=1e-12)
     assert sched.T_max == 4 and opt.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-15)
+    # a shorter plan than the checkpoint's is not a stretch: the checkpoint's T_max stands
+    model, opt, _, train, val, _ = make_run(tiny_mlp)
+    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=3)
+    fit(model, nn.CrossEntropyLoss(), opt, train, val, epochs=5, scheduler=sched,
+        checkpoint_dir=tmp_path, resume=True, progress=False)  # fmt: skip
+    assert sched.T_max == 4
 
 
 # --------------------------------------------------------------------------- non-finite loss
