@@ -285,8 +285,21 @@ def _resized_shape(h: int, w: int, size, max_size=None) -> tuple[int, int]:
     return (new_long, new_short) if w <= h else (new_short, new_long)
 
 
-def resize(x, size, interpolation: str = "bilinear", max_size=None):
-    """Resize like `F.interpolate(align_corners=False)` (no antialiasing), to torchvision's size.
+def _antialiased(x, oh: int, ow: int):
+    """Bilinear images (N, C, H, W) resized as `F.interpolate(antialias=True)`: uint8 in its
+    fixed point (torch's uint8 kernel, as torchvision), other integers through float64, rounded
+    and clipped (_cast_back)."""
+    from minitorch_cv.functional.pool import interpolate
+    from minitorch_cv.tensor import Tensor, no_grad
+
+    a = x if x.dtype.kind == "f" or x.dtype == np.uint8 else x.astype(np.float64)
+    with no_grad():
+        y = interpolate(Tensor(a), size=(oh, ow), mode="bilinear", antialias=True)
+    return _cast_back(y._data, x)
+
+
+def resize(x, size, interpolation: str = "bilinear", max_size=None, antialias: bool = True):
+    """Resize like `F.interpolate(align_corners=False)`, to torchvision's size.
 
     Args:
         x: images (N, C, H, W) or masks (N, H, W); masks always use nearest.
@@ -294,11 +307,17 @@ def resize(x, size, interpolation: str = "bilinear", max_size=None):
             (torchvision's `resize`; the whole batch shares one H, W).
         interpolation: 'bilinear' (default) or 'nearest' (source index floor(i * H / H')).
         max_size: with an int size, the most the longer edge may be (default None).
+        antialias: True (torchvision's default): bilinear downsampling low-pass filters as
+            `F.interpolate(antialias=True)` (Pillow's triangle stretched by H / H'; uint8 in
+            its fixed point, as torchvision). It changes nothing when no axis shrinks, nor for
+            nearest or masks. False: the two nearest pixels only (aliasing when shrinking).
     """
     _check_interpolation(interpolation, "resize")
     xp = xp_of(x)
     h, w = x.shape[-2:]
     oh, ow = _resized_shape(h, w, _resize_size(size, max_size, "resize"), max_size)
+    if antialias and interpolation == "bilinear" and x.ndim == 4 and (oh < h or ow < w):
+        return _antialiased(x, oh, ow)
     if interpolation == "nearest" or x.ndim == 3:
         rows = xp.minimum(xp.floor(xp.arange(oh) * (h / oh)).astype(xp.int64), h - 1)
         cols = xp.minimum(xp.floor(xp.arange(ow) * (w / ow)).astype(xp.int64), w - 1)
@@ -721,24 +740,29 @@ class RandomAffine(Transform):
 class Resize(Transform):
     """Resize every item (bilinear or nearest for images, nearest for masks), torchvision's
     sizes: `Resize((H', W'))` exactly, `Resize(256)` the smaller edge to 256 keeping the aspect
-    ratio. Arrays are resampled as `F.interpolate(align_corners=False)` (no antialiasing); a PIL
-    image with Pillow's filter, antialiased, as torchvision's Resize on PIL images.
+    ratio. Arrays are resampled as `F.interpolate(align_corners=False, antialias=antialias)`
+    (see `resize`); a PIL image with Pillow's filter, which always antialiases, whatever
+    `antialias` says (as torchvision's Resize on PIL images).
 
     Args:
         size: (H', W'), or an int for the smaller edge.
         interpolation: 'bilinear' (default) or 'nearest'.
         max_size: with an int size, the most the longer edge may be (default None).
+        antialias: low-pass filter bilinear downsampling of arrays (default True, as
+            torchvision); no change when upsampling, nor for nearest or masks.
     """
 
-    def __init__(self, size, interpolation: str = "bilinear", max_size=None):
+    def __init__(self, size, interpolation: str = "bilinear", max_size=None,
+                 antialias: bool = True):  # fmt: skip
         super().__init__()
         self.size = _resize_size(size, max_size, "Resize")
         _check_interpolation(interpolation, "Resize")
         self.interpolation, self.max_size = interpolation, max_size
+        self.antialias = bool(antialias)
 
     def apply(self, x, mask, rng):
         size = _resized_shape(*x.shape[2:], self.size, self.max_size)
-        x = resize(x, size, self.interpolation)
+        x = resize(x, size, self.interpolation, antialias=self.antialias)
         if mask is not None:
             mask = resize(mask, size, "nearest")
         return x, mask
@@ -1008,7 +1032,9 @@ class RandomErasing(Transform):
 class RandomResizedCrop(Transform):
     """A random window of each item (area fraction from `scale`, log-uniform aspect ratio w / h
     from `ratio`, torchvision's ten tries then a central fallback) resized to `size`: the
-    ImageNet-style augmentation. Bilinear without antialiasing for images, nearest for masks.
+    ImageNet-style augmentation. Bilinear without antialiasing for arrays (torchvision's
+    antialias=True is not implemented here; PIL images go through Pillow, which antialiases),
+    nearest for masks.
 
     Args:
         size: int or (H', W').

@@ -803,11 +803,17 @@ def _uint8_taps(size, out, scale, align_corners, cubic):
         w[rows, slot] += weight(j + 1 - k // 2 - lam)
         top = max(top, float(w[rows, slot].max()))
         slot = slot + 1
+    return (start, *_fixed_point(w, top))
+
+
+def _fixed_point(w, top):
+    """Pillow's integer weights: (round(w * 2**p) half away from zero as int32, p), p the largest
+    (up to 22) that keeps the largest weight `top` below 2**15 (PyTorch's precision search)."""
     p = 0
     while p < 22 and int(0.5 + top * (1 << (p + 1))) < 1 << 15:
         p += 1
     v = w * (1 << p)
-    return start, np.trunc(v + np.where(v < 0, -0.5, 0.5)).astype(np.int32), p
+    return np.trunc(v + np.where(v < 0, -0.5, 0.5)).astype(np.int32), p
 
 
 class InterpolateUint8(Function):
@@ -816,30 +822,153 @@ class InterpolateUint8(Function):
     integers: y = clamp((2**(p-1) + sum_k wq_k x[start + k]) >> p, 0, 255) (_uint8_taps), so the
     result is rounded to uint8 after each pass. (PyTorch's generic kernel, which it takes for
     more than 4 channels, gives wrong rows for an output one pixel wide; its AVX2 kernel, up to
-    4 channels, and this one, do not.) No backward: uint8 carries no gradient."""
+    4 channels, and this one, do not.) antialias=True takes the filter's taps (_aa_taps), in
+    the same fixed point; past 8 taps a pass (shrinking by more than 2 bicubic, 4 bilinear)
+    its integer sums are float64 GEMMs over blocks (_tap_blocks), exact, not a gather a tap.
+    No backward: uint8 carries no gradient."""
 
     @staticmethod
-    def forward(ctx, x, *, out_hw, scales, align_corners, cubic):
+    def forward(ctx, x, *, out_hw, scales, align_corners, cubic, antialias=False):
         xp, y = xp_of(x), x
         for axis in (3, 2):
             size, out = y.shape[axis], out_hw[axis - 2]
             if size == out:
                 continue
-            start, wq, p = _uint8_taps(size, out, scales[axis - 2], align_corners, cubic)
-            shape = [1] * 4
-            shape[axis] = out
-            acc = None
-            for j in range(wq.shape[1]):  # K gathers of uint8 over every image at once
-                src = xp.asarray(np.minimum(start + j, size - 1))  # (a weight past count is 0)
-                term = xp.take(y, src, axis=axis) * xp.asarray(wq[:, j]).reshape(shape)  # int32
-                if acc is None:
-                    acc = term
-                else:
-                    acc += term
-            acc += 1 << (p - 1)  # (|sum| < 2**24: int32 holds it)
+            if antialias:  # the same fixed point, over the filter's taps (_aa_taps)
+                start, w = _aa_taps(size, out, scales[axis - 2], align_corners, cubic)
+                wq, p = _fixed_point(w, float(w.max()))
+            else:
+                start, wq, p = _uint8_taps(size, out, scales[axis - 2], align_corners, cubic)
+            if wq.shape[1] > 8:  # many taps (antialiased shrinking): GEMMs in float64, exact
+                # on these integers (|sum| < 2**31 << 2**53), not one gather a tap
+                blocks = _tap_blocks(start, wq, size, np.float64)
+                acc = _apply_blocks(y, axis, out, blocks, np.float64).astype(xp.int64)
+            else:
+                shape = [1] * 4
+                shape[axis] = out
+                acc = None
+                for j in range(wq.shape[1]):  # K gathers of uint8 over every image at once
+                    src = xp.asarray(np.minimum(start + j, size - 1))  # (weights past count: 0)
+                    term = xp.take(y, src, axis=axis) * xp.asarray(wq[:, j]).reshape(shape)
+                    if acc is None:
+                        acc = term  # int32: |sum| < 255 * 1.1 * 2**p <= 2**30 (p <= 22)
+                    else:
+                        acc += term
+            acc += 1 << (p - 1)
             acc >>= p
             y = xp.clip(acc, 0, 255, out=acc).astype(xp.uint8)
-        return y.copy() if y is x else y
+        return y.copy() if y is x else xp.ascontiguousarray(y)
+
+
+def _aa_filter(t, cubic):
+    """The anti-aliasing filter at distances t: the triangle max(1 - |t|, 0) (bilinear), or
+    Keys' cubic with a = -0.5 on |t| < 2 (bicubic: Pillow's, not the -0.75 of plain bicubic)."""
+    t = np.abs(t)
+    if not cubic:
+        return np.maximum(1.0 - t, 0.0)
+    a = -0.5
+    near = ((a + 2) * t - (a + 3)) * t * t + 1
+    far = ((a * t - 5 * a) * t + 8 * a) * t - 4 * a
+    return np.where(t < 1, near, np.where(t < 2, far, 0.0))
+
+
+def _aa_taps(size, out, scale, align_corners, cubic, dtype=np.float64):
+    """One axis of PyTorch's antialiased resize (_upsample_bilinear2d_aa, _upsample_bicubic2d_aa;
+    Pillow's filters): scale s = size/out (1/scale_factor if given; (size-1)/(out-1) with
+    align_corners), output i centred at c = s (i + 0.5) in input coordinates (with align_corners
+    too). Downsampling (s >= 1) stretches the filter by s: support r = s K/2 (K = 2 bilinear,
+    4 bicubic) and input j weighs f((j + 0.5 - c) / s); upsampling keeps r = K/2 and
+    f(j + 0.5 - c). The taps are the inputs with int(c - r + 0.5) <= j < int(c + r + 0.5) inside
+    the image, their weights divided by their sum (a sum of 0 left as is).
+
+    Returns start (out,) and weights (out, T) float64, T = 2 ceil(r) + 1, zero past a row's
+    taps. In float64 (PyTorch's uint8 and float64 kernels); for float32 input the scale, support
+    and centres are rounded to float32 first, as PyTorch's float32 kernel holds them."""
+    f32 = dtype == np.float32
+    rnd = (lambda v: np.asarray(v, np.float32).astype(np.float64)) if f32 else np.float64
+    if align_corners:
+        s = (size - 1) / (out - 1) if out > 1 else 0.0
+    else:
+        s = 1.0 / scale if scale else size / out
+    s = float(rnd(s))
+    down = s >= 1.0
+    half = 2.0 if cubic else 1.0
+    support = float(rnd(half * s)) if down else half
+    inv = float(rnd(1.0 / s)) if down else 1.0
+    taps = 2 * math.ceil(support) + 1
+    center = rnd(s * (np.arange(out) + 0.5))
+    start = np.maximum((center - support + 0.5).astype(np.int64), 0)
+    count = np.clip(np.minimum((center + support + 0.5).astype(np.int64), size) - start, 0, taps)
+    j = np.arange(taps)
+    w = _aa_filter((start[:, None] + j - center[:, None] + 0.5) * inv, cubic)
+    w = np.where(j < count[:, None], w, 0.0)
+    total = w.sum(axis=1, keepdims=True)
+    return start, np.divide(w, total, out=w, where=total != 0)
+
+
+def _tap_blocks(start, w, size, dtype, budget=1 << 12):
+    """The (out, size) matrix with w[i, k] at (i, start[i] + k), in blocks of consecutive rows,
+    each with only the columns it reads (the starts never decrease): yields
+    (a, b, lo, A[a:b, lo:lo + span]), about `budget` entries a block (as _bands)."""
+    out, taps = w.shape
+    rows = max(1, math.isqrt(budget * out // size))
+    for a in range(0, out, rows):
+        b = min(a + rows, out)
+        lo, hi = int(start[a:b].min()), min(size, int(start[a:b].max()) + taps)
+        cols = start[a:b, None] + np.arange(taps)
+        inside = cols < hi  # (a tap past the edge has weight 0)
+        m = np.zeros((b - a, hi - lo))
+        m[np.nonzero(inside)[0], cols[inside] - lo] = w[a:b][inside]
+        yield a, b, lo, m.astype(dtype)
+
+
+def _apply_blocks(x, axis, out, blocks, dtype):
+    """y = A x along `axis` (out entries), A given as _tap_blocks' row blocks: one GEMM a block
+    over the inputs it reads, in `dtype` (x's slices cast to it)."""
+    xp = xp_of(x)
+    moved = xp.moveaxis(x, axis, -1)
+    y = xp.empty(moved.shape[:-1] + (out,), dtype=dtype)
+    for a, b, lo, m in blocks:
+        cols = moved[..., lo : lo + m.shape[1]].astype(dtype, copy=False)
+        y[..., a:b] = xp.matmul(cols, xp.asarray(m).T)
+    return xp.moveaxis(y, -1, axis)
+
+
+class InterpolateAntialias(Function):
+    """Antialiased bilinear / bicubic resize of (N, C, H, W), PyTorch's (Pillow's filters),
+    separable: the width, then the height (an axis that keeps its size is skipped), each
+    y = A x along the axis, A (out, in) holding per row the normalised filter taps (_aa_taps).
+    Applied as GEMMs over blocks of outputs with only the inputs each block reads
+    (_tap_blocks); the gradient applies A^T axis by axis in reverse through the same blocks.
+
+    Shapes: x (N, C, H, W) -> y (N, C, OH, OW)."""
+
+    @staticmethod
+    def forward(ctx, x, *, out_hw, scales, align_corners, cubic):
+        xp, passes = xp_of(x), []
+        for axis in (3, 2):
+            size, out = x.shape[axis], out_hw[axis - 2]
+            if size == out:
+                continue
+            start, w = _aa_taps(size, out, scales[axis - 2], align_corners, cubic, x.dtype)
+            blocks = [
+                (a, b, lo, xp.asarray(m)) for a, b, lo, m in _tap_blocks(start, w, size, x.dtype)
+            ]
+            x = _apply_blocks(x, axis, out, blocks, x.dtype)
+            passes.append((axis, size, blocks))
+        ctx.passes = passes
+        return xp.ascontiguousarray(x) if passes else x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = xp_of(g)
+        for axis, size, blocks in reversed(ctx.passes):
+            moved = xp.moveaxis(g, axis, -1)
+            gx = xp.zeros(moved.shape[:-1] + (size,), dtype=g.dtype)
+            for a, b, lo, m in blocks:
+                gx[..., lo : lo + m.shape[1]] += xp.matmul(moved[..., a:b], m)
+            g = xp.moveaxis(gx, -1, axis)
+        return (g,)
 
 
 _INTERPOLATE_MODES = {
@@ -871,8 +1000,13 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             average pooling to the output size).
         align_corners (bool): the linear modes and bicubic: map corner pixel centres onto each
             other (scale (H-1)/(OH-1)) instead of half-pixel centres. Default: False.
-        antialias (bool): PyTorch's low-pass filter for bilinear downsampling; only False (the
-            default) is implemented.
+        antialias (bool): 'bilinear' and 'bicubic' on 4-D input only (as PyTorch): a low-pass
+            filter when downsampling, as Pillow's resize: the triangle (bilinear) or Keys' cubic
+            with A = -0.5 (bicubic) stretched by the scale s = H/OH, so each output averages
+            about 2s (4s) inputs, the weights divided by their sum (_aa_taps); uint8 in the
+            same fixed point. Upsampling keeps the filter's width; bilinear with
+            align_corners=False then gives the plain bilinear result, bicubic does not (A = -0.5,
+            no edge clamping). Default: False.
 
     Shape:
         (N, C, *out). The linear modes weight the two nearest source pixels along each axis
@@ -902,8 +1036,11 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise ValueError(
             f"{op}: align_corners only applies to mode={' or '.join(map(repr, smooth))}"
         )
-    if antialias:
-        raise ValueError(f"{op}: antialias=True is not implemented; use antialias=False")
+    if antialias and not (mode in ("bilinear", "bicubic") and input.ndim == 4):
+        raise ValueError(
+            f"{op}: the anti-alias option is restricted to bilinear and bicubic modes and "
+            f"requires a 4-D tensor as input, got mode {mode!r} with {input.ndim}-D input"
+        )
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{op}: give exactly one of size and scale_factor")
     if size is not None and recompute_scale_factor:
@@ -934,8 +1071,14 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if input.dtype == np.uint8 and mode in ("bilinear", "bicubic"):
         cubic = mode == "bicubic"
         return InterpolateUint8.apply(
-            input, out_hw=out, scales=scales, align_corners=bool(align_corners), cubic=cubic
-        )
+            input, out_hw=out, scales=scales, align_corners=bool(align_corners), cubic=cubic,
+            antialias=bool(antialias),
+        )  # fmt: skip
+    if antialias:
+        return InterpolateAntialias.apply(
+            input, out_hw=out, scales=scales, align_corners=bool(align_corners),
+            cubic=mode == "bicubic",
+        )  # fmt: skip
     if mode == "bicubic":
         return InterpolateBicubic.apply(
             input, out_hw=out, scales=scales, align_corners=bool(align_corners)

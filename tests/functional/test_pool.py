@@ -548,8 +548,8 @@ def _t(*shape, dtype=np.float32):
             r"align_corners only applies to mode='bilinear' or 'bicubic'",
         ),
         (
-            lambda: interpolate(_t(2, 3, 8, 8), size=4, mode="bilinear", antialias=True),
-            r"antialias=True is not implemented",
+            lambda: interpolate(_t(2, 3, 8, 8), size=4, mode="nearest", antialias=True),
+            r"anti-alias option is restricted to bilinear and bicubic modes",
         ),
         (lambda: interpolate(_t(2, 3, 8, 8)), r"exactly one of size and scale_factor"),
         (
