@@ -672,15 +672,13 @@ def _bands(i0, i1, lam, size, dtype, budget=1 << 12):
 _CUBIC_A = -0.75  # Keys' cubic convolution, as PyTorch's (and OpenCV's) bicubic
 
 
-def _cubic_near(x):
+def _cubic_near(x, a=_CUBIC_A):
     """Keys' cubic kernel at distance |x| <= 1."""
-    a = _CUBIC_A
     return ((a + 2) * x - (a + 3)) * x * x + 1
 
 
-def _cubic_far(x):
+def _cubic_far(x, a=_CUBIC_A):
     """Keys' cubic kernel at distance 1 < |x| < 2."""
-    a = _CUBIC_A
     return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
 
 
@@ -866,10 +864,7 @@ def _aa_filter(t, cubic):
     t = np.abs(t)
     if not cubic:
         return np.maximum(1.0 - t, 0.0)
-    a = -0.5
-    near = ((a + 2) * t - (a + 3)) * t * t + 1
-    far = ((a * t - 5 * a) * t + 8 * a) * t - 4 * a
-    return np.where(t < 1, near, np.where(t < 2, far, 0.0))
+    return np.where(t < 1, _cubic_near(t, -0.5), np.where(t < 2, _cubic_far(t, -0.5), 0.0))
 
 
 def _aa_taps(size, out, scale, align_corners, cubic, dtype=np.float64):
