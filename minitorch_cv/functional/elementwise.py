@@ -22,7 +22,7 @@ from .activation import (
     _erfc_large,
     _horner,
 )
-from .precision import half_as_float32, int_as_float
+from .precision import half_as_float32, int_as_float, require_floating
 
 
 def _shape(a):
@@ -1431,8 +1431,8 @@ def _operands(op, a, b, floating=True):
 def _float_only(op, *tensors):
     """hypot, logaddexp, lerp, frac, ...: PyTorch has no integer version of these."""
     for t in tensors:
-        if isinstance(t, Tensor) and t.dtype.kind != "f":
-            raise TypeError(f"{op}: expected floating-point tensors, got {t.dtype}")
+        if isinstance(t, Tensor):
+            require_floating(op, t)
 
 
 def erf(input):

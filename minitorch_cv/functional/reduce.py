@@ -600,8 +600,7 @@ class Quantile(Function):
 
 
 def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, op):
-    if input.dtype.kind != "f":
-        raise TypeError(f"{op}: input must be a float tensor, got {input.dtype}")
+    require_floating(op, input)
     if input.numel() == 0:
         raise ValueError(f"{op}: input tensor must be non-empty, got shape {tuple(input.shape)}")
     if interpolation not in _INTERPOLATIONS:
@@ -867,8 +866,7 @@ class LogCumSumExp(Function):
 
 def logcumsumexp(input, dim):
     """log(cumsum(exp(input))) along `dim`, computed without overflow."""
-    if input.dtype.kind != "f":
-        raise TypeError(f"logcumsumexp: input must be a float tensor, got {input.dtype}")
+    require_floating("logcumsumexp", input)
     if input.ndim == 0:
         return logcumsumexp(input.reshape(1), _scan_dim(input, dim, "logcumsumexp")).reshape(())
     axis = _scan_dim(input, dim, "logcumsumexp")
@@ -1009,8 +1007,7 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002  (torch's names)
     the range and NaNs are ignored; the last bin includes max. Not differentiable."""
     x = input._data
     xp = xp_of(x)
-    if x.dtype.kind != "f":
-        raise TypeError(f"histc: input must be a float tensor, got {x.dtype}")
+    require_floating("histc", x)
     if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins <= 0:
         raise ValueError(f"histc: bins must be a positive int, got {bins!r}")
     lo, hi = float(min), float(max)

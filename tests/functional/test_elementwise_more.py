@@ -832,7 +832,7 @@ def test_names_are_torch_names():
         ),
         (lambda: mt.bitwise_or(mt.tensor([1, 2]), 1.5), TypeError, "bitwise_or:.*float"),
         (lambda: mt.bitwise_not(mt.ones(2, dtype=mt.float64)), TypeError, "bitwise_not:.*float64"),
-        (lambda: mt.frac(mt.tensor([1, 2])), TypeError, "frac: expected floating-point"),
+        (lambda: mt.frac(mt.tensor([1, 2])), TypeError, "frac: expected a floating point input"),
         (lambda: mt.hypot(mt.tensor([1]), mt.tensor([2])), TypeError, "hypot:.*int64"),
         (lambda: mt.logaddexp(mt.tensor([1]), mt.tensor([2])), TypeError, "logaddexp:"),
         (

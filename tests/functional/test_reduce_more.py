@@ -803,7 +803,7 @@ def test_errors_name_the_op_and_the_values():
         x.quantile([0.5])
     with pytest.raises(ValueError, match="quantile: input tensor must be non-empty"):
         mt.zeros(3, 0).quantile(0.5, dim=0)
-    with pytest.raises(TypeError, match="quantile: input must be a float tensor"):
+    with pytest.raises(TypeError, match="quantile: expected a floating point input"):
         mt.tensor([1, 2]).quantile(0.5)
     with pytest.raises(ValueError, match="quantile: interpolation must be one of"):
         x.quantile(0.5, interpolation="cubic")
@@ -820,7 +820,7 @@ def test_errors_name_the_op_and_the_values():
     assert mt.zeros(0, 3).aminmax(dim=1).max.shape == (0,)
     with pytest.raises(IndexError, match="cumprod: dim 2 out of range"):
         x.cumprod(2)
-    with pytest.raises(TypeError, match="logcumsumexp: input must be a float tensor"):
+    with pytest.raises(TypeError, match="logcumsumexp: expected a floating point input"):
         mt.tensor([1, 2]).logcumsumexp(0)
     with pytest.raises(ValueError, match="diff: expects input to be at least one-dimensional"):
         mt.tensor(1.0).diff()
@@ -860,7 +860,7 @@ def test_search_and_histogram_errors():
         seq.histc(bins=3, min=3, max=1)
     with pytest.raises(ValueError, match=r"histc: range of \[1.0, inf\] is not finite"):
         mt.tensor([1.0, float("inf")]).histc()
-    with pytest.raises(TypeError, match="histc: input must be a float tensor"):
+    with pytest.raises(TypeError, match="histc: expected a floating point input"):
         mt.tensor([1, 2]).histc()
 
 
