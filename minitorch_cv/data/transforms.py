@@ -336,16 +336,72 @@ def vflip(x):
     return x[..., ::-1, :]
 
 
-def resized_crop(x, top, left, height, width, size, interpolation: str = "bilinear"):
+def _aa_crop_weights(start, extent, n_in: int, n_out: int, dtype):
+    """(N, n_out, n_in) float64 weights resampling each item's window [start, start + extent)
+    (start, extent: (N, 1)) of an axis of n_in pixels to n_out, as `F.interpolate(antialias=True)`
+    of the cropped item (_aa_taps, one scale per item here): s = extent / n_out, output i centred
+    at c = s (i + 0.5) in window coordinates, support r = max(s, 1); window pixel j with
+    int(c - r + 0.5) <= j < int(c + r + 0.5) and j < extent weighs max(1 - |j + 0.5 - c| /
+    max(s, 1), 0), each row divided by its sum; zero elsewhere. For float32 images s, r, 1 / s
+    and c are rounded to float32 first, as torch's float32 kernel holds them."""
+    xp = xp_of(start)
+    rnd = (lambda v: v.astype(np.float32).astype(np.float64)) if dtype == np.float32 else (
+        lambda v: v
+    )  # fmt: skip
+    s = rnd(extent.astype(np.float64) / n_out)  # (N, 1)
+    down = s >= 1.0
+    support = xp.where(down, s, 1.0)  # the triangle's half-width 1, stretched by s
+    inv = xp.where(down, rnd(1.0 / s), 1.0)[:, :, None]
+    center = rnd(s * (xp.arange(n_out) + 0.5))  # (N, n_out)
+    lo = xp.maximum((center - support + 0.5).astype(np.int64), 0)[:, :, None]
+    hi = xp.minimum((center + support + 0.5).astype(np.int64), extent)[:, :, None]
+    j = (xp.arange(n_in) - start)[:, None, :]  # (N, 1, n_in): window coordinates
+    wt = xp.maximum(1.0 - xp.abs((j - center[:, :, None] + 0.5) * inv), 0.0)
+    wt = xp.where((j >= lo) & (j < hi), wt, 0.0)
+    total = wt.sum(axis=2, keepdims=True)
+    return wt / xp.where(total != 0, total, 1.0)
+
+
+def _aa_uint8_pass(y, wt, axis: int):
+    """One axis of torch's uint8 antialiased resize, per item: the weights (N, out, in) in
+    Pillow's fixed point (pool._fixed_point, the precision p chosen per item from its largest
+    weight), the integer sums (exact in float64) shifted back by p with rounding, clipped to
+    uint8. y (N, C, H, W); axis 2 or 3."""
+    xp = xp_of(y)
+    top = wt.max(axis=(1, 2), keepdims=True)  # (N, 1, 1)
+    p = sum((xp.floor(0.5 + top * 2.0 ** (q + 1)) < 1 << 15).astype(np.int64) for q in range(22))
+    v = xp.ldexp(wt, p)
+    wq = xp.trunc(v + xp.where(v < 0, -0.5, 0.5))[:, None]  # (N, 1, out, in): integers
+    yf = y.astype(np.float64)
+    acc = xp.matmul(yf, wq.transpose(0, 1, 3, 2)) if axis == 3 else xp.matmul(wq, yf)
+    p = p[:, None]  # (N, 1, 1, 1)
+    acc = xp.right_shift(acc.astype(np.int64) + xp.left_shift(1, p - 1), p)
+    return xp.clip(acc, 0, 255).astype(np.uint8)
+
+
+def resized_crop(x, top, left, height, width, size, interpolation: str = "bilinear",
+                 antialias: bool = True):  # fmt: skip
     """Cut a per-item window (top[i], left[i], height[i], width[i]) and resize it to `size`, as
-    cropping then `F.interpolate(align_corners=False)` would, in one gather for the batch.
+    cropping then `F.interpolate(align_corners=False, antialias=antialias)` would, for the whole
+    batch at once (torchvision's resized_crop on tensors).
 
     Args:
         x: images (N, C, H, W) or masks (N, H, W) (masks: nearest).
         top, left, height, width: (N,) int arrays; windows inside the array.
         size: int or (H', W').
         interpolation: 'bilinear' (default) or 'nearest' (source index floor(i * h / H')).
+        antialias: True (torchvision's default): when some window shrinks along an axis
+            (height[i] > H' or width[i] > W'), bilinear is `F.interpolate(antialias=True)` of
+            each window: per axis an (N, out, in) matrix of each item's triangle filter,
+            stretched by its own scale height[i] / H' (_aa_crop_weights), two batched matmuls,
+            the width first; uint8 in torch's fixed point, rounded after each axis (as
+            `resize`), other integers in float64, rounded. An item that does not shrink gets
+            the unstretched filter, plain bilinear up to rounding (uint8: up to 1); when no
+            item shrinks the output is exactly the non-antialiased one. No effect on nearest
+            or masks.
+            False: the two nearest pixels only, in one gather (aliasing when shrinking).
     """
+    _check_interpolation(interpolation, "resized_crop")
     xp = xp_of(x)
     n = len(x)
     is_mask = x.ndim == 3
@@ -353,6 +409,16 @@ def resized_crop(x, top, left, height, width, size, interpolation: str = "biline
     oh, ow = _pair(size, "resized_crop: size")
     box = [xp.asarray(v, dtype=xp.int64).reshape(n, 1) for v in (top, left, height, width)]
     top, left, height, width = box
+    smooth = interpolation == "bilinear" and not is_mask
+    if antialias and smooth and bool((height > oh).any() or (width > ow).any()):
+        wdtype = x.dtype if x.dtype.kind == "f" else np.float64
+        rows = _aa_crop_weights(top, height, h, oh, wdtype)  # (N, H', H)
+        cols = _aa_crop_weights(left, width, w, ow, wdtype)  # (N, W', W)
+        if x.dtype == np.uint8:
+            return _aa_uint8_pass(_aa_uint8_pass(x, cols, 3), rows, 2)
+        a = x.astype(wdtype, copy=False)
+        y = xp.matmul(a, cols.astype(wdtype).transpose(0, 2, 1)[:, None])  # (N, C, H, W')
+        return _cast_back(xp.matmul(rows.astype(wdtype)[:, None], y), x)
     source = _channel_major(x[:, None] if is_mask else x)
     first = xp.arange(n, dtype=xp.int64)[:, None] * (h * w)  # (N, 1): each image's offset
 
@@ -1032,20 +1098,22 @@ class RandomErasing(Transform):
 class RandomResizedCrop(Transform):
     """A random window of each item (area fraction from `scale`, log-uniform aspect ratio w / h
     from `ratio`, torchvision's ten tries then a central fallback) resized to `size`: the
-    ImageNet-style augmentation. Bilinear without antialiasing for arrays (torchvision's
-    antialias=True is not implemented here; PIL images go through Pillow, which antialiases),
-    nearest for masks.
+    ImageNet-style augmentation. Arrays are resampled as `resized_crop`: bilinear antialiased
+    by default (torchvision's antialias=True: each window as `F.interpolate(antialias=True)`),
+    nearest for masks; PIL images with Pillow's filter, which always antialiases.
 
     Args:
         size: int or (H', W').
         scale: (min, max) fraction of the area (default (0.08, 1.0)).
         ratio: (min, max) aspect ratio w / h (default (3/4, 4/3)).
         interpolation: 'bilinear' (default) or 'nearest'.
+        antialias: low-pass filter bilinear shrinking of arrays (default True, as
+            torchvision); it does not change the boxes drawn.
         rng: Generator or seed.
     """
 
     def __init__(self, size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), interpolation="bilinear",
-                 rng=None):  # fmt: skip
+                 antialias: bool = True, rng=None):  # fmt: skip
         super().__init__(rng)
         self.size = _pair(size, "RandomResizedCrop: size")
         if scale[0] > scale[1] or ratio[0] > ratio[1] or scale[0] <= 0 or ratio[0] <= 0:
@@ -1055,6 +1123,7 @@ class RandomResizedCrop(Transform):
             )
         _check_interpolation(interpolation, "RandomResizedCrop")
         self.scale, self.ratio, self.interpolation = tuple(scale), tuple(ratio), interpolation
+        self.antialias = bool(antialias)
 
     def boxes(self, n: int, h: int, w: int, rng):
         """(top, left, height, width), each (n,): torchvision's get_params for n images."""
@@ -1083,7 +1152,7 @@ class RandomResizedCrop(Transform):
 
     def apply(self, x, mask, rng):
         box = self.boxes(len(x), x.shape[2], x.shape[3], rng)
-        x = resized_crop(x, *box, self.size, self.interpolation)
+        x = resized_crop(x, *box, self.size, self.interpolation, antialias=self.antialias)
         if mask is not None:
             mask = resized_crop(mask, *box, self.size, "nearest")
         return x, mask

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 
 import numpy as np
 import pytest
@@ -297,11 +298,11 @@ def test_resized_crop_equals_crop_then_resize_per_item():
     x, mask = batch(n=5, h=12, w=10), labelled(n=5, h=12, w=10)[1]
     box = (np.array([0, 3, 5, 1, 2]), np.array([0, 2, 1, 4, 0]),
            np.array([12, 5, 7, 3, 10]), np.array([10, 8, 4, 6, 1]))  # fmt: skip
-    for mode in ("bilinear", "nearest"):
-        got = T.resized_crop(x, *box, (6, 9), mode)
+    for mode, aa in itertools.product(("bilinear", "nearest"), (True, False)):
+        got = T.resized_crop(x, *box, (6, 9), mode, antialias=aa)
         got_mask = T.resized_crop(mask, *box, (6, 9))
         for i, (t, l, h, w) in enumerate(zip(*box)):
-            one = T.resize(x[i : i + 1, :, t : t + h, l : l + w], (6, 9), mode, antialias=False)
+            one = T.resize(x[i : i + 1, :, t : t + h, l : l + w], (6, 9), mode, antialias=aa)
             np.testing.assert_allclose(got[i], one[0], rtol=1e-6, atol=1e-6)
             want = T.resize(mask[i : i + 1, t : t + h, l : l + w], (6, 9))
             np.testing.assert_array_equal(got_mask[i], want[0])
@@ -1086,7 +1087,7 @@ def test_crop_resize_and_resized_crop_equal_the_old_gathers_bit_for_bit(batch_, 
     left = np.array([data.draw(st.integers(0, w - v)) for v in bw])
     box = (top, left, bh, bw)
     for a in (x, mask, x[..., ::-1]):  # a mirrored view: negative strides
-        got = T.resized_crop(a, *box, size, interpolation)
+        got = T.resized_crop(a, *box, size, interpolation, antialias=False)
         assert_same_bytes(got, _old_resized_crop(a, *box, size, interpolation))
     ch, cw = int(bh.min()), int(bw.min())  # one window size for the batch
     for a in (x, mask, x[..., ::-1]):
@@ -1110,8 +1111,13 @@ def test_equalize_equals_the_old_lookup_bit_for_bit(n, c, h, w, low, span, seed,
     assert_same_bytes(T.equalize(x), _old_equalize(x))
 
 
+def _old_plain_resized_crop(*args, antialias=False):
+    assert not antialias or args[6:] == ("nearest",)  # the old gather did not antialias
+    return _old_resized_crop(*args)
+
+
 OLD_SAMPLERS = {"affine": _old_affine, "crop": _old_crop, "resize": _old_resize,
-                "resized_crop": _old_resized_crop, "equalize": _old_equalize}  # fmt: skip
+                "resized_crop": _old_plain_resized_crop, "equalize": _old_equalize}  # fmt: skip
 
 
 GATHERING_TRANSFORMS = {
@@ -1127,7 +1133,7 @@ GATHERING_TRANSFORMS = {
     "trivialaugment": lambda: T.TrivialAugmentWide(),
     "autoaugment": lambda: T.AutoAugment(),
     "augmix": lambda: T.AugMix(),
-    "resized-crop": lambda: T.RandomResizedCrop(7),
+    "resized-crop": lambda: T.RandomResizedCrop(7, antialias=False),
     "resized-crop-nearest": lambda: T.RandomResizedCrop((5, 9), interpolation="nearest"),
     "crop": lambda: T.RandomCrop(8, padding=3, padding_mode="reflect"),
     "resize": lambda: T.Resize((6, 11), antialias=False),
